@@ -1,0 +1,197 @@
+/**
+ * The embedded engine: LMDB through the `lmdb` package, in one directory on local disk.
+ *
+ * Layout inside the LMDB environment (`<path>/firkin.mdb`):
+ *   - `meta`          : format marker, checked at open.
+ *   - `ns:<name>`     : key -> msgpack array [expiresAtMs (0 = never), version, value bytes].
+ *   - `exp:<name>`    : expiry index, key [expiresAtMs, key] -> 1, so the sweeper finds
+ *                       expired entries without scanning the namespace.
+ *
+ * Writes run in LMDB write transactions (atomic, also across processes sharing the
+ * directory) and are acknowledged only once LMDB reports them flushed to disk.
+ * Reads are synchronous memory-mapped lookups; expired entries are never returned,
+ * and a background sweeper deletes them in small transactions.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import {
+  StorageUnavailableError,
+  type Condition,
+  type KeyValueStore,
+  type NamespaceSpec,
+  type SetOutcome,
+  type StorageEngine,
+  type StoredValue,
+} from '../engine.js';
+import { conditionHolds, valueVersion } from '../version.js';
+
+/** On-disk record: [expiresAtMs (0: never), version, value]. */
+type StoredRecord = [number, string, Buffer];
+type ExpiryKey = [number, string];
+
+const FORMAT = 1;
+const FORMAT_KEY = 'format';
+
+export interface EmbeddedEngineOptions {
+  /** Directory holding the LMDB environment; created if missing. */
+  readonly path: string;
+  /** How often the sweeper looks for expired entries (ms). */
+  readonly sweepIntervalMs?: number;
+  /** How many expired entries one sweeper transaction deletes at most. */
+  readonly sweepBatch?: number;
+}
+
+export class EmbeddedEngine implements StorageEngine {
+  readonly kind = 'embedded' as const;
+  private readonly root: RootDatabase;
+  private readonly meta: Database;
+  private readonly stores = new Map<string, EmbeddedStore>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly sweepBatch: number;
+  private sweeping = false;
+  private closed = false;
+
+  constructor(options: EmbeddedEngineOptions) {
+    mkdirSync(options.path, { recursive: true });
+    this.root = open({ path: join(options.path, 'firkin.mdb'), maxDbs: 256 });
+    this.meta = this.root.openDB({ name: 'meta' });
+    const format: unknown = this.meta.get(FORMAT_KEY);
+    if (format === undefined) {
+      this.meta.putSync(FORMAT_KEY, FORMAT);
+    } else if (format !== FORMAT) {
+      this.root.close();
+      throw new Error(`${options.path} holds embedded data format ${String(format)}; this Firkin reads format ${FORMAT}`);
+    }
+    this.sweepBatch = options.sweepBatch ?? 500;
+    this.sweepTimer = setInterval(() => void this.sweep(), options.sweepIntervalMs ?? 1000);
+    this.sweepTimer.unref();
+  }
+
+  store(namespace: NamespaceSpec): KeyValueStore {
+    let store = this.stores.get(namespace.name);
+    if (!store) {
+      store = new EmbeddedStore(this.root, namespace.name);
+      this.stores.set(namespace.name, store);
+    }
+    return store;
+  }
+
+  async probe(): Promise<void> {
+    if (this.closed) throw new StorageUnavailableError('embedded engine is closed');
+    try {
+      if (this.meta.get(FORMAT_KEY) !== FORMAT) throw new Error('format marker missing');
+    } catch (err) {
+      throw new StorageUnavailableError('embedded engine did not answer', { cause: err });
+    }
+  }
+
+  /**
+   * Delete expired entries, oldest first, a batch per transaction, until none is left.
+   * Returns how many were deleted. Requests interleave between batches.
+   */
+  async sweep(now = Date.now()): Promise<number> {
+    if (this.sweeping || this.closed) return 0;
+    this.sweeping = true;
+    let total = 0;
+    try {
+      for (const store of this.stores.values()) {
+        for (;;) {
+          const n = await store.sweepBatch(now, this.sweepBatch);
+          total += n;
+          if (n < this.sweepBatch || this.closed) break;
+        }
+      }
+    } catch {
+      // A failed sweep is retried at the next interval; reads never return expired entries anyway.
+    } finally {
+      this.sweeping = false;
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    await this.root.flushed;
+    await this.root.close();
+  }
+}
+
+class EmbeddedStore implements KeyValueStore {
+  private readonly values: Database<StoredRecord, string>;
+  private readonly expiry: Database<number, ExpiryKey>;
+
+  constructor(
+    private readonly root: RootDatabase,
+    name: string,
+  ) {
+    this.values = root.openDB<StoredRecord, string>({ name: `ns:${name}` });
+    this.expiry = root.openDB<number, ExpiryKey>({ name: `exp:${name}` });
+  }
+
+  async get(key: string): Promise<StoredValue | undefined> {
+    let record: StoredRecord | undefined;
+    try {
+      record = this.values.get(key);
+    } catch (err) {
+      throw new StorageUnavailableError('embedded read failed', { cause: err });
+    }
+    if (record === undefined) return undefined;
+    const [expiresAt, version, value] = record;
+    const now = Date.now();
+    if (expiresAt !== 0 && expiresAt <= now) return undefined;
+    return { value, version, ttl: expiresAt === 0 ? null : Math.ceil((expiresAt - now) / 1000) };
+  }
+
+  async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
+    const expiresAt = ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0;
+    const version = valueVersion(value);
+    const applied = await this.write(() => {
+      const old = this.values.get(key);
+      const live = old !== undefined && (old[0] === 0 || old[0] > Date.now()) ? old : undefined;
+      if (!conditionHolds(condition, live?.[1])) return false;
+      if (old !== undefined && old[0] !== 0) this.expiry.remove([old[0], key]);
+      this.values.put(key, [expiresAt, version, value]);
+      if (expiresAt !== 0) this.expiry.put([expiresAt, key], 1);
+      return true;
+    });
+    return applied ? { applied: true, version } : { applied: false };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.write(() => {
+      const old = this.values.get(key);
+      if (old === undefined) return false;
+      if (old[0] !== 0) this.expiry.remove([old[0], key]);
+      this.values.remove(key);
+      return true;
+    });
+  }
+
+  /** Delete up to `limit` entries that expired before `now`; returns how many index entries it consumed. */
+  sweepBatch(now: number, limit: number): Promise<number> {
+    return this.write(() => {
+      const due = Array.from(this.expiry.getKeys({ start: [0], end: [now], limit }));
+      for (const [expiresAt, key] of due) {
+        const record = this.values.get(key);
+        if (record !== undefined && record[0] === expiresAt) this.values.remove(key);
+        this.expiry.remove([expiresAt, key]);
+      }
+      return due.length;
+    });
+  }
+
+  /** Run `body` in a write transaction and resolve once the commit is flushed to disk. */
+  private async write<T>(body: () => T): Promise<T> {
+    let result: T;
+    try {
+      result = await this.values.transaction(body);
+      await this.root.flushed;
+    } catch (err) {
+      throw new StorageUnavailableError('embedded write failed', { cause: err });
+    }
+    return result;
+  }
+}
