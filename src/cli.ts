@@ -1,0 +1,94 @@
+/**
+ * The `firkin` command: `serve` runs the service, `check-config` validates a
+ * config file. Exit codes: 0 success, 1 runtime failure, 2 bad usage or config.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.js';
+import { startService } from './service.js';
+import { VERSION } from './version.js';
+
+const USAGE = `Usage:
+  firkin serve [--config FILE]         run the service (no config: embedded engine in ./data, 127.0.0.1:8081)
+  firkin check-config --config FILE    validate a config file and exit
+  firkin --version                     print the version`;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`firkin: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`, 2);
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  const command = positionals[0];
+  if (values.help || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (positionals.length > 1) fail(`unexpected argument ${positionals[1]}\n${USAGE}`, 2);
+
+  switch (command) {
+    case 'check-config': {
+      if (values.config === undefined) fail(`check-config needs --config FILE\n${USAGE}`, 2);
+      const config = load(values.config);
+      process.stdout.write(`${config.file}: ok (storage ${config.storage}, ${config.namespaces.length} namespace(s))\n`);
+      return;
+    }
+    case 'serve':
+      return serve(values.config);
+    case undefined:
+      fail(`no command given\n${USAGE}`, 2);
+    default:
+      fail(`unknown command ${command}\n${USAGE}`, 2);
+  }
+}
+
+function load(file: string | undefined) {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, 2);
+    throw err;
+  }
+}
+
+async function serve(configFile: string | undefined): Promise<void> {
+  const config = load(configFile);
+  let service;
+  try {
+    service = await startService(config);
+  } catch (err) {
+    fail(`cannot start: ${(err as Error).message}`, 1);
+  }
+  const stop = (signal: string): void => {
+    service.logger.info({ signal }, 'stopping');
+    service.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        service.logger.fatal({ err }, 'failed to stop cleanly');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => fail(`unexpected failure: ${(err as Error).stack ?? String(err)}`, 1));

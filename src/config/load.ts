@@ -1,0 +1,273 @@
+/**
+ * Loading the config: read the YAML file, validate it against the schema, apply
+ * defaults and cross-key rules, and produce the resolved FirkinConfig the rest of
+ * the service uses. Every failure is a ConfigError naming the key and the file.
+ */
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { configSchema, type ConfigFile } from './schema.js';
+
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
+
+export interface NamespaceConfig {
+  readonly name: string;
+  /** Always starts and ends with '/'. */
+  readonly baseUri: string;
+  /** Seconds; 0 means values never expire (as in Kask). */
+  readonly defaultTtl: number;
+  /** Cassandra table of this namespace. */
+  readonly table: string;
+}
+
+export interface CassandraConfig {
+  readonly hosts: readonly string[];
+  readonly port: number;
+  readonly keyspace: string;
+  readonly localDc: string | undefined;
+  readonly queryTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly authentication: { readonly username: string; readonly password: string } | undefined;
+  readonly tls:
+    | {
+        readonly ca: string;
+        readonly cert: string | undefined;
+        readonly key: string | undefined;
+        readonly hostVerification: boolean;
+      }
+    | undefined;
+}
+
+export interface FirkinConfig {
+  /** The file it came from, or undefined for the built-in defaults. */
+  readonly file: string | undefined;
+  readonly serviceName: string;
+  readonly listenAddress: string;
+  readonly listenPort: number;
+  readonly logLevel: LogLevel;
+  readonly openapiSpec: string | undefined;
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  readonly storage: 'embedded' | 'cassandra';
+  readonly embedded: { readonly path: string };
+  readonly cassandra: CassandraConfig | undefined;
+  readonly maxValueBytes: number;
+  readonly maxKeyBytes: number;
+  readonly namespaces: readonly NamespaceConfig[];
+}
+
+export const DEFAULTS = {
+  serviceName: 'firkin',
+  baseUri: '/sessions/v1/',
+  listenAddress: '127.0.0.1',
+  listenPort: 8081,
+  defaultTtl: 86_400,
+  logLevel: 'info',
+  embeddedPath: './data',
+  maxValueBytes: 1024 * 1024,
+  maxKeyBytes: 1024,
+  cassandra: { port: 9042, keyspace: 'kask', table: 'values', queryTimeoutMs: 12_000, connectTimeoutMs: 5_000 },
+} as const;
+
+/** Paths Firkin itself serves; no namespace may claim them. */
+const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/openapi', '/admin'];
+
+/** A config problem: `key` is the dotted key path (or undefined for the file as a whole). */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string | undefined,
+    readonly key: string | undefined,
+    readonly problem: string,
+  ) {
+    super(
+      `config error in ${file ?? '(built-in defaults)'}${key === undefined ? '' : `: ${key}`}: ${oneLine(problem)}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Load and validate a config file; with no file, the built-in defaults. */
+export function loadConfig(file?: string): FirkinConfig {
+  if (file === undefined) return resolveConfig({}, undefined);
+  const absolute = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (err) {
+    throw new ConfigError(absolute, undefined, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return parseConfig(text, absolute);
+}
+
+/** Validate config text as if read from `file`. */
+export function parseConfig(text: string, file: string | undefined): FirkinConfig {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const at = yamlError.linePos?.[0];
+    throw new ConfigError(file, undefined, `not valid YAML${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${yamlError.message.split('\n')[0]}`);
+  }
+  const raw: unknown = dropNulls(doc.toJS());
+  if (raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError(file, undefined, 'must be a YAML mapping of keys to values');
+  }
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      throw new ConfigError(file, [...path, issue.keys[0]].join('.'), 'unknown key');
+    }
+    throw new ConfigError(file, path.join('.') || undefined, issue.message);
+  }
+  return resolveConfig(parsed.data, file);
+}
+
+function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
+  const fail = (key: string, problem: string): never => {
+    throw new ConfigError(file, key, problem);
+  };
+  const readable = (key: string, p: string | undefined): string | undefined => {
+    if (p === undefined) return undefined;
+    try {
+      accessSync(p, constants.R_OK);
+    } catch (err) {
+      fail(key, `cannot read ${p} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    return p;
+  };
+
+  // Kask: cert and key are both set or both absent.
+  if ((c.tls?.cert === undefined) !== (c.tls?.key === undefined)) {
+    fail(c.tls?.cert === undefined ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
+  }
+  const tls =
+    c.tls?.cert !== undefined && c.tls.key !== undefined
+      ? { cert: readable('tls.cert', c.tls.cert)!, key: readable('tls.key', c.tls.key)! }
+      : undefined;
+
+  const storage = c.storage ?? (c.cassandra !== undefined ? 'cassandra' : 'embedded');
+  const cassandra = resolveCassandra(c, fail, readable);
+  if (storage === 'cassandra' && cassandra === undefined) fail('storage', 'cassandra needs a cassandra: section');
+
+  const defaultTtl = c.default_ttl ?? DEFAULTS.defaultTtl;
+  const baseTable = c.cassandra?.table ?? DEFAULTS.cassandra.table;
+  let namespaces: NamespaceConfig[];
+  if (c.namespaces === undefined) {
+    namespaces = [
+      { name: 'default', baseUri: normaliseBase(c.base_uri ?? DEFAULTS.baseUri), defaultTtl, table: baseTable },
+    ];
+  } else {
+    if (c.base_uri !== undefined) fail('base_uri', 'set base_uri on each namespace, not at the top level, when namespaces are listed');
+    namespaces = c.namespaces.map((ns, i) => ({
+      name: ns.name,
+      baseUri: normaliseBase(ns.base_uri),
+      defaultTtl: ns.default_ttl ?? defaultTtl,
+      table: ns.table ?? (i === 0 ? baseTable : ns.name),
+    }));
+  }
+  checkNamespaces(namespaces, c.namespaces !== undefined, fail);
+
+  return {
+    file,
+    serviceName: c.service_name ?? DEFAULTS.serviceName,
+    listenAddress: c.listen_address ?? DEFAULTS.listenAddress,
+    listenPort: c.listen_port ?? DEFAULTS.listenPort,
+    logLevel: c.log_level ?? DEFAULTS.logLevel,
+    openapiSpec: readable('openapi_spec', c.openapi_spec),
+    tls,
+    storage,
+    embedded: { path: c.embedded?.path ?? DEFAULTS.embeddedPath },
+    cassandra,
+    maxValueBytes: c.max_value_bytes ?? DEFAULTS.maxValueBytes,
+    maxKeyBytes: c.max_key_bytes ?? DEFAULTS.maxKeyBytes,
+    namespaces,
+  };
+}
+
+function resolveCassandra(
+  c: ConfigFile,
+  fail: (key: string, problem: string) => never,
+  readable: (key: string, p: string | undefined) => string | undefined,
+): CassandraConfig | undefined {
+  const cs = c.cassandra;
+  if (cs === undefined) return undefined;
+  if (cs.hosts !== undefined && cs.hostname !== undefined) fail('cassandra.hostname', 'use either cassandra.hosts or cassandra.hostname, not both');
+  const auth = cs.authentication;
+  if ((auth?.username === undefined) !== (auth?.password === undefined)) {
+    fail(auth?.username === undefined ? 'cassandra.authentication.username' : 'cassandra.authentication.password', 'username and password must be set together');
+  }
+  const t = cs.tls;
+  if (t !== undefined) {
+    if (t.ca === undefined && (t.cert !== undefined || t.key !== undefined || t.enable_host_verification !== undefined)) {
+      fail('cassandra.tls.ca', 'a CA must be configured when cassandra.tls is used');
+    }
+    if ((t.cert === undefined) !== (t.key === undefined)) {
+      fail(t.cert === undefined ? 'cassandra.tls.cert' : 'cassandra.tls.key', 'cassandra.tls.cert and cassandra.tls.key must be set together');
+    }
+  }
+  return {
+    hosts: cs.hosts ?? (cs.hostname !== undefined ? [cs.hostname] : ['localhost']),
+    port: cs.port ?? DEFAULTS.cassandra.port,
+    keyspace: cs.keyspace ?? DEFAULTS.cassandra.keyspace,
+    localDc: cs.local_dc,
+    queryTimeoutMs: cs.query_timeout_ms ?? DEFAULTS.cassandra.queryTimeoutMs,
+    connectTimeoutMs: cs.connect_timeout_ms ?? DEFAULTS.cassandra.connectTimeoutMs,
+    authentication: auth?.username !== undefined && auth.password !== undefined ? { username: auth.username, password: auth.password } : undefined,
+    tls:
+      t?.ca !== undefined
+        ? {
+            ca: readable('cassandra.tls.ca', t.ca)!,
+            cert: readable('cassandra.tls.cert', t.cert),
+            key: readable('cassandra.tls.key', t.key),
+            hostVerification: t.enable_host_verification ?? true,
+          }
+        : undefined,
+  };
+}
+
+function checkNamespaces(
+  namespaces: readonly NamespaceConfig[],
+  listed: boolean,
+  fail: (key: string, problem: string) => never,
+): void {
+  const keyOf = (i: number, field: string): string => (listed ? `namespaces[${i}].${field}` : field);
+  namespaces.forEach((ns, i) => {
+    if (ns.baseUri === '/') fail(keyOf(i, 'base_uri'), 'must not be /: it would shadow the service endpoints');
+    for (const reserved of RESERVED_PATHS) {
+      if (ns.baseUri.startsWith(`${reserved}/`)) fail(keyOf(i, 'base_uri'), `${reserved} is reserved for the service itself`);
+    }
+    namespaces.slice(0, i).forEach((other) => {
+      if (other.name === ns.name) fail(keyOf(i, 'name'), `duplicate namespace name ${ns.name}`);
+      if (ns.baseUri.startsWith(other.baseUri) || other.baseUri.startsWith(ns.baseUri)) {
+        fail(keyOf(i, 'base_uri'), `${ns.baseUri} overlaps ${other.baseUri} of namespace ${other.name}`);
+      }
+      if (other.table === ns.table) fail(keyOf(i, 'table'), `table ${ns.table} is already used by namespace ${other.name}`);
+    });
+  });
+}
+
+/** As Kask: ensure a leading and a trailing slash. */
+function normaliseBase(uri: string): string {
+  let base = uri.startsWith('/') ? uri : `/${uri}`;
+  if (!base.endsWith('/')) base += '/';
+  return base;
+}
+
+/** YAML `key:` with no value means "not set", as it does for Kask. */
+function dropNulls(value: unknown): unknown {
+  if (value === null) return undefined;
+  if (Array.isArray(value)) return value.map(dropNulls);
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      const d = dropNulls(v);
+      if (d !== undefined) out[k] = d;
+    }
+    return out;
+  }
+  return value;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}

@@ -1,0 +1,91 @@
+/**
+ * The YAML config file's schema: every key Kask reads, plus Firkin's own.
+ * Unknown keys are errors (a typo must not silently fall back to a default).
+ */
+import { z } from 'zod';
+
+/** Cassandra's own ceiling for a TTL: 20 years. */
+export const MAX_TTL_SECONDS = 630_720_000;
+/** LMDB's key limit is 1978 bytes; leave room for the expiry index's prefix. */
+export const MAX_KEY_BYTES_LIMIT = 1900;
+/** Cassandra refuses mutations over half a commit-log segment (16 MiB by default). */
+export const MAX_VALUE_BYTES_LIMIT = 16 * 1024 * 1024;
+
+const text = z.string().min(1, 'must not be empty');
+const path = text;
+const port = z.int('must be a whole number').min(0).max(65535);
+const ttl = z
+  .int('must be a whole number of seconds')
+  .min(0, 'must not be negative')
+  .max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (20 years)`);
+const positiveMs = z.int('must be a whole number of milliseconds').min(1).max(600_000);
+
+export const baseUri = text.regex(/^\/?[\x21-\x7e]*$/, 'must be a path of printable ASCII characters');
+
+const namespaceName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,47}$/, 'must be 1-48 lower-case letters, digits or _ and start with a letter');
+
+const namespace = z.strictObject({
+  name: namespaceName,
+  base_uri: baseUri,
+  default_ttl: ttl.optional(),
+  /** Cassandra table for this namespace (default: the top-level cassandra.table for the first, else the name). */
+  table: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]{0,47}$/, 'must be a Cassandra table name')
+    .optional(),
+});
+
+export const configSchema = z.strictObject({
+  // Kask's keys
+  service_name: text.optional(),
+  base_uri: baseUri.optional(),
+  listen_address: text.optional(),
+  listen_port: port.optional(),
+  default_ttl: ttl.optional(),
+  log_level: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.enum(['debug', 'info', 'warning', 'error', 'fatal'], 'must be one of debug, info, warning, error, fatal'))
+    .optional(),
+  openapi_spec: path.optional(),
+  tls: z.strictObject({ cert: path.optional(), key: path.optional() }).optional(),
+  cassandra: z
+    .strictObject({
+      hosts: z.array(text).min(1).optional(),
+      /** Older Kask configs name one host under `hostname`. */
+      hostname: text.optional(),
+      port: port.optional(),
+      keyspace: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9_]{0,47}$/, 'must be a Cassandra keyspace name')
+        .optional(),
+      table: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9_]{0,47}$/, 'must be a Cassandra table name')
+        .optional(),
+      local_dc: text.optional(),
+      query_timeout_ms: positiveMs.optional(),
+      connect_timeout_ms: positiveMs.optional(),
+      authentication: z.strictObject({ username: text.optional(), password: text.optional() }).optional(),
+      tls: z
+        .strictObject({
+          ca: path.optional(),
+          cert: path.optional(),
+          key: path.optional(),
+          enable_host_verification: z.boolean().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+
+  // Firkin's keys
+  storage: z.enum(['embedded', 'cassandra'], 'must be embedded or cassandra').optional(),
+  embedded: z.strictObject({ path: path.optional() }).optional(),
+  max_value_bytes: z.int().min(1).max(MAX_VALUE_BYTES_LIMIT).optional(),
+  max_key_bytes: z.int().min(1).max(MAX_KEY_BYTES_LIMIT).optional(),
+  namespaces: z.array(namespace).min(1).max(64).optional(),
+});
+
+export type ConfigFile = z.infer<typeof configSchema>;

@@ -1,0 +1,60 @@
+/**
+ * JSON logs, one object per line, in Kask's shape: `msg`, `appname`, `time`
+ * (RFC 3339), `level` (DEBUG, INFO, WARNING, ERROR, FATAL) and `request_id`,
+ * plus Firkin's own fields. Session keys never reach a log line in clear: log
+ * `keyHash(key)` where a line needs to name one.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import type { LogLevel } from '../config/load.js';
+
+export type { Logger } from 'pino';
+
+const PINO_LEVEL: Record<LogLevel, pino.Level> = {
+  debug: 'debug',
+  info: 'info',
+  warning: 'warn',
+  error: 'error',
+  fatal: 'fatal',
+};
+
+const KASK_LABEL: Record<string, string> = {
+  trace: 'DEBUG',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARNING',
+  error: 'ERROR',
+  fatal: 'FATAL',
+};
+
+export interface LoggerOptions {
+  readonly serviceName: string;
+  readonly level: LogLevel;
+  /** Where lines go; default: stdout, written asynchronously off the request path. */
+  readonly destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: PINO_LEVEL[options.level],
+      base: { appname: options.serviceName },
+      messageKey: 'msg',
+      timestamp: () => `,"time":"${new Date().toISOString()}"`,
+      formatters: {
+        level: (label) => ({ level: KASK_LABEL[label] ?? label.toUpperCase() }),
+      },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}
+
+/**
+ * A short keyed hash of a session key, for correlating log lines without
+ * revealing the key. The secret is random per process, so a hash cannot be
+ * brute-forced back to a key from the logs alone.
+ */
+const keyHashSecret = randomBytes(32);
+export function keyHash(key: string): string {
+  return createHmac('sha256', keyHashSecret).update(key).digest('base64url').slice(0, 12);
+}

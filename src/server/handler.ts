@@ -1,0 +1,185 @@
+/**
+ * The request handler: routes a request to a namespace and key, applies the
+ * HTTP contract (methods, conditions, TTL, body limits) and answers.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Logger } from '../log/logger.js';
+import { keyHash } from '../log/logger.js';
+import type { Namespace } from '../namespace/namespace.js';
+import { StorageUnavailableError } from '../storage/engine.js';
+import { readBody } from './body.js';
+import { etagOf, readPrecondition, requestedMaxAge, writeCondition } from './preconditions.js';
+import { PROBLEMS, problemBody, type ProblemType } from './problem.js';
+import { TargetParser } from './target.js';
+
+export interface HandlerOptions {
+  readonly namespaces: readonly Namespace[];
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  readonly logger: Logger;
+}
+
+export const ALLOWED_METHODS = 'GET, HEAD, PUT, POST, DELETE';
+/** Seconds a client should wait before retrying after a 503. */
+export const RETRY_AFTER_SECONDS = '1';
+/** The response header carrying a value's remaining lifetime in seconds. */
+export const TTL_HEADER = 'X-TTL';
+
+/** An incoming X-Request-ID is echoed only if it is short printable ASCII; otherwise a new one is made. */
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createHandler(options: HandlerOptions): Handler {
+  const parser = new TargetParser(options.namespaces, options.maxKeyBytes);
+  const { logger, maxValueBytes } = options;
+
+  return (req, res) => {
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const started = logger.isLevelEnabled('debug') ? process.hrtime.bigint() : 0n;
+    const exchange = new Exchange(req, res, requestId);
+    serve(exchange).then(
+      () => {
+        if (started !== 0n) {
+          logger.debug(
+            {
+              request_id: requestId,
+              method: req.method,
+              status: res.statusCode,
+              namespace: exchange.namespace,
+              key_hash: exchange.key === undefined ? undefined : keyHash(exchange.key),
+              duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
+            },
+            'request',
+          );
+        }
+      },
+      (err: unknown) => {
+        const unavailable = err instanceof StorageUnavailableError;
+        logger.error(
+          {
+            request_id: requestId,
+            method: req.method,
+            namespace: exchange.namespace,
+            key_hash: exchange.key === undefined ? undefined : keyHash(exchange.key),
+            err: unavailable ? (err.cause ?? err) : err,
+          },
+          unavailable ? 'storage unavailable' : 'request failed',
+        );
+        if (res.headersSent) {
+          res.destroy();
+        } else if (unavailable) {
+          exchange.problem(PROBLEMS.unavailable, undefined, { 'Retry-After': RETRY_AFTER_SECONDS });
+        } else {
+          exchange.problem(PROBLEMS.internal);
+        }
+      },
+    );
+  };
+
+  async function serve(x: Exchange): Promise<void> {
+    const target = parser.parse(x.req.url ?? '');
+    if (!target.ok) return x.problem(target.problem, target.detail);
+    const { namespace, key } = target;
+    x.namespace = namespace.name;
+    x.key = key;
+    switch (x.req.method) {
+      case 'GET':
+      case 'HEAD':
+        return read(x, namespace, key);
+      case 'PUT':
+      case 'POST':
+        return write(x, namespace, key);
+      case 'DELETE':
+        return remove(x, namespace, key);
+      default:
+        return x.problem(PROBLEMS.methodNotAllowed, undefined, { Allow: ALLOWED_METHODS });
+    }
+  }
+
+  async function read(x: Exchange, namespace: Namespace, key: string): Promise<void> {
+    const found = await namespace.get(key);
+    const precondition = readPrecondition(x.req.headers, found?.version);
+    if (!precondition.ok) return x.problem(PROBLEMS.badRequest, precondition.detail);
+    if (precondition.value === 'failed') return x.problem(PROBLEMS.preconditionFailed);
+    if (found === undefined) return x.problem(PROBLEMS.notFound);
+    const headers: OutgoingHttpHeaders = { ETag: etagOf(found.version) };
+    if (found.ttl !== null) headers[TTL_HEADER] = found.ttl;
+    if (precondition.value === 'not-modified') return x.send(304, headers);
+    headers['Content-Type'] = 'application/octet-stream';
+    headers['Content-Length'] = found.value.length;
+    return x.send(200, headers, found.value);
+  }
+
+  async function write(x: Exchange, namespace: Namespace, key: string): Promise<void> {
+    const condition = writeCondition(x.req.headers);
+    if (!condition.ok) return x.problem(PROBLEMS.badRequest, condition.detail);
+    const maxAge = requestedMaxAge(x.req.headers);
+    if (!maxAge.ok) return x.problem(PROBLEMS.badRequest, maxAge.detail);
+    const body = await readBody(x.req, maxValueBytes);
+    if (!body.ok) {
+      if (body.reason === 'aborted') return x.abandon();
+      return x.problem(PROBLEMS.tooLarge, `The value exceeds the maximum of ${maxValueBytes} bytes`);
+    }
+    if (body.body.length === 0) return x.problem(PROBLEMS.badRequest, 'The request body (the value) is empty');
+    const outcome = await namespace.set(key, body.body, maxAge.value, condition.value);
+    if (!outcome.applied) return x.problem(PROBLEMS.preconditionFailed);
+    return x.send(201, { ETag: etagOf(outcome.version), 'Content-Length': 0 });
+  }
+
+  async function remove(x: Exchange, namespace: Namespace, key: string): Promise<void> {
+    if (x.req.headers['if-match'] !== undefined || x.req.headers['if-none-match'] !== undefined) {
+      return x.problem(PROBLEMS.badRequest, 'DELETE does not take If-Match or If-None-Match');
+    }
+    await namespace.delete(key);
+    return x.send(204, {});
+  }
+}
+
+/** One request and its response, with the headers every response carries. */
+class Exchange {
+  namespace: string | undefined;
+  key: string | undefined;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly requestId: string,
+  ) {}
+
+  send(status: number, headers: OutgoingHttpHeaders, body?: Buffer | string): void {
+    headers['Cache-Control'] = 'no-store';
+    headers['X-Request-ID'] = this.requestId;
+    // A body we did not read must not be read later as the next request: close instead.
+    if (hasUnreadBody(this.req)) headers.Connection = 'close';
+    this.res.writeHead(status, headers);
+    this.res.end(body);
+  }
+
+  problem(problem: ProblemType, detail?: string, extra?: OutgoingHttpHeaders): void {
+    const body = problemBody(problem, this.requestId, detail);
+    this.send(
+      problem.status,
+      {
+        ...extra,
+        'Content-Type': 'application/problem+json',
+        'Content-Length': Buffer.byteLength(body),
+        'X-Content-Type-Options': 'nosniff',
+      },
+      body,
+    );
+  }
+
+  /** The client went away mid-request: nothing to answer. */
+  abandon(): void {
+    this.res.destroy();
+  }
+}
+
+function hasUnreadBody(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}

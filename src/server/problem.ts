@@ -1,0 +1,64 @@
+/**
+ * RFC 7807 problem documents. Kask's four problem types keep Kask's URIs, so
+ * clients that match on them (MediaWiki's extendedErrorBodyFields) see no change;
+ * Firkin's own problems use `urn:firkin:problem:*`.
+ *
+ * No problem document ever contains a session key: `instance` names the request
+ * (by its request ID), and `detail` is written here or by the server, never
+ * copied from the request.
+ */
+
+export interface ProblemType {
+  readonly status: number;
+  readonly type: string;
+  readonly title: string;
+  /** Default detail when the caller gives none. */
+  readonly detail: string;
+}
+
+const kask = (slug: string): string => `https://www.mediawiki.org/wiki/probs/${slug}`;
+const firkin = (slug: string): string => `urn:firkin:problem:${slug}`;
+
+export const PROBLEMS = {
+  badRequest: { status: 400, type: kask('bad-request'), title: 'Bad request', detail: 'The request was incorrect or malformed' },
+  notAuthorized: { status: 401, type: kask('not-authorized'), title: 'Not authorized', detail: 'Unable to authorize request' },
+  notFound: { status: 404, type: kask('not-found'), title: 'Not found', detail: 'The value you requested was not found' },
+  internal: {
+    status: 500,
+    type: kask('internal-server-error'),
+    title: 'Internal server error',
+    detail: 'The server encountered an error with your request',
+  },
+  forbidden: { status: 403, type: firkin('forbidden'), title: 'Forbidden', detail: 'This client may not do that in this namespace' },
+  noRoute: { status: 404, type: kask('not-found'), title: 'Not found', detail: 'No namespace is served at this path' },
+  methodNotAllowed: {
+    status: 405,
+    type: firkin('method-not-allowed'),
+    title: 'Method not allowed',
+    detail: 'This method is not supported here; see the Allow header',
+  },
+  preconditionFailed: {
+    status: 412,
+    type: firkin('precondition-failed'),
+    title: 'Precondition failed',
+    detail: 'The stored value does not satisfy the If-Match or If-None-Match condition',
+  },
+  tooLarge: { status: 413, type: firkin('value-too-large'), title: 'Value too large', detail: 'The value exceeds the maximum size' },
+  keyTooLong: { status: 414, type: firkin('key-too-long'), title: 'Key too long', detail: 'The key exceeds the maximum length' },
+  unavailable: {
+    status: 503,
+    type: firkin('storage-unavailable'),
+    title: 'Storage unavailable',
+    detail: 'The storage engine could not complete the request; retry later',
+  },
+} as const satisfies Record<string, ProblemType>;
+
+/** The problem document's body for one request. */
+export function problemBody(problem: ProblemType, requestId: string, detail?: string): string {
+  return JSON.stringify({
+    type: problem.type,
+    title: problem.title,
+    detail: detail ?? problem.detail,
+    instance: `urn:firkin:request:${requestId}`,
+  });
+}

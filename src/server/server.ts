@@ -1,0 +1,118 @@
+/**
+ * The HTTP(S) listener: node:http (or node:https when Kask's tls keys are set)
+ * with bounded timeouts, malformed-request answers as problem documents, and a
+ * graceful close that lets in-flight requests finish.
+ */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
+import type { FirkinConfig } from '../config/load.js';
+import type { Logger } from '../log/logger.js';
+import type { Namespace } from '../namespace/namespace.js';
+import { randomUUID } from 'node:crypto';
+import { ALLOWED_METHODS, createHandler } from './handler.js';
+import { PROBLEMS, problemBody, type ProblemType } from './problem.js';
+
+export interface ServerOptions {
+  readonly config: FirkinConfig;
+  readonly namespaces: readonly Namespace[];
+  readonly logger: Logger;
+}
+
+export interface RunningServer {
+  readonly server: Server;
+  /** e.g. http://127.0.0.1:8081 */
+  readonly url: string;
+  /** Stop accepting, let in-flight requests finish for up to `drainMs`, then drop what is left. */
+  close(drainMs?: number): Promise<void>;
+}
+
+/** Limits on the connection itself; request-level limits live in the handler. */
+export const TIMEOUTS = {
+  /** The whole request head must arrive within this. */
+  headersMs: 10_000,
+  /** The whole request, body included, must arrive within this. */
+  requestMs: 30_000,
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveMs: 65_000,
+} as const;
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { config, logger } = options;
+  const handler = createHandler({
+    namespaces: options.namespaces,
+    maxKeyBytes: config.maxKeyBytes,
+    maxValueBytes: config.maxValueBytes,
+    logger,
+  });
+  const serverOptions = {
+    headersTimeout: TIMEOUTS.headersMs,
+    requestTimeout: TIMEOUTS.requestMs,
+    keepAliveTimeout: TIMEOUTS.keepAliveMs,
+  };
+  const server: Server = config.tls
+    ? createHttpsServer(
+        { ...serverOptions, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), minVersion: 'TLSv1.2' },
+        handler,
+      )
+    : createHttpServer(serverOptions, handler);
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || socket.destroyed) return socket.destroy();
+    const problem: ProblemType =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? { ...PROBLEMS.badRequest, status: 431, title: 'Request header fields too large', detail: 'The request head is too large' }
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? { ...PROBLEMS.badRequest, status: 408, title: 'Request timeout', detail: 'The request took too long to arrive' }
+          : { ...PROBLEMS.badRequest, detail: 'The request is not valid HTTP/1.1' };
+    rawProblem(socket, problem);
+  });
+  // CONNECT never reaches the request handler; refuse it here.
+  server.on('connect', (_req, socket: Socket) => {
+    rawProblem(socket, { ...PROBLEMS.methodNotAllowed });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listenPort, config.listenAddress, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
+
+  return {
+    server,
+    url,
+    close: (drainMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), drainMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+/** Answer on a raw socket (no request object exists) and close it. */
+function rawProblem(socket: Socket, problem: ProblemType): void {
+  const requestId = randomUUID();
+  const body = problemBody(problem, requestId);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${problem.title}\r\n` +
+      'Content-Type: application/problem+json\r\n' +
+      'X-Content-Type-Options: nosniff\r\n' +
+      'Cache-Control: no-store\r\n' +
+      `X-Request-ID: ${requestId}\r\n` +
+      (problem.status === 405 ? `Allow: ${ALLOWED_METHODS}\r\n` : '') +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
