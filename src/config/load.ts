@@ -5,7 +5,7 @@
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { configSchema, type ConfigFile } from './schema.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
@@ -100,10 +100,11 @@ export function loadConfig(file?: string): FirkinConfig {
 
 /** Validate config text as if read from `file`. */
 export function parseConfig(text: string, file: string | undefined): FirkinConfig {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   const yamlError = doc.errors[0];
   if (yamlError) {
-    const at = yamlError.linePos?.[0];
+    const at = lineCounter.linePos(yamlError.pos[0]);
     throw new ConfigError(file, undefined, `not valid YAML${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${yamlError.message.split('\n')[0]}`);
   }
   const raw: unknown = dropNulls(doc.toJS());

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const dir = tempDir();
+const file = (name: string, text: string): string => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+const cert = file('cert.pem', 'not checked here');
+const key = file('key.pem', 'not checked here');
+
+/** Assert that `text` fails naming `expectedKey` and the file, on one line. */
+function assertConfigError(text: string, expectedKey: string | undefined, pattern?: RegExp): ConfigError {
+  const path = file('bad.yaml', text);
+  try {
+    loadConfig(path);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.equal(err.key, expectedKey);
+    assert.equal(err.file, path);
+    assert.ok(err.message.includes(path), err.message);
+    if (expectedKey) assert.ok(err.message.includes(expectedKey), err.message);
+    assert.ok(!err.message.includes('\n'), 'one line');
+    if (pattern) assert.match(err.message, pattern);
+    return err;
+  }
+  assert.fail(`expected a config error for:\n${text}`);
+}
+
+describe('config defaults', () => {
+  it('serves the embedded engine on 127.0.0.1:8081 at /sessions/v1/ with a day of TTL', () => {
+    const c = loadConfig();
+    assert.equal(c.listenAddress, '127.0.0.1');
+    assert.equal(c.listenPort, 8081);
+    assert.equal(c.storage, 'embedded');
+    assert.equal(c.embedded.path, './data');
+    assert.equal(c.logLevel, 'info');
+    assert.equal(c.maxValueBytes, 1024 * 1024);
+    assert.equal(c.maxKeyBytes, 1024);
+    assert.deepEqual(c.namespaces, [{ name: 'default', baseUri: '/sessions/v1/', defaultTtl: 86400, table: 'values' }]);
+  });
+
+  it('treats an empty file as all defaults', () => {
+    assert.equal(parseConfig('', 'empty.yaml').listenPort, 8081);
+  });
+});
+
+describe("Kask's config files load unchanged", () => {
+  it("loads Kask's config.yaml.sample (legacy cassandra.hostname) and picks the cassandra engine", () => {
+    const c = parseConfig(
+      `# The name of this service (as it appears in logs)
+service_name: kask
+base_uri: /sessions/v1
+listen_address: localhost
+listen_port: 8081
+default_ttl: 86400
+log_level: info
+tls:
+  cert: ${cert}
+  key: ${key}
+cassandra:
+  hostname: 172.17.0.2
+  keyspace: kask
+  table:    values
+  authentication:
+    username: jsmith
+    password: supersecret
+  tls:
+    ca: ${cert}
+    cert: ${cert}
+    key: ${key}
+`,
+      'kask.yaml',
+    );
+    assert.equal(c.storage, 'cassandra');
+    assert.equal(c.serviceName, 'kask');
+    assert.equal(c.namespaces[0]!.baseUri, '/sessions/v1/');
+    assert.deepEqual(c.cassandra?.hosts, ['172.17.0.2']);
+    assert.deepEqual(c.cassandra?.authentication, { username: 'jsmith', password: 'supersecret' });
+    assert.equal(c.cassandra?.tls?.hostVerification, true);
+    assert.deepEqual(c.tls, { cert, key });
+  });
+
+  it("loads a current Kask config with hosts, local_dc, timeouts and openapi_spec", () => {
+    const spec = file('openapi.yaml', 'openapi: 3.0.0');
+    const c = parseConfig(
+      `service_name: sessionstore
+base_uri: /sessions/v1/
+listen_address: 0.0.0.0
+listen_port: 8081
+default_ttl: 3600
+log_level: WARNING
+openapi_spec: ${spec}
+cassandra:
+  hosts: [cass-a.example, cass-b.example]
+  port: 9042
+  keyspace: sessions
+  table: values
+  local_dc: eqiad
+  query_timeout_ms: 12000
+  connect_timeout_ms: 5000
+`,
+      'kask.yaml',
+    );
+    assert.equal(c.logLevel, 'warning');
+    assert.equal(c.openapiSpec, spec);
+    assert.deepEqual(c.cassandra?.hosts, ['cass-a.example', 'cass-b.example']);
+    assert.equal(c.cassandra?.localDc, 'eqiad');
+    assert.equal(c.cassandra?.keyspace, 'sessions');
+    assert.equal(c.cassandra?.queryTimeoutMs, 12000);
+    assert.equal(c.namespaces[0]!.table, 'values');
+  });
+
+  it('treats keys left empty (YAML null) as unset', () => {
+    const c = parseConfig('service_name: x\ntls:\nopenapi_spec:\n', 'nulls.yaml');
+    assert.equal(c.tls, undefined);
+    assert.equal(c.openapiSpec, undefined);
+  });
+
+  it('lets storage: embedded override a cassandra section', () => {
+    assert.equal(parseConfig('storage: embedded\ncassandra:\n  hosts: [a]\n', 'x.yaml').storage, 'embedded');
+  });
+});
+
+describe('bad configs: one line naming the key and the file', () => {
+  it('an unknown top-level key', () => void assertConfigError('listen_prot: 80\n', 'listen_prot', /unknown key/));
+  it('an unknown nested key', () => void assertConfigError('cassandra:\n  hosts: [a]\n  keyspaec: x\n', 'cassandra.keyspaec', /unknown key/));
+  it('a wrong type', () => void assertConfigError('listen_port: eighty\n', 'listen_port'));
+  it('a port out of range', () => void assertConfigError('listen_port: 70000\n', 'listen_port'));
+  it('a negative TTL', () => void assertConfigError('default_ttl: -1\n', 'default_ttl', /negative/));
+  it('a fractional TTL', () => void assertConfigError('default_ttl: 1.5\n', 'default_ttl'));
+  it('a TTL past Cassandra’s ceiling', () => void assertConfigError('default_ttl: 700000000\n', 'default_ttl'));
+  it('an unknown log level', () => void assertConfigError('log_level: verbose\n', 'log_level'));
+  it('a cert without a key', () => void assertConfigError(`tls:\n  cert: ${cert}\n`, 'tls.key', /together/));
+  it('a key without a cert', () => void assertConfigError(`tls:\n  key: ${key}\n`, 'tls.cert', /together/));
+  it('an unreadable cert', () => void assertConfigError(`tls:\n  cert: /nonexistent/cert.pem\n  key: ${key}\n`, 'tls.cert', /ENOENT/));
+  it('an unreadable openapi_spec', () => void assertConfigError('openapi_spec: /nonexistent.yaml\n', 'openapi_spec'));
+  it('a username without a password', () =>
+    void assertConfigError('cassandra:\n  authentication:\n    username: u\n', 'cassandra.authentication.password'));
+  it('cassandra client cert without a CA', () =>
+    void assertConfigError(`cassandra:\n  tls:\n    cert: ${cert}\n    key: ${key}\n`, 'cassandra.tls.ca'));
+  it('storage: cassandra without a cassandra section', () => void assertConfigError('storage: cassandra\n', 'storage'));
+  it('an unknown storage', () => void assertConfigError('storage: redis\n', 'storage'));
+  it('max_key_bytes beyond what LMDB can index', () => void assertConfigError('max_key_bytes: 4000\n', 'max_key_bytes'));
+  it('base_uri / shadowing the service endpoints', () => void assertConfigError('base_uri: /\n', 'base_uri'));
+  it('base_uri under a reserved path', () => void assertConfigError('base_uri: /metrics/x\n', 'base_uri', /reserved/));
+  it('a top-level base_uri together with namespaces', () =>
+    void assertConfigError('base_uri: /a/\nnamespaces:\n  - {name: a, base_uri: /a/}\n', 'base_uri'));
+  it('duplicate namespace names', () =>
+    void assertConfigError('namespaces:\n  - {name: a, base_uri: /a/}\n  - {name: a, base_uri: /b/}\n', 'namespaces[1].name', /duplicate/));
+  it('overlapping namespace base URIs', () =>
+    void assertConfigError('namespaces:\n  - {name: a, base_uri: /s/}\n  - {name: b, base_uri: /s/v1/}\n', 'namespaces[1].base_uri', /overlaps/));
+  it('a bad namespace name', () => void assertConfigError('namespaces:\n  - {name: Bad-Name, base_uri: /a/}\n', 'namespaces.0.name'));
+  it('an unknown namespace key', () => void assertConfigError('namespaces:\n  - {name: a, base_uri: /a/, ttl: 5}\n', 'namespaces.0.ttl'));
+  it('a duplicated YAML key', () => void assertConfigError('listen_port: 1\nlisten_port: 2\n', undefined, /not valid YAML at line 2/));
+  it('broken YAML', () => void assertConfigError('listen_port: [1,\n', undefined, /not valid YAML/));
+  it('a YAML list instead of a mapping', () => void assertConfigError('- a\n- b\n', undefined, /mapping/));
+
+  it('a file that cannot be read', () => {
+    assert.throws(() => loadConfig(join(dir, 'missing.yaml')), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /missing\.yaml.*cannot read the file \(ENOENT\)/);
+      return true;
+    });
+  });
+
+  it('never repeats a secret value in the message', () => {
+    const err = assertConfigError('cassandra:\n  authentication:\n    username: 7\n    password: hunter2-secret\n', 'cassandra.authentication.username');
+    assert.ok(!err.message.includes('hunter2-secret'));
+  });
+});

@@ -1,0 +1,45 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { atFileEnd } from './tmp.js';
+
+export const FIRKIN_BIN = fileURLToPath(new URL('../../../bin/firkin.js', import.meta.url));
+
+export interface FirkinProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** Every stdout line so far. */
+  readonly stdout: string[];
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  readonly exited: Promise<number | string>;
+}
+
+/** Write `config` to `dir/config.yaml`, run `firkin serve` on it and wait for its "listening" line. */
+export async function spawnFirkin(dir: string, config: Record<string, unknown>): Promise<FirkinProcess> {
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, stringify({ listen_port: 0, ...config }));
+  const child = spawn(process.execPath, [FIRKIN_BIN, 'serve', '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  atFileEnd(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+  const stdout: string[] = [];
+  let stderr = '';
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let partial = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      partial += chunk.toString('utf8');
+      const lines = partial.split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        stdout.push(line);
+        const parsed = JSON.parse(line) as { msg?: string; url?: string };
+        if (parsed.msg === 'listening' && parsed.url) resolve(parsed.url);
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    void exited.then((code) => reject(new Error(`firkin exited (${code}) before listening: ${stderr}`)));
+    setTimeout(() => reject(new Error(`firkin did not start within 15 s: ${stderr}`)), 15_000).unref();
+  });
+  return { child, url, stdout, exited };
+}

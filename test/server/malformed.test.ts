@@ -1,0 +1,69 @@
+/** Requests that are not well-formed HTTP, sent on raw sockets: each gets a clear 4xx. */
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { rawRequest, rawStatus } from '../helpers/http.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+describe('malformed requests', () => {
+  let t: TestService;
+  let path: string;
+  before(async () => {
+    t = await startTestService({ max_value_bytes: 1024 });
+    path = new URL(t.base).pathname;
+  });
+
+  const bodyOf = (answer: string): Record<string, unknown> => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+
+  it('answers CONNECT with 405 and a problem document', async () => {
+    const answer = await rawRequest(t.url, 'CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n');
+    assert.equal(rawStatus(answer), 405, answer);
+    assert.match(answer, /Allow: GET, HEAD, PUT, POST, DELETE/);
+    assert.equal(bodyOf(answer).title, 'Method not allowed');
+  });
+
+  it('answers a broken request line with 400 and a problem document', async () => {
+    const answer = await rawRequest(t.url, 'THIS IS NOT HTTP\r\n\r\n');
+    assert.equal(rawStatus(answer), 400, answer);
+    assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/probs/bad-request');
+  });
+
+  it('answers an oversized header block with 431', async () => {
+    const answer = await rawRequest(t.url, `GET ${path}k HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.equal(rawStatus(answer), 431, answer.slice(0, 200));
+  });
+
+  it('refuses Content-Length together with Transfer-Encoding', async () => {
+    const answer = await rawRequest(
+      t.url,
+      `PUT ${path}k HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
+    );
+    assert.equal(rawStatus(answer), 400, answer);
+  });
+
+  it('answers raw bytes outside ASCII in the path with 400', async () => {
+    const answer = await rawRequest(t.url, Buffer.concat([Buffer.from(`GET ${path}k`), Buffer.from([0xc3, 0xa9]), Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')]));
+    assert.equal(rawStatus(answer), 400, answer);
+  });
+
+  it('cuts off a chunked body as soon as it passes the limit, with 413, and closes', async () => {
+    const chunk = 'a'.repeat(600);
+    const head = `PUT ${path}chunky HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    // Two chunks cross the 1024-byte limit; the rest would never end if the server kept reading.
+    const body = `258\r\n${chunk}\r\n258\r\n${chunk}\r\n`;
+    const answer = await rawRequest(t.url, head + body, 3000);
+    assert.equal(rawStatus(answer), 413, answer);
+    assert.match(answer, /Connection: close/i);
+    const after = await rawRequest(t.url, `GET ${path}chunky HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.equal(rawStatus(after), 404, 'nothing stored');
+  });
+
+  it('stores a chunked body within the limit', async () => {
+    const answer = await rawRequest(
+      t.url,
+      `PUT ${path}chunked-ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n`,
+    );
+    assert.equal(rawStatus(answer), 201, answer);
+    const got = await rawRequest(t.url, `GET ${path}chunked-ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.ok(got.endsWith('hello world'), got);
+  });
+});

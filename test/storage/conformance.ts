@@ -1,0 +1,202 @@
+/**
+ * The storage conformance suite: what every engine must do, exactly the same way.
+ * An engine's test file calls `storageConformance` with a way to open it; the
+ * engine must serve the namespaces `conf_a` and `conf_b`.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KeyValueStore, StorageEngine } from '../../src/storage/engine.js';
+import { valueVersion } from '../../src/storage/version.js';
+
+export const CONFORMANCE_NAMESPACES = [
+  { name: 'conf_a', table: 'conf_a' },
+  { name: 'conf_b', table: 'conf_b' },
+] as const;
+
+export function storageConformance(engineName: string, open: () => Promise<StorageEngine>): void {
+  describe(`storage conformance: ${engineName}`, () => {
+    let engine: StorageEngine;
+    let a: KeyValueStore;
+    let b: KeyValueStore;
+    const key = (label: string): string => `enwiki:MWSession:${label}:${randomUUID()}`;
+
+    before(async () => {
+      engine = await open();
+      a = engine.store(CONFORMANCE_NAMESPACES[0]);
+      b = engine.store(CONFORMANCE_NAMESPACES[1]);
+    });
+    after(async () => {
+      await engine.close();
+    });
+
+    it('answers its health probe', async () => {
+      await engine.probe();
+    });
+
+    it('returns undefined for a key never written', async () => {
+      assert.equal(await a.get(key('absent')), undefined);
+    });
+
+    it('returns the exact bytes written, including NUL and bytes >= 0x80', async () => {
+      const k = key('binary');
+      const value = Buffer.from([0x00, 0xff, 0x80, 0x0a, 0x00, 0xc3, 0x28, 0x7f]);
+      const out = await a.set(k, value, 60);
+      assert.equal(out.applied, true);
+      const got = await a.get(k);
+      assert.ok(got);
+      assert.deepEqual([...got.value], [...value]);
+      assert.equal(got.version, valueVersion(value));
+      assert.equal(out.applied && out.version, got.version);
+    });
+
+    it('keeps values read one after another independent of each other', async () => {
+      const [k1, k2] = [key('one'), key('two')];
+      await a.set(k1, Buffer.from('first value'), 60);
+      await a.set(k2, Buffer.from('second'), 60);
+      const v1 = await a.get(k1);
+      const v2 = await a.get(k2);
+      assert.equal(v1?.value.toString(), 'first value');
+      assert.equal(v2?.value.toString(), 'second');
+    });
+
+    it('stores a 1 MiB value', async () => {
+      const k = key('large');
+      const value = randomBytes(1024 * 1024);
+      await a.set(k, value, 60);
+      const got = await a.get(k);
+      assert.ok(got?.value.equals(value));
+    });
+
+    it('handles keys with any Unicode, slashes and spaces', async () => {
+      const k = `ключ/with space/${randomUUID()}/€😀`;
+      await a.set(k, Buffer.from('unicode'), 60);
+      assert.equal((await a.get(k))?.value.toString(), 'unicode');
+    });
+
+    it('overwrites, changing the version with the bytes', async () => {
+      const k = key('overwrite');
+      const first = await a.set(k, Buffer.from('v1'), 60);
+      const second = await a.set(k, Buffer.from('v2'), 60);
+      assert.ok(first.applied && second.applied);
+      assert.notEqual(first.version, second.version);
+      assert.equal((await a.get(k))?.value.toString(), 'v2');
+    });
+
+    it('reports the remaining TTL, rounded up, never above what was set', async () => {
+      const k = key('ttl');
+      await a.set(k, Buffer.from('x'), 300);
+      const got = await a.get(k);
+      assert.ok(got?.ttl !== null && got?.ttl !== undefined);
+      assert.ok(got.ttl <= 300 && got.ttl >= 295, `ttl ${got.ttl}`);
+    });
+
+    it('keeps a value written with TTL 0 without expiry', async () => {
+      const k = key('forever');
+      await a.set(k, Buffer.from('x'), 0);
+      const got = await a.get(k);
+      assert.equal(got?.ttl, null);
+    });
+
+    it('never returns a value past its TTL', async () => {
+      const k = key('expiry');
+      await a.set(k, Buffer.from('short-lived'), 1);
+      assert.equal((await a.get(k))?.value.toString(), 'short-lived');
+      await sleep(2100);
+      assert.equal(await a.get(k), undefined);
+    });
+
+    it('deletes, and deleting an absent key succeeds', async () => {
+      const k = key('delete');
+      await a.set(k, Buffer.from('x'), 60);
+      await a.delete(k);
+      assert.equal(await a.get(k), undefined);
+      await a.delete(k);
+      await a.delete(key('never-written'));
+    });
+
+    it('keeps namespaces apart: the same key is two values', async () => {
+      const k = key('isolation');
+      await a.set(k, Buffer.from('in a'), 60);
+      assert.equal(await b.get(k), undefined);
+      await b.set(k, Buffer.from('in b'), 60);
+      assert.equal((await a.get(k))?.value.toString(), 'in a');
+      assert.equal((await b.get(k))?.value.toString(), 'in b');
+      await b.delete(k);
+      assert.equal((await a.get(k))?.value.toString(), 'in a');
+    });
+
+    describe('conditional writes', () => {
+      it('adds only when absent', async () => {
+        const k = key('add');
+        const first = await a.set(k, Buffer.from('first'), 60, { kind: 'absent' });
+        const second = await a.set(k, Buffer.from('second'), 60, { kind: 'absent' });
+        assert.equal(first.applied, true);
+        assert.equal(second.applied, false);
+        assert.equal((await a.get(k))?.value.toString(), 'first');
+      });
+
+      it('treats an expired value as absent for add', async () => {
+        const k = key('add-expired');
+        await a.set(k, Buffer.from('old'), 1);
+        await sleep(2100);
+        const out = await a.set(k, Buffer.from('new'), 60, { kind: 'absent' });
+        assert.equal(out.applied, true);
+        assert.equal((await a.get(k))?.value.toString(), 'new');
+      });
+
+      it('replaces only when present', async () => {
+        const k = key('present');
+        assert.equal((await a.set(k, Buffer.from('x'), 60, { kind: 'present' })).applied, false);
+        assert.equal(await a.get(k), undefined);
+        await a.set(k, Buffer.from('x'), 60);
+        assert.equal((await a.set(k, Buffer.from('y'), 60, { kind: 'present' })).applied, true);
+        assert.equal((await a.get(k))?.value.toString(), 'y');
+      });
+
+      it('compares and sets on the version', async () => {
+        const k = key('cas');
+        const v1 = await a.set(k, Buffer.from('one'), 60);
+        assert.ok(v1.applied);
+        const v2 = await a.set(k, Buffer.from('two'), 60, { kind: 'version', versions: [v1.version] });
+        assert.ok(v2.applied);
+        const stale = await a.set(k, Buffer.from('three'), 60, { kind: 'version', versions: [v1.version] });
+        assert.equal(stale.applied, false);
+        assert.equal((await a.get(k))?.value.toString(), 'two');
+        const anyOf = await a.set(k, Buffer.from('four'), 60, { kind: 'version', versions: ['nope', v2.version] });
+        assert.equal(anyOf.applied, true);
+      });
+
+      it('fails compare-and-set on an absent key', async () => {
+        const k = key('cas-absent');
+        const out = await a.set(k, Buffer.from('x'), 60, { kind: 'version', versions: [valueVersion(Buffer.from('x'))] });
+        assert.equal(out.applied, false);
+        assert.equal(await a.get(k), undefined);
+      });
+
+      it('lets exactly one of many concurrent adds win', async () => {
+        const k = key('race-add');
+        const outcomes = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => a.set(k, Buffer.from(`writer ${i}`), 60, { kind: 'absent' })),
+        );
+        const winners = outcomes.filter((o) => o.applied);
+        assert.equal(winners.length, 1);
+        const stored = await a.get(k);
+        assert.equal(stored?.version, winners[0]!.applied ? winners[0]!.version : undefined);
+      });
+
+      it('lets exactly one of many concurrent compare-and-sets on one version win', async () => {
+        const k = key('race-cas');
+        const base = await a.set(k, Buffer.from('base'), 60);
+        assert.ok(base.applied);
+        const outcomes = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            a.set(k, Buffer.from(`writer ${i}`), 60, { kind: 'version', versions: [base.version] }),
+          ),
+        );
+        assert.equal(outcomes.filter((o) => o.applied).length, 1);
+      });
+    });
+  });
+}

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { open } from 'lmdb';
+import { EmbeddedEngine } from '../../src/storage/embedded/lmdb-engine.js';
+import { tempDir } from '../helpers/tmp.js';
+import { storageConformance } from './conformance.js';
+
+storageConformance('embedded (LMDB)', async () => new EmbeddedEngine({ path: tempDir() }));
+
+describe('embedded engine', () => {
+  it('keeps values across close and reopen', async () => {
+    const path = tempDir();
+    const first = new EmbeddedEngine({ path });
+    await first.store({ name: 'ns' }).set('k', Buffer.from('persisted'), 60);
+    await first.close();
+    const second = new EmbeddedEngine({ path });
+    assert.equal((await second.store({ name: 'ns' }).get('k'))?.value.toString(), 'persisted');
+    await second.close();
+  });
+
+  it('sweeps expired entries from disk and leaves live ones', async () => {
+    const path = tempDir();
+    const engine = new EmbeddedEngine({ path, sweepIntervalMs: 3_600_000, sweepBatch: 7 });
+    const store = engine.store({ name: 'ns' });
+    for (let i = 0; i < 30; i++) await store.set(`short-${i}`, Buffer.from('x'), 10);
+    await store.set('long', Buffer.from('y'), 1000);
+    await store.set('forever', Buffer.from('z'), 0);
+    // Overwriting moves the expiry: the old index entry must not delete the new value.
+    await store.set('moved', Buffer.from('old'), 10);
+    await store.set('moved', Buffer.from('new'), 1000);
+
+    assert.equal(await engine.sweep(Date.now()), 0, 'nothing has expired yet');
+    const swept = await engine.sweep(Date.now() + 20_000);
+    assert.equal(swept, 30, 'thirty expired entries, in batches of seven');
+    assert.equal((await store.get('long'))?.value.toString(), 'y');
+    assert.equal((await store.get('forever'))?.value.toString(), 'z');
+    assert.equal((await store.get('moved'))?.value.toString(), 'new');
+    await engine.close();
+
+    // Look underneath: the expired records are gone from the file, not just hidden.
+    const root = open({ path: join(path, 'firkin.mdb'), maxDbs: 256 });
+    const values = root.openDB({ name: 'ns:ns' });
+    const keys = Array.from(values.getKeys()).map(String).sort();
+    assert.deepEqual(keys, ['forever', 'long', 'moved']);
+    await root.close();
+  });
+
+  it('refuses a directory holding another data format', async () => {
+    const path = tempDir();
+    const root = open({ path: join(path, 'firkin.mdb'), maxDbs: 256 });
+    root.openDB({ name: 'meta' }).putSync('format', 99);
+    await root.close();
+    assert.throws(() => new EmbeddedEngine({ path }), /data format 99/);
+  });
+
+  it('reports itself unavailable once closed', async () => {
+    const engine = new EmbeddedEngine({ path: tempDir() });
+    await engine.close();
+    await assert.rejects(engine.probe(), { name: 'StorageUnavailableError' });
+  });
+});
