@@ -89,6 +89,14 @@ async function serve(configFile: string | undefined): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // A stray rejection in a library must not take every session down with it: log it and go on.
+  process.on('unhandledRejection', (err: unknown) => service.logger.error({ err }, 'unhandled rejection'));
+  // An exception nobody caught leaves state unknown: log it and exit non-zero (the supervisor restarts us).
+  process.on('uncaughtException', (err: Error) => {
+    service.logger.fatal({ err }, 'uncaught exception');
+    service.logger.flush();
+    process.exit(1);
+  });
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => fail(`unexpected failure: ${(err as Error).stack ?? String(err)}`, 1));

@@ -16,11 +16,24 @@ export interface FirkinProcess {
   readonly exited: Promise<number | string>;
 }
 
+export interface SpawnOptions {
+  /** Limit the size of any file the process writes (ulimit -f, KiB): a full disk without root. */
+  readonly fileSizeLimitKiB?: number;
+}
+
 /** Write `config` to `dir/config.yaml`, run `firkin serve` on it and wait for its "listening" line. */
-export async function spawnFirkin(dir: string, config: Record<string, unknown>): Promise<FirkinProcess> {
+export async function spawnFirkin(dir: string, config: Record<string, unknown>, options: SpawnOptions = {}): Promise<FirkinProcess> {
   const file = join(dir, 'config.yaml');
   writeFileSync(file, stringify({ listen_port: 0, ...config }));
-  const child = spawn(process.execPath, [FIRKIN_BIN, 'serve', '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [FIRKIN_BIN, 'serve', '--config', file];
+  const child =
+    options.fileSizeLimitKiB === undefined
+      ? spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+      : // SIGXFSZ ignored: writes past the limit fail with EFBIG instead of killing the process.
+        spawn('bash', ['-c', `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKiB}; exec "$0" "$@"`, process.execPath, ...args], {
+          cwd: dir,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   atFileEnd(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
   const stdout: string[] = [];
   let stderr = '';

@@ -54,7 +54,7 @@ export class EmbeddedEngine implements StorageEngine {
 
   constructor(options: EmbeddedEngineOptions) {
     mkdirSync(options.path, { recursive: true });
-    this.root = open({ path: join(options.path, 'firkin.mdb'), maxDbs: 256 });
+    this.root = open({ path: join(options.path, 'firkin.mdb'), maxDbs: 256, eventTurnBatching: false });
     this.meta = this.root.openDB({ name: 'meta' });
     const format: unknown = this.meta.get(FORMAT_KEY);
     if (format === undefined) {
@@ -71,7 +71,7 @@ export class EmbeddedEngine implements StorageEngine {
   store(namespace: NamespaceSpec): KeyValueStore {
     let store = this.stores.get(namespace.name);
     if (!store) {
-      store = new EmbeddedStore(this.root, namespace.name);
+      store = new EmbeddedStore(this.root, namespace.name, () => !this.closed);
       this.stores.set(namespace.name, store);
     }
     return store;
@@ -126,12 +126,15 @@ class EmbeddedStore implements KeyValueStore {
   constructor(
     private readonly root: RootDatabase,
     name: string,
+    /** False once the engine is closed: LMDB must not be touched after that. */
+    private readonly isOpen: () => boolean,
   ) {
     this.values = root.openDB<StoredRecord, string>({ name: `ns:${name}` });
     this.expiry = root.openDB<number, ExpiryKey>({ name: `exp:${name}` });
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
+    if (!this.isOpen()) throw new StorageUnavailableError('embedded engine is closed');
     let record: StoredRecord | undefined;
     try {
       record = this.values.get(key);
@@ -152,9 +155,9 @@ class EmbeddedStore implements KeyValueStore {
       const old = this.values.get(key);
       const live = old !== undefined && (old[0] === 0 || old[0] > Date.now()) ? old : undefined;
       if (!conditionHolds(condition, live?.[1])) return false;
-      if (old !== undefined && old[0] !== 0) this.expiry.remove([old[0], key]);
-      this.values.put(key, [expiresAt, version, value]);
-      if (expiresAt !== 0) this.expiry.put([expiresAt, key], 1);
+      if (old !== undefined && old[0] !== 0) this.expiry.removeSync([old[0], key]);
+      this.values.putSync(key, [expiresAt, version, value]);
+      if (expiresAt !== 0) this.expiry.putSync([expiresAt, key], 1);
       return true;
     });
     return applied ? { applied: true, version } : { applied: false };
@@ -164,8 +167,8 @@ class EmbeddedStore implements KeyValueStore {
     await this.write(() => {
       const old = this.values.get(key);
       if (old === undefined) return false;
-      if (old[0] !== 0) this.expiry.remove([old[0], key]);
-      this.values.remove(key);
+      if (old[0] !== 0) this.expiry.removeSync([old[0], key]);
+      this.values.removeSync(key);
       return true;
     });
   }
@@ -176,8 +179,8 @@ class EmbeddedStore implements KeyValueStore {
       const due = Array.from(this.expiry.getKeys({ start: [0], end: [now], limit }));
       for (const [expiresAt, key] of due) {
         const record = this.values.get(key);
-        if (record !== undefined && record[0] === expiresAt) this.values.remove(key);
-        this.expiry.remove([expiresAt, key]);
+        if (record !== undefined && record[0] === expiresAt) this.values.removeSync(key);
+        this.expiry.removeSync([expiresAt, key]);
       }
       return due.length;
     });
@@ -185,11 +188,15 @@ class EmbeddedStore implements KeyValueStore {
 
   /** Run `body` in a write transaction and resolve once the commit is flushed to disk. */
   private async write<T>(body: () => T): Promise<T> {
+    if (!this.isOpen()) throw new StorageUnavailableError('embedded engine is closed');
     let result: T;
     try {
       result = await this.values.transaction(body);
       await this.root.flushed;
     } catch (err) {
+      // lmdb later rejects a second promise with the commit's own error (ENOSPC, EIO, EFBIG…):
+      // handle it so it cannot surface as an unhandled rejection.
+      (err as { commitError?: Promise<unknown> }).commitError?.catch(() => undefined);
       throw new StorageUnavailableError('embedded write failed', { cause: err });
     }
     return result;
