@@ -5,11 +5,14 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 import { startService } from './service.js';
+import { applySchema, schemaStatements } from './storage/cassandra/schema.js';
 import { VERSION } from './version.js';
 
 const USAGE = `Usage:
   firkin serve [--config FILE]         run the service (no config: embedded engine in ./data, 127.0.0.1:8081)
   firkin check-config --config FILE    validate a config file and exit
+  firkin schema --config FILE [--apply]
+                                       print the Cassandra schema (CQL) for the config; --apply runs it
   firkin --version                     print the version`;
 
 function fail(message: string, code: number): never {
@@ -27,6 +30,7 @@ async function main(argv: string[]): Promise<void> {
         config: { type: 'string', short: 'c' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
+        apply: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -53,6 +57,22 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'serve':
       return serve(values.config);
+    case 'schema': {
+      if (values.config === undefined) fail(`schema needs --config FILE\n${USAGE}`, 2);
+      const config = load(values.config);
+      if (config.cassandra === undefined) fail(`${config.file} has no cassandra: section`, 2);
+      const statements = schemaStatements(config.cassandra, config.namespaces);
+      process.stdout.write(statements.map((s) => `${s};\n`).join(''));
+      if (values.apply) {
+        try {
+          await applySchema(config.cassandra, config.namespaces);
+        } catch (err) {
+          fail(`schema not applied: ${(err as Error).message}`, 1);
+        }
+        process.stderr.write(`firkin: schema applied to keyspace ${config.cassandra.keyspace}\n`);
+      }
+      return;
+    }
     case undefined:
       fail(`no command given\n${USAGE}`, 2);
     default:

@@ -8,6 +8,7 @@ import { openNamespaces, type Namespace } from './namespace/namespace.js';
 import { startServer } from './server/server.js';
 import type { StorageEngine } from './storage/engine.js';
 import { openEngine } from './storage/open.js';
+import { CassandraEngine } from './storage/cassandra/cassandra-engine.js';
 import { VERSION } from './version.js';
 import type { DestinationStream } from 'pino';
 
@@ -27,8 +28,15 @@ export interface ServiceOptions {
 
 export async function startService(config: FirkinConfig, options: ServiceOptions = {}): Promise<Service> {
   const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel, destination: options.logDestination });
-  const engine = await openEngine(config);
+  const engine = openEngine(config, logger);
   const namespaces = openNamespaces(config.namespaces, engine);
+  if (engine instanceof CassandraEngine) {
+    // Give the first connection a moment so a normal start serves no 503s; if Cassandra is
+    // down, serve anyway (503 until it answers: the engine keeps trying in the background).
+    await engine.waitUntilConnected(config.cassandra!.connectTimeoutMs).catch(() => {
+      logger.warn('Cassandra is not reachable yet; answering 503 until it is');
+    });
+  }
   let server;
   try {
     server = await startServer({ config, namespaces, logger });

@@ -24,7 +24,10 @@ export interface CassandraConfig {
   readonly hosts: readonly string[];
   readonly port: number;
   readonly keyspace: string;
-  readonly localDc: string | undefined;
+  /** The driver's local data centre: LOCAL_QUORUM means a quorum here. */
+  readonly localDc: string;
+  /** Replicas per data centre, for `firkin schema`. */
+  readonly replication: Readonly<Record<string, number>>;
   readonly queryTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly authentication: { readonly username: string; readonly password: string } | undefined;
@@ -65,7 +68,15 @@ export const DEFAULTS = {
   embeddedPath: './data',
   maxValueBytes: 1024 * 1024,
   maxKeyBytes: 1024,
-  cassandra: { port: 9042, keyspace: 'kask', table: 'values', queryTimeoutMs: 12_000, connectTimeoutMs: 5_000 },
+  cassandra: {
+    port: 9042,
+    keyspace: 'kask',
+    table: 'values',
+    /** The data centre name of a stock single-DC Cassandra (SimpleSnitch). */
+    localDc: 'datacenter1',
+    queryTimeoutMs: 12_000,
+    connectTimeoutMs: 5_000,
+  },
 } as const;
 
 /** Paths Firkin itself serves; no namespace may claim them. */
@@ -210,7 +221,8 @@ function resolveCassandra(
     hosts: cs.hosts ?? (cs.hostname !== undefined ? [cs.hostname] : ['localhost']),
     port: cs.port ?? DEFAULTS.cassandra.port,
     keyspace: cs.keyspace ?? DEFAULTS.cassandra.keyspace,
-    localDc: cs.local_dc,
+    localDc: cs.local_dc ?? DEFAULTS.cassandra.localDc,
+    replication: cs.replication ?? { [cs.local_dc ?? DEFAULTS.cassandra.localDc]: 1 },
     queryTimeoutMs: cs.query_timeout_ms ?? DEFAULTS.cassandra.queryTimeoutMs,
     connectTimeoutMs: cs.connect_timeout_ms ?? DEFAULTS.cassandra.connectTimeoutMs,
     authentication: auth?.username !== undefined && auth.password !== undefined ? { username: auth.username, password: auth.password } : undefined,

@@ -66,6 +66,10 @@ export const configSchema = z.strictObject({
         .regex(/^[A-Za-z][A-Za-z0-9_]{0,47}$/, 'must be a Cassandra table name')
         .optional(),
       local_dc: text.optional(),
+      /** Replicas per data centre for `firkin schema` (Firkin's key), e.g. {eqiad: 3, codfw: 3}. */
+      replication: z
+        .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be data centre names'), z.int().min(1).max(15))
+        .optional(),
       query_timeout_ms: positiveMs.optional(),
       connect_timeout_ms: positiveMs.optional(),
       authentication: z.strictObject({ username: text.optional(), password: text.optional() }).optional(),

@@ -1,0 +1,195 @@
+/**
+ * The Cassandra engine: Kask's table layout (`key text PRIMARY KEY, value blob`),
+ * unchanged, so Firkin and Kask can share a keyspace.
+ *
+ * - get: `SELECT value, TTL(value)` at LOCAL_QUORUM.
+ * - set: Kask's own `INSERT … USING TTL` at LOCAL_QUORUM.
+ * - add (If-None-Match: *): `INSERT … IF NOT EXISTS` (lightweight transaction).
+ * - replace (If-Match: *): `UPDATE … IF EXISTS`.
+ * - compare-and-set (If-Match: "v"): the version is derived from the bytes, so the
+ *   current bytes are read at LOCAL_SERIAL and the update is conditional on them:
+ *   `UPDATE … IF value = <those bytes>`. No schema change is needed.
+ * - delete: at EACH_QUORUM, so a 204 means every data centre has the tombstone.
+ *
+ * The service starts while Cassandra is down: requests get 503 until a
+ * background loop connects; after that the driver reconnects to nodes by itself.
+ */
+import cassandra from 'cassandra-driver';
+import type { CassandraConfig } from '../../config/load.js';
+import {
+  StorageUnavailableError,
+  type Condition,
+  type KeyValueStore,
+  type NamespaceSpec,
+  type SetOutcome,
+  type StorageEngine,
+  type StoredValue,
+} from '../engine.js';
+import { conditionHolds, valueVersion } from '../version.js';
+import { CONSISTENCY } from './consistency.js';
+import { clientOptions } from './client-options.js';
+import { quoteIdentifier } from './schema.js';
+
+const { Client } = cassandra;
+
+/** A key no client can send (the server refuses control characters in keys). */
+const PROBE_KEY = '\u0000firkin-readiness-probe';
+const PROBE_TIMEOUT_MS = 2000;
+
+export interface CassandraEngineOptions {
+  readonly config: CassandraConfig;
+  /** Called with each connection failure, for the log. */
+  readonly onConnectError?: (err: unknown) => void;
+}
+
+export class CassandraEngine implements StorageEngine {
+  readonly kind = 'cassandra' as const;
+  private readonly client: cassandra.Client;
+  private readonly stores = new Map<string, CassandraStore>();
+  private connected = false;
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private connecting: Promise<void> | undefined;
+
+  constructor(private readonly options: CassandraEngineOptions) {
+    this.client = new Client(clientOptions(options.config, { withKeyspace: false }));
+    this.connectInBackground(0);
+  }
+
+  /** Resolves once connected (for start-up scripts and tests); rejects after `timeoutMs`. */
+  async waitUntilConnected(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.connected) {
+      if (this.closed || Date.now() > deadline) throw new StorageUnavailableError('not connected to Cassandra');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  store(namespace: NamespaceSpec): KeyValueStore {
+    const table = namespace.table ?? namespace.name;
+    let store = this.stores.get(namespace.name);
+    if (!store) {
+      store = new CassandraStore(this, `${quoteIdentifier(this.options.config.keyspace)}.${quoteIdentifier(table)}`);
+      this.stores.set(namespace.name, store);
+    }
+    return store;
+  }
+
+  async probe(): Promise<void> {
+    const first = this.stores.values().next().value as CassandraStore | undefined;
+    if (first === undefined) {
+      await this.execute('SELECT release_version FROM system.local', [], { readTimeout: PROBE_TIMEOUT_MS });
+      return;
+    }
+    await first.probe();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    await this.connecting?.catch(() => undefined);
+    await this.client.shutdown();
+  }
+
+  /** Run a prepared statement; driver failures become StorageUnavailableError. */
+  async execute(
+    query: string,
+    params: unknown[],
+    options: cassandra.QueryOptions = {},
+  ): Promise<cassandra.types.ResultSet> {
+    if (this.closed) throw new StorageUnavailableError('Cassandra engine is closed');
+    if (!this.connected) {
+      this.connectInBackground(0);
+      throw new StorageUnavailableError('not connected to Cassandra');
+    }
+    try {
+      return await this.client.execute(query, params, { prepare: true, ...options });
+    } catch (err) {
+      throw new StorageUnavailableError('Cassandra request failed', { cause: err });
+    }
+  }
+
+  private connectInBackground(delayMs: number): void {
+    if (this.connecting || this.reconnectTimer || this.closed || this.connected) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connecting = this.client.connect().then(
+        () => {
+          this.connected = true;
+          this.connecting = undefined;
+        },
+        (err: unknown) => {
+          this.connecting = undefined;
+          this.options.onConnectError?.(err);
+          this.connectInBackground(Math.min(Math.max(delayMs * 2, 500), 5000));
+        },
+      );
+    }, delayMs);
+    this.reconnectTimer.unref();
+  }
+}
+
+class CassandraStore implements KeyValueStore {
+  private readonly q: Record<'get' | 'getValue' | 'insert' | 'add' | 'replace' | 'cas' | 'delete' | 'probe', string>;
+
+  constructor(
+    private readonly engine: CassandraEngine,
+    table: string,
+  ) {
+    this.q = {
+      get: `SELECT value, TTL(value) AS ttl FROM ${table} WHERE key = ?`,
+      getValue: `SELECT value FROM ${table} WHERE key = ?`,
+      insert: `INSERT INTO ${table} (key, value) VALUES (?, ?) USING TTL ?`,
+      add: `INSERT INTO ${table} (key, value) VALUES (?, ?) IF NOT EXISTS USING TTL ?`,
+      replace: `UPDATE ${table} USING TTL ? SET value = ? WHERE key = ? IF EXISTS`,
+      cas: `UPDATE ${table} USING TTL ? SET value = ? WHERE key = ? IF value = ?`,
+      delete: `DELETE FROM ${table} WHERE key = ?`,
+      probe: `SELECT key FROM ${table} WHERE key = ?`,
+    };
+  }
+
+  async get(key: string): Promise<StoredValue | undefined> {
+    const rs = await this.engine.execute(this.q.get, [key], { consistency: CONSISTENCY.read });
+    const row = rs.first();
+    const value = row?.get('value') as Buffer | null | undefined;
+    if (value === null || value === undefined) return undefined;
+    const ttl = row.get('ttl') as number | null;
+    return { value, version: valueVersion(value), ttl: ttl === null ? null : Math.max(ttl, 1) };
+  }
+
+  async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
+    const version = valueVersion(value);
+    const applied = await this.write(key, value, ttlSeconds, condition);
+    return applied ? { applied: true, version } : { applied: false };
+  }
+
+  private async write(key: string, value: Buffer, ttl: number, condition: Condition | undefined): Promise<boolean> {
+    const write = { consistency: CONSISTENCY.write, serialConsistency: CONSISTENCY.serial };
+    switch (condition?.kind) {
+      case undefined:
+        await this.engine.execute(this.q.insert, [key, value, ttl], write);
+        return true;
+      case 'absent':
+        return (await this.engine.execute(this.q.add, [key, value, ttl], write)).wasApplied();
+      case 'present':
+        return (await this.engine.execute(this.q.replace, [ttl, value, key], write)).wasApplied();
+      case 'version': {
+        // Read the current bytes linearizably, then update only if they are still those bytes.
+        const rs = await this.engine.execute(this.q.getValue, [key], { consistency: CONSISTENCY.serial });
+        const current = rs.first()?.get('value') as Buffer | null | undefined;
+        if (current === null || current === undefined) return false;
+        if (!conditionHolds(condition, valueVersion(current))) return false;
+        return (await this.engine.execute(this.q.cas, [ttl, value, key, current], write)).wasApplied();
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.engine.execute(this.q.delete, [key], { consistency: CONSISTENCY.delete });
+  }
+
+  async probe(): Promise<void> {
+    await this.engine.execute(this.q.probe, [PROBE_KEY], { consistency: CONSISTENCY.read, readTimeout: PROBE_TIMEOUT_MS });
+  }
+}

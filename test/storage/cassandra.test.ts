@@ -1,0 +1,105 @@
+/**
+ * The Cassandra engine on a real Cassandra: the same conformance suite as the
+ * embedded engine, plus interoperability with Kask on an unaltered Kask table.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import cassandra from 'cassandra-driver';
+import type { CassandraConfig } from '../../src/config/load.js';
+import { CassandraEngine } from '../../src/storage/cassandra/cassandra-engine.js';
+import type { KeyValueStore } from '../../src/storage/engine.js';
+import { valueVersion } from '../../src/storage/version.js';
+import { createTables, rawClient, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
+import { CONFORMANCE_NAMESPACES, storageConformance } from './conformance.js';
+
+async function openEngine(config: CassandraConfig): Promise<CassandraEngine> {
+  const engine = new CassandraEngine({ config });
+  await engine.waitUntilConnected(30_000);
+  return engine;
+}
+
+storageConformance('cassandra', async () => {
+  const config = await singleNodeConfig();
+  await createTables(config, ...CONFORMANCE_NAMESPACES.map((n) => n.table));
+  return openEngine(config);
+});
+
+describe('cassandra engine and Kask on one table', () => {
+  // Kask's statements, verbatim from its storage.go (gocql), run through a plain driver.
+  const KASK = {
+    set: `INSERT INTO "${TEST_KEYSPACE}"."kask_values" (key, value) VALUES (?,?) USING TTL ?`,
+    get: `SELECT value, TTL(value) as ttl FROM "${TEST_KEYSPACE}"."kask_values" WHERE key = ?`,
+    delete: `DELETE FROM "${TEST_KEYSPACE}"."kask_values" WHERE key = ?`,
+  };
+  const lq = { prepare: true, consistency: cassandra.types.consistencies.localQuorum };
+  let kask: cassandra.Client;
+  let engine: CassandraEngine;
+  let store: KeyValueStore;
+
+  before(async () => {
+    const config = await singleNodeConfig();
+    kask = rawClient(config);
+    // The table exactly as Kask's cassandra_schema.cql creates it: nothing added.
+    await kask.execute(
+      `CREATE KEYSPACE IF NOT EXISTS "${TEST_KEYSPACE}" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+    );
+    await kask.execute(`CREATE TABLE IF NOT EXISTS "${TEST_KEYSPACE}"."kask_values" (key text PRIMARY KEY, value blob)`);
+    engine = await openEngine(config);
+    store = engine.store({ name: 'kask', table: 'kask_values' });
+  });
+  after(async () => {
+    await engine?.close();
+    await kask?.shutdown();
+  });
+
+  it('reads what Kask wrote, with its TTL', async () => {
+    const key = `enwiki:MWSession:${randomBytes(16).toString('hex')}`;
+    const value = randomBytes(1500);
+    await kask.execute(KASK.set, [key, value, 600], lq);
+    const got = await store.get(key);
+    assert.ok(got !== undefined && got.value.equals(value));
+    assert.ok(got.ttl !== null && got.ttl <= 600 && got.ttl > 590);
+    assert.equal(got.version, valueVersion(value));
+  });
+
+  it('writes what Kask reads, with the TTL it was given', async () => {
+    const key = `enwiki:MWSession:${randomBytes(16).toString('hex')}`;
+    const value = randomBytes(1500);
+    await store.set(key, value, 300);
+    const row = (await kask.execute(KASK.get, [key], lq)).first();
+    assert.ok((row.get('value') as Buffer).equals(value));
+    const ttl = row.get('ttl') as number;
+    assert.ok(ttl <= 300 && ttl > 290, `ttl ${ttl}`);
+  });
+
+  it('sees Kask deletes and Kask sees Firkin deletes', async () => {
+    const a = `k-${randomUUID()}`;
+    const b = `k-${randomUUID()}`;
+    await store.set(a, Buffer.from('a'), 60);
+    await kask.execute(KASK.set, [b, Buffer.from('b'), 60], lq);
+    await kask.execute(KASK.delete, [a], { prepare: true, consistency: cassandra.types.consistencies.eachQuorum });
+    await store.delete(b);
+    assert.equal(await store.get(a), undefined);
+    assert.equal((await kask.execute(KASK.get, [b], lq)).first(), null);
+  });
+
+  it('does add and compare-and-set on a Kask-written value without any schema change', async () => {
+    const key = `k-${randomUUID()}`;
+    await kask.execute(KASK.set, [key, Buffer.from('from kask'), 60], lq);
+    assert.equal((await store.set(key, Buffer.from('x'), 60, { kind: 'absent' })).applied, false);
+    const cas = await store.set(key, Buffer.from('from firkin'), 60, { kind: 'version', versions: [valueVersion(Buffer.from('from kask'))] });
+    assert.equal(cas.applied, true);
+    const row = (await kask.execute(KASK.get, [key], lq)).first();
+    assert.equal((row.get('value') as Buffer).toString(), 'from firkin');
+    const columns = (await kask.execute(`SELECT * FROM "${TEST_KEYSPACE}"."kask_values" WHERE key = ?`, [key], lq)).columns.map((c) => c.name);
+    assert.deepEqual(columns.sort(), ['key', 'value'], 'the table still has only Kask’s two columns');
+  });
+
+  it('treats a value written with TTL 0 as never expiring, as Kask does', async () => {
+    const key = `k-${randomUUID()}`;
+    await kask.execute(KASK.set, [key, Buffer.from('forever'), 0], lq);
+    const got = await store.get(key);
+    assert.equal(got?.ttl, null);
+  });
+});
