@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// Runs every compiled test file (dist/test/**/*.test.js) with node:test.
-// `npm test` compiles first, then calls this.
+// `npm test` (after compiling): start the real Cassandra nodes the tests need
+// (tools/cassandra: a single node, and the two-data-centre cluster), run every
+// compiled test file (dist/test/**/*.test.js) with node:test, then stop the
+// nodes this run started. Nodes already running are reused and left running.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
+const { CLUSTER, SINGLE, isRunning, startNode, stopNode } = await import(join(root, 'dist/tools/cassandra/node.js'));
+const { startCluster } = await import(join(root, 'dist/tools/cassandra/cluster.js'));
+
 const dir = join(root, 'dist', 'test');
 const files = readdirSync(dir, { recursive: true })
   .map(String)
@@ -16,5 +21,24 @@ if (files.length === 0) {
   console.error('no test files found under dist/test: did the build run?');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', ...process.argv.slice(2), ...files], { stdio: 'inherit', cwd: root });
-process.exit(result.status ?? 1);
+
+const nodes = [SINGLE, ...CLUSTER];
+const ours = nodes.filter((n) => !isRunning(n));
+const stopOurs = () => Promise.all(ours.map((n) => stopNode(n)));
+process.on('SIGINT', () => void stopOurs().then(() => process.exit(130)));
+process.on('SIGTERM', () => void stopOurs().then(() => process.exit(143)));
+
+let status = 1;
+try {
+  const started = Date.now();
+  await startNode(SINGLE);
+  await startCluster();
+  console.error(`cassandra: test nodes ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const result = spawnSync(process.execPath, ['--test', ...process.argv.slice(2), ...files], { stdio: 'inherit', cwd: root });
+  status = result.status ?? 1;
+} catch (err) {
+  console.error(`cannot run the tests: ${err.message}`);
+} finally {
+  await stopOurs();
+}
+process.exit(status);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import cassandra from 'cassandra-driver';
 import type { CassandraConfig, NamespaceConfig } from '../../src/config/load.js';
 import { applySchema } from '../../src/storage/cassandra/schema.js';
-import { cqlAnswers, SINGLE } from '../../tools/cassandra/node.js';
+import { CLUSTER, cqlAnswers, SINGLE } from '../../tools/cassandra/node.js';
 
 export const TEST_KEYSPACE = 'firkin_test';
 
@@ -45,4 +45,25 @@ export function rawClient(config: CassandraConfig): cassandra.Client {
     localDataCenter: config.localDc,
     protocolOptions: { port: config.port },
   });
+}
+
+/** Config for one data centre of the two-DC test cluster (tools/cassandra CLUSTER). */
+export async function clusterConfig(dc: 'dc1' | 'dc2', overrides: Partial<CassandraConfig> = {}): Promise<CassandraConfig> {
+  const node = CLUSTER.find((n) => n.dc === dc)!;
+  assert.ok(
+    await cqlAnswers(node.listen),
+    `no Cassandra answers on ${node.listen}:9042: run the tests with \`npm test\`, which starts the cluster (or \`npm run cassandra -- cluster start\`)`,
+  );
+  return {
+    hosts: [node.listen],
+    port: 9042,
+    keyspace: 'firkin_multidc',
+    localDc: dc,
+    replication: { dc1: 1, dc2: 1 },
+    queryTimeoutMs: 4_000,
+    connectTimeoutMs: 5_000,
+    authentication: undefined,
+    tls: undefined,
+    ...overrides,
+  };
 }

@@ -90,6 +90,22 @@ export class CassandraEngine implements StorageEngine {
     clearTimeout(this.reconnectTimer);
     await this.connecting?.catch(() => undefined);
     await this.client.shutdown();
+    await this.closeStrayControlConnection();
+  }
+
+  /**
+   * Work around a race in cassandra-driver 4.10: a control connection that was
+   * reconnecting when shutdown() ran can finish opening afterwards and stay open
+   * (keeping the process alive). For a second after shutdown, close it if it appears.
+   */
+  private async closeStrayControlConnection(): Promise<void> {
+    const control = (this.client as unknown as { controlConnection?: { connection?: { isSocketOpen?: boolean; close(): void } | null } })
+      .controlConnection;
+    for (let i = 0; i < 10; i++) {
+      const connection = control?.connection;
+      if (connection?.isSocketOpen) connection.close();
+      await new Promise((r) => setTimeout(r, 100).unref());
+    }
   }
 
   /** Run a prepared statement; driver failures become StorageUnavailableError. */

@@ -1,0 +1,118 @@
+/** The HTTP service on the Cassandra engine, on a real Cassandra node. */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createTables, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
+import { request, type Reply } from '../helpers/http.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+
+const NAMESPACES = [
+  { name: 'sessions', base_uri: '/sessions/v1/', default_ttl: 3600, table: 'http_sessions' },
+  { name: 'central', base_uri: '/central/v1/', default_ttl: 7200, table: 'http_central' },
+];
+
+describe('HTTP on the cassandra engine', () => {
+  let t: TestService;
+  before(async () => {
+    const c = await singleNodeConfig();
+    await createTables(c, 'http_sessions', 'http_central');
+    t = await startTestService({
+      storage: 'cassandra',
+      cassandra: { hosts: c.hosts, keyspace: TEST_KEYSPACE, local_dc: c.localDc },
+      namespaces: NAMESPACES,
+    });
+  });
+  const url = (key: string, ns = 'sessions/v1'): string => `${t.url}/${ns}/${encodeURIComponent(key)}`;
+
+  it('stores, reads and deletes exact bytes with ETag and TTL', async () => {
+    const key = `enwiki:MWSession:${randomBytes(16).toString('hex')}`;
+    const value = Buffer.concat([Buffer.from([0, 0xff, 0x80]), randomBytes(2000)]);
+    const put = await request(url(key), { method: 'PUT', body: value });
+    assert.equal(put.status, 201);
+    const got = await request(url(key));
+    assert.equal(got.status, 200);
+    assert.ok(got.body.equals(value));
+    assert.equal(got.headers.etag, put.headers.etag);
+    const ttl = Number(got.headers['x-ttl']);
+    assert.ok(ttl > 3590 && ttl <= 3600, `ttl ${ttl}`);
+    assert.equal((await request(url(key), { method: 'DELETE' })).status, 204);
+    assert.equal((await request(url(key))).status, 404);
+  });
+
+  it('keeps namespaces in their own tables', async () => {
+    const key = randomUUID();
+    await request(url(key), { method: 'POST', body: 'local' });
+    assert.equal((await request(url(key, 'central/v1'))).status, 404);
+    await request(url(key, 'central/v1'), { method: 'POST', body: 'central', headers: { 'cache-control': 'max-age=99999' } });
+    assert.equal((await request(url(key))).body.toString(), 'local');
+    const ttl = Number((await request(url(key, 'central/v1'))).headers['x-ttl']);
+    assert.ok(ttl > 7190 && ttl <= 7200, `clamped to the namespace's 7200: ${ttl}`);
+  });
+
+  it('lets exactly one of 25 parallel adds win, and one of 25 compare-and-sets', async () => {
+    const key = randomUUID();
+    const adds = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => request(url(key), { method: 'PUT', body: `w${i}`, headers: { 'if-none-match': '*' } })),
+    );
+    assert.equal(adds.filter((r) => r.status === 201).length, 1, adds.map((r) => r.status).join());
+    assert.equal(adds.filter((r) => r.status === 412).length, 24);
+    const etag = (await request(url(key))).headers.etag!;
+    const cas = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => request(url(key), { method: 'PUT', body: `c${i}`, headers: { 'if-match': etag } })),
+    );
+    assert.equal(cas.filter((r) => r.status === 201).length, 1, cas.map((r) => r.status).join());
+    assert.equal(cas.filter((r) => r.status === 412).length, 24);
+  });
+});
+
+describe('cassandra unreachable', () => {
+  it('starts anyway, answers 503 without leaking driver text, and recovers by itself', async () => {
+    const c = await singleNodeConfig();
+    await createTables(c, 'http_sessions');
+    // Firkin reaches Cassandra only through this proxy: down means connection refused.
+    const proxy = new TcpProxy('127.0.0.1', 19142, '127.0.0.1', 9042);
+    const t = await startTestService({
+      storage: 'cassandra',
+      cassandra: { hosts: ['127.0.0.1'], port: 19142, keyspace: TEST_KEYSPACE, connect_timeout_ms: 1000, query_timeout_ms: 3000 },
+      namespaces: [NAMESPACES[0]],
+    });
+    const key = `${t.base}${randomUUID()}`;
+    const assertUnavailable = (reply: Reply, what: string): void => {
+      assert.equal(reply.status, 503, what);
+      assert.equal(reply.headers['retry-after'], '1');
+      const doc = reply.json();
+      assert.equal(doc.type, 'urn:firkin:problem:storage-unavailable');
+      assert.doesNotMatch(JSON.stringify(doc), /NoHostAvailable|ECONNREFUSED|127\.0\.0\.1|cassandra/i);
+    };
+    assertUnavailable(await request(key), 'GET while down');
+    assertUnavailable(await request(key, { method: 'PUT', body: 'x' }), 'PUT while down');
+    assertUnavailable(await request(key, { method: 'DELETE' }), 'DELETE while down');
+    assert.ok(t.logs.some((l) => l.includes('cannot connect to Cassandra')), 'the outage is logged');
+
+    await proxy.up();
+    const recovered = await until(async () => (await request(key)).status === 404, 15_000);
+    assert.ok(recovered, 'serves again within 15 s of Cassandra answering, without a restart');
+    assert.equal((await request(key, { method: 'PUT', body: 'back' })).status, 201);
+
+    // Cut it again mid-flight, then bring it back.
+    await proxy.down();
+    const failed = await until(async () => (await request(key)).status === 503, 15_000);
+    assert.ok(failed, 'answers 503 once Cassandra is gone');
+    await proxy.up();
+    assert.ok(await until(async () => (await request(key)).status === 200, 15_000), 'recovers again');
+    assert.equal((await request(key)).body.toString(), 'back');
+    await t.close();
+    await proxy.down();
+  });
+});
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(200);
+  }
+  return false;
+}
