@@ -243,7 +243,7 @@ function checkNamespaces(
   listed: boolean,
   fail: (key: string, problem: string) => never,
 ): void {
-  const keyOf = (i: number, field: string): string => (listed ? `namespaces[${i}].${field}` : field);
+  const keyOf = (i: number, field: string): string => (listed ? `namespaces.${i}.${field}` : field);
   namespaces.forEach((ns, i) => {
     if (ns.baseUri === '/') fail(keyOf(i, 'base_uri'), 'must not be /: it would shadow the service endpoints');
     for (const reserved of RESERVED_PATHS) {

@@ -26,21 +26,25 @@ export const RETRY_AFTER_SECONDS = '1';
 /** The response header carrying a value's remaining lifetime in seconds. */
 export const TTL_HEADER = 'X-TTL';
 
-/** An incoming X-Request-ID is echoed only if it is short printable ASCII; otherwise a new one is made. */
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+/**
+ * An incoming X-Request-ID is echoed only if it is 1-128 characters that are safe in a
+ * URI (it becomes part of a problem's `instance`); otherwise a new one is made.
+ */
+const REQUEST_ID = /^[A-Za-z0-9._~:@!$&'()*+,;=-]{1,128}$/;
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** Serve a request; with `refuse`, answer that problem without routing it. */
+type Handler = (req: IncomingMessage, res: ServerResponse, refuse?: ProblemType) => void;
 
 export function createHandler(options: HandlerOptions): Handler {
   const parser = new TargetParser(options.namespaces, options.maxKeyBytes);
   const { logger, maxValueBytes } = options;
 
-  return (req, res) => {
+  return (req, res, refuse) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const started = logger.isLevelEnabled('debug') ? process.hrtime.bigint() : 0n;
     const exchange = new Exchange(req, res, requestId);
-    serve(exchange).then(
+    (refuse ? Promise.resolve(exchange.problem(refuse)) : serve(exchange)).then(
       () => {
         if (started !== 0n) {
           logger.debug(
@@ -118,6 +122,9 @@ export function createHandler(options: HandlerOptions): Handler {
     if (!condition.ok) return x.problem(PROBLEMS.badRequest, condition.detail);
     const maxAge = requestedMaxAge(x.req.headers);
     if (!maxAge.ok) return x.problem(PROBLEMS.badRequest, maxAge.detail);
+    // For `Expect: 100-continue`, invite the body only now that the request is acceptable.
+    const declared = Number(x.req.headers['content-length'] ?? 0);
+    if (x.req.headers.expect !== undefined && declared <= maxValueBytes) x.res.writeContinue();
     const body = await readBody(x.req, maxValueBytes);
     if (!body.ok) {
       if (body.reason === 'aborted') return x.abandon();

@@ -37,6 +37,19 @@ export const PROBLEMS = {
     title: 'Method not allowed',
     detail: 'This method is not supported here; see the Allow header',
   },
+  requestTimeout: { status: 408, type: firkin('request-timeout'), title: 'Request timeout', detail: 'The request took too long to arrive' },
+  expectationFailed: {
+    status: 417,
+    type: firkin('expectation-failed'),
+    title: 'Expectation failed',
+    detail: 'Only Expect: 100-continue is supported',
+  },
+  headersTooLarge: {
+    status: 431,
+    type: firkin('headers-too-large'),
+    title: 'Request header fields too large',
+    detail: 'The request head is too large',
+  },
   preconditionFailed: {
     status: 412,
     type: firkin('precondition-failed'),

@@ -36,6 +36,8 @@ export const TIMEOUTS = {
   requestMs: 30_000,
   /** An idle keep-alive connection is closed after this. */
   keepAliveMs: 65_000,
+  /** A connection with no traffic either way (e.g. a client that stops reading its response) is dropped after this. */
+  socketIdleMs: 120_000,
 } as const;
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -50,6 +52,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     headersTimeout: TIMEOUTS.headersMs,
     requestTimeout: TIMEOUTS.requestMs,
     keepAliveTimeout: TIMEOUTS.keepAliveMs,
+    // Host is meaningless to a session store; the handler answers every request itself.
+    requireHostHeader: false,
   };
   const server: Server = config.tls
     ? createHttpsServer(
@@ -57,15 +61,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         handler,
       )
     : createHttpServer(serverOptions, handler);
+  // Without a callback, a socket idle this long is destroyed.
+  server.setTimeout(TIMEOUTS.socketIdleMs);
+  // `Expect: 100-continue`: the handler sends 100 Continue itself, only once it has decided to read the body.
+  server.on('checkContinue', handler);
+  // Any other expectation: 417 as a problem document, through the handler's common headers.
+  server.on('checkExpectation', (req, res) => handler(req, res, { ...PROBLEMS.expectationFailed }));
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || socket.destroyed) return socket.destroy();
     const problem: ProblemType =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? { ...PROBLEMS.badRequest, status: 431, title: 'Request header fields too large', detail: 'The request head is too large' }
+        ? PROBLEMS.headersTooLarge
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? { ...PROBLEMS.badRequest, status: 408, title: 'Request timeout', detail: 'The request took too long to arrive' }
-          : { ...PROBLEMS.badRequest, detail: 'The request is not valid HTTP/1.1' };
+          ? PROBLEMS.requestTimeout
+          : err.code === 'HPE_INVALID_METHOD'
+            ? PROBLEMS.methodNotAllowed
+            : { ...PROBLEMS.badRequest, detail: 'The request is not valid HTTP/1.1' };
     rawProblem(socket, problem);
   });
   // CONNECT never reaches the request handler; refuse it here.

@@ -8,7 +8,10 @@ import type { StorageEngine } from './engine.js';
 export function openEngine(config: FirkinConfig, logger: Logger): StorageEngine {
   switch (config.storage) {
     case 'embedded':
-      return new EmbeddedEngine({ path: config.embedded.path });
+      return new EmbeddedEngine({
+        path: config.embedded.path,
+        onSweepError: (namespace, err) => logger.error({ err, namespace }, 'expiry sweep failed; retrying'),
+      });
     case 'cassandra': {
       let failures = 0;
       return new CassandraEngine({

@@ -152,9 +152,9 @@ describe('bad configs: one line naming the key and the file', () => {
   it('a top-level base_uri together with namespaces', () =>
     void assertConfigError('base_uri: /a/\nnamespaces:\n  - {name: a, base_uri: /a/}\n', 'base_uri'));
   it('duplicate namespace names', () =>
-    void assertConfigError('namespaces:\n  - {name: a, base_uri: /a/}\n  - {name: a, base_uri: /b/}\n', 'namespaces[1].name', /duplicate/));
+    void assertConfigError('namespaces:\n  - {name: a, base_uri: /a/}\n  - {name: a, base_uri: /b/}\n', 'namespaces.1.name', /duplicate/));
   it('overlapping namespace base URIs', () =>
-    void assertConfigError('namespaces:\n  - {name: a, base_uri: /s/}\n  - {name: b, base_uri: /s/v1/}\n', 'namespaces[1].base_uri', /overlaps/));
+    void assertConfigError('namespaces:\n  - {name: a, base_uri: /s/}\n  - {name: b, base_uri: /s/v1/}\n', 'namespaces.1.base_uri', /overlaps/));
   it('a bad namespace name', () => void assertConfigError('namespaces:\n  - {name: Bad-Name, base_uri: /a/}\n', 'namespaces.0.name'));
   it('an unknown namespace key', () => void assertConfigError('namespaces:\n  - {name: a, base_uri: /a/, ttl: 5}\n', 'namespaces.0.ttl'));
   it('a duplicated YAML key', () => void assertConfigError('listen_port: 1\nlisten_port: 2\n', undefined, /not valid YAML at line 2/));

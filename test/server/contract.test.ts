@@ -333,10 +333,15 @@ describe('HTTP contract', () => {
       assert.equal(reply.json().instance, 'urn:firkin:request:req-123.abc');
     });
 
-    it('replaces an X-Request-ID that is too long', async () => {
-      const reply = await request(url(fresh()), { headers: { 'x-request-id': 'x'.repeat(500) } });
-      assert.match(reply.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
-    });
+    for (const [name, id] of [
+      ['too long', 'x'.repeat(500)],
+      ['not safe in a URI', 'a"b<script>'],
+    ] as const) {
+      it(`replaces an X-Request-ID that is ${name}`, async () => {
+        const reply = await request(url(fresh()), { headers: { 'x-request-id': id } });
+        assert.match(reply.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
+      });
+    }
 
     it('never puts the key in a problem document', async () => {
       const key = `secret-session-${randomUUID()}`;

@@ -22,7 +22,7 @@ describe('malformed requests', () => {
   });
 
   it('answers a broken request line with 400 and a problem document', async () => {
-    const answer = await rawRequest(t.url, 'THIS IS NOT HTTP\r\n\r\n');
+    const answer = await rawRequest(t.url, 'GET /sessions/v1/k HTXP/1.1\r\n\r\n');
     assert.equal(rawStatus(answer), 400, answer);
     assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/probs/bad-request');
   });
@@ -55,6 +55,44 @@ describe('malformed requests', () => {
     assert.match(answer, /Connection: close/i);
     const after = await rawRequest(t.url, `GET ${path}chunky HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     assert.equal(rawStatus(after), 404, 'nothing stored');
+  });
+
+  it('answers a declared Content-Length over the limit with 413 before any body is sent', async () => {
+    const answer = await rawRequest(t.url, `PUT ${path}declared HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n`);
+    assert.equal(rawStatus(answer), 413, answer);
+    assert.match(answer, /Connection: close/i);
+  });
+
+  it('does not invite a body it will refuse (Expect: 100-continue)', async () => {
+    const refused = await rawRequest(t.url, `PUT ${path}big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n`);
+    assert.equal(rawStatus(refused), 413, refused);
+    assert.doesNotMatch(refused, /100 Continue/);
+    const invited = await rawRequest(
+      t.url,
+      `PUT ${path}small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nhello`,
+    );
+    assert.match(invited, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /, invited);
+  });
+
+  it('answers any other expectation with a 417 problem document', async () => {
+    const answer = await rawRequest(t.url, `GET ${path}k HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nConnection: close\r\n\r\n`);
+    assert.equal(rawStatus(answer), 417, answer);
+    assert.match(answer, /Cache-Control: no-store/);
+    assert.match(answer, /X-Request-ID: /);
+    assert.equal(bodyOf(answer).type, 'urn:firkin:problem:expectation-failed');
+  });
+
+  it('answers an unknown method with 405 and Allow, even one Node cannot parse', async () => {
+    const answer = await rawRequest(t.url, `FROB ${path}k HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.equal(rawStatus(answer), 405, answer);
+    assert.match(answer, /Allow: GET, HEAD, PUT, POST, DELETE/);
+    assert.match(answer, /X-Request-ID: /);
+  });
+
+  it('serves a request without a Host header like any other', async () => {
+    const answer = await rawRequest(t.url, `GET ${path}no-host HTTP/1.1\r\nConnection: close\r\n\r\n`);
+    assert.equal(rawStatus(answer), 404, answer);
+    assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/probs/not-found');
   });
 
   it('stores a chunked body within the limit', async () => {

@@ -53,10 +53,6 @@ describe('namespaces', () => {
     const central = await ttlOf(`${t.url}/central/v1/c`);
     assert.ok(central > 4990 && central <= 5000, `central ${central}`);
   });
-
-  it('no longer serves the default /sessions/v1/ base when namespaces move it', async () => {
-    assert.equal((await request(`${t.url}/v1/key`)).status, 404);
-  });
 });
 
 describe('namespace with no expiry (default_ttl: 0, as in Kask)', () => {

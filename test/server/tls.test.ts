@@ -21,7 +21,7 @@ function selfSigned(dir: string): { cert: string; key: string } {
 
 function httpsCall(url: string, ca: Buffer, method: string, body?: string, minVersion?: 'TLSv1.1'): Promise<{ status: number; body: string; protocol: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method, ca, agent: false, ...(minVersion ? { minVersion, maxVersion: minVersion } : {}) }, (res) => {
+    const req = httpsRequest(url, { method, ca, agent: false, ...(minVersion ? { minVersion, maxVersion: minVersion, ciphers: 'DEFAULT:@SECLEVEL=0' } : {}) }, (res) => {
       let data = '';
       res.on('data', (c: Buffer) => (data += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, protocol: (res.socket as import('node:tls').TLSSocket).getProtocol() ?? '' }));

@@ -146,6 +146,16 @@ export function storageConformance(engineName: string, open: () => Promise<Stora
         assert.equal((await a.get(k))?.value.toString(), 'new');
       });
 
+      it('treats an expired value as absent for replace and compare-and-set', async () => {
+        const k = key('cas-expired');
+        const old = await a.set(k, Buffer.from('old'), 1);
+        assert.ok(old.applied);
+        await sleep(2100);
+        assert.equal((await a.set(k, Buffer.from('x'), 60, { kind: 'present' })).applied, false);
+        assert.equal((await a.set(k, Buffer.from('y'), 60, { kind: 'version', versions: [old.version] })).applied, false);
+        assert.equal(await a.get(k), undefined);
+      });
+
       it('replaces only when present', async () => {
         const k = key('present');
         assert.equal((await a.set(k, Buffer.from('x'), 60, { kind: 'present' })).applied, false);

@@ -46,6 +46,22 @@ describe('embedded engine', () => {
     await root.close();
   });
 
+  it('sweeps in the background on its own', async () => {
+    const path = tempDir();
+    const engine = new EmbeddedEngine({ path, sweepIntervalMs: 100 });
+    const store = engine.store({ name: 'ns' });
+    await store.set('short', Buffer.from('x'), 1);
+    await store.set('long', Buffer.from('y'), 600);
+    const root = open({ path: join(path, 'firkin.mdb'), maxDbs: 256 });
+    const values = root.openDB({ name: 'ns:ns' });
+    assert.deepEqual(Array.from(values.getKeys()).map(String).sort(), ['long', 'short']);
+    const deadline = Date.now() + 5000;
+    while (Array.from(values.getKeys()).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(Array.from(values.getKeys()).map(String), ['long'], 'the expired record left the file');
+    await root.close();
+    await engine.close();
+  });
+
   it('refuses a directory holding another data format', async () => {
     const path = tempDir();
     const root = open({ path: join(path, 'firkin.mdb'), maxDbs: 256 });

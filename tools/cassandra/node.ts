@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,10 @@ export interface NodeSpec {
   /** Seed addresses, e.g. "127.0.0.2:7000"; default: itself. */
   readonly seeds?: string;
   readonly heap?: string;
+  /** Require password authentication (superuser cassandra/cassandra). */
+  readonly passwordAuth?: boolean;
+  /** Serve CQL over TLS only, with this PEM file holding the private key and certificate chain. */
+  readonly tlsKeyAndCert?: string;
 }
 
 /** The single node of `npm run cassandra -- start`. */
@@ -112,15 +117,15 @@ export function isRunning(spec: NodeSpec): boolean {
   return pidOf(spec) !== undefined;
 }
 
-/** Whether the node answers the CQL OPTIONS request with SUPPORTED. */
-export function cqlAnswers(host: string, port = 9042): Promise<boolean> {
+/** Whether the node answers the CQL OPTIONS request with SUPPORTED (over TLS for a TLS-only node). */
+export function cqlAnswers(host: string, port = 9042, overTls = false): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, host);
+    const socket = overTls ? tlsConnect({ port, host, rejectUnauthorized: false }) : connect(port, host);
     const done = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);
     };
-    socket.on('connect', () => socket.write(Buffer.from([0x04, 0, 0, 1, 0x05, 0, 0, 0, 0])));
+    socket.on(overTls ? 'secureConnect' : 'connect', () => socket.write(Buffer.from([0x04, 0, 0, 1, 0x05, 0, 0, 0, 0])));
     socket.on('data', (d: Buffer) => done(d[4] === 0x06));
     socket.on('error', () => done(false));
     socket.setTimeout(1000, () => done(false));
@@ -132,7 +137,7 @@ export function cqlAnswers(host: string, port = 9042): Promise<boolean> {
  * Returns whether this call started it.
  */
 export async function startNode(spec: NodeSpec, timeoutMs = 180_000): Promise<boolean> {
-  if (isRunning(spec) && (await cqlAnswers(spec.listen))) return false;
+  if (isRunning(spec) && (await cqlAnswers(spec.listen, 9042, spec.tlsKeyAndCert !== undefined))) return false;
   await stopNode(spec);
   const lib = ensureJars();
   const dir = nodeDir(spec);
@@ -143,8 +148,21 @@ export async function startNode(spec: NodeSpec, timeoutMs = 180_000): Promise<bo
     .replaceAll('@DIR@', dir)
     .replaceAll('@LISTEN@', spec.listen)
     .replaceAll('@SEEDS@', spec.seeds ?? `${spec.listen}:7000`)
-    .replaceAll('@SNITCH@', spec.dc ? 'GossipingPropertyFileSnitch' : 'SimpleSnitch');
-  writeFileSync(join(dir, 'conf', 'cassandra.yaml'), yaml);
+    .replaceAll('@SNITCH@', spec.dc ? 'GossipingPropertyFileSnitch' : 'SimpleSnitch')
+    .replaceAll('@AUTHENTICATOR@', spec.passwordAuth ? 'PasswordAuthenticator' : 'AllowAllAuthenticator');
+  const tls = spec.tlsKeyAndCert
+    ? [
+        'client_encryption_options:',
+        '  enabled: true',
+        '  optional: false',
+        '  require_client_auth: false',
+        '  ssl_context_factory:',
+        '    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory',
+        `  keystore: ${spec.tlsKeyAndCert}`,
+        '',
+      ].join('\n')
+    : '';
+  writeFileSync(join(dir, 'conf', 'cassandra.yaml'), yaml + tls);
   if (spec.dc) writeFileSync(join(dir, 'conf', 'cassandra-rackdc.properties'), `dc=${spec.dc}\nrack=rack1\n`);
   const heap = spec.heap ?? '512M';
   const args = [
@@ -178,7 +196,7 @@ export async function startNode(spec: NodeSpec, timeoutMs = 180_000): Promise<bo
   child.unref();
   writeFileSync(join(dir, 'pid'), String(child.pid));
   const started = Date.now();
-  while (!(await cqlAnswers(spec.listen))) {
+  while (!(await cqlAnswers(spec.listen, 9042, spec.tlsKeyAndCert !== undefined))) {
     if (!isRunning(spec)) throw new Error(`Cassandra ${spec.name} exited while starting; see ${dir}/logs/system.log`);
     if (Date.now() - started > timeoutMs) {
       await stopNode(spec);

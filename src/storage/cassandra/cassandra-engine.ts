@@ -53,6 +53,14 @@ export class CassandraEngine implements StorageEngine {
 
   constructor(private readonly options: CassandraEngineOptions) {
     this.client = new Client(clientOptions(options.config, { withKeyspace: false }));
+    // cassandra-driver 4.10 replaces a Host object on some topology refreshes (after a
+    // reconnect) without shutting the old one down, leaking its timers and pool; do it here.
+    this.client.on('hostRemove', (host: cassandra.Host) => {
+      queueMicrotask(() => {
+        if (this.client.hosts.values().includes(host)) return;
+        (host as unknown as { shutdown(waitForPending: boolean): Promise<void> }).shutdown(false).catch(() => undefined);
+      });
+    });
     this.connectInBackground(0);
   }
 
@@ -90,21 +98,32 @@ export class CassandraEngine implements StorageEngine {
     clearTimeout(this.reconnectTimer);
     await this.connecting?.catch(() => undefined);
     await this.client.shutdown();
-    await this.closeStrayControlConnection();
+    await this.closeDriverLeftovers();
   }
 
   /**
-   * Work around a race in cassandra-driver 4.10: a control connection that was
-   * reconnecting when shutdown() ran can finish opening afterwards and stay open
-   * (keeping the process alive). For a second after shutdown, close it if it appears.
+   * Work around races in cassandra-driver 4.10 at shutdown: a control connection
+   * that was reconnecting when shutdown() ran can finish opening afterwards, and a
+   * host re-added by that late refresh starts its health timer and pool again. Left
+   * alone they keep the process alive. For a second after shutdown, close them.
    */
-  private async closeStrayControlConnection(): Promise<void> {
-    const control = (this.client as unknown as { controlConnection?: { connection?: { isSocketOpen?: boolean; close(): void } | null } })
-      .controlConnection;
+  private async closeDriverLeftovers(): Promise<void> {
+    type Pool = { connections: unknown[]; clearNewConnectionAttempt(): void; shutdown(): Promise<void> };
+    type Host = { _healthResponseCountTimer?: NodeJS.Timeout | null; pool: Pool };
+    const internals = this.client as unknown as {
+      controlConnection?: { connection?: { isSocketOpen?: boolean; close(): void } | null };
+      hosts?: { values(): Host[] };
+    };
     for (let i = 0; i < 10; i++) {
-      const connection = control?.connection;
+      const connection = internals.controlConnection?.connection;
       if (connection?.isSocketOpen) connection.close();
-      await new Promise((r) => setTimeout(r, 100).unref());
+      for (const host of internals.hosts?.values() ?? []) {
+        if (host._healthResponseCountTimer) clearInterval(host._healthResponseCountTimer);
+        host._healthResponseCountTimer = null;
+        host.pool.clearNewConnectionAttempt();
+        if (host.pool.connections.length > 0) await host.pool.shutdown().catch(() => undefined);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 

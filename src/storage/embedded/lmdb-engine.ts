@@ -40,7 +40,12 @@ export interface EmbeddedEngineOptions {
   readonly sweepIntervalMs?: number;
   /** How many expired entries one sweeper transaction deletes at most. */
   readonly sweepBatch?: number;
+  /** Told when a sweep of a namespace fails (for the log); the sweep is retried next interval. */
+  readonly onSweepError?: (namespace: string, err: unknown) => void;
 }
+
+/** A write whose commit has not been flushed after this long is reported unavailable (503). */
+const FLUSH_TIMEOUT_MS = 10_000;
 
 export class EmbeddedEngine implements StorageEngine {
   readonly kind = 'embedded' as const;
@@ -49,6 +54,7 @@ export class EmbeddedEngine implements StorageEngine {
   private readonly stores = new Map<string, EmbeddedStore>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly sweepBatch: number;
+  private readonly onSweepError: (namespace: string, err: unknown) => void;
   private sweeping = false;
   private closed = false;
 
@@ -64,6 +70,7 @@ export class EmbeddedEngine implements StorageEngine {
       throw new Error(`${options.path} holds embedded data format ${String(format)}; this Firkin reads format ${FORMAT}`);
     }
     this.sweepBatch = options.sweepBatch ?? 500;
+    this.onSweepError = options.onSweepError ?? (() => undefined);
     this.sweepTimer = setInterval(() => void this.sweep(), options.sweepIntervalMs ?? 1000);
     this.sweepTimer.unref();
   }
@@ -95,15 +102,19 @@ export class EmbeddedEngine implements StorageEngine {
     this.sweeping = true;
     let total = 0;
     try {
-      for (const store of this.stores.values()) {
-        for (;;) {
-          const n = await store.sweepBatch(now, this.sweepBatch);
-          total += n;
-          if (n < this.sweepBatch || this.closed) break;
+      for (const [name, store] of this.stores) {
+        try {
+          for (;;) {
+            if (this.closed) return total;
+            const n = await store.sweepBatch(now, this.sweepBatch);
+            total += n;
+            if (n < this.sweepBatch) break;
+          }
+        } catch (err) {
+          // Retried at the next interval; reads never return expired entries meanwhile.
+          this.onSweepError(name, err);
         }
       }
-    } catch {
-      // A failed sweep is retried at the next interval; reads never return expired entries anyway.
     } finally {
       this.sweeping = false;
     }
@@ -192,7 +203,14 @@ class EmbeddedStore implements KeyValueStore {
     let result: T;
     try {
       result = await this.values.transaction(body);
-      await this.root.flushed;
+      // lmdb resolves `flushed` only on success: bound the wait so a failing fsync answers 503, not never.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.root.flushed,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`commit not flushed within ${FLUSH_TIMEOUT_MS} ms`)), FLUSH_TIMEOUT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
     } catch (err) {
       // lmdb later rejects a second promise with the commit's own error (ENOSPC, EIO, EFBIG…):
       // handle it so it cannot surface as an unhandled rejection.
