@@ -3,7 +3,7 @@
 // (tools/cassandra: a single node, and the two-data-centre cluster), run every
 // compiled test file (dist/test/**/*.test.js) with node:test, then stop the
 // nodes this run started. Nodes already running are reused and left running.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -34,8 +34,9 @@ try {
   await startNode(SINGLE);
   await startCluster();
   console.error(`cassandra: test nodes ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const result = spawnSync(process.execPath, ['--test', ...process.argv.slice(2), ...files], { stdio: 'inherit', cwd: root });
-  status = result.status ?? 1;
+  // Asynchronously, so this process keeps reaping the Cassandra JVMs it started (tests kill some).
+  const child = spawn(process.execPath, ['--test', ...process.argv.slice(2), ...files], { stdio: 'inherit', cwd: root });
+  status = await new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
 } catch (err) {
   console.error(`cannot run the tests: ${err.message}`);
 } finally {

@@ -107,9 +107,20 @@ function pidOf(spec: NodeSpec): number | undefined {
   try {
     const pid = Number(readFileSync(join(nodeDir(spec), 'pid'), 'utf8'));
     process.kill(pid, 0);
+    // A killed JVM whose parent has not reaped it yet is a zombie: it is not running.
+    if (isZombie(pid)) return undefined;
     return pid;
   } catch {
     return undefined;
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 
