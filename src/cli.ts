@@ -98,17 +98,20 @@ async function serve(configFile: string | undefined): Promise<void> {
     fail(`cannot start: ${(err as Error).message}`, 1);
   }
   const stop = (signal: string): void => {
-    service.logger.info({ signal }, 'stopping');
+    service.logger.info({ signal, drain_timeout_ms: config.drainTimeoutMs }, 'stopping: draining in-flight requests');
     service.close().then(
       () => process.exit(0),
       (err: unknown) => {
         service.logger.fatal({ err }, 'failed to stop cleanly');
+        service.logger.flush();
         process.exit(1);
       },
     );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // SIGHUP: re-open the log destination (reconnect to syslog, restart `logger`), as logrotate expects.
+  process.on('SIGHUP', () => service.reopenLogs());
   // A stray rejection in a library must not take every session down with it: log it and go on.
   process.on('unhandledRejection', (err: unknown) => service.logger.error({ err }, 'unhandled rejection'));
   // An exception nobody caught leaves state unknown: log it and exit non-zero (the supervisor restarts us).

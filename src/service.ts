@@ -1,35 +1,61 @@
 /**
  * The whole service put together, in the order a request travels:
- * config -> server -> namespace -> storage engine, with the logger beside them.
+ * config -> server (routing, limits, endpoints) -> namespace -> storage engine,
+ * with metrics and logging at the edges.
  */
+import type { DestinationStream } from 'pino';
 import type { FirkinConfig } from './config/load.js';
-import { createLogger, type Logger } from './log/logger.js';
+import { WriteInsight } from './insight/write-insight.js';
+import { createLogger, openLogSink, type Logger } from './log/logger.js';
+import type { LogSink } from './log/syslog.js';
+import { Metrics } from './metrics/metrics.js';
 import { openNamespaces, type Namespace } from './namespace/namespace.js';
+import { serviceEndpoints } from './server/endpoints.js';
+import { Readiness } from './server/readiness.js';
 import { startServer } from './server/server.js';
 import type { StorageEngine } from './storage/engine.js';
 import { openEngine } from './storage/open.js';
 import { CassandraEngine } from './storage/cassandra/cassandra-engine.js';
 import { VERSION } from './version.js';
-import type { DestinationStream } from 'pino';
 
 export interface Service {
   readonly url: string;
   readonly logger: Logger;
   readonly engine: StorageEngine;
   readonly namespaces: readonly Namespace[];
-  /** Graceful stop: finish in-flight requests (up to `drainMs`), then close the engine. */
+  readonly metrics: Metrics;
+  /** Re-open the log destination (SIGHUP). */
+  reopenLogs(): void;
+  /**
+   * Graceful stop: report not ready, stop accepting, let in-flight requests finish
+   * (up to `drainMs`, default the config's drain_timeout_ms), close the engine, flush the log.
+   */
   close(drainMs?: number): Promise<void>;
 }
 
 export interface ServiceOptions {
-  /** Log destination (default stdout); tests pass a stream to read the lines. */
+  /** Log destination instead of the configured one; tests pass a stream to read the lines. */
   readonly logDestination?: DestinationStream;
 }
 
 export async function startService(config: FirkinConfig, options: ServiceOptions = {}): Promise<Service> {
-  const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel, destination: options.logDestination });
+  const engineKind = config.storage;
+  const metrics = new Metrics({ engine: engineKind });
+  const sink: LogSink | undefined = options.logDestination
+    ? undefined
+    : openLogSink(config.log, config.serviceName, () => metrics.logLineDropped());
+  const logger = createLogger({
+    serviceName: config.serviceName,
+    level: config.logLevel,
+    destination: options.logDestination ?? (sink as DestinationStream),
+  });
   const engine = openEngine(config, logger);
-  const namespaces = openNamespaces(config.namespaces, engine);
+  const insight = new WriteInsight(config.insight, metrics);
+  const namespaces = openNamespaces(config.namespaces, engine, {
+    metrics,
+    insight,
+    compareSampleRate: config.insight.compareSampleRate,
+  });
   if (engine instanceof CassandraEngine) {
     // Give the first connection a moment so a normal start serves no 503s; if Cassandra is
     // down, serve anyway (503 until it answers: the engine keeps trying in the background).
@@ -37,19 +63,31 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
       logger.warn('Cassandra is not reachable yet; answering 503 until it is');
     });
   }
+  const readiness = new Readiness(engine, config.readinessTimeoutMs, metrics);
   let server;
   try {
-    server = await startServer({ config, namespaces, logger });
+    server = await startServer({
+      config,
+      namespaces,
+      logger,
+      engine: engine.kind,
+      metrics,
+      endpoints: serviceEndpoints({ config, engine: engine.kind, metrics, insight, readiness }),
+      closing: () => readiness.isDraining,
+    });
   } catch (err) {
     await engine.close();
+    await sink?.end();
     throw err;
   }
   logger.info(
     {
       version: VERSION,
       node_version: process.version,
+      pid: process.pid,
       url: server.url,
       engine: engine.kind,
+      log: config.log.kind,
       namespaces: namespaces.map((ns) => ({ name: ns.name, base_uri: ns.baseUri, default_ttl: ns.defaultTtl })),
     },
     'listening',
@@ -60,12 +98,20 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     logger,
     engine,
     namespaces,
-    close: (drainMs) =>
+    metrics,
+    reopenLogs: () => {
+      sink?.reopen();
+      logger.info({ log: config.log.kind }, 'log destination re-opened');
+    },
+    close: (drainMs = config.drainTimeoutMs) =>
       (closing ??= (async () => {
+        readiness.drain();
+        const started = Date.now();
         await server.close(drainMs);
         await engine.close();
-        logger.info('stopped');
+        logger.info({ drain_ms: Date.now() - started }, 'stopped');
         logger.flush();
+        await sink?.end();
       })()),
   };
 }

@@ -6,7 +6,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { configSchema, type ConfigFile } from './schema.js';
+import { configSchema, type ConfigFile, type SyslogFacility } from './schema.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
 
@@ -41,6 +41,29 @@ export interface CassandraConfig {
     | undefined;
 }
 
+/** Where log lines go: stdout unless a syslog destination is configured. */
+export type LogDestinationConfig =
+  | { readonly kind: 'stdout' }
+  | { readonly kind: 'syslog-socket'; readonly path: string; readonly facility: SyslogFacility }
+  | {
+      readonly kind: 'syslog-server';
+      readonly host: string;
+      readonly port: number;
+      readonly protocol: 'udp' | 'tcp';
+      readonly facility: SyslogFacility;
+    };
+
+export interface InsightConfig {
+  /** Length of one top-keys window. */
+  readonly windowSeconds: number;
+  /** Counters per window: the memory bound, whatever the number of keys. */
+  readonly sketchSize: number;
+  /** How many keys /admin/top-keys lists per window. */
+  readonly topKeys: number;
+  /** Fraction of writes an engine that cannot tell cheaply reads first, to count unchanged rewrites. */
+  readonly compareSampleRate: number;
+}
+
 export interface FirkinConfig {
   /** The file it came from, or undefined for the built-in defaults. */
   readonly file: string | undefined;
@@ -56,6 +79,10 @@ export interface FirkinConfig {
   readonly maxValueBytes: number;
   readonly maxKeyBytes: number;
   readonly namespaces: readonly NamespaceConfig[];
+  readonly log: LogDestinationConfig;
+  readonly drainTimeoutMs: number;
+  readonly readinessTimeoutMs: number;
+  readonly insight: InsightConfig;
 }
 
 export const DEFAULTS = {
@@ -68,6 +95,11 @@ export const DEFAULTS = {
   embeddedPath: './data',
   maxValueBytes: 1024 * 1024,
   maxKeyBytes: 1024,
+  drainTimeoutMs: 10_000,
+  readinessTimeoutMs: 1_000,
+  syslogPort: 514,
+  syslogFacility: 'daemon',
+  insight: { windowSeconds: 300, sketchSize: 1000, topKeys: 20, compareSampleRate: 0.01 },
   cassandra: {
     port: 9042,
     keyspace: 'kask',
@@ -178,6 +210,9 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     }));
   }
   checkNamespaces(namespaces, c.namespaces !== undefined, fail);
+  if (c.insight?.top_keys !== undefined && c.insight.top_keys > (c.insight.sketch_size ?? DEFAULTS.insight.sketchSize)) {
+    fail('insight.top_keys', 'must not exceed insight.sketch_size');
+  }
 
   return {
     file,
@@ -193,7 +228,30 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     maxValueBytes: c.max_value_bytes ?? DEFAULTS.maxValueBytes,
     maxKeyBytes: c.max_key_bytes ?? DEFAULTS.maxKeyBytes,
     namespaces,
+    log: resolveLog(c, fail),
+    drainTimeoutMs: c.drain_timeout_ms ?? DEFAULTS.drainTimeoutMs,
+    readinessTimeoutMs: c.readiness_timeout_ms ?? DEFAULTS.readinessTimeoutMs,
+    insight: {
+      windowSeconds: c.insight?.window_seconds ?? DEFAULTS.insight.windowSeconds,
+      sketchSize: c.insight?.sketch_size ?? DEFAULTS.insight.sketchSize,
+      topKeys: c.insight?.top_keys ?? DEFAULTS.insight.topKeys,
+      compareSampleRate: c.insight?.compare_sample_rate ?? DEFAULTS.insight.compareSampleRate,
+    },
   };
+}
+
+function resolveLog(c: ConfigFile, fail: (key: string, problem: string) => never): LogDestinationConfig {
+  const s = c.log?.syslog;
+  if (s === undefined) return { kind: 'stdout' };
+  const facility = s.facility ?? DEFAULTS.syslogFacility;
+  if (s.path !== undefined) {
+    for (const k of ['host', 'port', 'protocol'] as const) {
+      if (s[k] !== undefined) fail(`log.syslog.${k}`, 'give either log.syslog.path or log.syslog.host, not both');
+    }
+    return { kind: 'syslog-socket', path: s.path, facility };
+  }
+  if (s.host === undefined) fail('log.syslog', 'needs path (a local socket such as /dev/log) or host');
+  return { kind: 'syslog-server', host: s.host!, port: s.port ?? DEFAULTS.syslogPort, protocol: s.protocol ?? 'udp', facility };
 }
 
 function resolveCassandra(

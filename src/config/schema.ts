@@ -20,6 +20,12 @@ const ttl = z
   .max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (20 years)`);
 const positiveMs = z.int('must be a whole number of milliseconds').min(1).max(600_000);
 
+export const SYSLOG_FACILITIES = [
+  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp',
+  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+] as const;
+export type SyslogFacility = (typeof SYSLOG_FACILITIES)[number];
+
 export const baseUri = text.regex(/^\/?[\x21-\x7e]*$/, 'must be a path of printable ASCII characters');
 
 const namespaceName = z
@@ -90,6 +96,33 @@ export const configSchema = z.strictObject({
   max_value_bytes: z.int().min(1).max(MAX_VALUE_BYTES_LIMIT).optional(),
   max_key_bytes: z.int().min(1).max(MAX_KEY_BYTES_LIMIT).optional(),
   namespaces: z.array(namespace).min(1).max(64).optional(),
+  log: z
+    .strictObject({
+      /** Send log lines to syslog instead of stdout: a local socket (`path`) or a server (`host`). */
+      syslog: z
+        .strictObject({
+          path: path.optional(),
+          host: text.optional(),
+          port: port.optional(),
+          protocol: z.enum(['udp', 'tcp'], 'must be udp or tcp').optional(),
+          facility: z.enum(SYSLOG_FACILITIES, `must be one of ${SYSLOG_FACILITIES.join(', ')}`).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  /** On SIGTERM/SIGINT, how long in-flight requests may take to finish. */
+  drain_timeout_ms: positiveMs.optional(),
+  /** How long /readyz waits for the storage engine's probe. */
+  readiness_timeout_ms: positiveMs.optional(),
+  /** Write-pattern insight: which keys are rewritten most, and how often a write repeats the stored value. */
+  insight: z
+    .strictObject({
+      window_seconds: z.int().min(10).max(86_400).optional(),
+      sketch_size: z.int().min(10).max(100_000).optional(),
+      top_keys: z.int().min(1).max(1000).optional(),
+      compare_sample_rate: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

@@ -6,7 +6,8 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { LogLevel } from '../config/load.js';
+import type { LogDestinationConfig, LogLevel } from '../config/load.js';
+import { createSyslogSink, type LogSink } from './syslog.js';
 
 export type { Logger } from 'pino';
 
@@ -32,6 +33,26 @@ export interface LoggerOptions {
   readonly level: LogLevel;
   /** Where lines go; default: stdout, written asynchronously off the request path. */
   readonly destination?: DestinationStream;
+}
+
+/**
+ * The configured log destination: stdout (asynchronous, flushed at exit) or syslog.
+ * `onDrop` counts lines a syslog destination had to drop.
+ */
+export function openLogSink(config: LogDestinationConfig, serviceName: string, onDrop: () => void): LogSink {
+  if (config.kind !== 'stdout') return createSyslogSink(config, serviceName, onDrop);
+  const stdout = pino.destination({ dest: 1, sync: false });
+  return {
+    write: (line) => stdout.write(line),
+    reopen: () => undefined,
+    end: async () => {
+      try {
+        stdout.flushSync();
+      } catch {
+        // stdout already closed: nothing more can be written anyway
+      }
+    },
+  };
 }
 
 export function createLogger(options: LoggerOptions): Logger {

@@ -5,7 +5,18 @@
  */
 import type { NamespaceConfig } from '../config/load.js';
 import { MAX_TTL_SECONDS } from '../config/schema.js';
-import type { Condition, KeyValueStore, SetOutcome, StorageEngine, StoredValue } from '../storage/engine.js';
+import type { WriteInsight } from '../insight/write-insight.js';
+import { InstrumentedStore } from '../metrics/instrumented-store.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Condition, SetOutcome, StorageEngine, StoredValue } from '../storage/engine.js';
+
+/** What a namespace reports its writes to; optional so a bare namespace works in unit tests. */
+export interface NamespaceObservers {
+  readonly metrics: Metrics;
+  readonly insight: WriteInsight;
+  /** Fraction of plain writes preceded by a read when the engine cannot report the replaced value itself. */
+  readonly compareSampleRate: number;
+}
 
 export class Namespace {
   readonly name: string;
@@ -15,7 +26,9 @@ export class Namespace {
 
   constructor(
     config: NamespaceConfig,
-    private readonly store: KeyValueStore,
+    private readonly store: InstrumentedStore,
+    private readonly engineKnowsPrevious: boolean,
+    private readonly observers: Pick<NamespaceObservers, 'insight' | 'compareSampleRate'>,
   ) {
     this.name = config.name;
     this.baseUri = config.baseUri;
@@ -36,8 +49,25 @@ export class Namespace {
     return this.store.get(key);
   }
 
-  set(key: string, value: Buffer, requestedTtl: number | undefined, condition: Condition | undefined): Promise<SetOutcome> {
-    return this.store.set(key, value, this.ttlFor(requestedTtl), condition);
+  async set(key: string, value: Buffer, requestedTtl: number | undefined, condition: Condition | undefined): Promise<SetOutcome> {
+    // To count writes that repeat the stored value, an engine that cannot tell cheaply
+    // (Cassandra's blind writes) reads a sample of keys first.
+    let sampled: string | null | undefined;
+    if (
+      !this.engineKnowsPrevious &&
+      condition?.kind !== 'absent' &&
+      condition?.kind !== 'version' &&
+      this.observers.compareSampleRate > 0 &&
+      Math.random() < this.observers.compareSampleRate
+    ) {
+      sampled = (await this.store.compareRead(key))?.version ?? null;
+    }
+    const outcome = await this.store.set(key, value, this.ttlFor(requestedTtl), condition);
+    if (outcome.applied) {
+      const previous = outcome.previousVersion !== undefined ? outcome.previousVersion : sampled;
+      this.observers.insight.written(this.name, key, value.length, previous === undefined ? undefined : previous === outcome.version);
+    }
+    return outcome;
   }
 
   delete(key: string): Promise<void> {
@@ -45,6 +75,18 @@ export class Namespace {
   }
 }
 
-export function openNamespaces(configs: readonly NamespaceConfig[], engine: StorageEngine): Namespace[] {
-  return configs.map((c) => new Namespace(c, engine.store({ name: c.name, table: c.table })));
+export function openNamespaces(
+  configs: readonly NamespaceConfig[],
+  engine: StorageEngine,
+  observers: NamespaceObservers,
+): Namespace[] {
+  return configs.map(
+    (c) =>
+      new Namespace(
+        c,
+        new InstrumentedStore(engine.store({ name: c.name, table: c.table }), observers.metrics, c.name, engine.kind),
+        engine.knowsPreviousVersion,
+        observers,
+      ),
+  );
 }

@@ -6,25 +6,30 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { keyHash } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Namespace } from '../namespace/namespace.js';
 import { StorageUnavailableError } from '../storage/engine.js';
 import { readBody } from './body.js';
+import type { serviceEndpoints } from './endpoints.js';
+import { Exchange } from './exchange.js';
 import { etagOf, readPrecondition, requestedMaxAge, writeCondition } from './preconditions.js';
-import { PROBLEMS, problemBody, type ProblemType } from './problem.js';
+import { PROBLEMS, type ProblemType } from './problem.js';
+import { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
 import { TargetParser } from './target.js';
+
+export { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
 
 export interface HandlerOptions {
   readonly namespaces: readonly Namespace[];
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
   readonly logger: Logger;
+  readonly engine: string;
+  readonly metrics: Metrics;
+  readonly endpoints: ReturnType<typeof serviceEndpoints>;
+  /** True once the service is draining before exit. */
+  readonly closing: () => boolean;
 }
-
-export const ALLOWED_METHODS = 'GET, HEAD, PUT, POST, DELETE';
-/** Seconds a client should wait before retrying after a 503. */
-export const RETRY_AFTER_SECONDS = '1';
-/** The response header carrying a value's remaining lifetime in seconds. */
-export const TTL_HEADER = 'X-TTL';
 
 /**
  * An incoming X-Request-ID is echoed only if it is 1-128 characters that are safe in a
@@ -37,54 +42,67 @@ type Handler = (req: IncomingMessage, res: ServerResponse, refuse?: ProblemType)
 
 export function createHandler(options: HandlerOptions): Handler {
   const parser = new TargetParser(options.namespaces, options.maxKeyBytes);
-  const { logger, maxValueBytes } = options;
+  const { logger, maxValueBytes, metrics, endpoints, engine } = options;
 
   return (req, res, refuse) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const started = logger.isLevelEnabled('debug') ? process.hrtime.bigint() : 0n;
-    const exchange = new Exchange(req, res, requestId);
-    (refuse ? Promise.resolve(exchange.problem(refuse)) : serve(exchange)).then(
-      () => {
-        if (started !== 0n) {
-          logger.debug(
-            {
-              request_id: requestId,
-              method: req.method,
-              status: res.statusCode,
-              namespace: exchange.namespace,
-              key_hash: exchange.key === undefined ? undefined : keyHash(exchange.key),
-              duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
-            },
-            'request',
-          );
-        }
-      },
-      (err: unknown) => {
-        const unavailable = err instanceof StorageUnavailableError;
-        logger.error(
+    const started = performance.now();
+    const exchange = new Exchange(req, res, requestId, options.closing);
+    metrics.requestStarted();
+    const done = (): void => {
+      metrics.requestEnded();
+      if (exchange.endpoint || !res.headersSent) return;
+      const ms = performance.now() - started;
+      metrics.request(req.method, res.statusCode, exchange.namespace ?? '', exchange.operation, ms / 1000);
+      if (logger.isLevelEnabled('debug')) {
+        logger.debug(
           {
             request_id: requestId,
             method: req.method,
+            status: res.statusCode,
             namespace: exchange.namespace,
+            engine,
             key_hash: exchange.key === undefined ? undefined : keyHash(exchange.key),
-            err: unavailable ? (err.cause ?? err) : err,
+            duration_ms: Math.round(ms * 1000) / 1000,
           },
-          unavailable ? 'storage unavailable' : 'request failed',
+          'request',
         );
-        if (res.headersSent) {
-          res.destroy();
-        } else if (unavailable) {
-          exchange.problem(PROBLEMS.unavailable, undefined, { 'Retry-After': RETRY_AFTER_SECONDS });
-        } else {
-          exchange.problem(PROBLEMS.internal);
-        }
-      },
-    );
+      }
+    };
+    (refuse ? Promise.resolve(exchange.problem(refuse)) : serve(exchange)).then(done, (err: unknown) => {
+      const unavailable = err instanceof StorageUnavailableError;
+      logger.error(
+        {
+          request_id: requestId,
+          method: req.method,
+          namespace: exchange.namespace,
+          engine,
+          key_hash: exchange.key === undefined ? undefined : keyHash(exchange.key),
+          err: unavailable ? (err.cause ?? err) : err,
+        },
+        unavailable ? 'storage unavailable' : 'request failed',
+      );
+      if (res.headersSent) {
+        res.destroy();
+      } else if (unavailable) {
+        exchange.problem(PROBLEMS.unavailable, undefined, { 'Retry-After': RETRY_AFTER_SECONDS });
+      } else {
+        exchange.problem(PROBLEMS.internal);
+      }
+      done();
+    });
   };
 
   async function serve(x: Exchange): Promise<void> {
-    const target = parser.parse(x.req.url ?? '');
+    const url = x.req.url ?? '';
+    const query = url.indexOf('?');
+    const endpoint = endpoints.get(query === -1 ? url : url.slice(0, query));
+    if (endpoint !== undefined) {
+      x.endpoint = true;
+      return endpoint(x);
+    }
+    const target = parser.parse(url);
     if (!target.ok) return x.problem(target.problem, target.detail);
     const { namespace, key } = target;
     x.namespace = namespace.name;
@@ -92,11 +110,14 @@ export function createHandler(options: HandlerOptions): Handler {
     switch (x.req.method) {
       case 'GET':
       case 'HEAD':
+        x.operation = 'read';
         return read(x, namespace, key);
       case 'PUT':
       case 'POST':
+        x.operation = 'write';
         return write(x, namespace, key);
       case 'DELETE':
+        x.operation = 'delete';
         return remove(x, namespace, key);
       default:
         return x.problem(PROBLEMS.methodNotAllowed, undefined, { Allow: ALLOWED_METHODS });
@@ -143,50 +164,4 @@ export function createHandler(options: HandlerOptions): Handler {
     await namespace.delete(key);
     return x.send(204, {});
   }
-}
-
-/** One request and its response, with the headers every response carries. */
-class Exchange {
-  namespace: string | undefined;
-  key: string | undefined;
-
-  constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    readonly requestId: string,
-  ) {}
-
-  send(status: number, headers: OutgoingHttpHeaders, body?: Buffer | string): void {
-    headers['Cache-Control'] = 'no-store';
-    headers['X-Request-ID'] = this.requestId;
-    // A body we did not read must not be read later as the next request: close instead.
-    if (hasUnreadBody(this.req)) headers.Connection = 'close';
-    this.res.writeHead(status, headers);
-    this.res.end(body);
-  }
-
-  problem(problem: ProblemType, detail?: string, extra?: OutgoingHttpHeaders): void {
-    const body = problemBody(problem, this.requestId, detail);
-    this.send(
-      problem.status,
-      {
-        ...extra,
-        'Content-Type': 'application/problem+json',
-        'Content-Length': Buffer.byteLength(body),
-        'X-Content-Type-Options': 'nosniff',
-      },
-      body,
-    );
-  }
-
-  /** The client went away mid-request: nothing to answer. */
-  abandon(): void {
-    this.res.destroy();
-  }
-}
-
-function hasUnreadBody(req: IncomingMessage): boolean {
-  if (req.complete) return false;
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

@@ -64,6 +64,12 @@ export const PROBLEMS = {
     title: 'Storage unavailable',
     detail: 'The storage engine could not complete the request; retry later',
   },
+  notReady: {
+    status: 503,
+    type: firkin('not-ready'),
+    title: 'Not ready',
+    detail: 'The service should not receive traffic now',
+  },
 } as const satisfies Record<string, ProblemType>;
 
 /** The problem document's body for one request. */

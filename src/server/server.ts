@@ -9,15 +9,23 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { FirkinConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Namespace } from '../namespace/namespace.js';
 import { randomUUID } from 'node:crypto';
-import { ALLOWED_METHODS, createHandler } from './handler.js';
+import type { serviceEndpoints } from './endpoints.js';
+import { createHandler } from './handler.js';
 import { PROBLEMS, problemBody, type ProblemType } from './problem.js';
+import { ALLOWED_METHODS } from './protocol.js';
 
 export interface ServerOptions {
   readonly config: FirkinConfig;
   readonly namespaces: readonly Namespace[];
   readonly logger: Logger;
+  readonly engine: string;
+  readonly metrics: Metrics;
+  readonly endpoints: ReturnType<typeof serviceEndpoints>;
+  /** True once the service is draining before exit. */
+  readonly closing: () => boolean;
 }
 
 export interface RunningServer {
@@ -41,12 +49,16 @@ export const TIMEOUTS = {
 } as const;
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const { config, logger } = options;
+  const { config, logger, metrics } = options;
   const handler = createHandler({
     namespaces: options.namespaces,
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     logger,
+    engine: options.engine,
+    metrics,
+    endpoints: options.endpoints,
+    closing: options.closing,
   });
   const serverOptions = {
     headersTimeout: TIMEOUTS.headersMs,
@@ -79,10 +91,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             ? PROBLEMS.methodNotAllowed
             : { ...PROBLEMS.badRequest, detail: 'The request is not valid HTTP/1.1' };
     rawProblem(socket, problem);
+    metrics.request(undefined, problem.status, '', undefined, 0);
   });
   // CONNECT never reaches the request handler; refuse it here.
   server.on('connect', (_req, socket: Socket) => {
     rawProblem(socket, { ...PROBLEMS.methodNotAllowed });
+    metrics.request(undefined, 405, '', undefined, 0);
   });
 
   await new Promise<void>((resolve, reject) => {

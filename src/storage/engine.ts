@@ -23,7 +23,17 @@ export interface StoredValue {
   readonly ttl: number | null;
 }
 
-export type SetOutcome = { readonly applied: true; readonly version: string } | { readonly applied: false };
+export type SetOutcome =
+  | {
+      readonly applied: true;
+      readonly version: string;
+      /**
+       * The version of the live value this write replaced: null when there was none,
+       * undefined when the engine cannot tell without an extra read.
+       */
+      readonly previousVersion?: string | null;
+    }
+  | { readonly applied: false };
 
 /** One namespace's keys: the same key in two stores is two values. */
 export interface KeyValueStore {
@@ -43,10 +53,12 @@ export interface NamespaceSpec {
 
 export interface StorageEngine {
   readonly kind: 'embedded' | 'cassandra';
+  /** True if every applied plain write reports `previousVersion` at no extra cost. */
+  readonly knowsPreviousVersion: boolean;
   /** The store for one namespace; call once per namespace at start-up. */
   store(namespace: NamespaceSpec): KeyValueStore;
-  /** Resolves when the engine answers a real request; rejects with StorageUnavailableError otherwise. */
-  probe(): Promise<void>;
+  /** Resolves when the engine answers a real request within `timeoutMs`; rejects with StorageUnavailableError otherwise. */
+  probe(timeoutMs?: number): Promise<void>;
   /** Flush and release everything; the engine is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -122,6 +122,19 @@ cassandra:
     assert.equal(c.openapiSpec, undefined);
   });
 
+  it("reads Firkin's operations keys", () => {
+    const c = parseConfig(
+      'log:\n  syslog:\n    host: logs.example\n    protocol: tcp\n    facility: local4\ndrain_timeout_ms: 2500\nreadiness_timeout_ms: 300\ninsight:\n  window_seconds: 60\n  sketch_size: 50\n  top_keys: 5\n  compare_sample_rate: 0.5\n',
+      'ops.yaml',
+    );
+    assert.deepEqual(c.log, { kind: 'syslog-server', host: 'logs.example', port: 514, protocol: 'tcp', facility: 'local4' });
+    assert.equal(c.drainTimeoutMs, 2500);
+    assert.equal(c.readinessTimeoutMs, 300);
+    assert.deepEqual(c.insight, { windowSeconds: 60, sketchSize: 50, topKeys: 5, compareSampleRate: 0.5 });
+    assert.deepEqual(parseConfig('log:\n  syslog:\n    path: /dev/log\n', 'x.yaml').log, { kind: 'syslog-socket', path: '/dev/log', facility: 'daemon' });
+    assert.deepEqual(parseConfig('', 'x.yaml').log, { kind: 'stdout' });
+  });
+
   it('lets storage: embedded override a cassandra section', () => {
     assert.equal(parseConfig('storage: embedded\ncassandra:\n  hosts: [a]\n', 'x.yaml').storage, 'embedded');
   });
@@ -136,6 +149,16 @@ describe('bad configs: one line naming the key and the file', () => {
   it('a fractional TTL', () => void assertConfigError('default_ttl: 1.5\n', 'default_ttl'));
   it('a TTL past Cassandra’s ceiling', () => void assertConfigError('default_ttl: 700000000\n', 'default_ttl'));
   it('an unknown log level', () => void assertConfigError('log_level: verbose\n', 'log_level'));
+  it('syslog with both a socket and a host', () =>
+    void assertConfigError('log:\n  syslog:\n    path: /dev/log\n    host: a\n', 'log.syslog.host', /either/));
+  it('syslog with neither a socket nor a host', () => void assertConfigError('log:\n  syslog:\n    port: 514\n', 'log.syslog', /path .* or host/));
+  it('an unknown syslog facility', () =>
+    void assertConfigError('log:\n  syslog:\n    host: a\n    facility: local9\n', 'log.syslog.facility'));
+  it('an unknown syslog protocol', () => void assertConfigError('log:\n  syslog:\n    host: a\n    protocol: http\n', 'log.syslog.protocol'));
+  it('more top keys than the sketch holds', () =>
+    void assertConfigError('insight:\n  sketch_size: 10\n  top_keys: 11\n', 'insight.top_keys', /sketch_size/));
+  it('a sample rate above 1', () => void assertConfigError('insight:\n  compare_sample_rate: 2\n', 'insight.compare_sample_rate'));
+  it('a zero drain timeout', () => void assertConfigError('drain_timeout_ms: 0\n', 'drain_timeout_ms'));
   it('a cert without a key', () => void assertConfigError(`tls:\n  cert: ${cert}\n`, 'tls.key', /together/));
   it('a key without a cert', () => void assertConfigError(`tls:\n  key: ${key}\n`, 'tls.cert', /together/));
   it('an unreadable cert', () => void assertConfigError(`tls:\n  cert: /nonexistent/cert.pem\n  key: ${key}\n`, 'tls.cert', /ENOENT/));

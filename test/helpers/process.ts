@@ -19,6 +19,8 @@ export interface FirkinProcess {
 export interface SpawnOptions {
   /** Limit the size of any file the process writes (ulimit -f, KiB): a full disk without root. */
   readonly fileSizeLimitKiB?: number;
+  /** Where to learn the URL when the log does not go to stdout (e.g. a syslog receiver). */
+  readonly url?: Promise<string>;
 }
 
 /** Write `config` to `dir/config.yaml`, run `firkin serve` on it and wait for its "listening" line. */
@@ -51,6 +53,7 @@ export async function spawnFirkin(dir: string, config: Record<string, unknown>, 
       }
     });
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    options.url?.then(resolve, reject);
     void exited.then((code) => reject(new Error(`firkin exited (${code}) before listening: ${stderr}`)));
     setTimeout(() => reject(new Error(`firkin did not start within 15 s: ${stderr}`)), 15_000).unref();
   });

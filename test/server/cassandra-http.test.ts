@@ -5,6 +5,7 @@ import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTables, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
 import { request, type Reply } from '../helpers/http.js';
+import { scrape } from '../helpers/prometheus.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -67,6 +68,37 @@ describe('HTTP on the cassandra engine', () => {
   });
 });
 
+describe('metrics on the cassandra engine', () => {
+  it('time the Cassandra calls apart from the request, and count unchanged rewrites by sampling', async () => {
+    const c = await singleNodeConfig();
+    await createTables(c, 'metrics_sessions');
+    const t = await startTestService({
+      storage: 'cassandra',
+      cassandra: { hosts: c.hosts, keyspace: TEST_KEYSPACE, local_dc: c.localDc },
+      namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', table: 'metrics_sessions' }],
+      insight: { compare_sample_rate: 1 },
+    });
+    const key = `${t.base}${randomUUID()}`;
+    for (const body of ['same', 'same', 'other']) assert.equal((await request(key, { method: 'POST', body })).status, 201);
+    assert.equal((await request(key)).status, 200);
+    assert.equal((await request(key, { method: 'POST', body: 'x', headers: { 'if-none-match': '*' } })).status, 412);
+
+    const m = await scrape(t.url);
+    const ns = { namespace: 'sessions', engine: 'cassandra' };
+    assert.equal(m.value('firkin_storage_operations_total', { ...ns, operation: 'set', result: 'applied' }), 3);
+    assert.equal(m.value('firkin_storage_operations_total', { ...ns, operation: 'compare_read' }), 3);
+    assert.equal(m.value('firkin_storage_operations_total', { ...ns, operation: 'get', result: 'hit' }), 1);
+    assert.equal(m.value('firkin_storage_operations_total', { ...ns, operation: 'add', result: 'rejected' }), 1);
+    assert.equal(m.value('firkin_writes_compared_total', { namespace: 'sessions' }), 3);
+    assert.equal(m.value('firkin_writes_unchanged_total', { namespace: 'sessions' }), 1);
+    // The request takes at least as long as its storage call.
+    const storageSeconds = m.value('firkin_storage_operation_duration_seconds_sum', { ...ns, operation: 'get' });
+    const requestSeconds = m.value('firkin_operation_duration_seconds_sum', { namespace: 'sessions', operation: 'read' });
+    assert.ok(storageSeconds > 0 && requestSeconds >= storageSeconds, `${requestSeconds} >= ${storageSeconds}`);
+    assert.equal(m.value('firkin_build_info', { engine: 'cassandra' }), 1);
+  });
+});
+
 describe('cassandra unreachable', () => {
   it('starts anyway, answers 503 without leaking driver text, and recovers by itself', async () => {
     const c = await singleNodeConfig();
@@ -90,18 +122,25 @@ describe('cassandra unreachable', () => {
     assertUnavailable(await request(key, { method: 'PUT', body: 'x' }), 'PUT while down');
     assertUnavailable(await request(key, { method: 'DELETE' }), 'DELETE while down');
     assert.ok(t.logs.some((l) => l.includes('cannot connect to Cassandra')), 'the outage is logged');
+    const notReady = await request(`${t.url}/readyz`);
+    assert.equal(notReady.status, 503, '/readyz says not ready while Cassandra is down');
+    assert.match(String(notReady.json().detail), /cassandra engine/);
+    assert.equal((await request(`${t.url}/healthz`)).status, 200, 'but the process is alive');
 
     await proxy.up();
     const recovered = await until(async () => (await request(key)).status === 404, 15_000);
     assert.ok(recovered, 'serves again within 15 s of Cassandra answering, without a restart');
+    assert.equal((await request(`${t.url}/readyz`)).status, 200, '/readyz is 200 again');
     assert.equal((await request(key, { method: 'PUT', body: 'back' })).status, 201);
 
     // Cut it again mid-flight, then bring it back.
     await proxy.down();
     const failed = await until(async () => (await request(key)).status === 503, 15_000);
     assert.ok(failed, 'answers 503 once Cassandra is gone');
+    assert.ok(await until(async () => (await request(`${t.url}/readyz`)).status === 503, 15_000), '/readyz turns 503');
     await proxy.up();
     assert.ok(await until(async () => (await request(key)).status === 200, 15_000), 'recovers again');
+    assert.ok(await until(async () => (await request(`${t.url}/readyz`)).status === 200, 15_000), '/readyz turns 200');
     assert.equal((await request(key)).body.toString(), 'back');
     await t.close();
     await proxy.down();

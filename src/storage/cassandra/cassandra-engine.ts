@@ -44,6 +44,8 @@ export interface CassandraEngineOptions {
 
 export class CassandraEngine implements StorageEngine {
   readonly kind = 'cassandra' as const;
+  /** A plain write is blind: knowing the value it replaced would cost a read. */
+  readonly knowsPreviousVersion = false;
   private readonly client: cassandra.Client;
   private readonly stores = new Map<string, CassandraStore>();
   private connected = false;
@@ -83,13 +85,13 @@ export class CassandraEngine implements StorageEngine {
     return store;
   }
 
-  async probe(): Promise<void> {
+  async probe(timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
     const first = this.stores.values().next().value as CassandraStore | undefined;
     if (first === undefined) {
-      await this.execute('SELECT release_version FROM system.local', [], { readTimeout: PROBE_TIMEOUT_MS });
+      await this.execute('SELECT release_version FROM system.local', [], { readTimeout: timeoutMs });
       return;
     }
-    await first.probe();
+    await first.probe(timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -195,27 +197,29 @@ class CassandraStore implements KeyValueStore {
 
   async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
     const version = valueVersion(value);
-    const applied = await this.write(key, value, ttlSeconds, condition);
-    return applied ? { applied: true, version } : { applied: false };
-  }
-
-  private async write(key: string, value: Buffer, ttl: number, condition: Condition | undefined): Promise<boolean> {
     const write = { consistency: CONSISTENCY.write, serialConsistency: CONSISTENCY.serial };
+    const applied = (previousVersion?: string | null): SetOutcome => ({ applied: true, version, previousVersion });
     switch (condition?.kind) {
       case undefined:
-        await this.engine.execute(this.q.insert, [key, value, ttl], write);
-        return true;
-      case 'absent':
-        return (await this.engine.execute(this.q.add, [key, value, ttl], write)).wasApplied();
-      case 'present':
-        return (await this.engine.execute(this.q.replace, [ttl, value, key], write)).wasApplied();
+        await this.engine.execute(this.q.insert, [key, value, ttlSeconds], write);
+        return applied();
+      case 'absent': {
+        const rs = await this.engine.execute(this.q.add, [key, value, ttlSeconds], write);
+        return rs.wasApplied() ? applied(null) : { applied: false };
+      }
+      case 'present': {
+        const rs = await this.engine.execute(this.q.replace, [ttlSeconds, value, key], write);
+        return rs.wasApplied() ? applied() : { applied: false };
+      }
       case 'version': {
         // Read the current bytes linearizably, then update only if they are still those bytes.
         const rs = await this.engine.execute(this.q.getValue, [key], { consistency: CONSISTENCY.serial });
         const current = rs.first()?.get('value') as Buffer | null | undefined;
-        if (current === null || current === undefined) return false;
-        if (!conditionHolds(condition, valueVersion(current))) return false;
-        return (await this.engine.execute(this.q.cas, [ttl, value, key, current], write)).wasApplied();
+        if (current === null || current === undefined) return { applied: false };
+        const currentVersion = valueVersion(current);
+        if (!conditionHolds(condition, currentVersion)) return { applied: false };
+        const cas = await this.engine.execute(this.q.cas, [ttlSeconds, value, key, current], write);
+        return cas.wasApplied() ? applied(currentVersion) : { applied: false };
       }
     }
   }
@@ -224,7 +228,7 @@ class CassandraStore implements KeyValueStore {
     await this.engine.execute(this.q.delete, [key], { consistency: CONSISTENCY.delete });
   }
 
-  async probe(): Promise<void> {
-    await this.engine.execute(this.q.probe, [PROBE_KEY], { consistency: CONSISTENCY.read, readTimeout: PROBE_TIMEOUT_MS });
+  async probe(timeoutMs: number): Promise<void> {
+    await this.engine.execute(this.q.probe, [PROBE_KEY], { consistency: CONSISTENCY.read, readTimeout: timeoutMs });
   }
 }

@@ -49,6 +49,7 @@ const FLUSH_TIMEOUT_MS = 10_000;
 
 export class EmbeddedEngine implements StorageEngine {
   readonly kind = 'embedded' as const;
+  readonly knowsPreviousVersion = true;
   private readonly root: RootDatabase;
   private readonly meta: Database;
   private readonly stores = new Map<string, EmbeddedStore>();
@@ -162,16 +163,17 @@ class EmbeddedStore implements KeyValueStore {
   async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
     const expiresAt = ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0;
     const version = valueVersion(value);
-    const applied = await this.write(() => {
+    // The transaction's result: the replaced live version (null: none), or false if the condition failed.
+    const previous = await this.write((): string | null | false => {
       const old = this.values.get(key);
       const live = old !== undefined && (old[0] === 0 || old[0] > Date.now()) ? old : undefined;
       if (!conditionHolds(condition, live?.[1])) return false;
       if (old !== undefined && old[0] !== 0) this.expiry.removeSync([old[0], key]);
       this.values.putSync(key, [expiresAt, version, value]);
       if (expiresAt !== 0) this.expiry.putSync([expiresAt, key], 1);
-      return true;
+      return live?.[1] ?? null;
     });
-    return applied ? { applied: true, version } : { applied: false };
+    return previous === false ? { applied: false } : { applied: true, version, previousVersion: previous };
   }
 
   async delete(key: string): Promise<void> {

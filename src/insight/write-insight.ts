@@ -1,0 +1,105 @@
+/**
+ * Write-pattern insight (Wikimedia's T392182): which session keys are rewritten
+ * most, and how often a write repeats the value already stored.
+ *
+ * Keys are counted as keyed hashes (the same short hash the logs use), never in
+ * clear. The most-written keys come from a Space-Saving sketch per time window:
+ * memory is `sketch_size` counters per window, whatever the number of keys.
+ * Two windows are kept: the one filling now and the last complete one.
+ */
+import type { InsightConfig } from '../config/load.js';
+import { keyHash } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { SpaceSaving } from './space-saving.js';
+
+interface Window {
+  readonly startedAt: number;
+  readonly sketch: SpaceSaving<string>;
+}
+
+export interface TopKeysWindow {
+  readonly started: string;
+  /** End of the window; for the current one, when it will end. */
+  readonly ends: string;
+  readonly complete: boolean;
+  /** Writes counted in this window. */
+  readonly writes: number;
+  readonly top: readonly {
+    readonly namespace: string;
+    readonly key_hash: string;
+    /** Writes of this key in the window (an upper bound). */
+    readonly writes: number;
+    /** How many of `writes` may belong to other keys (0: exact). */
+    readonly max_overcount: number;
+  }[];
+}
+
+export interface TopKeysReport {
+  readonly window_seconds: number;
+  readonly sketch_size: number;
+  readonly key_hash: string;
+  readonly windows: readonly TopKeysWindow[];
+}
+
+const SEPARATOR = '\u0000';
+
+export class WriteInsight {
+  private current: Window;
+  private previous: Window | undefined;
+  private readonly windowMs: number;
+
+  constructor(
+    private readonly config: InsightConfig,
+    private readonly metrics: Metrics,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.windowMs = config.windowSeconds * 1000;
+    this.current = this.newWindow(this.now());
+  }
+
+  /** An applied write of `bytes`; `unchanged` when known (undefined: not compared). */
+  written(namespace: string, key: string, bytes: number, unchanged: boolean | undefined): void {
+    this.metrics.written(namespace, bytes, unchanged);
+    this.rotate();
+    this.current.sketch.add(namespace + SEPARATOR + keyHash(key));
+  }
+
+  report(): TopKeysReport {
+    this.rotate();
+    const windows = [this.current, this.previous].filter((w): w is Window => w !== undefined);
+    return {
+      window_seconds: this.config.windowSeconds,
+      sketch_size: this.config.sketchSize,
+      key_hash: 'first 72 bits of HMAC-SHA-256 under a per-process secret, as in the logs',
+      windows: windows.map((w) => ({
+        started: new Date(w.startedAt).toISOString(),
+        ends: new Date(w.startedAt + this.windowMs).toISOString(),
+        complete: w !== this.current,
+        writes: w.sketch.observed,
+        top: w.sketch.top(this.config.topKeys).map((e) => {
+          const [namespace = '', hash = ''] = e.item.split(SEPARATOR);
+          return { namespace, key_hash: hash, writes: e.count, max_overcount: e.error };
+        }),
+      })),
+    };
+  }
+
+  private rotate(): void {
+    const now = this.now();
+    const elapsed = now - this.current.startedAt;
+    if (elapsed < this.windowMs) return;
+    if (elapsed < 2 * this.windowMs) {
+      this.previous = this.current;
+      this.current = this.newWindow(this.current.startedAt + this.windowMs);
+    } else {
+      // No write for over a window: the last complete window was empty.
+      const start = this.current.startedAt + Math.floor(elapsed / this.windowMs) * this.windowMs;
+      this.previous = this.newWindow(start - this.windowMs);
+      this.current = this.newWindow(start);
+    }
+  }
+
+  private newWindow(startedAt: number): Window {
+    return { startedAt, sketch: new SpaceSaving<string>(this.config.sketchSize) };
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Prometheus metrics (prom-client), one registry per service.
+ *
+ * Kask's names and buckets come first, so existing dashboards keep working:
+ * `http_requests_total{code,method}` and `http_request_duration_seconds{code,method}`
+ * (Firkin adds a `namespace` label). Then Firkin's own, all prefixed `firkin_`:
+ * per-operation outcomes and latency on the HTTP side and on the storage side,
+ * write-pattern insight, readiness, and Node.js process metrics.
+ *
+ * Label values are bounded: methods outside the five served become OTHER, and
+ * no label ever carries a session key or its hash.
+ */
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type LabelValues,
+} from 'prom-client';
+import { VERSION } from '../version.js';
+
+/** Kask's latency buckets (seconds), kept for its two metrics. */
+export const KASK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+/** Finer buckets for Firkin's own latencies: the embedded engine answers in tens of microseconds. */
+export const FINE_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
+export function methodLabel(method: string | undefined): string {
+  return method !== undefined && METHODS.has(method) ? method : 'OTHER';
+}
+
+/** What a request did, for `firkin_operations_total`. */
+export type Operation = 'read' | 'write' | 'delete';
+
+/** The outcome of a request, from its operation and status. */
+export function operationResult(operation: Operation, status: number): string {
+  if (status === 200 || status === 304) return 'hit';
+  if (status === 201) return 'stored';
+  if (status === 204) return 'deleted';
+  if (status === 404) return operation === 'read' ? 'miss' : 'invalid';
+  if (status === 412) return 'rejected';
+  if (status === 503) return 'unavailable';
+  if (status >= 500) return 'error';
+  return 'invalid';
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  private readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'Count of HTTP requests processed, partitioned by status code and HTTP method (and namespace: empty when none matched).',
+    labelNames: ['code', 'method', 'namespace'] as const,
+    registers: [this.registry],
+  });
+  private readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'A histogram of latencies for requests, partitioned by status code and HTTP method (and namespace).',
+    labelNames: ['code', 'method', 'namespace'] as const,
+    buckets: KASK_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly operations = new Counter({
+    name: 'firkin_operations_total',
+    help: 'Requests by namespace, operation (read, write, delete) and result (hit, miss, stored, deleted, rejected, invalid, unavailable, error).',
+    labelNames: ['namespace', 'operation', 'result'] as const,
+    registers: [this.registry],
+  });
+  private readonly operationDuration = new Histogram({
+    name: 'firkin_operation_duration_seconds',
+    help: 'Time from request to response, by namespace and operation.',
+    labelNames: ['namespace', 'operation'] as const,
+    buckets: FINE_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly storageOperations = new Counter({
+    name: 'firkin_storage_operations_total',
+    help: 'Storage engine calls by namespace, engine, operation (get, set, add, replace, cas, delete, compare_read) and result (hit, miss, applied, rejected, ok, unavailable, error).',
+    labelNames: ['namespace', 'engine', 'operation', 'result'] as const,
+    registers: [this.registry],
+  });
+  private readonly storageDuration = new Histogram({
+    name: 'firkin_storage_operation_duration_seconds',
+    help: 'Time spent in the storage engine per call, by namespace, engine and operation.',
+    labelNames: ['namespace', 'engine', 'operation'] as const,
+    buckets: FINE_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly inflight = new Gauge({
+    name: 'firkin_http_requests_in_flight',
+    help: 'Requests being served right now.',
+    registers: [this.registry],
+  });
+  private readonly writtenBytes = new Counter({
+    name: 'firkin_written_bytes_total',
+    help: 'Bytes of values stored by applied writes, by namespace.',
+    labelNames: ['namespace'] as const,
+    registers: [this.registry],
+  });
+  private readonly writesCompared = new Counter({
+    name: 'firkin_writes_compared_total',
+    help: 'Applied writes whose previous value is known (all of them on the embedded engine, a sample on Cassandra).',
+    labelNames: ['namespace'] as const,
+    registers: [this.registry],
+  });
+  private readonly writesUnchanged = new Counter({
+    name: 'firkin_writes_unchanged_total',
+    help: 'Of the compared writes, those whose value equals the value already stored.',
+    labelNames: ['namespace'] as const,
+    registers: [this.registry],
+  });
+  private readonly ready = new Gauge({
+    name: 'firkin_storage_ready',
+    help: '1 if the last readiness probe of the storage engine succeeded, else 0.',
+    registers: [this.registry],
+  });
+  private readonly logDropped = new Counter({
+    name: 'firkin_log_lines_dropped_total',
+    help: 'Log lines dropped because the log destination could not keep up or was unreachable.',
+    registers: [this.registry],
+  });
+
+  /** Child metrics are cached: prom-client hashes label objects on every call otherwise. */
+  private readonly children = new Map<string, { inc(v?: number): void; observe(v: number): void }>();
+
+  constructor(options: { engine: string; processMetrics?: boolean }) {
+    new Gauge({
+      name: 'firkin_build_info',
+      help: 'Build information (always 1).',
+      labelNames: ['version', 'node_version', 'engine'] as const,
+      registers: [this.registry],
+    }).set({ version: VERSION, node_version: process.version, engine: options.engine }, 1);
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** One HTTP request answered (namespace routes only; the service endpoints are not counted). */
+  request(method: string | undefined, status: number, namespace: string, operation: Operation | undefined, seconds: number): void {
+    const m = methodLabel(method);
+    const code = String(status);
+    this.child(this.httpRequests, { code, method: m, namespace }).inc();
+    this.child(this.httpDuration, { code, method: m, namespace }).observe(seconds);
+    if (operation !== undefined) {
+      this.child(this.operations, { namespace, operation, result: operationResult(operation, status) }).inc();
+      this.child(this.operationDuration, { namespace, operation }).observe(seconds);
+    }
+  }
+
+  requestStarted(): void {
+    this.inflight.inc();
+  }
+
+  requestEnded(): void {
+    this.inflight.dec();
+  }
+
+  storage(namespace: string, engine: string, operation: string, result: string, seconds: number): void {
+    this.child(this.storageOperations, { namespace, engine, operation, result }).inc();
+    this.child(this.storageDuration, { namespace, engine, operation }).observe(seconds);
+  }
+
+  /** An applied write: its size and, when known, whether it repeated the stored value. */
+  written(namespace: string, bytes: number, unchanged: boolean | undefined): void {
+    this.child(this.writtenBytes, { namespace }).inc(bytes);
+    if (unchanged === undefined) return;
+    this.child(this.writesCompared, { namespace }).inc();
+    if (unchanged) this.child(this.writesUnchanged, { namespace }).inc();
+  }
+
+  setReady(ready: boolean): void {
+    this.ready.set(ready ? 1 : 0);
+  }
+
+  logLineDropped(): void {
+    this.logDropped.inc();
+  }
+
+  private child<L extends string>(
+    metric: Counter<L> | Histogram<L>,
+    labels: LabelValues<L>,
+  ): { inc(v?: number): void; observe(v: number): void } {
+    let id = (metric as unknown as { name: string }).name;
+    for (const v of Object.values(labels)) id += `\u0000${String(v)}`;
+    let child = this.children.get(id);
+    if (child === undefined) {
+      child = (metric as Counter<L>).labels(labels) as unknown as { inc(v?: number): void; observe(v: number): void };
+      this.children.set(id, child);
+    }
+    return child;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The service's own endpoints, beside the namespaces: /healthz (liveness),
+ * /readyz (readiness), /metrics (Prometheus), /openapi (the API document) and
+ * /admin/top-keys (write-pattern insight, hashed keys only). GET and HEAD only.
+ */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import type { FirkinConfig } from '../config/load.js';
+import type { WriteInsight } from '../insight/write-insight.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { openapiDocument } from '../openapi/document.js';
+import { VERSION } from '../version.js';
+import type { Exchange } from './exchange.js';
+import { PROBLEMS } from './problem.js';
+import { ENDPOINT_METHODS } from './protocol.js';
+import type { Readiness } from './readiness.js';
+
+export interface EndpointOptions {
+  readonly config: FirkinConfig;
+  readonly engine: string;
+  readonly metrics: Metrics;
+  readonly insight: WriteInsight;
+  readonly readiness: Readiness;
+}
+
+type Endpoint = (x: Exchange) => void | Promise<void>;
+
+/** The endpoints by exact path (query strings are ignored). */
+export function serviceEndpoints(options: EndpointOptions): ReadonlyMap<string, Endpoint> {
+  const { config, metrics, insight, readiness } = options;
+  const startedAt = Date.now();
+  const openapi = openapiBody(config);
+
+  const endpoints = new Map<string, Endpoint>([
+    [
+      '/healthz',
+      (x) =>
+        x.json(200, {
+          status: 'ok',
+          service: config.serviceName,
+          version: VERSION,
+          node_version: process.version,
+          engine: options.engine,
+          uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
+        }),
+    ],
+    [
+      '/readyz',
+      async (x) => {
+        const result = await readiness.check();
+        if (result.ready) return x.json(200, { status: 'ready', engine: options.engine, probe_ms: Math.round(result.probeMs * 1000) / 1000 });
+        return x.problem(PROBLEMS.notReady, `Not ready: ${result.reason}`, { 'Retry-After': '1' });
+      },
+    ],
+    [
+      '/metrics',
+      async (x) => {
+        const body = await metrics.registry.metrics();
+        x.send(200, { 'Content-Type': metrics.registry.contentType, 'Content-Length': Buffer.byteLength(body) }, body);
+      },
+    ],
+    ['/openapi', (x) => x.send(200, { 'Content-Type': openapi.type, 'Content-Length': openapi.body.length }, openapi.body)],
+    ['/admin/top-keys', (x) => x.json(200, insight.report())],
+  ]);
+  return new Map(
+    [...endpoints].map(([path, endpoint]) => [
+      path,
+      (x: Exchange) => {
+        if (x.req.method !== 'GET' && x.req.method !== 'HEAD') {
+          return x.problem(PROBLEMS.methodNotAllowed, undefined, { Allow: ENDPOINT_METHODS });
+        }
+        return endpoint(x);
+      },
+    ]),
+  );
+}
+
+/**
+ * The document to serve: Kask's `openapi_spec` file when configured (Kask's
+ * `{{ .BaseURI }}` template placeholder filled in), else the generated one.
+ */
+function openapiBody(config: FirkinConfig): { body: Buffer; type: string } {
+  if (config.openapiSpec === undefined) {
+    return { body: Buffer.from(JSON.stringify(openapiDocument(config))), type: 'application/json' };
+  }
+  const text = readFileSync(config.openapiSpec, 'utf8').replace(/\{\{-?\s*\.BaseURI\s*-?\}\}/g, config.namespaces[0]!.baseUri);
+  const type = extname(config.openapiSpec) === '.json' ? 'application/json' : 'application/yaml';
+  return { body: Buffer.from(text), type };
+}

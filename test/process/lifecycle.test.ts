@@ -1,0 +1,79 @@
+/**
+ * Lifecycle of a real `firkin serve` process: SIGTERM drains in-flight requests
+ * (bounded by drain_timeout_ms), closes the engine and exits 0; SIGHUP re-opens
+ * the log destination without stopping anything.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from '../helpers/http.js';
+import { spawnFirkin } from '../helpers/process.js';
+import { tempDir } from '../helpers/tmp.js';
+
+function open(url: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+function answer(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('close', () => resolve(text));
+  });
+}
+
+const msgs = (stdout: string[]): string[] => stdout.map((l) => String((JSON.parse(l) as { msg: string }).msg));
+
+describe('lifecycle', () => {
+  it('SIGTERM: stops accepting, finishes the request in flight, closes the engine, exits 0', async () => {
+    const dir = tempDir();
+    const config = { embedded: { path: 'data' }, drain_timeout_ms: 10_000 };
+    const f = await spawnFirkin(dir, config);
+
+    f.child.kill('SIGHUP');
+    assert.equal((await request(`${f.url}/healthz`)).status, 200, 'SIGHUP does not stop the service');
+
+    // A write in flight: head and half the body sent.
+    const slow = await open(f.url);
+    const reply = answer(slow);
+    slow.write('PUT /sessions/v1/drained HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello');
+    await sleep(200);
+    f.child.kill('SIGTERM');
+    await sleep(300);
+    await assert.rejects(open(f.url), /ECONNREFUSED/, 'no new connections while draining');
+    assert.equal(f.child.exitCode, null, 'still running while a request is in flight');
+    slow.write('world');
+    const text = await reply;
+    assert.match(text, /^HTTP\/1\.1 201 /, 'the request in flight completes');
+    assert.match(text, /\r\nconnection: close\r\n/i, 'and the client is told to reconnect elsewhere');
+    assert.equal(await f.exited, 0);
+    const log = msgs(f.stdout);
+    assert.ok(log.includes('log destination re-opened'));
+    assert.ok(log.indexOf('stopping: draining in-flight requests') < log.indexOf('stopped'), 'stopped is logged last');
+
+    const again = await spawnFirkin(dir, config);
+    const got = await request(`${again.url}/sessions/v1/drained`);
+    assert.equal(got.body.toString(), 'helloworld', 'the drained write was kept');
+    again.child.kill('SIGTERM');
+    assert.equal(await again.exited, 0);
+  });
+
+  it('SIGTERM: a request that never completes is dropped after drain_timeout_ms', async () => {
+    const f = await spawnFirkin(tempDir(), { embedded: { path: 'data' }, drain_timeout_ms: 500 });
+    const stuck = await open(f.url);
+    const closed = answer(stuck);
+    stuck.write('PUT /sessions/v1/stuck HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
+    await sleep(100);
+    const started = Date.now();
+    f.child.kill('SIGTERM');
+    assert.equal(await f.exited, 0);
+    const took = Date.now() - started;
+    assert.ok(took >= 450 && took < 5000, `exited after ${took} ms`);
+    assert.equal(await closed, '', 'the unfinished request got no false answer');
+  });
+});

@@ -1,0 +1,92 @@
+/** /metrics moves as requests happen; /admin/top-keys ranks rewritten keys by hash. */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { keyHash } from '../../src/log/logger.js';
+import { request, rawRequest } from '../helpers/http.js';
+import { scrape } from '../helpers/prometheus.js';
+import { startTestService } from '../helpers/service.js';
+
+describe('metrics', () => {
+  it("uses Kask's names and buckets, with a namespace label, and counts what happened", async () => {
+    const t = await startTestService({ namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/' }], max_value_bytes: 64 });
+    const ns = { namespace: 'sessions' };
+    const before = await scrape(t.url);
+    assert.equal(before.value('http_requests_total'), 0, 'the scrape itself is not counted');
+    assert.equal(before.value('firkin_build_info', { engine: 'embedded', node_version: process.version }), 1);
+
+    const key = t.base + randomBytes(8).toString('hex');
+    assert.equal((await request(key)).status, 404); // miss
+    assert.equal((await request(key, { method: 'POST', body: 'one' })).status, 201);
+    assert.equal((await request(key, { method: 'POST', body: 'one' })).status, 201); // same value again
+    assert.equal((await request(key, { method: 'PUT', body: 'two' })).status, 201);
+    assert.equal((await request(key)).status, 200); // hit
+    assert.equal((await request(key, { method: 'POST', body: 'x', headers: { 'if-none-match': '*' } })).status, 412);
+    assert.equal((await request(key, { method: 'POST', body: 'x'.repeat(65) })).status, 413);
+    assert.equal((await request(key, { method: 'DELETE' })).status, 204);
+    assert.equal((await request(`${t.url}/nowhere`)).status, 404);
+    await rawRequest(t.url, 'GET / HTTP/1.1\r\nBroken\r\n\r\n');
+
+    const m = await scrape(t.url);
+    assert.equal(m.value('http_requests_total', { code: '201', method: 'POST', ...ns }), 2);
+    assert.equal(m.value('http_requests_total', { code: '201', method: 'PUT', ...ns }), 1);
+    assert.equal(m.value('http_requests_total', { code: '404', method: 'GET', ...ns }), 1);
+    assert.equal(m.value('http_requests_total', { code: '404', method: 'GET', namespace: '' }), 1, 'unrouted requests have an empty namespace');
+    assert.equal(m.value('http_requests_total', { code: '400', method: 'OTHER' }), 1, 'unparseable requests are counted');
+    assert.equal(m.value('http_requests_total'), 10);
+    assert.equal(m.value('http_request_duration_seconds_count', { code: '204', method: 'DELETE', ...ns }), 1);
+    const buckets = m.samples
+      .filter((s) => s.name === 'http_request_duration_seconds_bucket' && s.labels.code === '204')
+      .map((s) => s.labels.le);
+    assert.deepEqual(buckets, ['0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '+Inf'], "Kask's buckets");
+
+    const op = (operation: string, result: string) => m.value('firkin_operations_total', { ...ns, operation, result });
+    assert.deepEqual(
+      [op('read', 'miss'), op('read', 'hit'), op('write', 'stored'), op('write', 'rejected'), op('write', 'invalid'), op('delete', 'deleted')],
+      [1, 1, 3, 1, 1, 1],
+    );
+    assert.equal(m.value('firkin_operation_duration_seconds_count', { ...ns, operation: 'write' }), 5);
+
+    const storage = (operation: string, result: string) =>
+      m.value('firkin_storage_operations_total', { ...ns, engine: 'embedded', operation, result });
+    assert.deepEqual(
+      [storage('get', 'miss'), storage('get', 'hit'), storage('set', 'applied'), storage('add', 'rejected'), storage('delete', 'ok')],
+      [1, 1, 3, 1, 1],
+      'the 413 never reached the engine',
+    );
+    assert.equal(m.value('firkin_storage_operation_duration_seconds_count', { ...ns, operation: 'set' }), 3);
+
+    assert.equal(m.value('firkin_written_bytes_total', ns), 9);
+    assert.equal(m.value('firkin_writes_compared_total', ns), 3, 'the embedded engine compares every write');
+    assert.equal(m.value('firkin_writes_unchanged_total', ns), 1);
+
+    for (const name of ['process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'firkin_http_requests_in_flight']) {
+      assert.ok(m.has(name), `${name} is exported`);
+    }
+  });
+
+  it('lists the most-written keys as hashes at /admin/top-keys, never the keys', async () => {
+    const t = await startTestService({ insight: { top_keys: 2 } });
+    const hot = `enwiki:MWSession:${randomBytes(16).toString('hex')}`;
+    const warm = `enwiki:MWSession:${randomBytes(16).toString('hex')}`;
+    for (let i = 0; i < 6; i++) await request(t.base + encodeURIComponent(hot), { method: 'POST', body: `v${i}` });
+    for (let i = 0; i < 3; i++) await request(t.base + encodeURIComponent(warm), { method: 'POST', body: `v${i}` });
+    await request(t.base + 'cold', { method: 'POST', body: 'v' });
+
+    const reply = await request(`${t.url}/admin/top-keys`);
+    assert.equal(reply.status, 200);
+    assert.match(reply.headers['content-type']!, /^application\/json/);
+    const text = reply.body.toString('utf8');
+    for (const secret of [hot, warm, encodeURIComponent(hot), hot.split(':')[2]!]) assert.ok(!text.includes(secret));
+    const report = reply.json() as { windows: { writes: number; top: { namespace: string; key_hash: string; writes: number }[] }[] };
+    assert.equal(report.windows[0]!.writes, 10);
+    assert.deepEqual(
+      report.windows[0]!.top.map((e) => [e.namespace, e.key_hash, e.writes]),
+      [
+        ['default', keyHash(hot), 6],
+        ['default', keyHash(warm), 3],
+      ],
+    );
+    assert.equal((await request(`${t.url}/admin/top-keys`, { method: 'DELETE' })).status, 405);
+  });
+});
