@@ -42,4 +42,26 @@ describe('logs', () => {
       assert.ok(!all.includes(needle), `log output contains ${needle}`);
     }
   });
+
+  it('start with one line naming version, address, engine and namespaces, and never a credential', async () => {
+    const password = `pw-${randomBytes(12).toString('hex')}`;
+    const t = await startTestService({
+      storage: 'cassandra',
+      // Nothing listens on port 1: the engine logs its failed connections, which must not carry the password.
+      cassandra: { hosts: ['127.0.0.1'], port: 1, connect_timeout_ms: 300, authentication: { username: 'firkin', password } },
+      namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/' }],
+    });
+    await request(`${t.base}k`);
+    await t.close();
+    const lines = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const listening = lines.filter((l) => l.msg === 'listening');
+    assert.equal(listening.length, 1);
+    const [line] = listening;
+    assert.equal(line!.url, t.url);
+    assert.equal(line!.engine, 'cassandra');
+    assert.match(String(line!.version), /^\d+\.\d+\.\d+/);
+    assert.deepEqual(line!.namespaces, [{ name: 'sessions', base_uri: '/sessions/v1/', default_ttl: 86400 }]);
+    assert.ok(lines.some((l) => l.msg === 'storage unavailable'), 'the failed request was logged');
+    assert.ok(!t.logs.join('\n').includes(password), 'the Cassandra password is never logged');
+  });
 });
