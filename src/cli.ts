@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
-import { startService } from './service.js';
+import { startService, type Service } from './service.js';
 import { applySchema, schemaStatements } from './storage/cassandra/schema.js';
 import { VERSION } from './version.js';
 
@@ -91,35 +91,48 @@ function load(file: string | undefined) {
 
 async function serve(configFile: string | undefined): Promise<void> {
   const config = load(configFile);
-  let service;
+  // Signals are handled from the start: one that arrives while the service is still
+  // starting takes effect once it is up (a SIGHUP must never kill the process).
+  let service: Service | undefined;
+  let pendingStop: string | undefined;
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (service === undefined) {
+      pendingStop = signal;
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    const s = service;
+    s.logger.info({ signal, drain_timeout_ms: config.drainTimeoutMs }, 'stopping: draining in-flight requests');
+    s.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        s.logger.fatal({ err }, 'failed to stop cleanly');
+        void s.flushLogs(1000).finally(() => process.exit(1));
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP: re-open the log destination (reconnect to syslog, restart `logger`), as logrotate expects.
+  process.on('SIGHUP', () => service?.reopenLogs());
+
   try {
     service = await startService(config);
   } catch (err) {
     fail(`cannot start: ${(err as Error).message}`, 1);
   }
-  const stop = (signal: string): void => {
-    service.logger.info({ signal, drain_timeout_ms: config.drainTimeoutMs }, 'stopping: draining in-flight requests');
-    service.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        service.logger.fatal({ err }, 'failed to stop cleanly');
-        service.logger.flush();
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  // SIGHUP: re-open the log destination (reconnect to syslog, restart `logger`), as logrotate expects.
-  process.on('SIGHUP', () => service.reopenLogs());
+  const s = service;
   // A stray rejection in a library must not take every session down with it: log it and go on.
-  process.on('unhandledRejection', (err: unknown) => service.logger.error({ err }, 'unhandled rejection'));
+  process.on('unhandledRejection', (err: unknown) => s.logger.error({ err }, 'unhandled rejection'));
   // An exception nobody caught leaves state unknown: log it and exit non-zero (the supervisor restarts us).
+  // The fatal line is flushed first (a syslog destination sends asynchronously), for at most a second.
   process.on('uncaughtException', (err: Error) => {
-    service.logger.fatal({ err }, 'uncaught exception');
-    service.logger.flush();
-    process.exit(1);
+    s.logger.fatal({ err }, 'uncaught exception');
+    void s.flushLogs(1000).finally(() => process.exit(1));
   });
+  if (pendingStop !== undefined) stop(pendingStop);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => fail(`unexpected failure: ${(err as Error).stack ?? String(err)}`, 1));

@@ -26,6 +26,8 @@ export interface Service {
   readonly metrics: Metrics;
   /** Re-open the log destination (SIGHUP). */
   reopenLogs(): void;
+  /** Send queued log lines (before an abrupt exit), waiting at most `timeoutMs`. */
+  flushLogs(timeoutMs: number): Promise<void>;
   /**
    * Graceful stop: report not ready, stop accepting, let in-flight requests finish
    * (up to `drainMs`, default the config's drain_timeout_ms), close the engine, flush the log.
@@ -49,7 +51,13 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     level: config.logLevel,
     destination: options.logDestination ?? (sink as DestinationStream),
   });
-  const engine = openEngine(config, logger);
+  let engine: StorageEngine;
+  try {
+    engine = openEngine(config, logger);
+  } catch (err) {
+    await sink?.end();
+    throw err;
+  }
   const insight = new WriteInsight(config.insight, metrics);
   const namespaces = openNamespaces(config.namespaces, engine, {
     metrics,
@@ -80,6 +88,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     await sink?.end();
     throw err;
   }
+  void readiness.check(); // sets firkin_storage_ready before the first /readyz
   logger.info(
     {
       version: VERSION,
@@ -103,11 +112,21 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
       sink?.reopen();
       logger.info({ log: config.log.kind }, 'log destination re-opened');
     },
+    flushLogs: async (timeoutMs) => {
+      logger.flush();
+      await sink?.end(timeoutMs);
+    },
     close: (drainMs = config.drainTimeoutMs) =>
       (closing ??= (async () => {
         readiness.drain();
         const started = Date.now();
+        // Keep accepting (every answer says Connection: close, /readyz says 503) until load
+        // balancers have noticed, then stop accepting and let what is in flight finish.
+        if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
         await server.close(drainMs);
+        // Handlers whose client went away may still be waiting on the engine: give them the rest of the budget.
+        const deadline = started + config.shutdownDelayMs + drainMs;
+        while (metrics.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         await engine.close();
         logger.info({ drain_ms: Date.now() - started }, 'stopped');
         logger.flush();

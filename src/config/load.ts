@@ -6,9 +6,16 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { configSchema, type ConfigFile, type SyslogFacility } from './schema.js';
+import { configSchema, OPERATIONS, type ConfigFile, type SyslogFacility } from './schema.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
+export type Operation = (typeof OPERATIONS)[number];
+
+/** Who may use a namespace: certificate identities and bearer tokens, each with its operations. */
+export interface AccessConfig {
+  readonly clients: readonly { readonly identity: string; readonly operations: readonly Operation[] }[];
+  readonly tokens: readonly { readonly name: string; readonly sha256: string; readonly operations: readonly Operation[] }[];
+}
 
 export interface NamespaceConfig {
   readonly name: string;
@@ -18,6 +25,9 @@ export interface NamespaceConfig {
   readonly defaultTtl: number;
   /** Cassandra table of this namespace. */
   readonly table: string;
+  /** Undefined: no client list or token (anyone who reaches the listener; with tls.ca, any client certificate). */
+  readonly access: AccessConfig | undefined;
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
 }
 
 export interface CassandraConfig {
@@ -72,7 +82,12 @@ export interface FirkinConfig {
   readonly listenPort: number;
   readonly logLevel: LogLevel;
   readonly openapiSpec: string | undefined;
-  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  /** `ca`: mutual TLS, client certificates must be signed by it. */
+  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string | undefined } | undefined;
+  readonly maxConnections: number;
+  readonly maxInFlight: number;
+  /** The /admin endpoints: disabled, on the main listener, or on their own. */
+  readonly admin: { readonly enabled: boolean; readonly listen: { readonly address: string; readonly port: number } | undefined };
   readonly storage: 'embedded' | 'cassandra';
   readonly embedded: { readonly path: string };
   readonly cassandra: CassandraConfig | undefined;
@@ -81,6 +96,7 @@ export interface FirkinConfig {
   readonly namespaces: readonly NamespaceConfig[];
   readonly log: LogDestinationConfig;
   readonly drainTimeoutMs: number;
+  readonly shutdownDelayMs: number;
   readonly readinessTimeoutMs: number;
   readonly insight: InsightConfig;
 }
@@ -96,6 +112,8 @@ export const DEFAULTS = {
   maxValueBytes: 1024 * 1024,
   maxKeyBytes: 1024,
   drainTimeoutMs: 10_000,
+  maxConnections: 10_000,
+  maxInFlight: 1024,
   readinessTimeoutMs: 1_000,
   syslogPort: 514,
   syslogFacility: 'daemon',
@@ -184,9 +202,10 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   if ((c.tls?.cert === undefined) !== (c.tls?.key === undefined)) {
     fail(c.tls?.cert === undefined ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
   }
+  if (c.tls?.ca !== undefined && c.tls.cert === undefined) fail('tls.ca', 'mutual TLS needs tls.cert and tls.key too');
   const tls =
     c.tls?.cert !== undefined && c.tls.key !== undefined
-      ? { cert: readable('tls.cert', c.tls.cert)!, key: readable('tls.key', c.tls.key)! }
+      ? { cert: readable('tls.cert', c.tls.cert)!, key: readable('tls.key', c.tls.key)!, ca: readable('tls.ca', c.tls.ca) }
       : undefined;
 
   const storage = c.storage ?? (c.cassandra !== undefined ? 'cassandra' : 'embedded');
@@ -198,16 +217,42 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   let namespaces: NamespaceConfig[];
   if (c.namespaces === undefined) {
     namespaces = [
-      { name: 'default', baseUri: normaliseBase(c.base_uri ?? DEFAULTS.baseUri), defaultTtl, table: baseTable },
+      {
+        name: 'default',
+        baseUri: normaliseBase(c.base_uri ?? DEFAULTS.baseUri),
+        defaultTtl,
+        table: baseTable,
+        access: undefined,
+        rateLimit: undefined,
+      },
     ];
   } else {
     if (c.base_uri !== undefined) fail('base_uri', 'set base_uri on each namespace, not at the top level, when namespaces are listed');
-    namespaces = c.namespaces.map((ns, i) => ({
-      name: ns.name,
-      baseUri: normaliseBase(ns.base_uri),
-      defaultTtl: ns.default_ttl ?? defaultTtl,
-      table: ns.table ?? (i === 0 ? baseTable : ns.name),
-    }));
+    namespaces = c.namespaces.map((ns, i) => {
+      if (ns.clients !== undefined && tls?.ca === undefined) {
+        fail(`namespaces.${i}.clients`, 'client certificate identities need mutual TLS (tls.ca)');
+      }
+      const all = [...OPERATIONS];
+      return {
+        name: ns.name,
+        baseUri: normaliseBase(ns.base_uri),
+        defaultTtl: ns.default_ttl ?? defaultTtl,
+        table: ns.table ?? (i === 0 ? baseTable : ns.name),
+        access:
+          ns.clients === undefined && ns.tokens === undefined
+            ? undefined
+            : {
+                clients: (ns.clients ?? []).map((cl) =>
+                  typeof cl === 'string' ? { identity: cl, operations: all } : { identity: cl.identity, operations: cl.operations ?? all },
+                ),
+                tokens: (ns.tokens ?? []).map((t) => ({ name: t.name, sha256: t.sha256, operations: t.operations ?? all })),
+              },
+        rateLimit:
+          ns.rate_limit === undefined
+            ? undefined
+            : { perSecond: ns.rate_limit.requests_per_second, burst: ns.rate_limit.burst ?? Math.max(1, Math.ceil(ns.rate_limit.requests_per_second)) },
+      };
+    });
   }
   checkNamespaces(namespaces, c.namespaces !== undefined, fail);
   if (c.insight?.top_keys !== undefined && c.insight.top_keys > (c.insight.sketch_size ?? DEFAULTS.insight.sketchSize)) {
@@ -229,7 +274,11 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     maxKeyBytes: c.max_key_bytes ?? DEFAULTS.maxKeyBytes,
     namespaces,
     log: resolveLog(c, fail),
+    maxConnections: c.max_connections ?? DEFAULTS.maxConnections,
+    maxInFlight: c.max_in_flight ?? DEFAULTS.maxInFlight,
+    admin: resolveAdmin(c, fail),
     drainTimeoutMs: c.drain_timeout_ms ?? DEFAULTS.drainTimeoutMs,
+    shutdownDelayMs: c.shutdown_delay_ms ?? 0,
     readinessTimeoutMs: c.readiness_timeout_ms ?? DEFAULTS.readinessTimeoutMs,
     insight: {
       windowSeconds: c.insight?.window_seconds ?? DEFAULTS.insight.windowSeconds,
@@ -238,6 +287,15 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
       compareSampleRate: c.insight?.compare_sample_rate ?? DEFAULTS.insight.compareSampleRate,
     },
   };
+}
+
+function resolveAdmin(c: ConfigFile, fail: (key: string, problem: string) => never): FirkinConfig['admin'] {
+  const a = c.admin;
+  const enabled = a?.enabled ?? true;
+  if (a?.listen_address !== undefined && a.listen_port === undefined) fail('admin.listen_port', 'needed with admin.listen_address');
+  if (!enabled && a?.listen_port !== undefined) fail('admin.listen_port', 'the admin endpoints are disabled (admin.enabled: false)');
+  const listen = a?.listen_port !== undefined ? { address: a.listen_address ?? DEFAULTS.listenAddress, port: a.listen_port } : undefined;
+  return { enabled, listen };
 }
 
 function resolveLog(c: ConfigFile, fail: (key: string, problem: string) => never): LogDestinationConfig {

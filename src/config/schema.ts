@@ -32,10 +32,37 @@ const namespaceName = z
   .string()
   .regex(/^[a-z][a-z0-9_]{0,47}$/, 'must be 1-48 lower-case letters, digits or _ and start with a letter');
 
+export const OPERATIONS = ['read', 'write', 'delete'] as const;
+const operations = z.array(z.enum(OPERATIONS, 'must be read, write or delete')).min(1).optional();
+
+/** A client allowed by its certificate: subject CN, or a SAN DNS name or URI. */
+const client = z.union([
+  text,
+  z.strictObject({ identity: text, operations }),
+]);
+
+/** A bearer token allowed by the SHA-256 of its value (never the token itself). */
+const token = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ., _ or -'),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the SHA-256 of the token, 64 lower-case hex digits'),
+  operations,
+});
+
+const rateLimit = z.strictObject({
+  requests_per_second: z.number().positive().max(1_000_000),
+  burst: z.int().min(1).max(1_000_000).optional(),
+});
+
 const namespace = z.strictObject({
   name: namespaceName,
   base_uri: baseUri,
   default_ttl: ttl.optional(),
+  /** Client certificate identities allowed here (needs tls.ca). */
+  clients: z.array(client).min(1).max(1000).optional(),
+  /** Bearer tokens allowed here. */
+  tokens: z.array(token).min(1).max(1000).optional(),
+  /** Per-client request rate limit in this namespace. */
+  rate_limit: rateLimit.optional(),
   /** Cassandra table for this namespace (default: the top-level cassandra.table for the first, else the name). */
   table: z
     .string()
@@ -56,7 +83,7 @@ export const configSchema = z.strictObject({
     .pipe(z.enum(['debug', 'info', 'warning', 'error', 'fatal'], 'must be one of debug, info, warning, error, fatal'))
     .optional(),
   openapi_spec: path.optional(),
-  tls: z.strictObject({ cert: path.optional(), key: path.optional() }).optional(),
+  tls: z.strictObject({ cert: path.optional(), key: path.optional(), ca: path.optional() }).optional(),
   cassandra: z
     .strictObject({
       hosts: z.array(text).min(1).optional(),
@@ -110,8 +137,22 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  /** Connections the listener holds at once; more are refused. */
+  max_connections: z.int().min(1).max(1_000_000).optional(),
+  /** Requests served at once; more are answered 503 at once. */
+  max_in_flight: z.int().min(1).max(1_000_000).optional(),
+  /** The /admin endpoints: off, or on a listener of their own. */
+  admin: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      listen_address: text.optional(),
+      listen_port: port.optional(),
+    })
+    .optional(),
   /** On SIGTERM/SIGINT, how long in-flight requests may take to finish. */
   drain_timeout_ms: positiveMs.optional(),
+  /** On SIGTERM/SIGINT, how long to keep accepting (answering /readyz 503) before closing the listener. */
+  shutdown_delay_ms: z.int().min(0).max(600_000).optional(),
   /** How long /readyz waits for the storage engine's probe. */
   readiness_timeout_ms: positiveMs.optional(),
   /** Write-pattern insight: which keys are rewritten most, and how often a write repeats the stored value. */

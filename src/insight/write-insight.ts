@@ -54,7 +54,9 @@ export class WriteInsight {
     private readonly now: () => number = Date.now,
   ) {
     this.windowMs = config.windowSeconds * 1000;
-    this.current = this.newWindow(this.now());
+    // Windows start at wall-clock multiples of their length (10:00, 10:05…), the same on every instance.
+    const started = this.now();
+    this.current = this.newWindow(started - (started % this.windowMs));
   }
 
   /** An applied write of `bytes`; `unchanged` when known (undefined: not compared). */

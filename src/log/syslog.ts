@@ -11,8 +11,8 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
-import { connect, type Socket } from 'node:net';
+import { lookup } from 'node:dns';
+import { connect, isIP, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { LogDestinationConfig } from '../config/load.js';
 import type { SyslogFacility } from '../config/schema.js';
@@ -27,11 +27,12 @@ const LEVEL = /"level":"([A-Z]+)"/;
 
 /** Bytes queued for a slow or absent receiver before lines are dropped. */
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
-/** Datagrams handed to the kernel but not yet sent, before lines are dropped. */
-const MAX_QUEUED_DATAGRAMS = 4096;
 /** Longest message `logger` is allowed to pass on. */
 const MAX_MESSAGE_BYTES = 65_000;
 const RECONNECT_MIN_MS = 100;
+const CONNECT_TIMEOUT_MS = 5_000;
+/** A `logger` child that lived this long counts as a good start (resets the backoff). */
+const STABLE_CHILD_MS = 5_000;
 const RECONNECT_MAX_MS = 5_000;
 
 export interface LogSink {
@@ -77,8 +78,10 @@ export function createSyslogSink(
 }
 
 class UdpSink implements LogSink {
-  private socket: UdpSocket;
+  private socket: UdpSocket | undefined;
+  /** Bytes handed to the socket and not yet sent, for the current socket. */
   private pending = 0;
+  private closed = false;
 
   constructor(
     private readonly host: string,
@@ -87,36 +90,56 @@ class UdpSink implements LogSink {
     private readonly id: SyslogIdentity,
     private readonly onDrop: () => void,
   ) {
-    this.socket = this.open();
+    this.open();
   }
 
-  private open(): UdpSocket {
-    const socket = createSocket(isIPv6(this.host) ? 'udp6' : 'udp4');
+  /** Resolve the host once and connect, so sending a line costs no DNS lookup. */
+  private open(): void {
+    const family = isIP(this.host);
+    const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
     socket.on('error', () => undefined);
     socket.unref();
-    return socket;
+    if (family !== 0) {
+      socket.connect(this.port, this.host);
+      this.socket = socket;
+      return;
+    }
+    socket.close();
+    lookup(this.host, (err, address, addressFamily) => {
+      if (err || this.closed) return; // lines are dropped (and counted) until a reopen resolves it
+      const resolved = createSocket(addressFamily === 6 ? 'udp6' : 'udp4');
+      resolved.on('error', () => undefined);
+      resolved.unref();
+      resolved.connect(this.port, address);
+      this.socket = resolved;
+    });
   }
 
   write(line: string): void {
+    const socket = this.socket;
     const message = Buffer.from(formatRfc5424(line, this.facility, this.id));
-    if (this.pending >= MAX_QUEUED_DATAGRAMS) return this.onDrop();
-    this.pending++;
-    this.socket.send(message, this.port, this.host, (err) => {
-      this.pending--;
+    if (this.closed || socket === undefined || this.pending + message.length > MAX_QUEUED_BYTES) return this.onDrop();
+    this.pending += message.length;
+    socket.send(message, (err) => {
+      if (this.socket === socket) this.pending -= message.length;
       if (err) this.onDrop();
     });
   }
 
   reopen(): void {
     const old = this.socket;
-    this.socket = this.open();
-    setTimeout(() => old.close(), 1000).unref();
+    this.socket = undefined;
+    this.pending = 0;
+    this.open();
+    if (old) setTimeout(() => old.close(), 1000).unref();
   }
 
   async end(timeoutMs = 2000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    this.socket.close();
+    this.closed = true;
+    this.socket?.close();
+    this.socket = undefined;
   }
 }
 
@@ -139,6 +162,7 @@ class TcpSink implements LogSink {
   }
 
   write(line: string): void {
+    if (this.closed) return this.onDrop();
     const message = Buffer.from(formatRfc5424(line, this.facility, this.id));
     const frame = Buffer.concat([Buffer.from(`${message.length} `), message]);
     if (this.connected && this.socket !== undefined) {
@@ -157,7 +181,13 @@ class TcpSink implements LogSink {
     this.socket = socket;
     socket.unref();
     socket.setNoDelay(true);
+    // A receiver that stops answering is noticed in about a minute, not the kernel's fifteen.
+    socket.setKeepAlive(true, 10_000);
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => {
+      if (!this.connected) socket.destroy();
+    });
     socket.on('connect', () => {
+      socket.setTimeout(0);
       this.connected = true;
       this.retry.reset();
       for (const frame of this.queue) socket.write(frame);
@@ -203,10 +233,14 @@ class TcpSink implements LogSink {
   }
 }
 
-/** Lines to a local syslog socket through util-linux `logger` (which frames them as RFC 5424). */
+/**
+ * Lines to a local syslog socket through util-linux `logger` (which frames them as
+ * RFC 5424). Its own complaints (no such socket, no `logger`) go to our stderr.
+ */
 class LoggerProcessSink implements LogSink {
   private child: ChildProcessWithoutNullStreams | undefined;
   private readonly retry = new Backoff(() => this.start());
+  private stableTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -229,27 +263,36 @@ class LoggerProcessSink implements LogSink {
         `--tag=${this.id.appName}`,
         `--id=${this.id.procId}`,
         `--size=${MAX_MESSAGE_BYTES}`,
-        '--socket-errors=off',
+        '--socket-errors=on',
       ],
-      { stdio: ['pipe', 'ignore', 'pipe'] } as never,
-    ) as ChildProcessWithoutNullStreams;
+      { stdio: ['pipe', 'ignore', 'inherit'] },
+    ) as unknown as ChildProcessWithoutNullStreams;
     this.child = child;
     child.unref();
-    child.stdin.on('error', () => undefined);
-    child.stderr?.resume();
     (child.stdin as unknown as { unref?: () => void }).unref?.();
-    child.on('error', () => undefined);
-    child.on('exit', () => {
+    child.stdin.on('error', () => undefined);
+    // Only a child that stays up resets the backoff: one that exits at once is retried ever more slowly.
+    this.stableTimer = setTimeout(() => this.retry.reset(), STABLE_CHILD_MS);
+    this.stableTimer.unref();
+    let gone = false;
+    const onGone = (): void => {
+      if (gone) return;
+      gone = true;
+      clearTimeout(this.stableTimer);
       if (this.child !== child) return;
       this.child = undefined;
       if (!this.closed) this.retry.schedule();
-    });
-    child.on('spawn', () => this.retry.reset());
+    };
+    // 'close' also comes when spawning failed (ENOENT), where 'exit' does not.
+    child.on('error', onGone);
+    child.on('close', onGone);
   }
 
   write(line: string): void {
     const child = this.child;
-    if (child === undefined || child.stdin.writableLength > MAX_QUEUED_BYTES) return this.onDrop();
+    if (this.closed || child === undefined || !child.stdin.writable || child.stdin.writableLength > MAX_QUEUED_BYTES) {
+      return this.onDrop();
+    }
     // One line per message: the JSON line has no raw newline inside.
     const msg = line.endsWith('\n') ? line : `${line}\n`;
     child.stdin.write(`<${priority(msg, this.facility)}>${msg}`);
@@ -266,14 +309,16 @@ class LoggerProcessSink implements LogSink {
   async end(timeoutMs = 2000): Promise<void> {
     this.closed = true;
     this.retry.cancel();
+    clearTimeout(this.stableTimer);
     const child = this.child;
-    if (child === undefined) return;
+    this.child = undefined;
+    if (child === undefined || child.exitCode !== null || child.pid === undefined) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         child.kill();
         resolve();
       }, timeoutMs);
-      child.once('exit', () => {
+      child.once('close', () => {
         clearTimeout(timer);
         resolve();
       });

@@ -123,6 +123,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Requests being served (the gauge's value, readable without an async collect). */
+  inFlight = 0;
+
   /** Child metrics are cached: prom-client hashes label objects on every call otherwise. */
   private readonly children = new Map<string, { inc(v?: number): void; observe(v: number): void }>();
 
@@ -136,23 +139,33 @@ export class Metrics {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** One HTTP request answered (namespace routes only; the service endpoints are not counted). */
-  request(method: string | undefined, status: number, namespace: string, operation: Operation | undefined, seconds: number): void {
+  /**
+   * One HTTP request answered (namespace routes only; the service endpoints are not
+   * counted). `seconds` is undefined for requests refused before they were parsed.
+   */
+  request(method: string | undefined, status: number, namespace: string, operation: Operation | undefined, seconds: number | undefined): void {
     const m = methodLabel(method);
     const code = String(status);
     this.child(this.httpRequests, { code, method: m, namespace }).inc();
-    this.child(this.httpDuration, { code, method: m, namespace }).observe(seconds);
+    if (seconds !== undefined) this.child(this.httpDuration, { code, method: m, namespace }).observe(seconds);
     if (operation !== undefined) {
       this.child(this.operations, { namespace, operation, result: operationResult(operation, status) }).inc();
-      this.child(this.operationDuration, { namespace, operation }).observe(seconds);
+      if (seconds !== undefined) this.child(this.operationDuration, { namespace, operation }).observe(seconds);
     }
   }
 
+  /** A routed request the client abandoned before it was answered. */
+  aborted(namespace: string, operation: Operation): void {
+    this.child(this.operations, { namespace, operation, result: 'aborted' }).inc();
+  }
+
   requestStarted(): void {
+    this.inFlight++;
     this.inflight.inc();
   }
 
   requestEnded(): void {
+    this.inFlight--;
     this.inflight.dec();
   }
 

@@ -60,7 +60,11 @@ export class Namespace {
       this.observers.compareSampleRate > 0 &&
       Math.random() < this.observers.compareSampleRate
     ) {
-      sampled = (await this.store.compareRead(key))?.version ?? null;
+      // Only a statistic: if the read fails, the write goes ahead uncompared.
+      sampled = await this.store.compareRead(key).then(
+        (found) => found?.version ?? null,
+        () => undefined,
+      );
     }
     const outcome = await this.store.set(key, value, this.ttlFor(requestedTtl), condition);
     if (outcome.applied) {

@@ -83,7 +83,8 @@ function openapiBody(config: FirkinConfig): { body: Buffer; type: string } {
   if (config.openapiSpec === undefined) {
     return { body: Buffer.from(JSON.stringify(openapiDocument(config))), type: 'application/json' };
   }
-  const text = readFileSync(config.openapiSpec, 'utf8').replace(/\{\{-?\s*\.BaseURI\s*-?\}\}/g, config.namespaces[0]!.baseUri);
+  const base = config.namespaces[0]!.baseUri;
+  const text = readFileSync(config.openapiSpec, 'utf8').replace(/\{\{-?\s*\.BaseURI\s*-?\}\}/g, () => base);
   const type = extname(config.openapiSpec) === '.json' ? 'application/json' : 'application/yaml';
   return { body: Buffer.from(text), type };
 }

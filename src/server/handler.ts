@@ -52,7 +52,11 @@ export function createHandler(options: HandlerOptions): Handler {
     metrics.requestStarted();
     const done = (): void => {
       metrics.requestEnded();
-      if (exchange.endpoint || !res.headersSent) return;
+      if (exchange.endpoint) return;
+      if (!res.headersSent) {
+        if (exchange.operation !== undefined) metrics.aborted(exchange.namespace!, exchange.operation);
+        return;
+      }
       const ms = performance.now() - started;
       metrics.request(req.method, res.statusCode, exchange.namespace ?? '', exchange.operation, ms / 1000);
       if (logger.isLevelEnabled('debug')) {

@@ -23,6 +23,7 @@ export class Readiness {
   /** From now on, report not ready (the service is shutting down). */
   drain(): void {
     this.draining = true;
+    this.metrics.setReady(false);
   }
 
   get isDraining(): boolean {

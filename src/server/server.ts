@@ -91,12 +91,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             ? PROBLEMS.methodNotAllowed
             : { ...PROBLEMS.badRequest, detail: 'The request is not valid HTTP/1.1' };
     rawProblem(socket, problem);
-    metrics.request(undefined, problem.status, '', undefined, 0);
+    metrics.request(undefined, problem.status, '', undefined, undefined);
   });
   // CONNECT never reaches the request handler; refuse it here.
   server.on('connect', (_req, socket: Socket) => {
     rawProblem(socket, { ...PROBLEMS.methodNotAllowed });
-    metrics.request(undefined, 405, '', undefined, 0);
+    metrics.request(undefined, 405, '', undefined, undefined);
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -42,7 +42,7 @@ describe('config defaults', () => {
     assert.equal(c.logLevel, 'info');
     assert.equal(c.maxValueBytes, 1024 * 1024);
     assert.equal(c.maxKeyBytes, 1024);
-    assert.deepEqual(c.namespaces, [{ name: 'default', baseUri: '/sessions/v1/', defaultTtl: 86400, table: 'values' }]);
+    assert.deepEqual(c.namespaces, [{ name: 'default', baseUri: '/sessions/v1/', defaultTtl: 86400, table: 'values', access: undefined, rateLimit: undefined }]);
   });
 
   it('treats an empty file as all defaults', () => {
@@ -83,7 +83,7 @@ cassandra:
     assert.deepEqual(c.cassandra?.hosts, ['172.17.0.2']);
     assert.deepEqual(c.cassandra?.authentication, { username: 'jsmith', password: 'supersecret' });
     assert.equal(c.cassandra?.tls?.hostVerification, true);
-    assert.deepEqual(c.tls, { cert, key });
+    assert.deepEqual(c.tls, { cert, key, ca: undefined });
   });
 
   it("loads a current Kask config with hosts, local_dc, timeouts and openapi_spec", () => {

@@ -21,6 +21,8 @@ export interface SpawnOptions {
   readonly fileSizeLimitKiB?: number;
   /** Where to learn the URL when the log does not go to stdout (e.g. a syslog receiver). */
   readonly url?: Promise<string>;
+  /** Environment of the process (default: this one's). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Write `config` to `dir/config.yaml`, run `firkin serve` on it and wait for its "listening" line. */
@@ -30,7 +32,7 @@ export async function spawnFirkin(dir: string, config: Record<string, unknown>, 
   const args = [FIRKIN_BIN, 'serve', '--config', file];
   const child =
     options.fileSizeLimitKiB === undefined
-      ? spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+      ? spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env })
       : // SIGXFSZ ignored: writes past the limit fail with EFBIG instead of killing the process.
         spawn('bash', ['-c', `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKiB}; exec "$0" "$@"`, process.execPath, ...args], {
           cwd: dir,

@@ -4,7 +4,7 @@
  * the log destination without stopping anything.
  */
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from '../helpers/http.js';
@@ -76,4 +76,59 @@ describe('lifecycle', () => {
     assert.ok(took >= 450 && took < 5000, `exited after ${took} ms`);
     assert.equal(await closed, '', 'the unfinished request got no false answer');
   });
+
+  it('SIGTERM with shutdown_delay_ms: keeps accepting while /readyz says 503, then stops', async () => {
+    const f = await spawnFirkin(tempDir(), { embedded: { path: 'data' }, shutdown_delay_ms: 1500 });
+    assert.equal((await request(`${f.url}/readyz`)).status, 200);
+    f.child.kill('SIGTERM');
+    await sleep(300);
+    const during = await request(`${f.url}/readyz`);
+    assert.equal(during.status, 503, 'a load balancer sees not-ready');
+    assert.match(String(during.json().detail), /shutting down/);
+    assert.equal(during.headers.connection, 'close');
+    const write = await request(`${f.url}/sessions/v1/late`, { method: 'POST', body: 'v' });
+    assert.equal(write.status, 201, 'requests are still served during the delay');
+    await sleep(1700);
+    await assert.rejects(open(f.url), /ECONNREFUSED/, 'the listener is closed after the delay');
+    assert.equal(await f.exited, 0);
+  });
+
+  it('keeps serving when the syslog socket cannot be reached, counting the dropped lines', async () => {
+    const port = await freePort();
+    // No `logger` on this PATH: the local-socket destination cannot start.
+    const f = await spawnFirkin(
+      tempDir(),
+      { listen_port: port, embedded: { path: 'data' }, log: { syslog: { path: '/nonexistent/log.sock' } } },
+      { url: waitForPort(port), env: { ...process.env, PATH: '/nonexistent' } },
+    );
+    assert.equal((await request(`${f.url}/sessions/v1/k`, { method: 'POST', body: 'v' })).status, 201);
+    const metrics = (await request(`${f.url}/metrics`)).body.toString();
+    const dropped = Number(/^firkin_log_lines_dropped_total (\d+)/m.exec(metrics)?.[1]);
+    assert.ok(dropped >= 1, `dropped ${dropped}`);
+    const started = Date.now();
+    f.child.kill('SIGTERM');
+    assert.equal(await f.exited, 0);
+    assert.ok(Date.now() - started < 3000, 'and stops promptly');
+  });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<string> {
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    try {
+      if ((await request(`${url}/healthz`)).status === 200) return url;
+    } catch {
+      await sleep(50);
+    }
+  }
+}

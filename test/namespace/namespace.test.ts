@@ -1,0 +1,50 @@
+/** A namespace's write path: TTL clamp and the write-insight comparison. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { WriteInsight } from '../../src/insight/write-insight.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { InstrumentedStore } from '../../src/metrics/instrumented-store.js';
+import { Namespace } from '../../src/namespace/namespace.js';
+import { StorageUnavailableError, type KeyValueStore } from '../../src/storage/engine.js';
+
+const nsConfig = { name: 'sessions', baseUri: '/s/', defaultTtl: 3600, table: 't', access: undefined, rateLimit: undefined };
+
+function namespace(store: KeyValueStore, metrics: Metrics): Namespace {
+  const insight = new WriteInsight({ windowSeconds: 60, sketchSize: 10, topKeys: 5, compareSampleRate: 1 }, metrics);
+  return new Namespace(nsConfig, new InstrumentedStore(store, metrics, 'sessions', 'cassandra'), false, { insight, compareSampleRate: 1 });
+}
+
+describe('namespace writes', () => {
+  it('clamps the client TTL to the namespace retention', async () => {
+    const ttls: number[] = [];
+    const store: KeyValueStore = {
+      get: async () => undefined,
+      set: async (_k, _v, ttl) => (ttls.push(ttl), { applied: true, version: 'v' }),
+      delete: async () => undefined,
+    };
+    const ns = namespace(store, new Metrics({ engine: 'cassandra', processMetrics: false }));
+    await ns.set('k', Buffer.from('x'), undefined, undefined);
+    await ns.set('k', Buffer.from('x'), 60, undefined);
+    await ns.set('k', Buffer.from('x'), 99_999, undefined);
+    assert.deepEqual(ttls, [3600, 60, 3600]);
+  });
+
+  it('goes ahead with a write whose comparison read fails, uncompared', async () => {
+    let writes = 0;
+    const store: KeyValueStore = {
+      get: async () => {
+        throw new StorageUnavailableError('read timed out');
+      },
+      set: async () => (writes++, { applied: true, version: 'v' }),
+      delete: async () => undefined,
+    };
+    const metrics = new Metrics({ engine: 'cassandra', processMetrics: false });
+    const outcome = await namespace(store, metrics).set('k', Buffer.from('value'), undefined, undefined);
+    assert.equal(outcome.applied, true);
+    assert.equal(writes, 1);
+    const text = await metrics.registry.metrics();
+    assert.doesNotMatch(text, /^firkin_writes_compared_total\{namespace="sessions"\} [1-9]/m, 'not counted as compared');
+    assert.match(text, /^firkin_storage_operations_total\{namespace="sessions",engine="cassandra",operation="compare_read",result="unavailable"\} 1$/m);
+    assert.match(text, /^firkin_written_bytes_total\{namespace="sessions"\} 5$/m);
+  });
+});

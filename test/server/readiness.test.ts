@@ -1,0 +1,53 @@
+/** Readiness probes: bounded by their timeout, shared by concurrent checks, off while draining. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { Readiness } from '../../src/server/readiness.js';
+import type { StorageEngine } from '../../src/storage/engine.js';
+
+function engine(probe: () => Promise<void>): StorageEngine & { calls: number } {
+  const e = {
+    kind: 'cassandra' as const,
+    knowsPreviousVersion: false,
+    calls: 0,
+    store: () => {
+      throw new Error('unused');
+    },
+    probe: () => {
+      e.calls++;
+      return probe();
+    },
+    close: async () => undefined,
+  };
+  return e;
+}
+
+describe('readiness', () => {
+  it('says not ready when the probe hangs past the timeout', async () => {
+    const e = engine(() => new Promise(() => undefined));
+    const r = new Readiness(e, 100, new Metrics({ engine: 'cassandra', processMetrics: false }));
+    const started = Date.now();
+    const result = await r.check();
+    assert.equal(result.ready, false);
+    assert.match(result.ready ? '' : result.reason, /did not answer within 100 ms/);
+    assert.ok(Date.now() - started < 1000);
+  });
+
+  it('shares one probe among concurrent checks, and probes again afterwards', async () => {
+    const e = engine(() => new Promise((r) => setTimeout(r, 50)));
+    const r = new Readiness(e, 1000, new Metrics({ engine: 'cassandra', processMetrics: false }));
+    const results = await Promise.all(Array.from({ length: 20 }, () => r.check()));
+    assert.ok(results.every((x) => x.ready));
+    assert.equal(e.calls, 1);
+    await r.check();
+    assert.equal(e.calls, 2);
+  });
+
+  it('says not ready once draining, without probing', async () => {
+    const e = engine(async () => undefined);
+    const r = new Readiness(e, 1000, new Metrics({ engine: 'cassandra', processMetrics: false }));
+    r.drain();
+    assert.deepEqual(await r.check(), { ready: false, reason: 'shutting down' });
+    assert.equal(e.calls, 0);
+  });
+});
