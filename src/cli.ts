@@ -116,7 +116,11 @@ async function serve(configFile: string | undefined): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // SIGHUP: re-open the log destination (reconnect to syslog, restart `logger`), as logrotate expects.
-  process.on('SIGHUP', () => service?.reopenLogs());
+  // and reload the TLS certificate, key and CA without dropping connections.
+  process.on('SIGHUP', () => {
+    service?.reopenLogs();
+    service?.reloadTls();
+  });
 
   try {
     service = await startService(config);

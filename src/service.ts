@@ -12,7 +12,7 @@ import { Metrics } from './metrics/metrics.js';
 import { openNamespaces, type Namespace } from './namespace/namespace.js';
 import { serviceEndpoints } from './server/endpoints.js';
 import { Readiness } from './server/readiness.js';
-import { startServer } from './server/server.js';
+import { startServer, type RunningServer } from './server/server.js';
 import type { StorageEngine } from './storage/engine.js';
 import { openEngine } from './storage/open.js';
 import { CassandraEngine } from './storage/cassandra/cassandra-engine.js';
@@ -24,8 +24,12 @@ export interface Service {
   readonly engine: StorageEngine;
   readonly namespaces: readonly Namespace[];
   readonly metrics: Metrics;
+  /** The admin listener's URL when the admin endpoints have their own. */
+  readonly adminUrl: string | undefined;
   /** Re-open the log destination (SIGHUP). */
   reopenLogs(): void;
+  /** Re-read the TLS files (SIGHUP) without dropping connections. */
+  reloadTls(): void;
   /** Send queued log lines (before an abrupt exit), waiting at most `timeoutMs`. */
   flushLogs(timeoutMs: number): Promise<void>;
   /**
@@ -72,22 +76,30 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     });
   }
   const readiness = new Readiness(engine, config.readinessTimeoutMs, metrics);
-  let server;
+  const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness };
+  const common = { config, logger, engine: engine.kind, metrics, closing: () => readiness.isDraining };
+  const adminApart = config.admin.enabled && config.admin.listen !== undefined;
+  const servers: RunningServer[] = [];
   try {
-    server = await startServer({
-      config,
-      namespaces,
-      logger,
-      engine: engine.kind,
-      metrics,
-      endpoints: serviceEndpoints({ config, engine: engine.kind, metrics, insight, readiness }),
-      closing: () => readiness.isDraining,
-    });
+    servers.push(
+      await startServer({
+        ...common,
+        namespaces,
+        endpoints: serviceEndpoints(endpointOptions, config.admin.enabled && !adminApart ? 'all' : 'service'),
+      }),
+    );
+    if (adminApart) {
+      servers.push(
+        await startServer({ ...common, namespaces: [], endpoints: serviceEndpoints(endpointOptions, 'admin'), listen: config.admin.listen }),
+      );
+    }
   } catch (err) {
+    await Promise.all(servers.map((s) => s.close(0)));
     await engine.close();
     await sink?.end();
     throw err;
   }
+  const [server, adminServer] = servers as [RunningServer, RunningServer | undefined];
   void readiness.check(); // sets firkin_storage_ready before the first /readyz
   logger.info(
     {
@@ -95,6 +107,8 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
       node_version: process.version,
       pid: process.pid,
       url: server.url,
+      admin_url: adminServer?.url,
+      mutual_tls: config.tls?.ca !== undefined,
       engine: engine.kind,
       log: config.log.kind,
       namespaces: namespaces.map((ns) => ({ name: ns.name, base_uri: ns.baseUri, default_ttl: ns.defaultTtl })),
@@ -104,6 +118,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   let closing: Promise<void> | undefined;
   return {
     url: server.url,
+    adminUrl: adminServer?.url,
     logger,
     engine,
     namespaces,
@@ -111,6 +126,15 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     reopenLogs: () => {
       sink?.reopen();
       logger.info({ log: config.log.kind }, 'log destination re-opened');
+    },
+    reloadTls: () => {
+      if (config.tls === undefined) return;
+      try {
+        for (const s of servers) s.reloadTls();
+        logger.info('TLS certificate, key and CA reloaded');
+      } catch (err) {
+        logger.error({ err }, 'TLS files not reloaded; the previous ones stay in use');
+      }
     },
     flushLogs: async (timeoutMs) => {
       logger.flush();
@@ -123,7 +147,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
         // Keep accepting (every answer says Connection: close, /readyz says 503) until load
         // balancers have noticed, then stop accepting and let what is in flight finish.
         if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-        await server.close(drainMs);
+        await Promise.all(servers.map((s) => s.close(drainMs)));
         // Handlers whose client went away may still be waiting on the engine: give them the rest of the budget.
         const deadline = started + config.shutdownDelayMs + drainMs;
         while (metrics.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

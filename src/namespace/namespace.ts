@@ -23,6 +23,9 @@ export class Namespace {
   readonly baseUri: string;
   /** Seconds; 0: values never expire. */
   readonly defaultTtl: number;
+  /** Who may use it (enforced by the server, which sees the client). */
+  readonly access: NamespaceConfig['access'];
+  readonly rateLimit: NamespaceConfig['rateLimit'];
 
   constructor(
     config: NamespaceConfig,
@@ -33,6 +36,8 @@ export class Namespace {
     this.name = config.name;
     this.baseUri = config.baseUri;
     this.defaultTtl = config.defaultTtl;
+    this.access = config.access;
+    this.rateLimit = config.rateLimit;
   }
 
   /**

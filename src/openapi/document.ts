@@ -24,10 +24,13 @@ const problem = (description: string) => ({
 /** Statuses any request can meet before or while it is routed. */
 const COMMON = {
   '400': { $ref: '#/components/responses/BadRequest' },
+  '401': { $ref: '#/components/responses/NotAuthorized' },
+  '403': { $ref: '#/components/responses/Forbidden' },
   '404': { $ref: '#/components/responses/NotFound' },
   '408': { $ref: '#/components/responses/RequestTimeout' },
   '414': { $ref: '#/components/responses/KeyTooLong' },
   '417': { $ref: '#/components/responses/ExpectationFailed' },
+  '429': { $ref: '#/components/responses/RateLimited' },
   '431': { $ref: '#/components/responses/HeadersTooLarge' },
   '500': { $ref: '#/components/responses/ServerError' },
   '503': { $ref: '#/components/responses/Unavailable' },
@@ -163,6 +166,7 @@ function servicePaths(): Record<string, unknown> {
     '/openapi': endpoint('This document', { '200': json('OpenAPI 3 document') }),
     '/admin/top-keys': endpoint('Most-written keys', {
       '200': json('Most-written keys per window, as keyed hashes (never the keys)'),
+      '401': { $ref: '#/components/responses/NotAuthorized' },
     }),
   };
 }
@@ -207,6 +211,12 @@ const COMPONENTS = {
   },
   responses: {
     BadRequest: problem('Malformed request'),
+    NotAuthorized: {
+      ...problem('No client certificate or bearer token where the namespace requires one, or an unknown token'),
+      headers: { 'WWW-Authenticate': { description: 'Bearer realm="firkin" when the namespace takes tokens', schema: { type: 'string' } } },
+    },
+    Forbidden: problem('This client may not do this operation in this namespace'),
+    RateLimited: { ...problem('This client exceeded the namespace rate limit'), headers: { 'Retry-After': header('RetryAfter') } },
     NotFound: problem('No such value, or no namespace at this path'),
     RequestTimeout: problem('The request did not arrive in time'),
     PreconditionFailed: problem('A conditional header did not hold'),
@@ -215,7 +225,10 @@ const COMPONENTS = {
     ExpectationFailed: problem('Only Expect: 100-continue is supported'),
     HeadersTooLarge: problem('The request head is too large'),
     ServerError: problem('Unexpected server error'),
-    Unavailable: { ...problem('The storage engine is unavailable; retry'), headers: { 'Retry-After': header('RetryAfter') } },
+    Unavailable: {
+      ...problem('The storage engine is unavailable, or too many requests are in progress; retry'),
+      headers: { 'Retry-After': header('RetryAfter') },
+    },
   },
   schemas: {
     Problem: {

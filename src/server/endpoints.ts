@@ -25,8 +25,11 @@ export interface EndpointOptions {
 
 type Endpoint = (x: Exchange) => void | Promise<void>;
 
+/** Which endpoints a listener serves: the service ones, the admin ones, or both. */
+export type EndpointSet = 'service' | 'admin' | 'all';
+
 /** The endpoints by exact path (query strings are ignored). */
-export function serviceEndpoints(options: EndpointOptions): ReadonlyMap<string, Endpoint> {
+export function serviceEndpoints(options: EndpointOptions, include: EndpointSet = 'all'): ReadonlyMap<string, Endpoint> {
   const { config, metrics, insight, readiness } = options;
   const startedAt = Date.now();
   const openapi = openapiBody(config);
@@ -62,8 +65,9 @@ export function serviceEndpoints(options: EndpointOptions): ReadonlyMap<string, 
     ['/openapi', (x) => x.send(200, { 'Content-Type': openapi.type, 'Content-Length': openapi.body.length }, openapi.body)],
     ['/admin/top-keys', (x) => x.json(200, insight.report())],
   ]);
+  const wanted = [...endpoints].filter(([path]) => (path.startsWith('/admin/') ? include !== 'service' : include !== 'admin'));
   return new Map(
-    [...endpoints].map(([path, endpoint]) => [
+    wanted.map(([path, endpoint]) => [
       path,
       (x: Exchange) => {
         if (x.req.method !== 'GET' && x.req.method !== 'HEAD') {

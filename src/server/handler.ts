@@ -16,6 +16,18 @@ import { etagOf, readPrecondition, requestedMaxAge, writeCondition } from './pre
 import { PROBLEMS, type ProblemType } from './problem.js';
 import { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
 import { TargetParser } from './target.js';
+import { AccessPolicy } from './access.js';
+import { RateLimiter } from './rate-limit.js';
+import { clientIdentities } from './tls.js';
+import type { Operation } from '../metrics/metrics.js';
+
+const EMPTY_BODY = 'The request body (the value) is empty';
+
+const OPERATION_OF: Readonly<Record<string, Operation>> = { GET: 'read', HEAD: 'read', PUT: 'write', POST: 'write', DELETE: 'delete' };
+
+function hasClientCertificate(req: IncomingMessage): boolean {
+  return clientIdentities(req.socket).length > 0 || (req.socket as { authorized?: boolean }).authorized === true;
+}
 
 export { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
 
@@ -23,6 +35,10 @@ export interface HandlerOptions {
   readonly namespaces: readonly Namespace[];
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
+  /** Requests served at once; beyond it, 503 at once (service endpoints exempt). */
+  readonly maxInFlight: number;
+  /** Mutual TLS (tls.ca) is on: namespaces and admin endpoints need a client certificate. */
+  readonly mutualTls: boolean;
   readonly logger: Logger;
   readonly engine: string;
   readonly metrics: Metrics;
@@ -42,7 +58,16 @@ type Handler = (req: IncomingMessage, res: ServerResponse, refuse?: ProblemType)
 
 export function createHandler(options: HandlerOptions): Handler {
   const parser = new TargetParser(options.namespaces, options.maxKeyBytes);
-  const { logger, maxValueBytes, metrics, endpoints, engine } = options;
+  const { logger, maxValueBytes, metrics, endpoints, engine, maxInFlight, mutualTls } = options;
+  const guards = new Map(
+    options.namespaces.map((ns) => [
+      ns.name,
+      {
+        policy: new AccessPolicy(ns.access, mutualTls),
+        limiter: ns.rateLimit === undefined ? undefined : new RateLimiter(ns.rateLimit.perSecond, ns.rateLimit.burst),
+      },
+    ]),
+  );
 
   return (req, res, refuse) => {
     const incoming = req.headers['x-request-id'];
@@ -101,30 +126,46 @@ export function createHandler(options: HandlerOptions): Handler {
   async function serve(x: Exchange): Promise<void> {
     const url = x.req.url ?? '';
     const query = url.indexOf('?');
-    const endpoint = endpoints.get(query === -1 ? url : url.slice(0, query));
+    const path = query === -1 ? url : url.slice(0, query);
+    const endpoint = endpoints.get(path);
     if (endpoint !== undefined) {
       x.endpoint = true;
+      if (mutualTls && path.startsWith('/admin/') && !hasClientCertificate(x.req)) {
+        return x.problem(PROBLEMS.notAuthorized, 'A client certificate is required');
+      }
       return endpoint(x);
+    }
+    if (metrics.inFlight > maxInFlight) {
+      return x.problem(PROBLEMS.overloaded, undefined, { 'Retry-After': RETRY_AFTER_SECONDS });
     }
     const target = parser.parse(url);
     if (!target.ok) return x.problem(target.problem, target.detail);
     const { namespace, key } = target;
     x.namespace = namespace.name;
     x.key = key;
-    switch (x.req.method) {
-      case 'GET':
-      case 'HEAD':
-        x.operation = 'read';
+    const operation = OPERATION_OF[x.req.method ?? ''];
+    if (operation === undefined) return x.problem(PROBLEMS.methodNotAllowed, undefined, { Allow: ALLOWED_METHODS });
+    x.operation = operation;
+
+    const guard = guards.get(namespace.name)!;
+    const decision = guard.policy.decide(x.req, operation);
+    if (!decision.allowed) {
+      if (decision.status === 403) return x.problem(PROBLEMS.forbidden, decision.detail);
+      const challenge = guard.policy.takesTokens ? { 'WWW-Authenticate': 'Bearer realm="firkin"' } : undefined;
+      return x.problem(PROBLEMS.notAuthorized, decision.detail, challenge);
+    }
+    if (guard.limiter !== undefined) {
+      const rate = guard.limiter.take(decision.client ?? x.req.socket.remoteAddress ?? 'unknown');
+      if (!rate.allowed) return x.problem(PROBLEMS.rateLimited, undefined, { 'Retry-After': String(rate.retryAfterSeconds) });
+    }
+
+    switch (operation) {
+      case 'read':
         return read(x, namespace, key);
-      case 'PUT':
-      case 'POST':
-        x.operation = 'write';
+      case 'write':
         return write(x, namespace, key);
-      case 'DELETE':
-        x.operation = 'delete';
+      case 'delete':
         return remove(x, namespace, key);
-      default:
-        return x.problem(PROBLEMS.methodNotAllowed, undefined, { Allow: ALLOWED_METHODS });
     }
   }
 
@@ -148,14 +189,15 @@ export function createHandler(options: HandlerOptions): Handler {
     const maxAge = requestedMaxAge(x.req.headers);
     if (!maxAge.ok) return x.problem(PROBLEMS.badRequest, maxAge.detail);
     // For `Expect: 100-continue`, invite the body only now that the request is acceptable.
-    const declared = Number(x.req.headers['content-length'] ?? 0);
-    if (x.req.headers.expect !== undefined && declared <= maxValueBytes) x.res.writeContinue();
+    const length = x.req.headers['content-length'];
+    if (length === '0') return x.problem(PROBLEMS.badRequest, EMPTY_BODY);
+    if (x.req.headers.expect !== undefined && Number(length ?? 0) <= maxValueBytes) x.res.writeContinue();
     const body = await readBody(x.req, maxValueBytes);
     if (!body.ok) {
       if (body.reason === 'aborted') return x.abandon();
       return x.problem(PROBLEMS.tooLarge, `The value exceeds the maximum of ${maxValueBytes} bytes`);
     }
-    if (body.body.length === 0) return x.problem(PROBLEMS.badRequest, 'The request body (the value) is empty');
+    if (body.body.length === 0) return x.problem(PROBLEMS.badRequest, EMPTY_BODY);
     const outcome = await namespace.set(key, body.body, maxAge.value, condition.value);
     if (!outcome.applied) return x.problem(PROBLEMS.preconditionFailed);
     return x.send(201, { ETag: etagOf(outcome.version), 'Content-Length': 0 });

@@ -64,6 +64,18 @@ export const PROBLEMS = {
     title: 'Storage unavailable',
     detail: 'The storage engine could not complete the request; retry later',
   },
+  rateLimited: {
+    status: 429,
+    type: firkin('rate-limited'),
+    title: 'Too many requests',
+    detail: 'This client exceeded the rate limit of this namespace; see Retry-After',
+  },
+  overloaded: {
+    status: 503,
+    type: firkin('overloaded'),
+    title: 'Overloaded',
+    detail: 'Too many requests are in progress; retry later',
+  },
   notReady: {
     status: 503,
     type: firkin('not-ready'),

@@ -4,8 +4,7 @@
  * graceful close that lets in-flight requests finish.
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { FirkinConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
@@ -16,6 +15,7 @@ import type { serviceEndpoints } from './endpoints.js';
 import { createHandler } from './handler.js';
 import { PROBLEMS, problemBody, type ProblemType } from './problem.js';
 import { ALLOWED_METHODS } from './protocol.js';
+import { refuseForeignCertificates, secureContextOptions, serverTlsOptions } from './tls.js';
 
 export interface ServerOptions {
   readonly config: FirkinConfig;
@@ -26,6 +26,8 @@ export interface ServerOptions {
   readonly endpoints: ReturnType<typeof serviceEndpoints>;
   /** True once the service is draining before exit. */
   readonly closing: () => boolean;
+  /** Listen here instead of the config's listen_address / listen_port (the admin listener). */
+  readonly listen?: { readonly address: string; readonly port: number };
 }
 
 export interface RunningServer {
@@ -34,6 +36,8 @@ export interface RunningServer {
   readonly url: string;
   /** Stop accepting, let in-flight requests finish for up to `drainMs`, then drop what is left. */
   close(drainMs?: number): Promise<void>;
+  /** Read the TLS certificate, key and CA again; new connections use them, open ones are kept. */
+  reloadTls(): void;
 }
 
 /** Limits on the connection itself; request-level limits live in the handler. */
@@ -54,6 +58,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     namespaces: options.namespaces,
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
+    maxInFlight: config.maxInFlight,
+    mutualTls: config.tls?.ca !== undefined,
     logger,
     engine: options.engine,
     metrics,
@@ -67,12 +73,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Host is meaningless to a session store; the handler answers every request itself.
     requireHostHeader: false,
   };
-  const server: Server = config.tls
-    ? createHttpsServer(
-        { ...serverOptions, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), minVersion: 'TLSv1.2' },
-        handler,
-      )
-    : createHttpServer(serverOptions, handler);
+  let server: Server;
+  if (config.tls) {
+    const https = createHttpsServer({ ...serverOptions, ...serverTlsOptions(config.tls) }, handler);
+    if (config.tls.ca !== undefined) refuseForeignCertificates(https);
+    server = https;
+  } else {
+    server = createHttpServer(serverOptions, handler);
+  }
+  // Beyond this many connections, new ones are closed at once.
+  server.maxConnections = config.maxConnections;
+  // A client that half-closes after sending its request (shutdown(SHUT_WR), `nc -N`) still
+  // gets its answer; Node's default would abandon the request on the client's FIN.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // Without a callback, a socket idle this long is destroyed.
   server.setTimeout(TIMEOUTS.socketIdleMs);
   // `Expect: 100-continue`: the handler sends 100 Continue itself, only once it has decided to read the body.
@@ -101,7 +114,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.listenPort, config.listenAddress, () => {
+    server.listen(options.listen?.port ?? config.listenPort, options.listen?.address ?? config.listenAddress, () => {
       server.off('error', reject);
       resolve();
     });
@@ -113,6 +126,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     server,
     url,
+    reloadTls: () => {
+      if (config.tls) (server as HttpsServer).setSecureContext(secureContextOptions(config.tls));
+    },
     close: (drainMs = 10_000) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), drainMs);

@@ -148,6 +148,23 @@ describe('bad configs: one line naming the key and the file', () => {
   it('a negative TTL', () => void assertConfigError('default_ttl: -1\n', 'default_ttl', /negative/));
   it('a fractional TTL', () => void assertConfigError('default_ttl: 1.5\n', 'default_ttl'));
   it('a TTL past Cassandra’s ceiling', () => void assertConfigError('default_ttl: 700000000\n', 'default_ttl'));
+  it('names the key of a bad secret, never its value', () => {
+    for (const [yaml, key, secret] of [
+      ['cassandra:\n  authentication:\n    username: u\n    password: 9876543210\n', 'cassandra.authentication.password', '9876543210'],
+      ['cassandra:\n  authentication:\n    username: u\n    password: [hunter2secret]\n', 'cassandra.authentication.password', 'hunter2secret'],
+      ['namespaces:\n  - name: s\n    base_uri: /s/\n    tokens:\n      - name: edge\n        sha256: plaintexttoken123\n', 'namespaces.0.tokens.0.sha256', 'plaintexttoken123'],
+    ] as const) {
+      const err = assertConfigError(yaml, key);
+      assert.ok(!err.message.includes(secret), err.message);
+    }
+  });
+  it('mutual TLS settings', () => {
+    void assertConfigError('tls:\n  ca: /etc/ssl/ca.pem\n', 'tls.ca', /tls.cert/);
+    void assertConfigError('namespaces:\n  - name: s\n    base_uri: /s/\n    clients: [mediawiki]\n', 'namespaces.0.clients', /tls.ca/);
+    void assertConfigError('namespaces:\n  - name: s\n    base_uri: /s/\n    clients:\n      - identity: a\n        operations: [read, wipe]\n', 'namespaces.0.clients.0');
+    void assertConfigError('namespaces:\n  - name: s\n    base_uri: /s/\n    rate_limit:\n      requests_per_second: 0\n', 'namespaces.0.rate_limit.requests_per_second');
+    void assertConfigError('admin:\n  enabled: false\n  listen_port: 9000\n', 'admin.listen_port', /disabled/);
+  });
   it('an unknown log level', () => void assertConfigError('log_level: verbose\n', 'log_level'));
   it('syslog with both a socket and a host', () =>
     void assertConfigError('log:\n  syslog:\n    path: /dev/log\n    host: a\n', 'log.syslog.host', /either/));

@@ -1,5 +1,6 @@
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
+import { rememberKeyOf } from './secrets.js';
 
 export interface Reply {
   readonly status: number;
@@ -18,6 +19,7 @@ export interface RequestOptions {
 
 /** One HTTP request on a fresh connection; resolves with the whole reply. */
 export function request(url: string, options: RequestOptions = {}): Promise<Reply> {
+  rememberKeyOf(url);
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { watchLog } from './secrets.js';
 import { atFileEnd } from './tmp.js';
 
 export const FIRKIN_BIN = fileURLToPath(new URL('../../../bin/firkin.js', import.meta.url));
@@ -40,6 +41,7 @@ export async function spawnFirkin(dir: string, config: Record<string, unknown>, 
         });
   atFileEnd(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
   const stdout: string[] = [];
+  watchLog(`firkin serve in ${dir}`, stdout);
   let stderr = '';
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const url = await new Promise<string>((resolve, reject) => {

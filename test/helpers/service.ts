@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { startService, type Service } from '../../src/service.js';
+import { watchLog } from './secrets.js';
 import { atFileEnd, tempDir } from './tmp.js';
 
 export interface TestService {
@@ -28,6 +29,7 @@ export async function startTestService(config: Record<string, unknown> = {}): Pr
   });
   const yaml = stringify({ listen_port: 0, embedded: { path: tempDir() }, ...config });
   const service = await startService(parseConfig(yaml, 'test-config.yaml'), { logDestination: destination });
+  watchLog(`an in-process service at ${service.url}`, logs);
   atFileEnd(() => service.close(100));
   const first = service.namespaces[0]!;
   return { service, url: service.url, base: `${service.url}${first.baseUri}`, logs, close: () => service.close(100) };

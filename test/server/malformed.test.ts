@@ -1,7 +1,8 @@
 /** Requests that are not well-formed HTTP, sent on raw sockets: each gets a clear 4xx. */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { before, describe, it } from 'node:test';
-import { rawRequest, rawStatus } from '../helpers/http.js';
+import { rawRequest, rawStatus, request } from '../helpers/http.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 describe('malformed requests', () => {
@@ -38,6 +39,44 @@ describe('malformed requests', () => {
       `PUT ${path}k HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
     );
     assert.equal(rawStatus(answer), 400, answer);
+  });
+
+  for (const [name, head] of [
+    ['a Transfer-Encoding other than chunked', 'Transfer-Encoding: gzip\r\n'],
+    ['chunked twice', 'Transfer-Encoding: chunked, chunked\r\n'],
+    ['whitespace before the colon', 'Transfer-Encoding : chunked\r\n'],
+    ['a folded header line', 'X-Folded: a\r\n b\r\nContent-Length: 3\r\n'],
+    ['two different Content-Lengths', 'Content-Length: 3\r\nContent-Length: 4\r\n'],
+    ['a signed Content-Length', 'Content-Length: +3\r\n'],
+    ['a NUL in a header value', 'X-Nul: a\u0000b\r\nContent-Length: 3\r\n'],
+  ] as const) {
+    it(`refuses ${name} with 400, without storing anything`, async () => {
+      const answer = await rawRequest(t.url, `PUT ${path}smuggled HTTP/1.1\r\nHost: x\r\n${head}\r\nabc\r\n0\r\n\r\n`);
+      assert.equal(rawStatus(answer), 400, answer.slice(0, 300));
+      assert.match(answer, /application\/problem\+json/);
+      assert.equal((await request(`${t.base}smuggled`)).status, 404);
+    });
+  }
+
+  it('answers a client that half-closes its side right after the request', async () => {
+    // rawRequest writes the bytes, then waits for the server to close; this one sends FIN at once.
+    const { hostname, port } = new URL(t.url);
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), hostname);
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      socket.on('close', () => resolve(text));
+      socket.end(`PUT ${path}halfclosed HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhc`);
+    });
+    assert.equal(rawStatus(answer), 201, answer);
+    assert.equal((await request(`${t.base}halfclosed`)).body.toString(), 'hc');
+  });
+
+  it('refuses repeated conditional headers with 400', async () => {
+    const answer = await rawRequest(t.url, `PUT ${path}dup HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\nIf-None-Match: *\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx`);
+    assert.equal(rawStatus(answer), 400, answer.slice(0, 300));
+    const conflicting = await rawRequest(t.url, `PUT ${path}dup HTTP/1.1\r\nHost: x\r\nIf-Match: *\r\nIf-Match: "abc"\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx`);
+    assert.equal(rawStatus(conflicting), 400, conflicting.slice(0, 300));
   });
 
   it('answers raw bytes outside ASCII in the path with 400', async () => {

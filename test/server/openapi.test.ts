@@ -3,6 +3,7 @@
  * for a broad corpus of requests is in the document, and its x-amples work.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -22,6 +23,12 @@ type Example = {
 const NAMESPACES = [
   { name: 'sessions', base_uri: '/sessions/v1/', default_ttl: 3600 },
   { name: 'tokens', base_uri: '/tokens/v1/' },
+  {
+    name: 'guarded',
+    base_uri: '/guarded/v1/',
+    tokens: [{ name: 'reader', sha256: createHash('sha256').update('reader-token').digest('hex'), operations: ['read'] }],
+    rate_limit: { requests_per_second: 0.01, burst: 2 },
+  },
 ];
 
 describe('OpenAPI document', () => {
@@ -61,6 +68,11 @@ describe('OpenAPI document', () => {
       [`${s}a`, {}],
       [`${k}b`, { method: 'PUT', body: 'v' }],
       [`${k}b`, { method: 'DELETE' }],
+      [`${t.url}/guarded/v1/c`, {}],
+      [`${t.url}/guarded/v1/c`, { method: 'PUT', body: 'v', headers: { authorization: 'Bearer reader-token' } }],
+      [`${t.url}/guarded/v1/c`, { headers: { authorization: 'Bearer reader-token' } }],
+      [`${t.url}/guarded/v1/c`, { headers: { authorization: 'Bearer reader-token' } }],
+      [`${t.url}/guarded/v1/c`, { headers: { authorization: 'Bearer reader-token' } }],
       [`${t.url}/healthz`, {}],
       [`${t.url}/healthz`, { method: 'HEAD' }],
       [`${t.url}/readyz`, {}],
@@ -89,7 +101,7 @@ describe('OpenAPI document', () => {
     ]);
 
     const statuses = new Set(seen.map(([, , status]) => status));
-    for (const expected of [200, 201, 204, 304, 400, 404, 412, 413, 414, 417, 431, 503]) {
+    for (const expected of [200, 201, 204, 304, 400, 401, 403, 404, 412, 413, 414, 417, 429, 431, 503]) {
       assert.ok(statuses.has(expected), `the corpus produced a ${expected}`);
     }
     for (const [template, method, status] of seen) {

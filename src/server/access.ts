@@ -1,0 +1,90 @@
+/**
+ * Who may do what in a namespace. A caller proves an identity with a client
+ * certificate (mutual TLS: subject CN, SAN DNS or URI) or a bearer token
+ * (compared by SHA-256, in constant time). Decisions:
+ *   - no credentials where some are required: 401;
+ *   - an unknown token: 401; a known identity not allowed here, or not for this operation: 403.
+ * Without a client list or tokens, a namespace is open to whoever reaches the
+ * listener, as in Kask; with mutual TLS (tls.ca), to any client certificate.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { AccessConfig, Operation } from '../config/load.js';
+import { clientIdentities } from './tls.js';
+
+export type AccessDecision =
+  | { readonly allowed: true; readonly client: string | undefined }
+  | { readonly allowed: false; readonly status: 401 | 403; readonly detail: string };
+
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+
+interface TokenEntry {
+  readonly name: string;
+  readonly hash: Buffer;
+  readonly operations: ReadonlySet<Operation>;
+}
+
+export class AccessPolicy {
+  private readonly clients: ReadonlyMap<string, ReadonlySet<Operation>>;
+  private readonly tokens: readonly TokenEntry[];
+
+  constructor(
+    private readonly access: AccessConfig | undefined,
+    /** Mutual TLS is on: an open namespace still needs a client certificate. */
+    private readonly mutualTls: boolean,
+  ) {
+    this.clients = new Map((access?.clients ?? []).map((c) => [c.identity, new Set(c.operations)]));
+    this.tokens = (access?.tokens ?? []).map((t) => ({ name: t.name, hash: Buffer.from(t.sha256, 'hex'), operations: new Set(t.operations) }));
+  }
+
+  /** True if this namespace takes bearer tokens (401 answers then carry WWW-Authenticate: Bearer). */
+  get takesTokens(): boolean {
+    return this.tokens.length > 0;
+  }
+
+  decide(req: IncomingMessage, operation: Operation): AccessDecision {
+    const identities = clientIdentities(req.socket);
+    const authorization = req.headers.authorization;
+    if (this.access === undefined) {
+      if (!this.mutualTls) return { allowed: true, client: undefined };
+      return identities.length > 0 || certified(req)
+        ? { allowed: true, client: identities[0] }
+        : { allowed: false, status: 401, detail: 'A client certificate is required' };
+    }
+
+    let known: string | undefined;
+    for (const id of identities) {
+      const ops = this.clients.get(id);
+      if (ops === undefined) continue;
+      if (ops.has(operation)) return { allowed: true, client: id };
+      known ??= id;
+    }
+    if (authorization !== undefined) {
+      const token = BEARER.exec(authorization)?.[1];
+      const entry = token === undefined ? undefined : this.findToken(token);
+      if (entry?.operations.has(operation)) return { allowed: true, client: `token:${entry.name}` };
+      if (entry !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in this namespace` };
+      if (known === undefined && identities.length === 0) {
+        return { allowed: false, status: 401, detail: 'The bearer token is not valid here' };
+      }
+    }
+    if (known !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in this namespace` };
+    if (identities.length > 0 || certified(req)) return { allowed: false, status: 403, detail: 'This client may not use this namespace' };
+    return { allowed: false, status: 401, detail: this.takesTokens ? 'A client certificate or bearer token is required' : 'A client certificate is required' };
+  }
+
+  /** Every configured hash is compared, in constant time, whatever matches. */
+  private findToken(token: string): TokenEntry | undefined {
+    const hash = createHash('sha256').update(token).digest();
+    let found: TokenEntry | undefined;
+    for (const entry of this.tokens) {
+      if (timingSafeEqual(hash, entry.hash) && found === undefined) found = entry;
+    }
+    return found;
+  }
+}
+
+/** A verified client certificate with no usable identity still counts as a certificate. */
+function certified(req: IncomingMessage): boolean {
+  return (req.socket as { authorized?: boolean }).authorized === true;
+}

@@ -1,0 +1,90 @@
+/**
+ * Server TLS: Kask's tls.cert / tls.key, and with tls.ca mutual TLS, where a
+ * client certificate must be signed by that CA.
+ *
+ * Cipher policy (docs/security.md): TLS 1.2 and 1.3 only; on TLS 1.2, only
+ * ECDHE key exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305), in the
+ * server's order of preference; TLS 1.3 suites as OpenSSL offers them.
+ */
+import { readFileSync } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
+import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
+import type { FirkinConfig } from '../config/load.js';
+
+export const CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+type TlsConfig = NonNullable<FirkinConfig['tls']>;
+
+/** The certificate, key and CA read from disk now (at start-up and on SIGHUP). */
+export function secureContextOptions(tls: TlsConfig): SecureContextOptions {
+  return {
+    cert: readFileSync(tls.cert),
+    key: readFileSync(tls.key),
+    ...(tls.ca !== undefined ? { ca: readFileSync(tls.ca) } : {}),
+    minVersion: 'TLSv1.2',
+    ciphers: CIPHERS,
+    honorCipherOrder: true,
+  };
+}
+
+/** Options for https.createServer: with a CA, ask every client for a certificate. */
+export function serverTlsOptions(tls: TlsConfig): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+  return {
+    ...secureContextOptions(tls),
+    // The handshake itself cannot tell "no certificate" (401, so the client learns why)
+    // from "a certificate from elsewhere" (refused): the check below makes that cut.
+    requestCert: tls.ca !== undefined,
+    rejectUnauthorized: false,
+  };
+}
+
+/** With mutual TLS, drop a connection whose client certificate the CA did not sign, before any HTTP. */
+export function refuseForeignCertificates(server: HttpsServer): void {
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (!socket.authorized && hasPeerCertificate(socket)) socket.destroy();
+  });
+}
+
+function hasPeerCertificate(socket: TLSSocket): boolean {
+  const cert = socket.getPeerCertificate();
+  return cert !== null && Object.keys(cert).length > 0;
+}
+
+const identityCache = new WeakMap<TLSSocket, readonly string[]>();
+
+/**
+ * The identities of a verified client certificate: subject CN, SAN DNS names and
+ * SAN URIs. Empty without mutual TLS, without a certificate, or if it is not verified.
+ */
+export function clientIdentities(socket: unknown): readonly string[] {
+  const tlsSocket = socket as TLSSocket;
+  if (typeof tlsSocket.getPeerCertificate !== 'function' || !tlsSocket.authorized) return [];
+  let ids = identityCache.get(tlsSocket);
+  if (ids === undefined) {
+    ids = identitiesOf(tlsSocket.getPeerCertificate());
+    identityCache.set(tlsSocket, ids);
+  }
+  return ids;
+}
+
+export function identitiesOf(cert: PeerCertificate): string[] {
+  const ids: string[] = [];
+  const cn = cert.subject?.CN;
+  if (typeof cn === 'string') ids.push(cn);
+  else if (Array.isArray(cn)) ids.push(...(cn as string[]));
+  for (const part of (cert.subjectaltname ?? '').split(', ')) {
+    const m = /^(DNS|URI):(.+)$/.exec(part);
+    if (m) ids.push(m[2]!);
+  }
+  return ids;
+}

@@ -1,0 +1,127 @@
+/**
+ * Mutual TLS and per-namespace authorisation: client certificates signed by
+ * tls.ca, identities by subject CN or SAN, operations per client, bearer tokens
+ * by hash; 401 without credentials, 403 for the wrong identity or operation,
+ * and no HTTP at all for a certificate from another CA.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import { before, describe, it } from 'node:test';
+import { pem, TestCa, type KeyPair } from '../helpers/pki.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+const TOKEN = 'edge-proxy-token-5f1c2a9e';
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+describe('mutual TLS and per-namespace authorisation', () => {
+  let ca: TestCa;
+  let t: TestService;
+  const clients: Record<string, KeyPair> = {};
+  let foreign: KeyPair;
+
+  before(async () => {
+    ca = new TestCa();
+    clients.mediawiki = ca.issue('mediawiki', 'mediawiki');
+    clients.reader = ca.issue('reader', 'some-reader', 'DNS:reader.example');
+    clients.spiffe = ca.issue('spiffe', 'workload', 'URI:spiffe://wiki/ns/auth');
+    clients.stranger = ca.issue('stranger', 'stranger');
+    foreign = new TestCa('Elsewhere CA').issue('mediawiki', 'mediawiki');
+    const server = ca.server();
+    t = await startTestService({
+      tls: { cert: server.cert, key: server.key, ca: ca.cert },
+      namespaces: [
+        {
+          name: 'sessions',
+          base_uri: '/sessions/v1/',
+          clients: ['mediawiki', { identity: 'reader.example', operations: ['read'] }, { identity: 'spiffe://wiki/ns/auth', operations: ['read', 'write'] }],
+          tokens: [{ name: 'edge', sha256: sha256(TOKEN), operations: ['read', 'write'] }],
+        },
+        { name: 'open', base_uri: '/open/v1/' },
+      ],
+    });
+  });
+
+  function call(path: string, options: { method?: string; client?: KeyPair; body?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        `${t.url}${path}`,
+        {
+          method: options.method ?? 'GET',
+          ca: pem(ca.cert),
+          agent: false,
+          headers: options.headers,
+          ...(options.client ? { cert: pem(options.client.cert), key: pem(options.client.key) } : {}),
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end(options.body);
+    });
+  }
+
+  it('lets a listed client (by subject CN) read, write and delete', async () => {
+    const c = clients.mediawiki;
+    assert.equal((await call('/sessions/v1/alpha', { method: 'PUT', body: 'v', client: c })).status, 201);
+    assert.equal((await call('/sessions/v1/alpha', { client: c })).body, 'v');
+    assert.equal((await call('/sessions/v1/alpha', { method: 'DELETE', client: c })).status, 204);
+  });
+
+  it('limits a client to its operations (identity from a SAN DNS name or URI)', async () => {
+    assert.equal((await call('/sessions/v1/beta', { method: 'PUT', body: 'v', client: clients.spiffe })).status, 201);
+    assert.equal((await call('/sessions/v1/beta', { client: clients.reader })).status, 200);
+    const write = await call('/sessions/v1/beta', { method: 'PUT', body: 'x', client: clients.reader });
+    assert.equal(write.status, 403);
+    assert.equal(JSON.parse(write.body).type, 'urn:firkin:problem:forbidden');
+    assert.equal((await call('/sessions/v1/beta', { method: 'DELETE', client: clients.spiffe })).status, 403);
+  });
+
+  it('answers 403 to a client of the right CA that is not listed, which may still use an open namespace', async () => {
+    assert.equal((await call('/sessions/v1/beta', { client: clients.stranger })).status, 403);
+    assert.equal((await call('/open/v1/gamma', { method: 'PUT', body: 'v', client: clients.stranger })).status, 201);
+  });
+
+  it('answers 401 without a certificate, except on the liveness, readiness and metrics endpoints', async () => {
+    const denied = await call('/sessions/v1/beta');
+    assert.equal(denied.status, 401);
+    assert.equal(JSON.parse(denied.body).type, 'https://www.mediawiki.org/wiki/probs/not-authorized');
+    assert.equal(denied.headers['www-authenticate'], 'Bearer realm="firkin"');
+    assert.equal((await call('/open/v1/gamma')).status, 401, 'with mutual TLS, open namespaces still need a certificate');
+    assert.equal((await call('/admin/top-keys')).status, 401);
+    assert.equal((await call('/admin/top-keys', { client: clients.stranger })).status, 200);
+    for (const path of ['/healthz', '/readyz', '/metrics']) assert.equal((await call(path)).status, 200, path);
+  });
+
+  it('refuses a certificate signed by another CA before any HTTP', async () => {
+    await assert.rejects(call('/sessions/v1/beta', { client: foreign }), /ECONNRESET|socket hang up|EPIPE/);
+    await assert.rejects(call('/healthz', { client: foreign }), /ECONNRESET|socket hang up|EPIPE/);
+  });
+
+  it('takes a bearer token by its hash, for its operations only', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    assert.equal((await call('/sessions/v1/delta', { method: 'PUT', body: 'v', headers: auth })).status, 201);
+    assert.equal((await call('/sessions/v1/delta', { headers: auth })).body, 'v');
+    assert.equal((await call('/sessions/v1/delta', { method: 'DELETE', headers: auth })).status, 403);
+    assert.equal((await call('/sessions/v1/delta', { headers: { authorization: 'Bearer not-the-token' } })).status, 401);
+    assert.equal((await call('/sessions/v1/delta', { headers: { authorization: `Basic ${TOKEN}` } })).status, 401);
+    // A token does not open another namespace.
+    assert.equal((await call('/open/v1/delta', { headers: auth })).status, 401);
+  });
+
+  it('never echoes a token or a key in an answer or a log line', async () => {
+    const secretKey = 'enwiki:MWSession:4f2d8a0c1b3e5d7f9a1c3e5b7d9f1a3c';
+    await call(`/sessions/v1/${encodeURIComponent(secretKey)}`, { headers: { authorization: `Bearer ${TOKEN}x` } });
+    const all = t.logs.join('\n');
+    assert.ok(!all.includes(TOKEN) && !all.includes(secretKey));
+  });
+});
