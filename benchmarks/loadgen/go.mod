@@ -1,0 +1,3 @@
+module firkin/benchmarks/loadgen
+
+go 1.22
