@@ -3,7 +3,9 @@
  * config file. Exit codes: 0 success, 1 runtime failure, 2 bad usage or config.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.js';
+import cluster from 'node:cluster';
+import { runPrimary } from './cluster.js';
+import { ConfigError, loadConfig, type FirkinConfig } from './config/load.js';
 import { startService, type Service } from './service.js';
 import { applySchema, schemaStatements } from './storage/cassandra/schema.js';
 import { VERSION } from './version.js';
@@ -90,7 +92,12 @@ function load(file: string | undefined) {
 }
 
 async function serve(configFile: string | undefined): Promise<void> {
-  const config = load(configFile);
+  let config = load(configFile);
+  if (cluster.isPrimary && config.workers > 1) {
+    runPrimary(config);
+    return;
+  }
+  if (cluster.isWorker) config = asWorker(config);
   // Signals are handled from the start: one that arrives while the service is still
   // starting takes effect once it is up (a SIGHUP must never kill the process).
   let service: Service | undefined;
@@ -137,6 +144,21 @@ async function serve(configFile: string | undefined): Promise<void> {
     void s.flushLogs(1000).finally(() => process.exit(1));
   });
   if (pendingStop !== undefined) stop(pendingStop);
+  // A worker whose primary is gone (killed) stops too, after draining.
+  if (cluster.isWorker) process.on('disconnect', () => stop('primary gone'));
+}
+
+/** A worker's share of per-process limits: a namespace rate limit is split between the workers. */
+function asWorker(config: FirkinConfig): FirkinConfig {
+  const n = config.workers;
+  return {
+    ...config,
+    namespaces: config.namespaces.map((ns) =>
+      ns.rateLimit === undefined
+        ? ns
+        : { ...ns, rateLimit: { perSecond: ns.rateLimit.perSecond / n, burst: Math.max(1, Math.floor(ns.rateLimit.burst / n)) } },
+    ),
+  };
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => fail(`unexpected failure: ${(err as Error).stack ?? String(err)}`, 1));

@@ -17,6 +17,7 @@ import type { StorageEngine } from './storage/engine.js';
 import { openEngine } from './storage/open.js';
 import { CassandraEngine } from './storage/cassandra/cassandra-engine.js';
 import { VERSION } from './version.js';
+import { workerChannel } from './cluster.js';
 
 export interface Service {
   readonly url: string;
@@ -76,7 +77,8 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     });
   }
   const readiness = new Readiness(engine, config.readinessTimeoutMs, metrics);
-  const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness };
+  const cluster = workerChannel({ metricsJson: () => metrics.registry.getMetricsAsJSON(), topKeys: () => insight.report() });
+  const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness, cluster };
   const common = { config, logger, engine: engine.kind, metrics, closing: () => readiness.isDraining };
   const adminApart = config.admin.enabled && config.admin.listen !== undefined;
   const servers: RunningServer[] = [];

@@ -4,6 +4,7 @@
  * the service uses. Every failure is a ConfigError naming the key and the file.
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { configSchema, OPERATIONS, type ConfigFile, type SyslogFacility } from './schema.js';
@@ -85,6 +86,8 @@ export interface FirkinConfig {
   /** `ca`: mutual TLS, client certificates must be signed by it. */
   readonly tls: { readonly cert: string; readonly key: string; readonly ca: string | undefined } | undefined;
   readonly maxConnections: number;
+  /** Worker processes (1: no cluster, the process serves itself). */
+  readonly workers: number;
   readonly maxInFlight: number;
   /** The /admin endpoints: disabled, on the main listener, or on their own. */
   readonly admin: { readonly enabled: boolean; readonly listen: { readonly address: string; readonly port: number } | undefined };
@@ -275,6 +278,7 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     namespaces,
     log: resolveLog(c, fail),
     maxConnections: c.max_connections ?? DEFAULTS.maxConnections,
+    workers: c.workers ?? Math.min(availableParallelism(), 16),
     maxInFlight: c.max_in_flight ?? DEFAULTS.maxInFlight,
     admin: resolveAdmin(c, fail),
     drainTimeoutMs: c.drain_timeout_ms ?? DEFAULTS.drainTimeoutMs,

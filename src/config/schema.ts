@@ -137,6 +137,8 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  /** Processes serving the port (node:cluster); default: the cores this process may use. */
+  workers: z.int().min(1).max(64).optional(),
   /** Connections the listener holds at once; more are refused. */
   max_connections: z.int().min(1).max(1_000_000).optional(),
   /** Requests served at once; more are answered 503 at once. */

@@ -122,8 +122,9 @@ export class Metrics {
   });
   private readonly ready = new Gauge({
     name: 'firkin_storage_ready',
-    help: '1 if the last readiness probe of the storage engine succeeded, else 0.',
+    help: '1 if the last readiness probe of the storage engine succeeded, else 0 (with workers: the lowest).',
     registers: [this.registry],
+    aggregator: 'min',
   });
   private readonly logDropped = new Counter({
     name: 'firkin_log_lines_dropped_total',
@@ -149,6 +150,7 @@ export class Metrics {
       help: 'Build information (always 1).',
       labelNames: ['version', 'node_version', 'engine'] as const,
       registers: [this.registry],
+      aggregator: 'max',
     }).set({ version: VERSION, node_version: process.version, engine: options.engine }, 1);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }

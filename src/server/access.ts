@@ -10,7 +10,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AccessConfig, Operation } from '../config/load.js';
-import { clientIdentities } from './tls.js';
+import { clientIdentities, hasVerifiedCertificate } from './tls.js';
 
 export type AccessDecision =
   | { readonly allowed: true; readonly client: string | undefined }
@@ -48,7 +48,7 @@ export class AccessPolicy {
     if (this.access === undefined) {
       if (!this.mutualTls) return { allowed: true, client: undefined };
       return identities.length > 0 || certified(req)
-        ? { allowed: true, client: identities[0] }
+        ? { allowed: true, client: identities[0] === undefined ? undefined : `cert:${identities[0]}` }
         : { allowed: false, status: 401, detail: 'A client certificate is required' };
     }
 
@@ -56,7 +56,7 @@ export class AccessPolicy {
     for (const id of identities) {
       const ops = this.clients.get(id);
       if (ops === undefined) continue;
-      if (ops.has(operation)) return { allowed: true, client: id };
+      if (ops.has(operation)) return { allowed: true, client: `cert:${id}` };
       known ??= id;
     }
     if (authorization !== undefined) {
@@ -86,5 +86,5 @@ export class AccessPolicy {
 
 /** A verified client certificate with no usable identity still counts as a certificate. */
 function certified(req: IncomingMessage): boolean {
-  return (req.socket as { authorized?: boolean }).authorized === true;
+  return hasVerifiedCertificate(req.socket);
 }

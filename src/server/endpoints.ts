@@ -21,6 +21,8 @@ export interface EndpointOptions {
   readonly metrics: Metrics;
   readonly insight: WriteInsight;
   readonly readiness: Readiness;
+  /** In a worker process: the primary's cluster-wide views (metrics of every worker, merged top keys). */
+  readonly cluster?: { ask(what: 'metrics' | 'top-keys'): Promise<unknown> };
 }
 
 type Endpoint = (x: Exchange) => void | Promise<void>;
@@ -58,12 +60,12 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
     [
       '/metrics',
       async (x) => {
-        const body = await metrics.registry.metrics();
+        const body = options.cluster ? String(await options.cluster.ask('metrics')) : await metrics.registry.metrics();
         x.send(200, { 'Content-Type': metrics.registry.contentType, 'Content-Length': Buffer.byteLength(body) }, body);
       },
     ],
     ['/openapi', (x) => x.send(200, { 'Content-Type': openapi.type, 'Content-Length': openapi.body.length }, openapi.body)],
-    ['/admin/top-keys', (x) => x.json(200, insight.report())],
+    ['/admin/top-keys', async (x) => x.json(200, options.cluster ? await options.cluster.ask('top-keys') : insight.report())],
   ]);
   const wanted = [...endpoints].filter(([path]) => (path.startsWith('/admin/') ? include !== 'service' : include !== 'admin'));
   return new Map(

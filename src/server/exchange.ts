@@ -10,6 +10,8 @@ export class Exchange {
   operation: Operation | undefined;
   /** A service endpoint (/healthz, /metrics…): not counted in the request metrics. */
   endpoint = false;
+  /** Counted against max_in_flight until answered. */
+  holdsSlot = false;
 
   constructor(
     readonly req: IncomingMessage,

@@ -18,15 +18,26 @@ import { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js'
 import { TargetParser } from './target.js';
 import { AccessPolicy } from './access.js';
 import { RateLimiter } from './rate-limit.js';
-import { clientIdentities } from './tls.js';
+import { hasVerifiedCertificate } from './tls.js';
 import type { Operation } from '../metrics/metrics.js';
+
+/** An anonymous client's rate-limit key: its IPv4 address, or the /64 of its IPv6 address. */
+export function addressBlock(address: string | undefined): string {
+  if (address === undefined) return 'unknown';
+  if (!address.includes(':') || address.startsWith('::ffff:')) return address;
+  const [head = '', tail = ''] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).join(':')}::/64`;
+}
 
 const EMPTY_BODY = 'The request body (the value) is empty';
 
 const OPERATION_OF: Readonly<Record<string, Operation>> = { GET: 'read', HEAD: 'read', PUT: 'write', POST: 'write', DELETE: 'delete' };
 
 function hasClientCertificate(req: IncomingMessage): boolean {
-  return clientIdentities(req.socket).length > 0 || (req.socket as { authorized?: boolean }).authorized === true;
+  return hasVerifiedCertificate(req.socket);
 }
 
 export { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
@@ -59,6 +70,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse, refuse?: ProblemType)
 export function createHandler(options: HandlerOptions): Handler {
   const parser = new TargetParser(options.namespaces, options.maxKeyBytes);
   const { logger, maxValueBytes, metrics, endpoints, engine, maxInFlight, mutualTls } = options;
+  /** Namespace requests being served by this listener (for max_in_flight). */
+  let inFlight = 0;
   const guards = new Map(
     options.namespaces.map((ns) => [
       ns.name,
@@ -77,6 +90,7 @@ export function createHandler(options: HandlerOptions): Handler {
     metrics.requestStarted();
     const done = (): void => {
       metrics.requestEnded();
+      if (exchange.holdsSlot) inFlight--;
       if (exchange.endpoint) return;
       if (!res.headersSent) {
         if (exchange.operation !== undefined) metrics.aborted(exchange.namespace!, exchange.operation);
@@ -135,9 +149,13 @@ export function createHandler(options: HandlerOptions): Handler {
       }
       return endpoint(x);
     }
-    if (metrics.inFlight > maxInFlight) {
+    // Only namespace requests count against max_in_flight: health checks and scrapes neither
+    // take a slot nor can be refused by it.
+    if (inFlight >= maxInFlight) {
       return x.problem(PROBLEMS.overloaded, undefined, { 'Retry-After': RETRY_AFTER_SECONDS });
     }
+    inFlight++;
+    x.holdsSlot = true;
     const target = parser.parse(url);
     if (!target.ok) return x.problem(target.problem, target.detail);
     const { namespace, key } = target;
@@ -155,7 +173,8 @@ export function createHandler(options: HandlerOptions): Handler {
       return x.problem(PROBLEMS.notAuthorized, decision.detail, challenge);
     }
     if (guard.limiter !== undefined) {
-      const rate = guard.limiter.take(decision.client ?? x.req.socket.remoteAddress ?? 'unknown');
+      // Keys by kind (cert:, token:, ip:) so one kind cannot drain another's bucket.
+      const rate = guard.limiter.take(decision.client ?? `ip:${addressBlock(x.req.socket.remoteAddress)}`);
       if (!rate.allowed) return x.problem(PROBLEMS.rateLimited, undefined, { 'Retry-After': String(rate.retryAfterSeconds) });
     }
 

@@ -1,8 +1,9 @@
 /**
  * Per-client request rate limits for a namespace: a token bucket per client
- * (its certificate identity, token name, or else its address), refilled at
- * `perSecond` up to `burst`. Memory is bounded: at most MAX_CLIENTS buckets,
- * the least recently seen dropped first (a dropped client starts with a full bucket).
+ * (its certificate identity, token name, or else its address; IPv6 by /64),
+ * refilled at `perSecond` up to `burst`. Memory is bounded: at most MAX_CLIENTS
+ * buckets, the least recently seen dropped first (a dropped client starts with a
+ * full bucket).
  */
 const MAX_CLIENTS = 100_000;
 
@@ -14,7 +15,13 @@ interface Bucket {
 export type RateDecision = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number };
 
 export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  /**
+   * Two generations: recent clients in `current`, older ones in `previous`. When
+   * `current` is full, `previous` is dropped and `current` takes its place: O(1) per
+   * request, at most MAX_CLIENTS buckets, the least recently seen forgotten first.
+   */
+  private current = new Map<string, Bucket>();
+  private previous = new Map<string, Bucket>();
 
   constructor(
     private readonly perSecond: number,
@@ -24,16 +31,19 @@ export class RateLimiter {
 
   take(client: string): RateDecision {
     const now = this.now();
-    let bucket = this.buckets.get(client);
+    let bucket = this.current.get(client);
     if (bucket === undefined) {
-      bucket = { tokens: this.burst, updatedAt: now };
-      if (this.buckets.size >= MAX_CLIENTS) this.buckets.delete(this.buckets.keys().next().value!);
-    } else {
-      this.buckets.delete(client); // re-inserted below: the map's order is least recently seen first
-      bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.perSecond);
-      bucket.updatedAt = now;
+      bucket = this.previous.get(client);
+      if (bucket !== undefined) this.previous.delete(client);
+      else bucket = { tokens: this.burst, updatedAt: now };
+      if (this.current.size >= MAX_CLIENTS / 2) {
+        this.previous = this.current;
+        this.current = new Map();
+      }
+      this.current.set(client, bucket);
     }
-    this.buckets.set(client, bucket);
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.perSecond);
+    bucket.updatedAt = now;
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return { allowed: true };
@@ -42,6 +52,6 @@ export class RateLimiter {
   }
 
   get size(): number {
-    return this.buckets.size;
+    return this.current.size + this.previous.size;
   }
 }

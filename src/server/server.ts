@@ -42,6 +42,8 @@ export interface RunningServer {
 
 /** Limits on the connection itself; request-level limits live in the handler. */
 export const TIMEOUTS = {
+  /** A TLS handshake must complete within this (Node's default is 120 s). */
+  handshakeMs: 10_000,
   /** The whole request head must arrive within this. */
   headersMs: 10_000,
   /** The whole request, body included, must arrive within this. */
@@ -70,12 +72,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     headersTimeout: TIMEOUTS.headersMs,
     requestTimeout: TIMEOUTS.requestMs,
     keepAliveTimeout: TIMEOUTS.keepAliveMs,
+    // Enforce the two timeouts above within a second (Node checks every 30 s by default).
+    connectionsCheckingInterval: 1000,
     // Host is meaningless to a session store; the handler answers every request itself.
     requireHostHeader: false,
   };
   let server: Server;
   if (config.tls) {
-    const https = createHttpsServer({ ...serverOptions, ...serverTlsOptions(config.tls) }, handler);
+    const https = createHttpsServer({ ...serverOptions, ...serverTlsOptions(config.tls), handshakeTimeout: TIMEOUTS.handshakeMs }, handler);
     if (config.tls.ca !== undefined) refuseForeignCertificates(https);
     server = https;
   } else {
@@ -95,6 +99,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || socket.destroyed) return socket.destroy();
+    // A TLS connection whose handshake never completed cannot carry an answer: writing one
+    // would wait forever and hold the connection (and a max_connections slot). Drop it.
+    if (err.code?.startsWith('ERR_TLS') || err.code?.startsWith('ERR_SSL') || (config.tls && !handshakeDone(socket))) {
+      return socket.destroy();
+    }
     const problem: ProblemType =
       err.code === 'HPE_HEADER_OVERFLOW'
         ? PROBLEMS.headersTooLarge
@@ -140,6 +149,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         server.closeIdleConnections();
       }),
   };
+}
+
+function handshakeDone(socket: Socket): boolean {
+  return (socket as Socket & { _secureEstablished?: boolean })._secureEstablished === true;
 }
 
 /** Answer on a raw socket (no request object exists) and close it. */

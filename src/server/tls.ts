@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
+import { constants } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
 import type { FirkinConfig } from '../config/load.js';
 
@@ -34,6 +35,8 @@ export function secureContextOptions(tls: TlsConfig): SecureContextOptions {
     minVersion: 'TLSv1.2',
     ciphers: CIPHERS,
     honorCipherOrder: true,
+    // No TLS 1.2 renegotiation: a client could otherwise present another certificate mid-connection.
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
   };
 }
 
@@ -48,10 +51,18 @@ export function serverTlsOptions(tls: TlsConfig): SecureContextOptions & { reque
   };
 }
 
-/** With mutual TLS, drop a connection whose client certificate the CA did not sign, before any HTTP. */
+/**
+ * With mutual TLS, drop a connection whose client certificate the CA did not sign,
+ * before any HTTP; keep the identities of a verified one, read once at the handshake
+ * (renegotiation is off, so the certificate cannot change afterwards).
+ */
 export function refuseForeignCertificates(server: HttpsServer): void {
   server.on('secureConnection', (socket: TLSSocket) => {
-    if (!socket.authorized && hasPeerCertificate(socket)) socket.destroy();
+    if (!socket.authorized) {
+      if (hasPeerCertificate(socket)) socket.destroy();
+      return;
+    }
+    identityCache.set(socket, identitiesOf(socket.getPeerCertificate()));
   });
 }
 
@@ -60,21 +71,21 @@ function hasPeerCertificate(socket: TLSSocket): boolean {
   return cert !== null && Object.keys(cert).length > 0;
 }
 
-const identityCache = new WeakMap<TLSSocket, readonly string[]>();
+/** Identities of each verified connection, recorded at its handshake. */
+const identityCache = new WeakMap<object, readonly string[]>();
 
 /**
- * The identities of a verified client certificate: subject CN, SAN DNS names and
- * SAN URIs. Empty without mutual TLS, without a certificate, or if it is not verified.
+ * The identities of the verified client certificate of this connection: subject CN,
+ * SAN DNS names and SAN URIs, as recorded at the handshake. Empty without mutual TLS,
+ * without a certificate, or if it was not verified.
  */
-export function clientIdentities(socket: unknown): readonly string[] {
-  const tlsSocket = socket as TLSSocket;
-  if (typeof tlsSocket.getPeerCertificate !== 'function' || !tlsSocket.authorized) return [];
-  let ids = identityCache.get(tlsSocket);
-  if (ids === undefined) {
-    ids = identitiesOf(tlsSocket.getPeerCertificate());
-    identityCache.set(tlsSocket, ids);
-  }
-  return ids;
+export function clientIdentities(socket: object): readonly string[] {
+  return identityCache.get(socket) ?? [];
+}
+
+/** True if this connection presented a certificate the CA signed (recorded at the handshake). */
+export function hasVerifiedCertificate(socket: object): boolean {
+  return identityCache.has(socket);
 }
 
 export function identitiesOf(cert: PeerCertificate): string[] {

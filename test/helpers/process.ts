@@ -29,7 +29,7 @@ export interface SpawnOptions {
 /** Write `config` to `dir/config.yaml`, run `firkin serve` on it and wait for its "listening" line. */
 export async function spawnFirkin(dir: string, config: Record<string, unknown>, options: SpawnOptions = {}): Promise<FirkinProcess> {
   const file = join(dir, 'config.yaml');
-  writeFileSync(file, stringify({ listen_port: 0, ...config }));
+  writeFileSync(file, stringify({ listen_port: 0, workers: 1, ...config }));
   const args = [FIRKIN_BIN, 'serve', '--config', file];
   const child =
     options.fileSizeLimitKiB === undefined

@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimiter } from '../../src/server/rate-limit.js';
+import { addressBlock } from '../../src/server/handler.js';
 import { request } from '../helpers/http.js';
 import { startTestService } from '../helpers/service.js';
 
@@ -58,6 +59,29 @@ describe('rate limits', () => {
     assert.ok(Number(limited.headers['retry-after']) >= 1);
     assert.equal((await request(`${t.url}/sessions/v1/k`, as('token-two-abcdef'))).status, 404, 'another client is not limited');
     assert.equal((await request(`${t.url}/other/v1/k`)).status, 404, 'another namespace is not limited');
+  });
+});
+
+describe('rate-limit keys and memory', () => {
+  it('group IPv6 clients by /64 and keep IPv4 addresses whole', () => {
+    assert.equal(addressBlock('127.0.0.1'), '127.0.0.1');
+    assert.equal(addressBlock('::ffff:10.0.0.5'), '::ffff:10.0.0.5');
+    assert.equal(addressBlock('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+    assert.equal(addressBlock('2001:db8:1:2::7'), '2001:db8:1:2::/64');
+    assert.equal(addressBlock('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(addressBlock('::1'), '0:0:0:0::/64');
+  });
+
+  it('keep at most 100000 clients, forgetting the least recently seen', () => {
+    const limiter = new RateLimiter(1, 1, () => 0);
+    assert.equal(limiter.take('kept').allowed, true);
+    for (let i = 0; i < 150_000; i++) {
+      limiter.take(`c${i}`);
+      if (i % 10_000 === 0) limiter.take('kept');
+      assert.ok(limiter.size <= 100_000);
+    }
+    assert.equal(limiter.take('kept').allowed, false, 'a client seen recently keeps its (empty) bucket');
+    assert.equal(limiter.take('c0').allowed, true, 'one not seen for long starts afresh');
   });
 });
 

@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { before, describe, it } from 'node:test';
 import { pem, TestCa, type KeyPair } from '../helpers/pki.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -105,6 +107,47 @@ describe('mutual TLS and per-namespace authorisation', () => {
   it('refuses a certificate signed by another CA before any HTTP', async () => {
     await assert.rejects(call('/sessions/v1/beta', { client: foreign }), /ECONNRESET|socket hang up|EPIPE/);
     await assert.rejects(call('/healthz', { client: foreign }), /ECONNRESET|socket hang up|EPIPE/);
+  });
+
+  it('refuses TLS renegotiation, so a connection cannot change its certificate', async () => {
+    const c = clients.reader!;
+    const { hostname, port } = new URL(t.url);
+    const socket = tlsConnect({ host: hostname, port: Number(port), ca: pem(ca.cert), cert: pem(c.cert), key: pem(c.key), maxVersion: 'TLSv1.2' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    const outcome = await new Promise<Error | null>((resolve) => {
+      socket.on('error', (err) => resolve(err));
+      const started = socket.renegotiate({ rejectUnauthorized: true }, (err) => resolve(err ?? null));
+      if (!started) resolve(new Error('renegotiation not started'));
+    });
+    socket.destroy();
+    assert.ok(outcome instanceof Error, 'the server refuses to renegotiate');
+  });
+
+  it('drops a connection that never completes its TLS handshake, freeing its slot', async () => {
+    const server = ca.server('slots');
+    const s = await startTestService({ tls: { cert: server.cert, key: server.key, ca: ca.cert }, max_connections: 2 });
+    const { hostname, port } = new URL(s.url);
+    const silent = await Promise.all([1, 2].map(() => new Promise<Socket>((resolve) => {
+      const sock = netConnect(Number(port), hostname, () => resolve(sock));
+      sock.on('error', () => undefined);
+    })));
+    const closed = silent.map((sock) => new Promise<void>((resolve) => sock.on('close', () => resolve())));
+    const started = Date.now();
+    await Promise.all(closed);
+    const took = Date.now() - started;
+    assert.ok(took > 8000 && took < 15_000, `closed by the server after ${took} ms`);
+    const reply = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(`${s.url}/healthz`, { ca: pem(ca.cert), agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(reply, 200, 'the slots are free again');
   });
 
   it('takes a bearer token by its hash, for its operations only', async () => {

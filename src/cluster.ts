@@ -1,0 +1,187 @@
+/**
+ * `workers` > 1: one primary process and that many worker processes sharing the
+ * listening port through node:cluster. Each worker is a whole Firkin (its own
+ * engine connection: LMDB is shared safely between processes, its write
+ * transactions serialise across them; Cassandra gets one driver per worker).
+ *
+ * The primary serves nothing itself. It forwards signals (SIGTERM/SIGINT drain
+ * every worker, SIGHUP re-opens logs and reloads TLS in every worker), restarts a
+ * worker that dies, and answers the workers' requests for cluster-wide views:
+ * /metrics summed over all workers, and /admin/top-keys merged.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { AggregatorRegistry } from 'prom-client';
+import type { FirkinConfig } from './config/load.js';
+import type { TopKeysReport } from './insight/write-insight.js';
+import { createLogger, openLogSink } from './log/logger.js';
+
+/** Environment variable carrying the key-hash secret from the primary to its workers. */
+export const KEY_HASH_SECRET_ENV = 'FIRKIN_KEY_HASH_SECRET';
+
+type Ask = { readonly type: 'firkin:ask'; readonly id: string; readonly what: 'metrics' | 'top-keys' };
+type Answer = { readonly type: 'firkin:answer'; readonly id: string; readonly body: unknown };
+type Report = { readonly type: 'firkin:report'; readonly id: string; readonly what: 'metrics' | 'top-keys' };
+type Reply = { readonly type: 'firkin:reply'; readonly id: string; readonly body: unknown };
+
+/** What a worker can report about itself when the primary asks. */
+export interface WorkerReports {
+  metricsJson(): Promise<object[]>;
+  topKeys(): TopKeysReport;
+}
+
+/** Run the primary: fork the workers and supervise them until a signal stops them all. */
+export function runPrimary(config: FirkinConfig): void {
+  // Workers accept from the shared socket themselves. With round-robin the primary would
+  // accept every connection and pass it on: one more hop per connection, and a connection
+  // handed to a worker that has just died is lost.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  const sink = openLogSink(config.log, config.serviceName, () => undefined);
+  const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel, destination: sink as never });
+  const env = { [KEY_HASH_SECRET_ENV]: randomBytes(32).toString('hex') };
+  let stopping = false;
+  let everListening = false;
+  const pending = new Map<string, { answers: unknown[]; expected: number; done: (bodies: unknown[]) => void }>();
+
+  const live = new Set<Worker>();
+  const fork = (): Worker => {
+    const worker = cluster.fork(env);
+    live.add(worker);
+    worker.on('listening', () => {
+      if (!everListening) logger.info({ workers: config.workers, pid: process.pid }, 'primary: workers listening');
+      everListening = true;
+    });
+    worker.on('message', (message: Ask | Reply) => {
+      if (message?.type === 'firkin:ask') void answer(worker, message);
+      if (message?.type === 'firkin:reply') {
+        const p = pending.get(message.id);
+        if (p === undefined) return;
+        p.answers.push(message.body);
+        if (p.answers.length === p.expected) p.done(p.answers);
+      }
+    });
+    return worker;
+  };
+
+  /** Ask every worker for a report; resolves with what arrives within a second. */
+  const collect = (what: Report['what']): Promise<unknown[]> => {
+    const workers = [...live].filter((w) => w.isConnected());
+    const id = randomUUID();
+    return new Promise((resolve) => {
+      const finish = (bodies: unknown[]): void => {
+        pending.delete(id);
+        clearTimeout(timer);
+        resolve(bodies);
+      };
+      const timer = setTimeout(() => finish(pending.get(id)?.answers ?? []), 1000);
+      pending.set(id, { answers: [], expected: workers.length, done: finish });
+      for (const w of workers) w.send({ type: 'firkin:report', id, what } satisfies Report);
+    });
+  };
+
+  const answer = async (worker: Worker, ask: Ask): Promise<void> => {
+    const bodies = await collect(ask.what);
+    const body =
+      ask.what === 'metrics'
+        ? await AggregatorRegistry.aggregate(bodies as object[]).metrics()
+        : mergeTopKeys(bodies as TopKeysReport[], config.insight.topKeys);
+    if (worker.isConnected()) worker.send({ type: 'firkin:answer', id: ask.id, body } satisfies Answer);
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    live.delete(worker);
+    if (stopping) {
+      if (live.size === 0) {
+        logger.info('primary: all workers stopped');
+        void sink.end().finally(() => process.exit(0));
+      }
+      return;
+    }
+    if (!everListening) {
+      // A worker that could not even start (port taken…) will not do better if restarted.
+      logger.fatal({ code, signal }, 'primary: a worker failed to start');
+      for (const w of live) w.process.kill('SIGKILL');
+      void sink.end().finally(() => process.exit(typeof code === 'number' && code !== 0 ? code : 1));
+      return;
+    }
+    logger.error({ pid: worker.process.pid, code, signal }, 'primary: a worker died; starting another');
+    setTimeout(() => !stopping && fork(), 1000).unref();
+  });
+
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'primary: stopping the workers');
+    if (live.size === 0) process.exit(0);
+    for (const w of live) w.process.kill('SIGTERM');
+    // Workers drain within their own bounds; this is the backstop.
+    setTimeout(() => {
+      for (const w of live) w.process.kill('SIGKILL');
+    }, config.shutdownDelayMs + config.drainTimeoutMs + 5000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    sink.reopen();
+    for (const w of live) w.process.kill('SIGHUP');
+  });
+
+  for (let i = 0; i < config.workers; i++) fork();
+}
+
+/** In a worker: answer the primary's requests for reports, and ask it for cluster-wide views. */
+export function workerChannel(reports: WorkerReports): { ask(what: Ask['what']): Promise<unknown> } | undefined {
+  if (!cluster.isWorker) return undefined;
+  const waiting = new Map<string, (body: unknown) => void>();
+  process.on('message', (message: Report | Answer) => {
+    if (message?.type === 'firkin:report') {
+      const body = message.what === 'metrics' ? reports.metricsJson() : Promise.resolve(reports.topKeys());
+      void body.then((b) => process.send?.({ type: 'firkin:reply', id: message.id, body: b } satisfies Reply));
+    }
+    if (message?.type === 'firkin:answer') {
+      waiting.get(message.id)?.(message.body);
+      waiting.delete(message.id);
+    }
+  });
+  return {
+    ask: (what) =>
+      new Promise((resolve, reject) => {
+        const id = randomUUID();
+        const timer = setTimeout(() => {
+          waiting.delete(id);
+          reject(new Error('the primary did not answer'));
+        }, 3000);
+        waiting.set(id, (body) => {
+          clearTimeout(timer);
+          resolve(body);
+        });
+        process.send?.({ type: 'firkin:ask', id, what } satisfies Ask);
+      }),
+  };
+}
+
+/** Merge the workers' top-keys reports: counts of the same hash in the same window are added. */
+export function mergeTopKeys(reports: readonly TopKeysReport[], topKeys: number): TopKeysReport | undefined {
+  const [first] = reports;
+  if (first === undefined) return undefined;
+  return {
+    ...first,
+    windows: first.windows.map((w, i) => {
+      const counts = new Map<string, { namespace: string; key_hash: string; writes: number; max_overcount: number }>();
+      let writes = 0;
+      for (const r of reports) {
+        const window = r.windows[i];
+        if (window === undefined) continue;
+        writes += window.writes;
+        for (const e of window.top) {
+          const id = `${e.namespace}\u0000${e.key_hash}`;
+          const c = counts.get(id) ?? { namespace: e.namespace, key_hash: e.key_hash, writes: 0, max_overcount: 0 };
+          c.writes += e.writes;
+          c.max_overcount += e.max_overcount;
+          counts.set(id, c);
+        }
+      }
+      return { ...w, writes, top: [...counts.values()].sort((a, b) => b.writes - a.writes).slice(0, topKeys) };
+    }),
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * `workers`: several processes on one port (node:cluster) over one embedded
+ * store. Conditional writes stay atomic across processes, /metrics and
+ * /admin/top-keys speak for the whole cluster, a dead worker is replaced, and
+ * SIGTERM stops them all.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from '../helpers/http.js';
+import { spawnFirkin } from '../helpers/process.js';
+import { parsePrometheus } from '../helpers/prometheus.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const workerPids = (primary: number): number[] =>
+  execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+
+describe('workers', () => {
+  it('serve one port from several processes, atomically, with cluster-wide metrics', async () => {
+    const f = await spawnFirkin(tempDir(), { embedded: { path: 'data' }, workers: 2 });
+    await sleep(500); // both workers up
+    const pids = workerPids(f.child.pid!);
+    assert.equal(pids.length, 2, 'two worker processes');
+
+    // Fresh connections spread over both workers; exactly one add wins.
+    const adds = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => request(`${f.url}/sessions/v1/contended-key-0001`, { method: 'PUT', body: `w${i}`, headers: { 'if-none-match': '*' } })),
+    );
+    assert.deepEqual(adds.map((r) => r.status).sort().filter((s, i, a) => a.indexOf(s) === i), [201, 412]);
+    assert.equal(adds.filter((r) => r.status === 201).length, 1, 'one add across processes');
+    const etag = (await request(`${f.url}/sessions/v1/contended-key-0001`)).headers.etag!;
+    const cas = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => request(`${f.url}/sessions/v1/contended-key-0001`, { method: 'PUT', body: `c${i}`, headers: { 'if-match': etag } })),
+    );
+    assert.equal(cas.filter((r) => r.status === 201).length, 1, 'one compare-and-set across processes');
+
+    const samples = parsePrometheus((await request(`${f.url}/metrics`)).body.toString());
+    const sum = (name: string, labels: Record<string, string> = {}): number =>
+      samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+    assert.equal(sum('http_requests_total', { method: 'PUT' }), 80, 'every worker counted, once');
+    assert.equal(sum('http_requests_total', { method: 'GET' }), 1);
+    assert.equal(sum('firkin_build_info'), 1);
+
+    const top = (await request(`${f.url}/admin/top-keys`)).json() as { windows: { writes: number; top: { writes: number }[] }[] };
+    assert.equal(top.windows[0]!.writes, 2, 'merged over the workers');
+    assert.equal(top.windows[0]!.top.length, 1, 'one key, one hash in every worker');
+
+    // A worker that dies is replaced; the service keeps answering meanwhile.
+    process.kill(pids[0]!, 'SIGKILL');
+    assert.equal((await request(`${f.url}/healthz`)).status, 200);
+    let replaced = false;
+    let now: number[] = [];
+    for (let i = 0; i < 50 && !replaced; i++) {
+      await sleep(100);
+      now = workerPids(f.child.pid!);
+      replaced = now.length === 2 && !now.includes(pids[0]!);
+    }
+    assert.ok(replaced, 'a new worker took its place');
+
+    f.child.kill('SIGTERM');
+    assert.equal(await f.exited, 0);
+    await sleep(200);
+    for (const pid of new Set([...pids, ...now])) assert.throws(() => process.kill(pid, 0), `worker ${pid} left behind`);
+  });
+});
