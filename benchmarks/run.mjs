@@ -86,8 +86,19 @@ function treeStats(pid) {
   return pids.map(procStats).reduce((a, b) => ({ cpuSeconds: a.cpuSeconds + b.cpuSeconds, rssMb: a.rssMb + b.rssMb, anonMb: a.anonMb + b.anonMb }));
 }
 
+/** The Cassandra JVM's pid, when the project's single node runs. */
+function cassandraPid() {
+  try {
+    return Number(readFileSync(join(tmpdir(), 'firkin-cassandra', 'single', 'pid'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 async function load(server, workload, rate, seconds, warmup) {
   const before = server.child ? treeStats(server.child.pid) : undefined;
+  const jvm = ['cassandra', 'driver'].includes(server.name) ? cassandraPid() : undefined;
+  const jvmBefore = jvm ? procStats(jvm) : undefined;
   const t0 = Date.now();
   let result;
   if (server.name === 'driver') {
@@ -103,6 +114,10 @@ async function load(server, workload, rate, seconds, warmup) {
       rss_mb: after.rssMb,
       rss_anon_mb: after.anonMb,
     };
+  }
+  if (jvmBefore) {
+    const after = procStats(jvm);
+    result.cassandra_cpu_percent = ((after.cpuSeconds - jvmBefore.cpuSeconds) / ((Date.now() - t0) / 1000)) * 100;
   }
   return result;
 }
@@ -146,6 +161,23 @@ try {
     await spawnJson(loadgen, ['-url', `${servers[name].url}/sessions/v1/`, '-workload', 'prefill', '-c', '32']);
   }
 
+  // Let Cassandra finish flushing and compacting the prefill before measuring anything on it.
+  const jvmPid = needCassandra ? cassandraPid() : undefined;
+  if (jvmPid) {
+    const deadline = Date.now() + 90_000;
+    let last = procStats(jvmPid).cpuSeconds;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 2000));
+      const now = procStats(jvmPid).cpuSeconds;
+      const busy = ((now - last) / 2) * 100;
+      last = now;
+      if (busy < 10 || Date.now() > deadline) {
+        log(`Cassandra settled (${busy.toFixed(0)} % CPU)`);
+        break;
+      }
+    }
+  }
+
   // --- measure, alternating scenarios ----------------------------------------------------
   const plan = [
     ['bare', 'fixed'], ['embedded', 'get'], ['cassandra', 'get'], ['driver', 'get'],
@@ -167,13 +199,15 @@ try {
   }
 
   // --- report -----------------------------------------------------------------------------
-  const rows = [['scenario', 'workload', 'load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors', 'CPU %', 'RSS MB']];
+  const rows = [['scenario', 'workload', 'load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors', 'CPU %', 'RSS MB', 'anon MB', 'JVM CPU %']];
   for (const r of results) {
     for (const run of r.runs) {
       rows.push([
         r.scenario, r.workload, run.load === 'max' ? 'max' : `${run.load * 100}%`, run.rps.toFixed(0),
         run.latency_ms.p50.toFixed(3), run.latency_ms.p99.toFixed(3), run.latency_ms.p999.toFixed(3), run.latency_ms.max.toFixed(1),
         String(run.errors), run.server ? run.server.cpu_percent.toFixed(0) : '-', run.server ? run.server.rss_mb.toFixed(0) : '-',
+        run.server?.rss_anon_mb !== undefined ? run.server.rss_anon_mb.toFixed(0) : '-',
+        run.cassandra_cpu_percent !== undefined ? run.cassandra_cpu_percent.toFixed(0) : '-',
       ]);
     }
   }
@@ -189,6 +223,7 @@ try {
     cassandra_http_overhead_p50_ms: at('cassandra', 'get', 0.5) && at('driver', 'get', 0.5) ? at('cassandra', 'get', 0.5).latency_ms.p50 - at('driver', 'get', 0.5).latency_ms.p50 : null,
     cassandra_get_p99_at_50_ms: at('cassandra', 'get', 0.5)?.latency_ms.p99 ?? null,
     embedded_mixed_rss_mb: Math.max(...(results.find((r) => r.scenario === 'embedded' && r.workload === 'mixed')?.runs ?? []).map((run) => run.server?.rss_mb ?? 0)),
+    embedded_mixed_rss_anon_mb: Math.max(...(results.find((r) => r.scenario === 'embedded' && r.workload === 'mixed')?.runs ?? []).map((run) => run.server?.rss_anon_mb ?? 0)),
   };
   process.stdout.write(`\ntargets: ${JSON.stringify(targets, null, 2)}\n`);
 

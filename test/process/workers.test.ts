@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from '../helpers/http.js';
@@ -62,5 +63,19 @@ describe('workers', () => {
     assert.equal(await f.exited, 0);
     await sleep(200);
     for (const pid of new Set([...pids, ...now])) assert.throws(() => process.kill(pid, 0), `worker ${pid} left behind`);
+  });
+
+  it('stop with the failing worker\'s exit code when the workers cannot start', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      await assert.rejects(
+        spawnFirkin(tempDir(), { embedded: { path: 'data' }, workers: 2, listen_port: port }),
+        /firkin exited \(1\) before listening/,
+      );
+    } finally {
+      blocker.close();
+    }
   });
 });
