@@ -12,9 +12,12 @@ const { CLUSTER, SINGLE, isRunning, startNode, stopNode } = await import(join(ro
 const { startCluster } = await import(join(root, 'dist/tools/cassandra/cluster.js'));
 
 const dir = join(root, 'dist', 'test');
+// `--faults` (npm run test:faults): the fault-injection suite (test/faults/*.fault.ts) instead.
+const faults = process.argv.includes('--faults');
+const args = process.argv.slice(2).filter((a) => a !== '--faults');
 const files = readdirSync(dir, { recursive: true })
   .map(String)
-  .filter((f) => f.endsWith('.test.js'))
+  .filter((f) => f.endsWith(faults ? '.fault.js' : '.test.js'))
   .sort()
   .map((f) => join(dir, f));
 if (files.length === 0) {
@@ -35,7 +38,7 @@ try {
   await startCluster();
   console.error(`cassandra: test nodes ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   // Asynchronously, so this process keeps reaping the Cassandra JVMs it started (tests kill some).
-  const child = spawn(process.execPath, ['--test', ...process.argv.slice(2), ...files], { stdio: 'inherit', cwd: root });
+  const child = spawn(process.execPath, ['--test', ...(faults ? ['--test-concurrency=1'] : []), ...args, ...files], { stdio: 'inherit', cwd: root });
   status = await new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
 } catch (err) {
   console.error(`cannot run the tests: ${err.message}`);

@@ -124,6 +124,18 @@ function isZombie(pid: number): boolean {
   }
 }
 
+/** The node's JVM pid, if it runs. */
+export function nodePid(spec: NodeSpec): number | undefined {
+  return pidOf(spec);
+}
+
+/** Freeze (SIGSTOP) or thaw (SIGCONT) a node: a slow or hung Cassandra, for fault tests. */
+export function pauseNode(spec: NodeSpec, paused: boolean): void {
+  const pid = pidOf(spec);
+  if (pid === undefined) throw new Error(`${spec.name} is not running`);
+  process.kill(pid, paused ? 'SIGSTOP' : 'SIGCONT');
+}
+
 export function isRunning(spec: NodeSpec): boolean {
   return pidOf(spec) !== undefined;
 }
