@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createTables, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
 import { request } from '../helpers/http.js';
 import { spawnFirkin } from '../helpers/process.js';
-import { tempDir } from '../helpers/tmp.js';
+import { atFileEnd, tempDir } from '../helpers/tmp.js';
 import { cqlAnswers, killNode, SINGLE, startNode } from '../../tools/cassandra/node.js';
 
 describe('fault: Cassandra down, then back', () => {
@@ -30,6 +30,7 @@ describe('fault: Cassandra down, then back', () => {
     assert.equal(acked.size, 200);
 
     await killNode(SINGLE);
+    atFileEnd(() => startNode(SINGLE)); // never leave the shared node down, even if an assertion fails
     t.diagnostic('injected: SIGKILL of the only Cassandra node');
     const during: number[] = [];
     let readyDuring = 0;

@@ -3,11 +3,11 @@ import cassandra from 'cassandra-driver';
 import { CLUSTER, startNode, stopNode, type NodeSpec } from './node.js';
 
 /** Start the cluster's nodes (seed first); resolves when gossip has joined them. */
-export async function startCluster(timeoutMs = 120_000): Promise<void> {
-  for (const node of CLUSTER) await startNode(node);
+export async function startCluster(timeoutMs = 120_000, nodes: readonly NodeSpec[] = CLUSTER): Promise<void> {
+  for (const node of nodes) await startNode(node);
   const deadline = Date.now() + timeoutMs;
-  for (const node of CLUSTER) {
-    const others = CLUSTER.filter((n) => n !== node).map((n) => n.listen);
+  for (const node of nodes) {
+    const others = nodes.filter((n) => n !== node).map((n) => n.listen);
     while (!(await seesPeers(node, others))) {
       if (Date.now() > deadline) throw new Error(`${node.name} does not see ${others.join(', ')} in gossip`);
       await new Promise((r) => setTimeout(r, 500));
@@ -15,8 +15,8 @@ export async function startCluster(timeoutMs = 120_000): Promise<void> {
   }
 }
 
-export async function stopCluster(): Promise<void> {
-  await Promise.all(CLUSTER.map((n) => stopNode(n)));
+export async function stopCluster(nodes: readonly NodeSpec[] = CLUSTER): Promise<void> {
+  await Promise.all(nodes.map((n) => stopNode(n)));
 }
 
 async function seesPeers(node: NodeSpec, peers: readonly string[]): Promise<boolean> {

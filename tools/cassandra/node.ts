@@ -43,6 +43,17 @@ export const CLUSTER: readonly NodeSpec[] = [
   { name: 'dc2-a', listen: '127.0.0.3', jmxPort: 7399, dc: 'dc2', seeds: '127.0.0.2:7000' },
 ];
 
+/**
+ * The fault-suite cluster (test/faults): three nodes in dc1, so LOCAL_QUORUM survives
+ * the loss of one, and one in dc2. Started and stopped by the fault tests themselves.
+ */
+export const FAULT_CLUSTER: readonly NodeSpec[] = [
+  { name: 'f-dc1-a', listen: '127.0.0.5', jmxPort: 7599, dc: 'dc1', seeds: '127.0.0.5:7000' },
+  { name: 'f-dc1-b', listen: '127.0.0.6', jmxPort: 7699, dc: 'dc1', seeds: '127.0.0.5:7000' },
+  { name: 'f-dc1-c', listen: '127.0.0.7', jmxPort: 7799, dc: 'dc1', seeds: '127.0.0.5:7000' },
+  { name: 'f-dc2-a', listen: '127.0.0.8', jmxPort: 7899, dc: 'dc2', seeds: '127.0.0.5:7000' },
+];
+
 /** JVM options Cassandra 5.0 needs on Java 17 (its conf/jvm17-server.options). */
 const JAVA17_OPTIONS = [
   '-Djdk.attach.allowAttachSelf=true',

@@ -187,7 +187,9 @@ class CassandraStore implements KeyValueStore {
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
-    const rs = await this.engine.execute(this.q.get, [key], { consistency: CONSISTENCY.read });
+    // Idempotent: if the coordinator dies mid-request, the driver retries on another node
+    // instead of failing the request (a read, a plain write or a delete can safely run twice).
+    const rs = await this.engine.execute(this.q.get, [key], { consistency: CONSISTENCY.read, isIdempotent: true });
     const row = rs.first();
     const value = row?.get('value') as Buffer | null | undefined;
     if (value === null || value === undefined) return undefined;
@@ -201,7 +203,7 @@ class CassandraStore implements KeyValueStore {
     const applied = (previousVersion?: string | null): SetOutcome => ({ applied: true, version, previousVersion });
     switch (condition?.kind) {
       case undefined:
-        await this.engine.execute(this.q.insert, [key, value, ttlSeconds], write);
+        await this.engine.execute(this.q.insert, [key, value, ttlSeconds], { ...write, isIdempotent: true });
         return applied();
       case 'absent': {
         const rs = await this.engine.execute(this.q.add, [key, value, ttlSeconds], write);
@@ -225,7 +227,7 @@ class CassandraStore implements KeyValueStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.engine.execute(this.q.delete, [key], { consistency: CONSISTENCY.delete });
+    await this.engine.execute(this.q.delete, [key], { consistency: CONSISTENCY.delete, isIdempotent: true });
   }
 
   async probe(timeoutMs: number): Promise<void> {
