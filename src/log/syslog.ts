@@ -66,15 +66,23 @@ export function formatRfc5424(line: string, facility: SyslogFacility, id: Syslog
   return `<${priority(msg, facility)}>1 ${now.toISOString()} ${id.hostname} ${id.appName} ${id.procId} - - ${msg}`;
 }
 
+/** What every destination needs besides its address. */
+interface SinkContext {
+  readonly facility: SyslogFacility;
+  readonly id: SyslogIdentity;
+  /** Count a line that could not be sent. */
+  readonly onDrop: () => void;
+}
+
 export function createSyslogSink(
   config: Exclude<LogDestinationConfig, { kind: 'stdout' }>,
   serviceName: string,
   onDrop: () => void,
 ): LogSink {
-  const id = syslogIdentity(serviceName);
-  if (config.kind === 'syslog-socket') return new LoggerProcessSink(config.path, config.facility, id, onDrop);
-  if (config.protocol === 'udp') return new UdpSink(config.host, config.port, config.facility, id, onDrop);
-  return new TcpSink(config.host, config.port, config.facility, id, onDrop);
+  const ctx: SinkContext = { facility: config.facility, id: syslogIdentity(serviceName), onDrop };
+  if (config.kind === 'syslog-socket') return new LoggerProcessSink(config.path, ctx);
+  if (config.protocol === 'udp') return new UdpSink(config.host, config.port, ctx);
+  return new TcpSink(config.host, config.port, ctx);
 }
 
 class UdpSink implements LogSink {
@@ -86,9 +94,7 @@ class UdpSink implements LogSink {
   constructor(
     private readonly host: string,
     private readonly port: number,
-    private readonly facility: SyslogFacility,
-    private readonly id: SyslogIdentity,
-    private readonly onDrop: () => void,
+    private readonly ctx: SinkContext,
   ) {
     this.open();
   }
@@ -117,12 +123,12 @@ class UdpSink implements LogSink {
 
   write(line: string): void {
     const socket = this.socket;
-    const message = Buffer.from(formatRfc5424(line, this.facility, this.id));
-    if (this.closed || socket === undefined || this.pending + message.length > MAX_QUEUED_BYTES) return this.onDrop();
+    const message = Buffer.from(formatRfc5424(line, this.ctx.facility, this.ctx.id));
+    if (this.closed || socket === undefined || this.pending + message.length > MAX_QUEUED_BYTES) return this.ctx.onDrop();
     this.pending += message.length;
     socket.send(message, (err) => {
       if (this.socket === socket) this.pending -= message.length;
-      if (err) this.onDrop();
+      if (err) this.ctx.onDrop();
     });
   }
 
@@ -154,23 +160,21 @@ class TcpSink implements LogSink {
   constructor(
     private readonly host: string,
     private readonly port: number,
-    private readonly facility: SyslogFacility,
-    private readonly id: SyslogIdentity,
-    private readonly onDrop: () => void,
+    private readonly ctx: SinkContext,
   ) {
     this.connect();
   }
 
   write(line: string): void {
-    if (this.closed) return this.onDrop();
-    const message = Buffer.from(formatRfc5424(line, this.facility, this.id));
+    if (this.closed) return this.ctx.onDrop();
+    const message = Buffer.from(formatRfc5424(line, this.ctx.facility, this.ctx.id));
     const frame = Buffer.concat([Buffer.from(`${message.length} `), message]);
     if (this.connected && this.socket !== undefined) {
-      if (this.socket.writableLength > MAX_QUEUED_BYTES) return this.onDrop();
+      if (this.socket.writableLength > MAX_QUEUED_BYTES) return this.ctx.onDrop();
       this.socket.write(frame);
       return;
     }
-    if (this.queued + frame.length > MAX_QUEUED_BYTES) return this.onDrop();
+    if (this.queued + frame.length > MAX_QUEUED_BYTES) return this.ctx.onDrop();
     this.queue.push(frame);
     this.queued += frame.length;
   }
@@ -245,9 +249,7 @@ class LoggerProcessSink implements LogSink {
 
   constructor(
     private readonly path: string,
-    private readonly facility: SyslogFacility,
-    private readonly id: SyslogIdentity,
-    private readonly onDrop: () => void,
+    private readonly ctx: SinkContext,
   ) {
     this.start();
   }
@@ -260,8 +262,8 @@ class LoggerProcessSink implements LogSink {
         `--socket=${this.path}`,
         '--rfc5424=notq',
         '--prio-prefix',
-        `--tag=${this.id.appName}`,
-        `--id=${this.id.procId}`,
+        `--tag=${this.ctx.id.appName}`,
+        `--id=${this.ctx.id.procId}`,
         `--size=${MAX_MESSAGE_BYTES}`,
         '--socket-errors=on',
       ],
@@ -291,11 +293,11 @@ class LoggerProcessSink implements LogSink {
   write(line: string): void {
     const child = this.child;
     if (this.closed || child === undefined || !child.stdin.writable || child.stdin.writableLength > MAX_QUEUED_BYTES) {
-      return this.onDrop();
+      return this.ctx.onDrop();
     }
     // One line per message: the JSON line has no raw newline inside.
     const msg = line.endsWith('\n') ? line : `${line}\n`;
-    child.stdin.write(`<${priority(msg, this.facility)}>${msg}`);
+    child.stdin.write(`<${priority(msg, this.ctx.facility)}>${msg}`);
   }
 
   reopen(): void {

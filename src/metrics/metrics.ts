@@ -142,7 +142,7 @@ export class Metrics {
   private readonly storageChildren = new Map<string, { count: Counted; duration: Observed }>();
 
   /** Child metrics are cached: prom-client hashes label objects on every call otherwise. */
-  private readonly children = new Map<string, { inc(v?: number): void; observe(v: number): void }>();
+  private readonly children = new Map<string, Counted & Observed>();
 
   constructor(options: { engine: string; processMetrics?: boolean }) {
     new Gauge({
@@ -230,12 +230,12 @@ export class Metrics {
   private child<L extends string>(
     metric: Counter<L> | Histogram<L>,
     labels: LabelValues<L>,
-  ): { inc(v?: number): void; observe(v: number): void } {
+  ): Counted & Observed {
     let id = (metric as unknown as { name: string }).name;
     for (const v of Object.values(labels)) id += `\u0000${String(v)}`;
     let child = this.children.get(id);
     if (child === undefined) {
-      child = (metric as Counter<L>).labels(labels) as unknown as { inc(v?: number): void; observe(v: number): void };
+      child = (metric as Counter<L>).labels(labels) as unknown as Counted & Observed;
       this.children.set(id, child);
     }
     return child;

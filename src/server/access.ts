@@ -47,7 +47,7 @@ export class AccessPolicy {
     const authorization = req.headers.authorization;
     if (this.access === undefined) {
       if (!this.mutualTls) return { allowed: true, client: undefined };
-      return identities.length > 0 || certified(req)
+      return hasVerifiedCertificate(req.socket)
         ? { allowed: true, client: identities[0] === undefined ? undefined : `cert:${identities[0]}` }
         : { allowed: false, status: 401, detail: 'A client certificate is required' };
     }
@@ -69,7 +69,8 @@ export class AccessPolicy {
       }
     }
     if (known !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in this namespace` };
-    if (identities.length > 0 || certified(req)) return { allowed: false, status: 403, detail: 'This client may not use this namespace' };
+    // A verified certificate (identities are recorded only for those) that is not listed here.
+    if (hasVerifiedCertificate(req.socket)) return { allowed: false, status: 403, detail: 'This client may not use this namespace' };
     return { allowed: false, status: 401, detail: this.takesTokens ? 'A client certificate or bearer token is required' : 'A client certificate is required' };
   }
 
@@ -82,9 +83,4 @@ export class AccessPolicy {
     }
     return found;
   }
-}
-
-/** A verified client certificate with no usable identity still counts as a certificate. */
-function certified(req: IncomingMessage): boolean {
-  return hasVerifiedCertificate(req.socket);
 }

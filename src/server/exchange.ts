@@ -32,7 +32,8 @@ export class Exchange {
 
   json(status: number, value: unknown): void {
     const body = JSON.stringify(value);
-    this.send(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, this.req.method === 'HEAD' ? undefined : body);
+    // For HEAD, node:http sends the headers and drops the body.
+    this.send(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, body);
   }
 
   problem(problem: ProblemType, detail?: string, extra?: OutgoingHttpHeaders): void {

@@ -17,28 +17,13 @@ import { PROBLEMS, type ProblemType } from './problem.js';
 import { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
 import { TargetParser } from './target.js';
 import { AccessPolicy } from './access.js';
-import { RateLimiter } from './rate-limit.js';
+import { addressBlock, RateLimiter } from './rate-limit.js';
 import { hasVerifiedCertificate } from './tls.js';
 import type { Operation } from '../metrics/metrics.js';
-
-/** An anonymous client's rate-limit key: its IPv4 address, or the /64 of its IPv6 address. */
-export function addressBlock(address: string | undefined): string {
-  if (address === undefined) return 'unknown';
-  if (!address.includes(':') || address.startsWith('::ffff:')) return address;
-  const [head = '', tail = ''] = address.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === '' ? [] : tail.split(':');
-  const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).join(':')}::/64`;
-}
 
 const EMPTY_BODY = 'The request body (the value) is empty';
 
 const OPERATION_OF: Readonly<Record<string, Operation>> = { GET: 'read', HEAD: 'read', PUT: 'write', POST: 'write', DELETE: 'delete' };
-
-function hasClientCertificate(req: IncomingMessage): boolean {
-  return hasVerifiedCertificate(req.socket);
-}
 
 export { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
 
@@ -144,7 +129,7 @@ export function createHandler(options: HandlerOptions): Handler {
     const endpoint = endpoints.get(path);
     if (endpoint !== undefined) {
       x.endpoint = true;
-      if (mutualTls && path.startsWith('/admin/') && !hasClientCertificate(x.req)) {
+      if (mutualTls && path.startsWith('/admin/') && !hasVerifiedCertificate(x.req.socket)) {
         return x.problem(PROBLEMS.notAuthorized, 'A client certificate is required');
       }
       return endpoint(x);

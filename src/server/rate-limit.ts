@@ -12,6 +12,17 @@ interface Bucket {
   updatedAt: number;
 }
 
+/** An anonymous client's rate-limit key: its IPv4 address, or the /64 of its IPv6 address. */
+export function addressBlock(address: string | undefined): string {
+  if (address === undefined) return 'unknown';
+  if (!address.includes(':') || address.startsWith('::ffff:')) return address;
+  const [head = '', tail = ''] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).join(':')}::/64`;
+}
+
 export type RateDecision = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number };
 
 export class RateLimiter {

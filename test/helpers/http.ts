@@ -1,5 +1,5 @@
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { rememberKeyOf } from './secrets.js';
 
 export interface Reply {
@@ -60,4 +60,22 @@ export function rawRequest(url: string, bytes: string | Buffer, waitMs = 2000): 
 export function rawStatus(answer: string): number {
   const m = /^HTTP\/1\.1 (\d{3})/.exec(answer);
   return m ? Number(m[1]) : 0;
+}
+
+/** A raw TCP connection to the server of `url`, once connected. */
+export function openSocket(url: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+/** Everything the server sends on `socket` until the connection closes. */
+export function readUntilClose(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('close', () => resolve(text));
+  });
 }

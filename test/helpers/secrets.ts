@@ -5,6 +5,7 @@
  * fails the file.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 
 const keys = new Set<string>();
 const logs: { readonly where: string; readonly lines: readonly string[] }[] = [];
@@ -12,18 +13,29 @@ const logs: { readonly where: string; readonly lines: readonly string[] }[] = []
 /** Keys shorter than this are words a log line may contain by chance ("k", "alpha"). */
 const MIN_KEY_LENGTH = 12;
 
-/** Remember the key of a request URL under a namespace (a path with a /v1/ segment). */
-export function rememberKeyOf(url: string): void {
+/** The key of a request URL under a namespace (a path with a /v1/ segment), if it is long enough to track. */
+function keyOf(url: string): string | undefined {
   const path = url.replace(/^[a-z]+:\/\/[^/]+/i, '').split('?')[0]!;
   const m = /\/v1\/([^/]+)$/.exec(path);
-  if (!m) return;
+  if (!m) return undefined;
   let key: string;
   try {
     key = decodeURIComponent(m[1]!);
   } catch {
-    return;
+    return undefined;
   }
-  if (key.length >= MIN_KEY_LENGTH && /[0-9:]/.test(key)) keys.add(key);
+  return key.length >= MIN_KEY_LENGTH && /[0-9:]/.test(key) ? key : undefined;
+}
+
+/** The keys that `text` holds, in clear or percent-encoded. */
+function leakedKeys(text: string, candidates: Iterable<string>): string[] {
+  return [...candidates].filter((k) => text.includes(k) || text.includes(encodeURIComponent(k)));
+}
+
+/** Remember the key of a request URL under a namespace. */
+export function rememberKeyOf(url: string): void {
+  const key = keyOf(url);
+  if (key !== undefined) keys.add(key);
 }
 
 export function watchLog(where: string, lines: readonly string[]): void {
@@ -32,21 +44,17 @@ export function watchLog(where: string, lines: readonly string[]): void {
 
 export function assertNoKeysInLogs(): void {
   for (const { where, lines } of logs) {
-    const text = lines.join('\n');
-    for (const key of keys) {
-      assert.ok(!text.includes(key), `a session key appears in the log of ${where}`);
-      const encoded = encodeURIComponent(key);
-      if (encoded !== key) assert.ok(!text.includes(encoded), `a percent-encoded session key appears in the log of ${where}`);
-    }
+    const leaked = leakedKeys(lines.join('\n'), keys);
+    assert.equal(leaked.length, 0, `${leaked.length} session key(s) appear in the log of ${where}`);
   }
 }
 
-/** For the helper's own test: check a log against the keys, without keeping either. */
-export function findKeysIn(lines: readonly string[], candidates: readonly string[]): string[] {
-  const before = new Set(keys);
-  for (const c of candidates) rememberKeyOf(c);
-  const found = [...keys].filter((k) => lines.join('\n').includes(k) || lines.join('\n').includes(encodeURIComponent(k)));
-  keys.clear();
-  for (const k of before) keys.add(k);
-  return found;
+/** For the helper's own test: the keys of `urls` that `lines` hold, by the same rules as the check. */
+export function findKeysIn(lines: readonly string[], urls: readonly string[]): string[] {
+  return leakedKeys(lines.join('\n'), urls.map(keyOf).filter((k): k is string => k !== undefined));
+}
+
+/** The SHA-256 of a token, as namespaces[].tokens[].sha256 holds it. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }

@@ -4,28 +4,12 @@
  * the log destination without stopping anything.
  */
 import assert from 'node:assert/strict';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from '../helpers/http.js';
+import { openSocket, readUntilClose, request } from '../helpers/http.js';
 import { spawnFirkin } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
-
-function open(url: string): Promise<Socket> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => resolve(socket));
-    socket.on('error', reject);
-  });
-}
-
-function answer(socket: Socket): Promise<string> {
-  return new Promise((resolve) => {
-    let text = '';
-    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
-    socket.on('close', () => resolve(text));
-  });
-}
 
 const msgs = (stdout: string[]): string[] => stdout.map((l) => String((JSON.parse(l) as { msg: string }).msg));
 
@@ -39,13 +23,13 @@ describe('lifecycle', () => {
     assert.equal((await request(`${f.url}/healthz`)).status, 200, 'SIGHUP does not stop the service');
 
     // A write in flight: head and half the body sent.
-    const slow = await open(f.url);
-    const reply = answer(slow);
+    const slow = await openSocket(f.url);
+    const reply = readUntilClose(slow);
     slow.write('PUT /sessions/v1/drained HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello');
     await sleep(200);
     f.child.kill('SIGTERM');
     await sleep(300);
-    await assert.rejects(open(f.url), /ECONNREFUSED/, 'no new connections while draining');
+    await assert.rejects(openSocket(f.url), /ECONNREFUSED/, 'no new connections while draining');
     assert.equal(f.child.exitCode, null, 'still running while a request is in flight');
     slow.write('world');
     const text = await reply;
@@ -65,8 +49,8 @@ describe('lifecycle', () => {
 
   it('SIGTERM: a request that never completes is dropped after drain_timeout_ms', async () => {
     const f = await spawnFirkin(tempDir(), { embedded: { path: 'data' }, drain_timeout_ms: 500 });
-    const stuck = await open(f.url);
-    const closed = answer(stuck);
+    const stuck = await openSocket(f.url);
+    const closed = readUntilClose(stuck);
     stuck.write('PUT /sessions/v1/stuck HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
     await sleep(100);
     const started = Date.now();
@@ -89,7 +73,7 @@ describe('lifecycle', () => {
     const write = await request(`${f.url}/sessions/v1/late`, { method: 'POST', body: 'v' });
     assert.equal(write.status, 201, 'requests are still served during the delay');
     await sleep(1700);
-    await assert.rejects(open(f.url), /ECONNREFUSED/, 'the listener is closed after the delay');
+    await assert.rejects(openSocket(f.url), /ECONNREFUSED/, 'the listener is closed after the delay');
     assert.equal(await f.exited, 0);
   });
 

@@ -4,24 +4,14 @@
  * admin endpoints disabled or moved to a listener of their own.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RateLimiter } from '../../src/server/rate-limit.js';
-import { addressBlock } from '../../src/server/handler.js';
-import { request } from '../helpers/http.js';
+import { addressBlock, RateLimiter } from '../../src/server/rate-limit.js';
+import { openSocket, request } from '../helpers/http.js';
+import { tokenHash } from '../helpers/secrets.js';
 import { startTestService } from '../helpers/service.js';
 
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-
-function openSocket(url: string): Promise<Socket> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(port), hostname, () => resolve(s));
-    s.on('error', reject);
-  });
-}
 
 describe('rate limits', () => {
   it('refill a token bucket per client at the configured rate', () => {
@@ -43,8 +33,8 @@ describe('rate limits', () => {
           name: 'sessions',
           base_uri: '/sessions/v1/',
           tokens: [
-            { name: 'one', sha256: sha256('token-one-abcdef') },
-            { name: 'two', sha256: sha256('token-two-abcdef') },
+            { name: 'one', sha256: tokenHash('token-one-abcdef') },
+            { name: 'two', sha256: tokenHash('token-two-abcdef') },
           ],
           rate_limit: { requests_per_second: 0.5, burst: 2 },
         },

@@ -5,12 +5,12 @@
  * and no HTTP at all for a certificate from another CA.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { before, describe, it } from 'node:test';
 import { pem, TestCa, type KeyPair } from '../helpers/pki.js';
+import { tokenHash } from '../helpers/secrets.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 interface Answer {
@@ -20,7 +20,6 @@ interface Answer {
 }
 
 const TOKEN = 'edge-proxy-token-5f1c2a9e';
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 describe('mutual TLS and per-namespace authorisation', () => {
   let ca: TestCa;
@@ -43,7 +42,7 @@ describe('mutual TLS and per-namespace authorisation', () => {
           name: 'sessions',
           base_uri: '/sessions/v1/',
           clients: ['mediawiki', { identity: 'reader.example', operations: ['read'] }, { identity: 'spiffe://wiki/ns/auth', operations: ['read', 'write'] }],
-          tokens: [{ name: 'edge', sha256: sha256(TOKEN), operations: ['read', 'write'] }],
+          tokens: [{ name: 'edge', sha256: tokenHash(TOKEN), operations: ['read', 'write'] }],
         },
         { name: 'open', base_uri: '/open/v1/' },
       ],

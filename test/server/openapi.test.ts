@@ -3,11 +3,11 @@
  * for a broad corpus of requests is in the document, and its x-amples work.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { request, type RequestOptions } from '../helpers/http.js';
+import { tokenHash } from '../helpers/secrets.js';
 import { startTestService } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -26,7 +26,7 @@ const NAMESPACES = [
   {
     name: 'guarded',
     base_uri: '/guarded/v1/',
-    tokens: [{ name: 'reader', sha256: createHash('sha256').update('reader-token').digest('hex'), operations: ['read'] }],
+    tokens: [{ name: 'reader', sha256: tokenHash('reader-token'), operations: ['read'] }],
     rate_limit: { requests_per_second: 0.01, burst: 2 },
   },
 ];
