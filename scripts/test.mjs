@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// `npm test` (after compiling): start the real Cassandra nodes the tests need
-// (tools/cassandra: a single node, and the two-data-centre cluster), run every
-// compiled test file (dist/test/**/*.test.js) with node:test, then stop the
-// nodes this run started. Nodes already running are reused and left running.
+// `npm test` (after compiling): every test. It starts the real Cassandra nodes the
+// tests need (tools/cassandra), runs every compiled test file (dist/test/**/*.test.js)
+// with node:test, then the fault-injection suite (dist/test/**/*.fault.js, one file at
+// a time: they kill, freeze and restart nodes), and stops the nodes this run started.
+// Nodes already running are reused and left running.
+// `--faults` (npm run test:faults): the fault-injection suite alone.
+// Other arguments go to `node --test` (e.g. --test-name-pattern).
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,36 +15,44 @@ const { CLUSTER, SINGLE, isRunning, startNode, stopNode } = await import(join(ro
 const { startCluster } = await import(join(root, 'dist/tools/cassandra/cluster.js'));
 
 const dir = join(root, 'dist', 'test');
-// `--faults` (npm run test:faults): the fault-injection suite (test/faults/*.fault.ts) instead.
-const faults = process.argv.includes('--faults');
+const onlyFaults = process.argv.includes('--faults');
 const args = process.argv.slice(2).filter((a) => a !== '--faults');
-const files = readdirSync(dir, { recursive: true })
-  .map(String)
-  .filter((f) => f.endsWith(faults ? '.fault.js' : '.test.js'))
-  .sort()
-  .map((f) => join(dir, f));
-if (files.length === 0) {
+const compiled = readdirSync(dir, { recursive: true }).map(String).sort();
+const filesEnding = (suffix) => compiled.filter((f) => f.endsWith(suffix)).map((f) => join(dir, f));
+if (filesEnding('.test.js').length === 0 || filesEnding('.fault.js').length === 0) {
   console.error('no test files found under dist/test: did the build run?');
   process.exit(1);
 }
 
+const phases = [
+  // The fault files start the four-node FAULT_CLUSTER themselves; the two-DC cluster idles meanwhile, so it is stopped first.
+  ...(onlyFaults ? [] : [{ name: 'tests', files: filesEnding('.test.js'), nodeArgs: [], cluster: true }]),
+  { name: 'fault suite', files: filesEnding('.fault.js'), nodeArgs: ['--test-concurrency=1'], cluster: false },
+];
+
 const nodes = [SINGLE, ...CLUSTER];
 const ours = nodes.filter((n) => !isRunning(n));
-const stopOurs = () => Promise.all(ours.map((n) => stopNode(n)));
+const stopOurs = (which = ours) => Promise.all(which.map((n) => stopNode(n)));
 process.on('SIGINT', () => void stopOurs().then(() => process.exit(130)));
 process.on('SIGTERM', () => void stopOurs().then(() => process.exit(143)));
 
-let status = 1;
+let status = 0;
 try {
-  const started = Date.now();
-  await startNode(SINGLE);
-  await startCluster();
-  console.error(`cassandra: test nodes ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  // Asynchronously, so this process keeps reaping the Cassandra JVMs it started (tests kill some).
-  const child = spawn(process.execPath, ['--test', ...(faults ? ['--test-concurrency=1'] : []), ...args, ...files], { stdio: 'inherit', cwd: root });
-  status = await new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  for (const phase of phases) {
+    const started = Date.now();
+    await startNode(SINGLE);
+    if (phase.cluster) await startCluster();
+    else await stopOurs(ours.filter((n) => CLUSTER.includes(n)));
+    console.error(`${phase.name}: Cassandra test nodes ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    // Asynchronously, so this process keeps reaping the Cassandra JVMs it started (tests kill some).
+    const child = spawn(process.execPath, ['--test', ...phase.nodeArgs, ...args, ...phase.files], { stdio: 'inherit', cwd: root });
+    const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+    console.error(`${phase.name}: ${code === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    if (code !== 0) status = code;
+  }
 } catch (err) {
   console.error(`cannot run the tests: ${err.message}`);
+  status = 1;
 } finally {
   await stopOurs();
 }

@@ -9,7 +9,8 @@
 //
 // Never pipelines: one request per connection at a time, keep-alive.
 // Workloads: get (pure reads of prefilled keys), post (pure writes), mixed (about
-// 3 reads per write, plus a few deletes and conditional writes), fixed (GET one URL).
+// 3 reads per write, plus a few deletes and conditional writes), fixed (GET one URL),
+// verify (mixed, checking every answer against the last acknowledged write; see verify.go).
 // Prints one JSON object with throughput, latency percentiles and error counts.
 package main
 
@@ -41,6 +42,10 @@ type result struct {
 	Seconds    float64            `json:"seconds"`
 	RPS        float64            `json:"rps"`
 	LatencyMs  map[string]float64 `json:"latency_ms"`
+	// verify workload only
+	Verified *int64   `json:"verified,omitempty"`
+	Lost     *int64   `json:"lost,omitempty"`
+	Failures []string `json:"failures,omitempty"`
 }
 
 type op struct {
@@ -59,11 +64,12 @@ func main() {
 	duration := flag.Duration("d", 10*time.Second, "measured duration")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up before it")
 	keys := flag.Int("keys", 20000, "size of the key set")
+	prefix := flag.String("prefix", "enwiki:MWSession:", "key prefix")
 	flag.Parse()
 
 	keyList := make([]string, *keys)
 	for i := range keyList {
-		keyList[i] = fmt.Sprintf("enwiki:MWSession:%032x", uint64(i)*0x9E3779B97F4A7C15)
+		keyList[i] = fmt.Sprintf("%s%032x", *prefix, uint64(i)*0x9E3779B97F4A7C15)
 	}
 	values := make([][]byte, 64)
 	for i := range values {
@@ -82,15 +88,27 @@ func main() {
 		prefill(client, *base, keyList, values, *conns)
 		return
 	}
-	next := generator(*workload, *base, keyList, values)
-	run := func(d time.Duration, record bool) result {
-		return drive(client, next, *conns, *rate, d, record)
+	var do func(w int, r *mrand.Rand) (int, bool)
+	var v *verifier
+	if *workload == "verify" {
+		v = newVerifier(client, *base, keyList, values, *conns)
+		do = v.do
+	} else {
+		next := generator(*workload, *base, keyList, values)
+		do = func(_ int, r *mrand.Rand) (int, bool) {
+			o := next(r)
+			s, _, err := send(client, o)
+			return s, err == nil && o.ok(s)
+		}
 	}
 	if *warmup > 0 {
-		run(*warmup, false)
+		drive(do, *conns, *rate, *warmup, false)
 	}
-	r := run(*duration, true)
+	r := drive(do, *conns, *rate, *duration, true)
 	r.Workload = *workload
+	if v != nil {
+		v.report(&r)
+	}
 	json.NewEncoder(os.Stdout).Encode(r)
 }
 
@@ -125,7 +143,8 @@ func generator(workload, base string, keys []string, values [][]byte) func(*mran
 	}
 }
 
-func send(client *http.Client, o op) (int, error) {
+// send sends o and returns the status and the body.
+func send(client *http.Client, o op) (int, []byte, error) {
 	var body io.Reader
 	if o.body != nil {
 		body = bytes.NewReader(o.body)
@@ -139,11 +158,11 @@ func send(client *http.Client, o op) (int, error) {
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	io.Copy(io.Discard, res.Body)
+	b, err := io.ReadAll(res.Body)
 	res.Body.Close()
-	return res.StatusCode, nil
+	return res.StatusCode, b, err
 }
 
 func prefill(client *http.Client, base string, keys []string, values [][]byte, conns int) {
@@ -155,7 +174,7 @@ func prefill(client *http.Client, base string, keys []string, values [][]byte, c
 		go func() {
 			defer wg.Done()
 			for k := range ch {
-				s, err := send(client, op{method: "PUT", path: base + strings.ReplaceAll(k, ":", "%3A"), body: values[len(k)%len(values)]})
+				s, _, err := send(client, op{method: "PUT", path: base + strings.ReplaceAll(k, ":", "%3A"), body: values[len(k)%len(values)]})
 				if err != nil || s != 201 {
 					failed.Add(1)
 				}
@@ -176,7 +195,9 @@ type sample struct {
 	ok      bool
 }
 
-func drive(client *http.Client, next func(*mrand.Rand) op, conns int, rate float64, d time.Duration, record bool) result {
+// drive runs do (one request by worker w; its status and whether it succeeded) on conns
+// workers, in a closed loop (rate 0) or an open loop at rate, for d.
+func drive(do func(w int, r *mrand.Rand) (int, bool), conns int, rate float64, d time.Duration, record bool) result {
 	var mu sync.Mutex
 	samples := make([]sample, 0, 1<<16)
 	add := func(s sample) {
@@ -192,16 +213,15 @@ func drive(client *http.Client, next func(*mrand.Rand) op, conns int, rate float
 	if rate <= 0 {
 		for i := 0; i < conns; i++ {
 			wg.Add(1)
-			go func(seed uint64) {
+			go func(w int, seed uint64) {
 				defer wg.Done()
 				r := mrand.New(mrand.NewPCG(seed, 7))
 				for time.Now().Before(deadline) {
-					o := next(r)
 					t0 := time.Now()
-					s, err := send(client, o)
-					add(sample{time.Since(t0), s, err == nil && o.ok(s)})
+					s, ok := do(w, r)
+					add(sample{time.Since(t0), s, ok})
 				}
-			}(uint64(i) + seedBase())
+			}(i, uint64(i)+seedBase())
 		}
 	} else {
 		// Open loop: a fixed schedule; workers take the next due slot. With every
@@ -210,7 +230,7 @@ func drive(client *http.Client, next func(*mrand.Rand) op, conns int, rate float
 		var slot atomic.Int64
 		for i := 0; i < conns; i++ {
 			wg.Add(1)
-			go func(seed uint64) {
+			go func(w int, seed uint64) {
 				defer wg.Done()
 				r := mrand.New(mrand.NewPCG(seed, 11))
 				for {
@@ -222,11 +242,10 @@ func drive(client *http.Client, next func(*mrand.Rand) op, conns int, rate float
 					if wait := time.Until(due); wait > 0 {
 						time.Sleep(wait)
 					}
-					o := next(r)
-					s, err := send(client, o)
-					add(sample{time.Since(due), s, err == nil && o.ok(s)})
+					s, ok := do(w, r)
+					add(sample{time.Since(due), s, ok})
 				}
-			}(uint64(i) + seedBase())
+			}(i, uint64(i)+seedBase())
 		}
 	}
 	wg.Wait()

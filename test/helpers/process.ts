@@ -13,6 +13,8 @@ export interface FirkinProcess {
   readonly url: string;
   /** Every stdout line so far. */
   readonly stdout: string[];
+  /** Everything on stderr so far. */
+  readonly stderr: string;
   /** Resolves with the exit code (or signal name) when the process ends. */
   readonly exited: Promise<number | string>;
 }
@@ -61,5 +63,13 @@ export async function spawnFirkin(dir: string, config: Record<string, unknown>, 
     void exited.then((code) => reject(new Error(`firkin exited (${code}) before listening: ${stderr}`)));
     setTimeout(() => reject(new Error(`firkin did not start within 15 s: ${stderr}`)), 15_000).unref();
   });
-  return { child, url, stdout, exited };
+  return {
+    child,
+    url,
+    stdout,
+    get stderr() {
+      return stderr;
+    },
+    exited,
+  };
 }

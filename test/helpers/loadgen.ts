@@ -1,0 +1,68 @@
+/**
+ * The benchmarks' load generator (benchmarks/loadgen, Go standard library), for tests
+ * that need more load than a Node.js client beside the server can offer: built once
+ * into the cache outside the work tree, run as a child process, its JSON result parsed.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { rememberKeyOf } from './secrets.js';
+
+const SOURCE = fileURLToPath(new URL('../../../benchmarks/loadgen', import.meta.url));
+
+export interface LoadgenResult {
+  readonly mode: 'open' | 'closed';
+  readonly requests: number;
+  readonly errors: number;
+  readonly statuses: Record<string, number>;
+  readonly seconds: number;
+  readonly rps: number;
+  readonly latency_ms: Record<'p50' | 'p90' | 'p99' | 'p999' | 'max', number>;
+  /** verify workload: keys read back after the run, and those not holding their last acknowledged write. */
+  readonly verified?: number;
+  readonly lost?: number;
+  readonly failures?: string[];
+}
+
+export interface LoadgenRun {
+  /** Namespace base URL, ending in '/'. */
+  readonly base: string;
+  readonly workload: 'get' | 'post' | 'mixed' | 'verify';
+  readonly connections: number;
+  /** Requests per second; 0 for a closed loop. */
+  readonly rate: number;
+  readonly seconds: number;
+  readonly keys: number;
+  readonly prefix: string;
+}
+
+let binary: string | undefined;
+
+function build(): string {
+  if (binary === undefined) {
+    const dir = join(process.env.FIRKIN_CACHE ?? join(homedir(), '.cache', 'firkin'), 'test');
+    mkdirSync(dir, { recursive: true });
+    binary = join(dir, 'loadgen');
+    execFileSync('go', ['build', '-o', binary, '.'], { cwd: SOURCE, stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+  return binary;
+}
+
+/** The keys the load generator uses for `prefix` (its formula), so the key-in-logs check knows them. */
+export function loadgenKeys(prefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}${((BigInt(i) * 0x9e3779b97f4a7c15n) % 2n ** 64n).toString(16).padStart(32, '0')}`);
+}
+
+export async function runLoadgen(run: LoadgenRun): Promise<LoadgenResult> {
+  for (const key of loadgenKeys(run.prefix, run.keys)) rememberKeyOf(run.base + key);
+  const args = [
+    ...['-url', run.base, '-workload', run.workload, '-c', String(run.connections), '-rate', String(run.rate)],
+    ...['-d', `${run.seconds}s`, '-warmup', '0s', '-keys', String(run.keys), '-prefix', run.prefix],
+  ];
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(build(), args, { maxBuffer: 1 << 20 }, (err, out) => (err ? reject(err) : resolve(out))),
+  );
+  return JSON.parse(stdout) as LoadgenResult;
+}
