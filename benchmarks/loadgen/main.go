@@ -42,6 +42,9 @@ type result struct {
 	Seconds    float64            `json:"seconds"`
 	RPS        float64            `json:"rps"`
 	LatencyMs  map[string]float64 `json:"latency_ms"`
+	// open loop: scheduled requests never sent because the run fell more than
+	// lateGrace behind its schedule (a stalled server must not stretch a run for hours)
+	Missed int64 `json:"missed"`
 	// verify workload only
 	Verified *int64   `json:"verified,omitempty"`
 	Lost     *int64   `json:"lost,omitempty"`
@@ -58,7 +61,7 @@ type op struct {
 
 func main() {
 	base := flag.String("url", "http://127.0.0.1:8081/sessions/v1/", "namespace base URL (or the fixed URL for -workload fixed)")
-	workload := flag.String("workload", "get", "get | post | mixed | fixed | prefill")
+	workload := flag.String("workload", "get", "get | post | mixed | verify | fixed | prefill")
 	conns := flag.Int("c", 32, "connections")
 	rate := flag.Float64("rate", 0, "requests per second (0: closed loop)")
 	duration := flag.Duration("d", 10*time.Second, "measured duration")
@@ -66,6 +69,18 @@ func main() {
 	keys := flag.Int("keys", 20000, "size of the key set")
 	prefix := flag.String("prefix", "enwiki:MWSession:", "key prefix")
 	flag.Parse()
+	switch *workload {
+	case "get", "post", "mixed", "fixed", "prefill":
+	case "verify":
+		// Each connection owns its keys; a warm-up's findings would not count as errors.
+		if *keys < *conns || *warmup > 0 {
+			fmt.Fprintln(os.Stderr, "loadgen: -workload verify needs -keys >= -c and -warmup 0")
+			os.Exit(2)
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "loadgen: unknown -workload %q\n", *workload)
+		os.Exit(2)
+	}
 
 	keyList := make([]string, *keys)
 	for i := range keyList {
@@ -79,10 +94,12 @@ func main() {
 	}
 	transport := &http.Transport{
 		MaxIdleConns: *conns, MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns,
-		DisableCompression: true, IdleConnTimeout: 90 * time.Second,
+		DisableCompression: true, IdleConnTimeout: 30 * time.Second,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	// Idle connections close before the server's keep-alive timeout (Firkin: 65 s) can
+	// close them under a request that would then fail.
 
 	if *workload == "prefill" {
 		prefill(client, *base, keyList, values, *conns)
@@ -94,7 +111,7 @@ func main() {
 		v = newVerifier(client, *base, keyList, values, *conns)
 		do = v.do
 	} else {
-		next := generator(*workload, *base, keyList, values)
+		next := generator(*workload, *base, *prefix, keyList, values)
 		do = func(_ int, r *mrand.Rand) (int, bool) {
 			o := next(r)
 			s, _, err := send(client, o)
@@ -114,7 +131,7 @@ func main() {
 
 func is2xx(s int) bool { return s >= 200 && s < 300 }
 
-func generator(workload, base string, keys []string, values [][]byte) func(*mrand.Rand) op {
+func generator(workload, base, prefix string, keys []string, values [][]byte) func(*mrand.Rand) op {
 	url := func(k string) string { return base + strings.ReplaceAll(k, ":", "%3A") }
 	return func(r *mrand.Rand) op {
 		k := keys[r.IntN(len(keys))]
@@ -136,7 +153,7 @@ func generator(workload, base string, keys []string, values [][]byte) func(*mran
 			case p < 97:
 				return op{method: "DELETE", path: url(k), ok: is2xx}
 			default:
-				return op{method: "POST", path: url(fmt.Sprintf("enwiki:MWSession:new-%016x", r.Uint64())), body: v,
+				return op{method: "POST", path: url(fmt.Sprintf("%snew-%016x", prefix, r.Uint64())), body: v,
 					header: map[string]string{"If-None-Match": "*"}, ok: func(s int) bool { return s == 201 || s == 412 }}
 			}
 		}
@@ -189,6 +206,9 @@ func prefill(client *http.Client, base string, keys []string, values [][]byte, c
 	fmt.Printf("{\"prefilled\":%d,\"failed\":%d}\n", len(keys), failed.Load())
 }
 
+// lateGrace: how far behind its schedule an open loop may fall before it stops sending.
+const lateGrace = 5 * time.Second
+
 type sample struct {
 	latency time.Duration
 	status  int
@@ -210,6 +230,8 @@ func drive(do func(w int, r *mrand.Rand) (int, bool), conns int, rate float64, d
 	start := time.Now()
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
+	var slot atomic.Int64 // open loop: the next slot of the schedule
+	var interval time.Duration
 	if rate <= 0 {
 		for i := 0; i < conns; i++ {
 			wg.Add(1)
@@ -226,8 +248,7 @@ func drive(do func(w int, r *mrand.Rand) (int, bool), conns int, rate float64, d
 	} else {
 		// Open loop: a fixed schedule; workers take the next due slot. With every
 		// connection busy, a slot waits, and that wait counts in its latency.
-		interval := time.Duration(float64(time.Second) / rate)
-		var slot atomic.Int64
+		interval = time.Duration(float64(time.Second) / rate)
 		for i := 0; i < conns; i++ {
 			wg.Add(1)
 			go func(w int, seed uint64) {
@@ -236,7 +257,7 @@ func drive(do func(w int, r *mrand.Rand) (int, bool), conns int, rate float64, d
 				for {
 					n := slot.Add(1) - 1
 					due := start.Add(time.Duration(n) * interval)
-					if !due.Before(deadline) {
+					if !due.Before(deadline) || time.Now().After(deadline.Add(lateGrace)) {
 						return
 					}
 					if wait := time.Until(due); wait > 0 {
@@ -253,6 +274,11 @@ func drive(do func(w int, r *mrand.Rand) (int, bool), conns int, rate float64, d
 	res := result{Mode: "closed", OfferedRPS: rate, Statuses: map[string]int64{}, Seconds: elapsed, LatencyMs: map[string]float64{}}
 	if rate > 0 {
 		res.Mode = "open"
+		// Every worker took one last slot it did not send.
+		scheduled := int64((d + interval - 1) / interval)
+		if sent := slot.Load() - int64(conns); sent < scheduled {
+			res.Missed = scheduled - sent
+		}
 	}
 	lat := make([]float64, 0, len(samples))
 	for _, s := range samples {

@@ -14,9 +14,11 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +57,19 @@ func newVerifier(client *http.Client, base string, keys []string, values [][]byt
 
 func (v *verifier) url(i int) string { return v.base + strings.ReplaceAll(v.keys[i], ":", "%3A") }
 
+// errText describes a transport error without its URL, which holds the key: session
+// keys are credentials, and failures end up in test output.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
+}
+
 // fail records a failure (the first 10 in full; keys by index only).
 func (v *verifier) fail(format string, args ...any) {
 	v.mu.Lock()
@@ -78,7 +93,7 @@ func (v *verifier) do(w int, r *mrand.Rand) (int, bool) {
 		s, body, err := send(v.client, op{method: "GET", path: v.url(k)})
 		switch {
 		case err != nil:
-			v.fail("GET key #%d: %v", k, err)
+			v.fail("GET key #%d: %s", k, errText(err))
 			return 0, false
 		case st.unknown[k]:
 			return s, s == 200 || s == 404
@@ -97,7 +112,7 @@ func (v *verifier) do(w int, r *mrand.Rand) (int, bool) {
 		s, _, err := send(v.client, op{method: "POST", path: v.url(k), body: value})
 		if err != nil || s != 201 {
 			st.unknown[k] = true
-			v.fail("POST key #%d: %d %v", k, s, err)
+			v.fail("POST key #%d: %d %s", k, s, errText(err))
 			return s, false
 		}
 		st.expected[k] = value
@@ -107,7 +122,7 @@ func (v *verifier) do(w int, r *mrand.Rand) (int, bool) {
 		s, _, err := send(v.client, op{method: "DELETE", path: v.url(k)})
 		if err != nil || s != 204 {
 			st.unknown[k] = true
-			v.fail("DELETE key #%d: %d %v", k, s, err)
+			v.fail("DELETE key #%d: %d %s", k, s, errText(err))
 			return s, false
 		}
 		delete(st.expected, k)
@@ -132,7 +147,7 @@ func (v *verifier) report(res *result) {
 				v.checked.Add(1)
 				if err != nil || (present && (s != 200 || !bytes.Equal(body, want))) || (!present && s != 404) {
 					v.lost.Add(1)
-					v.fail("read-back of key #%d: %d %v", k, s, err)
+					v.fail("read-back of key #%d: %d %s", k, s, errText(err))
 				}
 			}
 		}(&v.workers[w])
