@@ -14,8 +14,8 @@
 // Environment: BENCH_SECONDS (measured seconds per run, default 8), BENCH_WORKERS
 // (Firkin's `workers`, default: the config default), BENCH_ONLY (comma-separated scenarios).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, homedir, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,13 +29,10 @@ const started = Date.now();
 
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
-// The load generator: built once into the cache, outside the work tree.
-const cache = join(process.env.FIRKIN_CACHE ?? join(homedir(), '.cache', 'firkin'), 'bench');
-mkdirSync(cache, { recursive: true });
-const loadgen = join(cache, 'loadgen');
-execFileSync('go', ['build', '-o', loadgen, '.'], { cwd: join(here, 'loadgen'), stdio: 'inherit' });
-
-const { SINGLE, startNode, isRunning, stopNode } = await import(join(root, 'dist/tools/cassandra/node.js'));
+const { SINGLE, startNode, isRunning, stopNode, nodePid } = await import(join(root, 'dist/tools/cassandra/node.js'));
+const { loadgenBinary } = await import(join(root, 'dist/tools/loadgen.js'));
+const { processStats } = await import(join(root, 'dist/tools/proc-stats.js'));
+const loadgen = loadgenBinary();
 const children = [];
 process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 
@@ -67,12 +64,8 @@ function startServer(name, cmd, args) {
 }
 
 function procStats(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { cpuSeconds, rssMb: kb('VmRSS') / 1024, anonMb: kb('RssAnon') / 1024 };
+  const { cpuSeconds, rssBytes, anonBytes } = processStats(pid);
+  return { cpuSeconds, rssMb: rssBytes / 2 ** 20, anonMb: anonBytes / 2 ** 20 };
 }
 
 /** CPU and memory of a server process and its children (Firkin's workers). */
@@ -86,18 +79,9 @@ function treeStats(pid) {
   return pids.map(procStats).reduce((a, b) => ({ cpuSeconds: a.cpuSeconds + b.cpuSeconds, rssMb: a.rssMb + b.rssMb, anonMb: a.anonMb + b.anonMb }));
 }
 
-/** The Cassandra JVM's pid, when the project's single node runs. */
-function cassandraPid() {
-  try {
-    return Number(readFileSync(join(tmpdir(), 'firkin-cassandra', 'single', 'pid'), 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
 async function load(server, workload, rate, seconds, warmup) {
   const before = server.child ? treeStats(server.child.pid) : undefined;
-  const jvm = ['cassandra', 'driver'].includes(server.name) ? cassandraPid() : undefined;
+  const jvm = ['cassandra', 'driver'].includes(server.name) ? nodePid(SINGLE) : undefined;
   const jvmBefore = jvm ? procStats(jvm) : undefined;
   const t0 = Date.now();
   let result;
@@ -162,7 +146,7 @@ try {
   }
 
   // Let Cassandra finish flushing and compacting the prefill before measuring anything on it.
-  const jvmPid = needCassandra ? cassandraPid() : undefined;
+  const jvmPid = needCassandra ? nodePid(SINGLE) : undefined;
   if (jvmPid) {
     const deadline = Date.now() + 90_000;
     let last = procStats(jvmPid).cpuSeconds;

@@ -12,7 +12,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTables, rawClient, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
@@ -20,6 +19,7 @@ import { inspectorCommand, inspectorUrl } from '../helpers/inspector.js';
 import { runLoadgen } from '../helpers/loadgen.js';
 import { spawnFirkin } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
+import { processStats } from '../../tools/proc-stats.js';
 
 const SECONDS = Number(process.env.FIRKIN_SOAK_SECONDS ?? 240);
 const KEYS = 20_000;
@@ -30,16 +30,6 @@ const KEYS = 20_000;
  * in use stays flat, then holds (33–36 MiB over a 330 s run).
  */
 const WARM_UP = Math.min(Math.max(SECONDS * 0.2, 120), SECONDS * 0.5);
-
-/**
- * The server's anonymous resident memory (heap, buffers): what a leak grows. VmRSS also
- * counts LMDB's mapped file pages, which grow with the data file and are page cache.
- */
-function rss(pid: number): { anon: number; total: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)![1]) * 1024;
-  return { anon: kb('RssAnon'), total: kb('VmRSS') };
-}
 
 const engines: Record<string, () => Promise<Record<string, unknown>>> = {
   embedded: async () => ({ embedded: { path: 'data' } }),
@@ -83,7 +73,8 @@ describe('soak', () => {
         const live = async (): Promise<{ anon: number; total: number; heap: number }> => {
           await inspectorCommand(ws, 'HeapProfiler.collectGarbage');
           const { usedSize } = (await inspectorCommand(ws, 'Runtime.getHeapUsage')) as { usedSize: number };
-          return { ...rss(f.child.pid!), heap: usedSize };
+          const { anonBytes, rssBytes } = processStats(f.child.pid!);
+          return { anon: anonBytes, total: rssBytes, heap: usedSize };
         };
         const base = `${f.url}/sessions/v1/`;
         const run = randomBytes(4).toString('hex'); // fresh keys: the verifier expects them absent

@@ -1,17 +1,11 @@
 /**
  * The benchmarks' load generator (benchmarks/loadgen, Go standard library), for tests
- * that need more load than a Node.js client beside the server can offer: built once
- * into the cache outside the work tree, run as a child process, its JSON result parsed.
+ * that need more load than a Node.js client beside the server can offer: run as a child
+ * process (tools/loadgen builds it), its JSON result parsed.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { loadgenBinary } from '../../tools/loadgen.js';
 import { rememberKeyOf } from './secrets.js';
-
-const SOURCE = fileURLToPath(new URL('../../../benchmarks/loadgen', import.meta.url));
 
 export interface LoadgenResult {
   readonly mode: 'open' | 'closed';
@@ -43,21 +37,6 @@ export interface LoadgenRun {
   readonly signal?: AbortSignal;
 }
 
-let binary: string | undefined;
-
-/** Built once per version of its sources (so checkouts sharing the cache do not overwrite each other's). */
-function build(): string {
-  if (binary === undefined) {
-    const hash = createHash('sha256');
-    for (const f of readdirSync(SOURCE).sort()) hash.update(f).update(readFileSync(join(SOURCE, f)));
-    const dir = join(process.env.FIRKIN_CACHE ?? join(homedir(), '.cache', 'firkin'), 'test');
-    mkdirSync(dir, { recursive: true });
-    binary = join(dir, `loadgen-${hash.digest('hex').slice(0, 12)}`);
-    if (!existsSync(binary)) execFileSync('go', ['build', '-o', binary, '.'], { cwd: SOURCE, stdio: ['ignore', 'inherit', 'inherit'] });
-  }
-  return binary;
-}
-
 /** The keys the load generator uses for `prefix` (its formula), so the key-in-logs check knows them. */
 export function loadgenKeys(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}${((BigInt(i) * 0x9e3779b97f4a7c15n) % 2n ** 64n).toString(16).padStart(32, '0')}`);
@@ -72,7 +51,7 @@ export async function runLoadgen(run: LoadgenRun): Promise<LoadgenResult> {
   // The run stops sending 5 s after its schedule ends; the read-back of 20 000 keys takes seconds.
   const timeout = (run.seconds + 120) * 1000;
   const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(build(), args, { maxBuffer: 1 << 20, timeout, signal: run.signal }, (err, out) => (err ? reject(err) : resolve(out))),
+    execFile(loadgenBinary(), args, { maxBuffer: 1 << 20, timeout, signal: run.signal }, (err, out) => (err ? reject(err) : resolve(out))),
   );
   return JSON.parse(stdout) as LoadgenResult;
 }

@@ -114,7 +114,8 @@ function nodeDir(spec: NodeSpec): string {
   return join(STATE_DIR, spec.name);
 }
 
-function pidOf(spec: NodeSpec): number | undefined {
+/** The node's JVM pid, if it runs. */
+export function nodePid(spec: NodeSpec): number | undefined {
   try {
     const pid = Number(readFileSync(join(nodeDir(spec), 'pid'), 'utf8'));
     process.kill(pid, 0);
@@ -135,20 +136,15 @@ function isZombie(pid: number): boolean {
   }
 }
 
-/** The node's JVM pid, if it runs. */
-export function nodePid(spec: NodeSpec): number | undefined {
-  return pidOf(spec);
-}
-
 /** Freeze (SIGSTOP) or thaw (SIGCONT) a node: a slow or hung Cassandra, for fault tests. */
 export function pauseNode(spec: NodeSpec, paused: boolean): void {
-  const pid = pidOf(spec);
+  const pid = nodePid(spec);
   if (pid === undefined) throw new Error(`${spec.name} is not running`);
   process.kill(pid, paused ? 'SIGSTOP' : 'SIGCONT');
 }
 
 export function isRunning(spec: NodeSpec): boolean {
-  return pidOf(spec) !== undefined;
+  return nodePid(spec) !== undefined;
 }
 
 /** Whether the node answers the CQL OPTIONS request with SUPPORTED (over TLS for a TLS-only node). */
@@ -244,7 +240,7 @@ export async function startNode(spec: NodeSpec, timeoutMs = 180_000): Promise<bo
 
 /** Stop a node: SIGTERM, then SIGKILL after `graceMs`. Resolves once it is gone. */
 export async function stopNode(spec: NodeSpec, graceMs = 10_000): Promise<void> {
-  const pid = pidOf(spec);
+  const pid = nodePid(spec);
   if (pid === undefined) return;
   signal(pid, 'SIGCONT'); // a paused node cannot stop
   signal(pid, 'SIGTERM');
@@ -258,7 +254,7 @@ export async function stopNode(spec: NodeSpec, graceMs = 10_000): Promise<void> 
 
 /** Kill a node at once (SIGKILL), as a crash would. */
 export async function killNode(spec: NodeSpec): Promise<void> {
-  const pid = pidOf(spec);
+  const pid = nodePid(spec);
   if (pid === undefined) return;
   signal(pid, 'SIGKILL');
   while (isRunning(spec)) await sleep(50);
