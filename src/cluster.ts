@@ -105,7 +105,8 @@ export function runPrimary(config: FirkinConfig): void {
       return;
     }
     logger.error({ pid: worker.process.pid, code, signal }, 'primary: a worker died; starting another');
-    setTimeout(() => !stopping && fork(), 1000).unref();
+    // Not unref'd: with every worker dead this timer is all that keeps the primary alive.
+    setTimeout(() => !stopping && fork(), 1000);
   });
 
   const stop = (signal: NodeJS.Signals): void => {

@@ -49,7 +49,8 @@ export class Readiness {
       (err: unknown): ReadinessResult => ({ ready: false, reason: `${this.engine.kind} engine: ${(err as Error).message}` }),
     );
     const result = await Promise.race([probe, timeout]).finally(() => clearTimeout(timer));
-    this.metrics.setReady(result.ready);
+    // A probe that was under way when draining began must not report ready again.
+    this.metrics.setReady(result.ready && !this.draining);
     return result;
   }
 }
