@@ -64,8 +64,8 @@ describe('dependencies', () => {
     if (report.metadata?.vulnerabilities === undefined) {
       // The registry this machine reaches answers the audit endpoint with 405: say so loudly rather than pass silently.
       const why = report.message ?? report.error?.summary ?? 'no report';
-      t.diagnostic(`npm audit could not run here: ${why}`);
       assert.match(why, /405 Method Not Allowed|ENOTFOUND|EAI_AGAIN|ECONNREFUSED/, 'the only acceptable failure is an unreachable audit endpoint');
+      t.skip(`npm audit could not run here: ${why}`); // reported as skipped, not passed
       return;
     }
     const v = report.metadata.vulnerabilities;

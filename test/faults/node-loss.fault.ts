@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { applySchema } from '../../src/storage/cassandra/schema.js';
+import { createTables } from '../helpers/cassandra.js';
 import { request } from '../helpers/http.js';
 import { spawnFirkin } from '../helpers/process.js';
 import { atFileEnd, tempDir } from '../helpers/tmp.js';
@@ -53,7 +53,7 @@ describe('fault: node loss and rejoin (RF 3 in the local DC)', () => {
       authentication: undefined,
       tls: undefined,
     };
-    await applySchema(cassandra, [{ name: 'sessions', baseUri: '/sessions/v1/', defaultTtl: 3600, table: 'sessions', access: undefined, rateLimit: undefined }]);
+    await createTables(cassandra, 'sessions');
     const f = await spawnFirkin(tempDir(), {
       storage: 'cassandra',
       cassandra: { hosts: cassandra.hosts, keyspace: cassandra.keyspace, local_dc: 'dc1', query_timeout_ms: 5000 },
@@ -83,24 +83,28 @@ describe('fault: node loss and rejoin (RF 3 in the local DC)', () => {
         await sleep(5);
       }
     };
-    // One writer per key slot: loops take disjoint key sets by sequence, so a key's last write is the last acknowledged.
-    const loops = [loop()];
-    await sleep(3000);
-    const before = connectionsTo(VICTIM.listen);
-    await killNode(VICTIM);
-    t.diagnostic(`injected: SIGKILL of ${VICTIM.name} (${VICTIM.listen}) after ${requests} requests; driver connections to it before: ${before}`);
-    await sleep(8000);
-    const duringDown = requests;
-    await startNode(VICTIM);
-    t.diagnostic(`injected: ${VICTIM.name} restarted after ${duringDown} requests`);
+    // One loop, one request at a time: a key's last acknowledged write is the value it must hold.
+    const load = loop();
+    let before = 0;
     let reconnected = 0;
-    for (let i = 0; i < 60 && reconnected === 0; i++) {
-      await sleep(1000);
-      reconnected = connectionsTo(VICTIM.listen);
+    try {
+      await sleep(3000);
+      before = connectionsTo(VICTIM.listen);
+      await killNode(VICTIM);
+      t.diagnostic(`injected: SIGKILL of ${VICTIM.name} (${VICTIM.listen}) after ${requests} requests; driver connections to it before: ${before}`);
+      await sleep(8000);
+      const duringDown = requests;
+      await startNode(VICTIM);
+      t.diagnostic(`injected: ${VICTIM.name} restarted after ${duringDown} requests`);
+      for (let i = 0; i < 60 && reconnected === 0; i++) {
+        await sleep(1000);
+        reconnected = connectionsTo(VICTIM.listen);
+      }
+      await sleep(3000);
+    } finally {
+      running = false; // no load left running into the cleanup
+      await load;
     }
-    await sleep(3000);
-    running = false;
-    await Promise.all(loops);
 
     let lost = 0;
     for (const [key, value] of acked) {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptionsWithStdioTuple } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,14 +33,12 @@ export async function spawnFirkin(dir: string, config: Record<string, unknown>, 
   const file = join(dir, 'config.yaml');
   writeFileSync(file, stringify({ listen_port: 0, workers: 1, ...config }));
   const args = [FIRKIN_BIN, 'serve', '--config', file];
-  const child =
+  const how: SpawnOptionsWithStdioTuple<'ignore', 'pipe', 'pipe'> = { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env };
+  const child: ChildProcess =
     options.fileSizeLimitKiB === undefined
-      ? spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env })
+      ? spawn(process.execPath, args, how)
       : // SIGXFSZ ignored: writes past the limit fail with EFBIG instead of killing the process.
-        spawn('bash', ['-c', `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKiB}; exec "$0" "$@"`, process.execPath, ...args], {
-          cwd: dir,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        spawn('bash', ['-c', `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKiB}; exec "$0" "$@"`, process.execPath, ...args], how);
   atFileEnd(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
   const stdout: string[] = [];
   watchLog(`firkin serve in ${dir}`, stdout);

@@ -96,11 +96,11 @@ describe('syslog', () => {
       { service_name: 'sessionstore', log_level: 'debug', embedded: { path: 'data' }, log: { syslog: { host: '127.0.0.1', port, protocol: 'udp', facility: 'local3' } } },
       { url: urlFrom(received) },
     );
-    assert.deepEqual(f.stdout, [], 'nothing on stdout');
     await exercise(f.url);
     await until(() => received.filter((r) => r.json.msg === 'request').length >= 2, 'request lines');
     f.child.kill('SIGTERM');
     assert.equal(await f.exited, 0);
+    assert.deepEqual(f.stdout, [], 'nothing on stdout, start to exit');
     await until(() => received.some((r) => r.json.msg === 'stopped'), 'the stopped line (logs flushed at exit)');
     checkLines(received, 19, f.child.pid!);
   });

@@ -38,7 +38,8 @@ describe('lifecycle', () => {
     assert.equal(await f.exited, 0);
     const log = msgs(f.stdout);
     assert.ok(log.includes('log destination re-opened'));
-    assert.ok(log.indexOf('stopping: draining in-flight requests') < log.indexOf('stopped'), 'stopped is logged last');
+    assert.ok(log.includes('stopping: draining in-flight requests'));
+    assert.equal(log.at(-1), 'stopped', 'stopped is logged last');
 
     const again = await spawnFirkin(dir, config);
     const got = await request(`${again.url}/sessions/v1/drained`);
@@ -108,11 +109,8 @@ function freePort(): Promise<number> {
 
 async function waitForPort(port: number): Promise<string> {
   const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    try {
-      if ((await request(`${url}/healthz`)).status === 200) return url;
-    } catch {
-      await sleep(50);
-    }
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(50)) {
+    if ((await request(`${url}/healthz`).then((r) => r.status, () => 0)) === 200) return url;
   }
+  throw new Error(`nothing answered /healthz on port ${port} within 15 s`);
 }

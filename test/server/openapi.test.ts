@@ -117,6 +117,7 @@ describe('OpenAPI document', () => {
     const path = doc.paths['/sessions/v1/{key}']!;
     assert.deepEqual(Object.keys(path).filter((m) => path[m]?.['x-amples']), ['post', 'get'], 'the write comes first');
     for (const method of ['post', 'get']) {
+      assert.ok(path[method]!['x-amples']!.length > 0, `${method} has examples`);
       for (const example of path[method]!['x-amples']!) {
         const url = t.url + '/sessions/v1/' + encodeURIComponent(example.request.params.key);
         const r = await request(url, { method: method.toUpperCase(), headers: example.request.headers, body: example.request.body });
