@@ -14,10 +14,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
 import type { FirkinConfig } from './config/load.js';
 import type { TopKeysReport } from './insight/write-insight.js';
-import { createLogger, openLogSink } from './log/logger.js';
-
-/** Environment variable carrying the key-hash secret from the primary to its workers. */
-export const KEY_HASH_SECRET_ENV = 'FIRKIN_KEY_HASH_SECRET';
+import { createLogger, KEY_HASH_SECRET_ENV, openLogSink } from './log/logger.js';
 
 type Ask = { readonly type: 'firkin:ask'; readonly id: string; readonly what: 'metrics' | 'top-keys' };
 type Answer = { readonly type: 'firkin:answer'; readonly id: string; readonly body: unknown };
@@ -37,7 +34,7 @@ export function runPrimary(config: FirkinConfig): void {
   // handed to a worker that has just died is lost.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   const sink = openLogSink(config.log, config.serviceName, () => undefined);
-  const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel, destination: sink as never });
+  const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel, destination: sink });
   const env = { [KEY_HASH_SECRET_ENV]: randomBytes(32).toString('hex') };
   let stopping = false;
   let everListening = false;

@@ -54,7 +54,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   const logger = createLogger({
     serviceName: config.serviceName,
     level: config.logLevel,
-    destination: options.logDestination ?? (sink as DestinationStream),
+    destination: options.logDestination ?? sink!,
   });
   let engine: StorageEngine;
   try {

@@ -90,15 +90,10 @@ export class WriteInsight {
     const now = this.now();
     const elapsed = now - this.current.startedAt;
     if (elapsed < this.windowMs) return;
-    if (elapsed < 2 * this.windowMs) {
-      this.previous = this.current;
-      this.current = this.newWindow(this.current.startedAt + this.windowMs);
-    } else {
-      // No write for over a window: the last complete window was empty.
-      const start = this.current.startedAt + Math.floor(elapsed / this.windowMs) * this.windowMs;
-      this.previous = this.newWindow(start - this.windowMs);
-      this.current = this.newWindow(start);
-    }
+    const start = this.current.startedAt + Math.floor(elapsed / this.windowMs) * this.windowMs;
+    // After a gap of more than a window without writes, the last complete window was empty.
+    this.previous = elapsed < 2 * this.windowMs ? this.current : this.newWindow(start - this.windowMs);
+    this.current = this.newWindow(start);
   }
 
   private newWindow(startedAt: number): Window {

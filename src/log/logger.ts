@@ -75,12 +75,14 @@ export function createLogger(options: LoggerOptions): Logger {
  * revealing the key. The secret is random per process, so a hash cannot be
  * brute-forced back to a key from the logs alone.
  */
+/** Environment variable carrying the key-hash secret from the primary to its workers. */
+export const KEY_HASH_SECRET_ENV = 'FIRKIN_KEY_HASH_SECRET';
 const keyHashSecret = takeSharedSecret() ?? randomBytes(32);
 
 /** Worker processes share the primary's secret, so their hashes agree (src/cluster.ts). */
 function takeSharedSecret(): Buffer | undefined {
-  const hex = process.env.FIRKIN_KEY_HASH_SECRET;
-  delete process.env.FIRKIN_KEY_HASH_SECRET;
+  const hex = process.env[KEY_HASH_SECRET_ENV];
+  delete process.env[KEY_HASH_SECRET_ENV];
   return hex !== undefined && /^[0-9a-f]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
 }
 export function keyHash(key: string): string {

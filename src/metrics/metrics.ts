@@ -16,7 +16,6 @@ import {
   Histogram,
   Registry,
   collectDefaultMetrics,
-  type LabelValues,
 } from 'prom-client';
 import { VERSION } from '../version.js';
 
@@ -97,10 +96,11 @@ export class Metrics {
     buckets: FINE_BUCKETS,
     registers: [this.registry],
   });
-  private readonly inflight = new Gauge({
+  private readonly inflight: Gauge = new Gauge({
     name: 'firkin_http_requests_in_flight',
     help: 'Requests being served right now.',
     registers: [this.registry],
+    collect: (): void => this.inflight.set(this.inFlight), // one count, read at scrape time
   });
   private readonly writtenBytes = new Counter({
     name: 'firkin_written_bytes_total',
@@ -141,8 +141,7 @@ export class Metrics {
   >();
   private readonly storageChildren = new Map<string, { count: Counted; duration: Observed }>();
 
-  /** Child metrics are cached: prom-client hashes label objects on every call otherwise. */
-  private readonly children = new Map<string, Counted & Observed>();
+  private readonly writeChildren = new Map<string, { bytes: Counted; compared: Counted; unchanged: Counted }>();
 
   constructor(options: { engine: string; processMetrics?: boolean }) {
     new Gauge({
@@ -184,17 +183,15 @@ export class Metrics {
 
   /** A routed request the client abandoned before it was answered. */
   aborted(namespace: string, operation: Operation): void {
-    this.child(this.operations, { namespace, operation, result: 'aborted' }).inc();
+    this.operations.inc({ namespace, operation, result: 'aborted' }); // rare: no cached child
   }
 
   requestStarted(): void {
     this.inFlight++;
-    this.inflight.inc();
   }
 
   requestEnded(): void {
     this.inFlight--;
-    this.inflight.dec();
   }
 
   storage(namespace: string, engine: string, operation: string, result: string, seconds: number): void {
@@ -213,10 +210,19 @@ export class Metrics {
 
   /** An applied write: its size and, when known, whether it repeated the stored value. */
   written(namespace: string, bytes: number, unchanged: boolean | undefined): void {
-    this.child(this.writtenBytes, { namespace }).inc(bytes);
+    let c = this.writeChildren.get(namespace);
+    if (c === undefined) {
+      c = {
+        bytes: this.writtenBytes.labels({ namespace }),
+        compared: this.writesCompared.labels({ namespace }),
+        unchanged: this.writesUnchanged.labels({ namespace }),
+      };
+      this.writeChildren.set(namespace, c);
+    }
+    c.bytes.inc(bytes);
     if (unchanged === undefined) return;
-    this.child(this.writesCompared, { namespace }).inc();
-    if (unchanged) this.child(this.writesUnchanged, { namespace }).inc();
+    c.compared.inc();
+    if (unchanged) c.unchanged.inc();
   }
 
   setReady(ready: boolean): void {
@@ -225,19 +231,5 @@ export class Metrics {
 
   logLineDropped(): void {
     this.logDropped.inc();
-  }
-
-  private child<L extends string>(
-    metric: Counter<L> | Histogram<L>,
-    labels: LabelValues<L>,
-  ): Counted & Observed {
-    let id = (metric as unknown as { name: string }).name;
-    for (const v of Object.values(labels)) id += `\u0000${String(v)}`;
-    let child = this.children.get(id);
-    if (child === undefined) {
-      child = (metric as Counter<L>).labels(labels) as unknown as Counted & Observed;
-      this.children.set(id, child);
-    }
-    return child;
   }
 }

@@ -24,6 +24,9 @@ interface TokenEntry {
   readonly operations: ReadonlySet<Operation>;
 }
 
+/** Every request to an open namespace gets the same answer. */
+const OPEN: AccessDecision = { allowed: true, client: undefined };
+
 export class AccessPolicy {
   private readonly clients: ReadonlyMap<string, ReadonlySet<Operation>>;
   private readonly tokens: readonly TokenEntry[];
@@ -43,10 +46,10 @@ export class AccessPolicy {
   }
 
   decide(req: IncomingMessage, operation: Operation): AccessDecision {
+    if (this.access === undefined && !this.mutualTls) return OPEN; // the default: nothing to look up
     const identities = clientIdentities(req.socket);
     const authorization = req.headers.authorization;
     if (this.access === undefined) {
-      if (!this.mutualTls) return { allowed: true, client: undefined };
       return hasVerifiedCertificate(req.socket)
         ? { allowed: true, client: identities[0] === undefined ? undefined : `cert:${identities[0]}` }
         : { allowed: false, status: 401, detail: 'A client certificate is required' };

@@ -12,7 +12,7 @@ import { openapiDocument } from '../openapi/document.js';
 import { VERSION } from '../version.js';
 import type { Exchange } from './exchange.js';
 import { PROBLEMS } from './problem.js';
-import { ENDPOINT_METHODS } from './protocol.js';
+import { ENDPOINT_METHODS, RETRY_AFTER_SECONDS } from './protocol.js';
 import type { Readiness } from './readiness.js';
 
 export interface EndpointOptions {
@@ -54,7 +54,7 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
       async (x) => {
         const result = await readiness.check();
         if (result.ready) return x.json(200, { status: 'ready', engine: options.engine, probe_ms: Math.round(result.probeMs * 1000) / 1000 });
-        return x.problem(PROBLEMS.notReady, `Not ready: ${result.reason}`, { 'Retry-After': '1' });
+        return x.problem(PROBLEMS.notReady, `Not ready: ${result.reason}`, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
       },
     ],
     [

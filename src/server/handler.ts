@@ -25,8 +25,6 @@ const EMPTY_BODY = 'The request body (the value) is empty';
 
 const OPERATION_OF: Readonly<Record<string, Operation>> = { GET: 'read', HEAD: 'read', PUT: 'write', POST: 'write', DELETE: 'delete' };
 
-export { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
-
 export interface HandlerOptions {
   readonly namespaces: readonly Namespace[];
   readonly maxKeyBytes: number;
