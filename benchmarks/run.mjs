@@ -90,6 +90,7 @@ async function load(server, workload, rate, seconds, warmup) {
   } else {
     const url = workload === 'fixed' ? `${server.url}/` : `${server.url}/sessions/v1/`;
     result = await spawnJson(loadgen, ['-url', url, '-workload', workload, '-c', rate > 0 ? '64' : '32', '-rate', String(rate), '-d', `${seconds}s`, '-warmup', `${warmup}s`]);
+    if (result.missed > 0) log(`${server.name} ${workload} at ${rate} req/s fell behind: ${result.missed} scheduled requests not sent`);
   }
   if (before) {
     const after = treeStats(server.child.pid);
@@ -142,7 +143,8 @@ try {
   for (const name of ['embedded', 'cassandra']) {
     if (!servers[name]) continue;
     log(`prefilling ${name} with 20000 sessions…`);
-    await spawnJson(loadgen, ['-url', `${servers[name].url}/sessions/v1/`, '-workload', 'prefill', '-c', '32']);
+    const prefill = await spawnJson(loadgen, ['-url', `${servers[name].url}/sessions/v1/`, '-workload', 'prefill', '-c', '32']);
+    if (prefill.failed > 0) throw new Error(`prefilling ${name}: ${prefill.failed} of ${prefill.prefilled} writes failed`);
   }
 
   // Let Cassandra finish flushing and compacting the prefill before measuring anything on it.

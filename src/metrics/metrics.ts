@@ -72,7 +72,7 @@ export class Metrics {
   });
   private readonly operations = new Counter({
     name: 'firkin_operations_total',
-    help: 'Requests by namespace, operation (read, write, delete) and result (hit, miss, stored, deleted, rejected, invalid, unavailable, error).',
+    help: 'Requests by namespace, operation (read, write, delete) and result (hit, miss, stored, deleted, rejected, invalid, unavailable, error, aborted).',
     labelNames: ['namespace', 'operation', 'result'] as const,
     registers: [this.registry],
   });
