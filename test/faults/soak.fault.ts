@@ -19,6 +19,7 @@ import { inspectorCommand, inspectorUrl } from '../helpers/inspector.js';
 import { runLoadgen } from '../helpers/loadgen.js';
 import { spawnFirkin } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 import { processStats } from '../../tools/proc-stats.js';
 
 const SECONDS = Number(process.env.FIRKIN_SOAK_SECONDS ?? 240);
@@ -65,10 +66,8 @@ describe('soak', () => {
       const f = await spawnFirkin(tempDir(), await config(), { env: { ...process.env, NODE_OPTIONS: nodeOptions } });
       const abort = new AbortController();
       try {
-        let inspector = inspectorUrl(f.stderr);
-        for (let i = 0; i < 50 && inspector === undefined; i++) inspector = (await sleep(100), inspectorUrl(f.stderr));
-        assert.ok(inspector, `the inspector's URL on stderr: ${f.stderr}`);
-        const ws = inspector;
+        await until(() => inspectorUrl(f.stderr) !== undefined, "the inspector's URL on stderr");
+        const ws = inspectorUrl(f.stderr)!;
         /** Anonymous RSS, VmRSS and the V8 heap in use, right after a full collection. */
         const live = async (): Promise<{ anon: number; total: number; heap: number }> => {
           await inspectorCommand(ws, 'HeapProfiler.collectGarbage');

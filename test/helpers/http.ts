@@ -39,20 +39,30 @@ export function request(url: string, options: RequestOptions = {}): Promise<Repl
   });
 }
 
+export interface RawOptions {
+  /** Give up (and resolve with what arrived) after this long; default 2000 ms. */
+  readonly waitMs?: number;
+  /** Send FIN right after the bytes, as a client that half-closes does. */
+  readonly halfClose?: boolean;
+  /** Resolve with what arrived even if the connection fails (a reset, for a fuzzer). */
+  readonly ignoreErrors?: boolean;
+}
+
 /** Send raw bytes and collect everything the server answers until it closes or `waitMs` passes. */
-export function rawRequest(url: string, bytes: string | Buffer, waitMs = 2000): Promise<string> {
+export function rawRequest(url: string, bytes: string | Buffer, options: RawOptions = {}): Promise<string> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
     const chunks: Buffer[] = [];
-    const timer = setTimeout(() => socket.destroy(), waitMs);
+    const timer = setTimeout(() => socket.destroy(), options.waitMs ?? 2000);
     socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', reject);
+    socket.on('error', options.ignoreErrors ? () => undefined : reject);
     socket.on('close', () => {
       clearTimeout(timer);
       resolve(Buffer.concat(chunks).toString('latin1'));
     });
-    socket.write(bytes);
+    if (options.halfClose) socket.end(bytes);
+    else socket.write(bytes);
   });
 }
 

@@ -7,7 +7,7 @@ export interface Sample {
 }
 
 /** Parse the Prometheus text format (the subset prom-client writes). */
-export function parsePrometheus(text: string): Sample[] {
+function parsePrometheus(text: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;

@@ -9,11 +9,11 @@ import { createSocket } from 'node:dgram';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { formatRfc5424, priority, syslogIdentity } from '../../src/log/syslog.js';
 import { request } from '../helpers/http.js';
 import { spawnFirkin } from '../helpers/process.js';
 import { atFileEnd, tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 /** `<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG` */
 const RFC5424 = /^<(\d{1,3})>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (\S+) (\S+) (\d+) (\S+) (-|\[.*?\]) (\{.*\})$/;
@@ -48,14 +48,6 @@ function urlFrom(messages: Received[]): Promise<string> {
 async function exercise(url: string): Promise<void> {
   assert.equal((await request(`${url}/sessions/v1/k`, { method: 'POST', body: 'v' })).status, 201);
   assert.equal((await request(`${url}/sessions/v1/k`)).status, 200);
-}
-
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 function checkLines(received: Received[], facility: number, pid: number): void {

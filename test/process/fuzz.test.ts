@@ -5,10 +5,10 @@
  * the process must not crash, and its memory must stay bounded.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { request } from '../helpers/http.js';
+import { rawRequest, request } from '../helpers/http.js';
+import { scrape } from '../helpers/prometheus.js';
 import { spawnFirkin } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -64,35 +64,15 @@ function build(m: string, p: string, headers: [string, string][], b: Uint8Array,
   return Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), payload]);
 }
 
-function exchange(url: string, bytes: Buffer): Promise<string> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), hostname);
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => socket.destroy(), 5000);
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('latin1'));
-    });
-    socket.end(bytes);
-  });
-}
-
-function rss(metrics: string): number {
-  return Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics)![1]);
-}
-
 describe('fuzzing', () => {
   it(`answers ${RUNS} generated requests with a success or a problem document, never a 5xx`, async () => {
     const f = await spawnFirkin(tempDir(), { embedded: { path: 'data' }, max_value_bytes: 256, max_key_bytes: 512 });
-    const rssBefore = rss((await request(`${f.url}/metrics`)).body.toString());
+    const rssBefore = (await scrape(f.url)).value('process_resident_memory_bytes');
     const statuses = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(method, path, fc.array(header, { maxLength: 5 }), body, framing, async (m, p, h, b, fr) => {
         // Interim 100 Continue answers come before the final one.
-        const answer = (await exchange(f.url, build(m, p, h, b, fr))).replace(/^(HTTP\/1\.1 1\d\d [^\r]*\r\n(?:[^\r]+\r\n)*\r\n)+/, '');
+        const answer = (await rawRequest(f.url, build(m, p, h, b, fr), { waitMs: 5000, halfClose: true, ignoreErrors: true })).replace(/^(HTTP\/1\.1 1\d\d [^\r]*\r\n(?:[^\r]+\r\n)*\r\n)+/, '');
         const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1] ?? 0);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
         assert.ok(status >= 200 && status < 500, `status ${status} for ${m} ${p}: ${answer.slice(0, 200)}`);
@@ -107,7 +87,7 @@ describe('fuzzing', () => {
     );
     assert.equal(f.child.exitCode, null, 'the process is still running');
     assert.equal((await request(`${f.url}/healthz`)).status, 200);
-    const rssAfter = rss((await request(`${f.url}/metrics`)).body.toString());
+    const rssAfter = (await scrape(f.url)).value('process_resident_memory_bytes');
     const summary = [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
     console.log(`# fuzz: ${RUNS} requests, statuses ${summary}; RSS ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssAfter / 2 ** 20).toFixed(0)} MiB`);
     for (const expected of [200, 201, 204, 400, 404, 405, 412, 413, 414]) assert.ok(statuses.has(expected), `the corpus produced no ${expected}: ${summary}`);

@@ -9,7 +9,9 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSocket, readUntilClose, request } from '../helpers/http.js';
 import { spawnFirkin } from '../helpers/process.js';
+import { scrape } from '../helpers/prometheus.js';
 import { tempDir } from '../helpers/tmp.js';
+import { holds, until } from '../helpers/wait.js';
 
 const msgs = (stdout: string[]): string[] => stdout.map((l) => String((JSON.parse(l) as { msg: string }).msg));
 
@@ -87,8 +89,7 @@ describe('lifecycle', () => {
       { url: waitForPort(port), env: { ...process.env, PATH: '/nonexistent' } },
     );
     assert.equal((await request(`${f.url}/sessions/v1/k`, { method: 'POST', body: 'v' })).status, 201);
-    const metrics = (await request(`${f.url}/metrics`)).body.toString();
-    const dropped = Number(/^firkin_log_lines_dropped_total (\d+)/m.exec(metrics)?.[1]);
+    const dropped = (await scrape(f.url)).value('firkin_log_lines_dropped_total');
     assert.ok(dropped >= 1, `dropped ${dropped}`);
     const started = Date.now();
     f.child.kill('SIGTERM');
@@ -109,8 +110,6 @@ function freePort(): Promise<number> {
 
 async function waitForPort(port: number): Promise<string> {
   const url = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(50)) {
-    if ((await request(`${url}/healthz`).then((r) => r.status, () => 0)) === 200) return url;
-  }
-  throw new Error(`nothing answered /healthz on port ${port} within 15 s`);
+  await until(() => holds(async () => (await request(`${url}/healthz`)).status === 200), `/healthz on port ${port}`, 15_000);
+  return url;
 }

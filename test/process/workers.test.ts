@@ -11,8 +11,9 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from '../helpers/http.js';
 import { spawnFirkin } from '../helpers/process.js';
-import { parsePrometheus } from '../helpers/prometheus.js';
+import { scrape } from '../helpers/prometheus.js';
 import { tempDir } from '../helpers/tmp.js';
+import { holds, until } from '../helpers/wait.js';
 
 function workerPids(primary: number): number[] {
   try {
@@ -46,12 +47,10 @@ describe('workers', () => {
     );
     assert.equal(cas.filter((r) => r.status === 201).length, 1, 'one compare-and-set across processes');
 
-    const samples = parsePrometheus((await request(`${f.url}/metrics`)).body.toString());
-    const sum = (name: string, labels: Record<string, string> = {}): number =>
-      samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
-    assert.equal(sum('http_requests_total', { method: 'PUT' }), 80, 'every worker counted, once');
-    assert.equal(sum('http_requests_total', { method: 'GET' }), 1);
-    assert.equal(sum('firkin_build_info'), 1);
+    const metrics = await scrape(f.url);
+    assert.equal(metrics.value('http_requests_total', { method: 'PUT' }), 80, 'every worker counted, once');
+    assert.equal(metrics.value('http_requests_total', { method: 'GET' }), 1);
+    assert.equal(metrics.value('firkin_build_info'), 1);
 
     const top = (await request(`${f.url}/admin/top-keys`)).json() as { windows: { writes: number; top: { writes: number }[] }[] };
     assert.equal(top.windows[0]!.writes, 2, 'merged over the workers');
@@ -60,32 +59,16 @@ describe('workers', () => {
     // A worker that dies is replaced; the service keeps answering meanwhile.
     process.kill(pids[0]!, 'SIGKILL');
     assert.equal((await request(`${f.url}/healthz`)).status, 200);
-    let replaced = false;
     let now: number[] = [];
-    for (let i = 0; i < 50 && !replaced; i++) {
-      await sleep(100);
-      now = workerPids(f.child.pid!);
-      replaced = now.length === 2 && !now.includes(pids[0]!);
-    }
-    assert.ok(replaced, 'a new worker took its place');
+    await until(() => ((now = workerPids(f.child.pid!)), now.length === 2 && !now.includes(pids[0]!)), 'a new worker in its place');
 
     // All of them at once: the primary stays up (nothing else holds its event loop) and replaces both.
     for (const pid of now) process.kill(pid, 'SIGKILL');
     const dead = now;
-    replaced = false;
-    for (let i = 0; i < 50 && !replaced; i++) {
-      await sleep(100);
-      now = f.child.exitCode === null ? workerPids(f.child.pid!) : [];
-      replaced = now.length === 2 && !now.some((p) => dead.includes(p));
-    }
+    await until(() => f.child.exitCode !== null || ((now = workerPids(f.child.pid!)), now.length === 2 && !now.some((p) => dead.includes(p))), 'both workers replaced');
     assert.equal(f.child.exitCode, null, 'the primary is still running');
-    assert.ok(replaced, 'both workers replaced');
-    let healthy = false;
-    for (let i = 0; i < 50 && !healthy; i++) {
-      healthy = await request(`${f.url}/healthz`).then((r) => r.status === 200, () => false); // refused until a new worker listens
-      if (!healthy) await sleep(100);
-    }
-    assert.ok(healthy, 'the port is served again');
+    // Refused until a new worker listens.
+    await until(() => holds(async () => (await request(`${f.url}/healthz`)).status === 200), 'the port served again');
 
     f.child.kill('SIGTERM');
     assert.equal(await f.exited, 0);

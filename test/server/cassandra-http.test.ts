@@ -2,12 +2,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createTables, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
 import { request, type Reply } from '../helpers/http.js';
 import { scrape } from '../helpers/prometheus.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { until } from '../helpers/wait.js';
 
 const NAMESPACES = [
   { name: 'sessions', base_uri: '/sessions/v1/', default_ttl: 3600, table: 'http_sessions' },
@@ -128,30 +128,19 @@ describe('cassandra unreachable', () => {
     assert.equal((await request(`${t.url}/healthz`)).status, 200, 'but the process is alive');
 
     await proxy.up();
-    const recovered = await until(async () => (await request(key)).status === 404, 15_000);
-    assert.ok(recovered, 'serves again within 15 s of Cassandra answering, without a restart');
+    await until(async () => (await request(key)).status === 404, 'serving again within 15 s of Cassandra answering, without a restart', 15_000, 200);
     assert.equal((await request(`${t.url}/readyz`)).status, 200, '/readyz is 200 again');
     assert.equal((await request(key, { method: 'PUT', body: 'back' })).status, 201);
 
     // Cut it again mid-flight, then bring it back.
     await proxy.down();
-    const failed = await until(async () => (await request(key)).status === 503, 15_000);
-    assert.ok(failed, 'answers 503 once Cassandra is gone');
-    assert.ok(await until(async () => (await request(`${t.url}/readyz`)).status === 503, 15_000), '/readyz turns 503');
+    await until(async () => (await request(key)).status === 503, '503 once Cassandra is gone', 15_000, 200);
+    await until(async () => (await request(`${t.url}/readyz`)).status === 503, '/readyz turning 503', 15_000, 200);
     await proxy.up();
-    assert.ok(await until(async () => (await request(key)).status === 200, 15_000), 'recovers again');
-    assert.ok(await until(async () => (await request(`${t.url}/readyz`)).status === 200, 15_000), '/readyz turns 200');
+    await until(async () => (await request(key)).status === 200, 'recovering again', 15_000, 200);
+    await until(async () => (await request(`${t.url}/readyz`)).status === 200, '/readyz turning 200', 15_000, 200);
     assert.equal((await request(key)).body.toString(), 'back');
     await t.close();
     await proxy.down();
   });
 });
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(200);
-  }
-  return false;
-}

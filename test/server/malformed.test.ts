@@ -1,6 +1,5 @@
 /** Requests that are not well-formed HTTP, sent on raw sockets: each gets a clear 4xx. */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { before, describe, it } from 'node:test';
 import { rawRequest, rawStatus, request } from '../helpers/http.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -59,15 +58,7 @@ describe('malformed requests', () => {
   }
 
   it('answers a client that half-closes its side right after the request', async () => {
-    // rawRequest writes the bytes, then waits for the server to close; this one sends FIN at once.
-    const { hostname, port } = new URL(t.url);
-    const answer = await new Promise<string>((resolve) => {
-      const socket = connect(Number(port), hostname);
-      let text = '';
-      socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
-      socket.on('close', () => resolve(text));
-      socket.end(`PUT ${path}halfclosed HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhc`);
-    });
+    const answer = await rawRequest(t.url, `PUT ${path}halfclosed HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhc`, { halfClose: true });
     assert.equal(rawStatus(answer), 201, answer);
     assert.equal((await request(`${t.base}halfclosed`)).body.toString(), 'hc');
   });
@@ -89,7 +80,7 @@ describe('malformed requests', () => {
     const head = `PUT ${path}chunky HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`;
     // Two chunks cross the 1024-byte limit; the rest would never end if the server kept reading.
     const body = `258\r\n${chunk}\r\n258\r\n${chunk}\r\n`;
-    const answer = await rawRequest(t.url, head + body, 3000);
+    const answer = await rawRequest(t.url, head + body, { waitMs: 3000 });
     assert.equal(rawStatus(answer), 413, answer);
     assert.match(answer, /Connection: close/i);
     const after = await rawRequest(t.url, `GET ${path}chunky HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
