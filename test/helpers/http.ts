@@ -1,4 +1,5 @@
-import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { rememberKeyOf } from './secrets.js';
 
@@ -15,13 +16,15 @@ export interface RequestOptions {
   readonly method?: string;
   readonly headers?: OutgoingHttpHeaders;
   readonly body?: string | Buffer;
+  /** For https URLs: the CA to trust, and a client certificate to present. */
+  readonly tls?: { readonly ca: string | Buffer; readonly cert?: string | Buffer; readonly key?: string | Buffer };
 }
 
-/** One HTTP request on a fresh connection; resolves with the whole reply. */
+/** One HTTP(S) request on a fresh connection; resolves with the whole reply. */
 export function request(url: string, options: RequestOptions = {}): Promise<Reply> {
   rememberKeyOf(url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+    const onResponse = (res: IncomingMessage): void => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -33,7 +36,9 @@ export function request(url: string, options: RequestOptions = {}): Promise<Repl
         resolve({ status: res.statusCode ?? 0, headers, body, json: () => JSON.parse(body.toString('utf8')) });
       });
       res.on('error', reject);
-    });
+    };
+    const how = { method: options.method ?? 'GET', headers: options.headers, agent: false as const };
+    const req = url.startsWith('https:') ? httpsRequest(url, { ...how, ...options.tls }, onResponse) : httpRequest(url, how, onResponse);
     req.on('error', reject);
     req.end(options.body);
   });

@@ -5,20 +5,14 @@
  * and no HTTP at all for a certificate from another CA.
  */
 import assert from 'node:assert/strict';
-import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { before, describe, it } from 'node:test';
+import { request, type Reply } from '../helpers/http.js';
 import { pem, TestCa, type KeyPair } from '../helpers/pki.js';
 import { tokenHash } from '../helpers/secrets.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { until } from '../helpers/wait.js';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
 
 const TOKEN = 'edge-proxy-token-5f1c2a9e';
 
@@ -51,32 +45,15 @@ describe('mutual TLS and per-namespace authorisation', () => {
     });
   });
 
-  function call(path: string, options: { method?: string; client?: KeyPair; body?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(
-        `${t.url}${path}`,
-        {
-          method: options.method ?? 'GET',
-          ca: pem(ca.cert),
-          agent: false,
-          headers: options.headers,
-          ...(options.client ? { cert: pem(options.client.cert), key: pem(options.client.key) } : {}),
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end(options.body);
-    });
+  function call(path: string, options: { method?: string; client?: KeyPair; body?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const client = options.client ? { cert: pem(options.client.cert), key: pem(options.client.key) } : {};
+    return request(`${t.url}${path}`, { method: options.method, body: options.body, headers: options.headers, tls: { ca: pem(ca.cert), ...client } });
   }
 
   it('lets a listed client (by subject CN) read, write and delete', async () => {
     const c = clients.mediawiki;
     assert.equal((await call('/sessions/v1/alpha', { method: 'PUT', body: 'v', client: c })).status, 201);
-    assert.equal((await call('/sessions/v1/alpha', { client: c })).body, 'v');
+    assert.equal((await call('/sessions/v1/alpha', { client: c })).body.toString(), 'v');
     assert.equal((await call('/sessions/v1/alpha', { method: 'DELETE', client: c })).status, 204);
   });
 
@@ -85,7 +62,7 @@ describe('mutual TLS and per-namespace authorisation', () => {
     assert.equal((await call('/sessions/v1/beta', { client: clients.reader })).status, 200);
     const write = await call('/sessions/v1/beta', { method: 'PUT', body: 'x', client: clients.reader });
     assert.equal(write.status, 403);
-    assert.equal(JSON.parse(write.body).type, 'urn:firkin:problem:forbidden');
+    assert.equal(write.json().type, 'urn:firkin:problem:forbidden');
     assert.equal((await call('/sessions/v1/beta', { method: 'DELETE', client: clients.spiffe })).status, 403);
   });
 
@@ -97,7 +74,7 @@ describe('mutual TLS and per-namespace authorisation', () => {
   it('answers 401 without a certificate, except on the liveness, readiness and metrics endpoints', async () => {
     const denied = await call('/sessions/v1/beta');
     assert.equal(denied.status, 401);
-    assert.equal(JSON.parse(denied.body).type, 'https://www.mediawiki.org/wiki/probs/not-authorized');
+    assert.equal(denied.json().type, 'https://www.mediawiki.org/wiki/probs/not-authorized');
     assert.equal(denied.headers['www-authenticate'], 'Bearer realm="firkin"');
     assert.equal((await call('/open/v1/gamma')).status, 401, 'with mutual TLS, open namespaces still need a certificate');
     assert.equal((await call('/admin/top-keys')).status, 401);
@@ -140,21 +117,14 @@ describe('mutual TLS and per-namespace authorisation', () => {
     await Promise.all(closed);
     const took = Date.now() - started;
     assert.ok(took > 8000 && took < 15_000, `closed by the server after ${took} ms`);
-    const reply = await new Promise<number>((resolve, reject) => {
-      const req = httpsRequest(`${s.url}/healthz`, { ca: pem(ca.cert), agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const reply = (await request(`${s.url}/healthz`, { tls: { ca: pem(ca.cert) } })).status;
     assert.equal(reply, 200, 'the slots are free again');
   });
 
   it('takes a bearer token by its hash, for its operations only', async () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
     assert.equal((await call('/sessions/v1/delta', { method: 'PUT', body: 'v', headers: auth })).status, 201);
-    assert.equal((await call('/sessions/v1/delta', { headers: auth })).body, 'v');
+    assert.equal((await call('/sessions/v1/delta', { headers: auth })).body.toString(), 'v');
     assert.equal((await call('/sessions/v1/delta', { method: 'DELETE', headers: auth })).status, 403);
     assert.equal((await call('/sessions/v1/delta', { headers: { authorization: 'Bearer not-the-token' } })).status, 401);
     assert.equal((await call('/sessions/v1/delta', { headers: { authorization: `Basic ${TOKEN}` } })).status, 401);
@@ -168,7 +138,7 @@ describe('mutual TLS and per-namespace authorisation', () => {
     assert.equal(answer.status, 401);
     const logged = (): boolean => t.logs.some((l) => JSON.parse(l).msg === 'request' && JSON.parse(l).status === 401);
     await until(logged, 'the refused request logged', 1000);
-    const everything = [JSON.stringify(answer.headers), answer.body, ...t.logs].join('\n');
+    const everything = [JSON.stringify(answer.headers), answer.body.toString(), ...t.logs].join('\n');
     for (const secret of [TOKEN, secretKey, encodeURIComponent(secretKey)]) assert.ok(!everything.includes(secret), `${secret} echoed`);
   });
 });
