@@ -10,7 +10,7 @@ import { InstrumentedStore } from '../metrics/instrumented-store.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Condition, SetOutcome, StorageEngine, StoredValue } from '../storage/engine.js';
 
-/** What a namespace reports its writes to; optional so a bare namespace works in unit tests. */
+/** What a namespace reports its writes to. */
 export interface NamespaceObservers {
   readonly metrics: Metrics;
   readonly insight: WriteInsight;

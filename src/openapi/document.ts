@@ -73,7 +73,6 @@ function namespacePath(name: string, defaultTtl: number, monitored: boolean): Re
         content: method === 'get' ? { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } : undefined,
       },
       '304': { description: 'Not modified: If-None-Match matched the stored value', headers: { ETag: header('ETag'), [TTL_HEADER]: header('TTL') } },
-      '404': { $ref: '#/components/responses/NotFound' },
       '412': { $ref: '#/components/responses/PreconditionFailed' },
     },
   });
