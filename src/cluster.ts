@@ -15,6 +15,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { FirkinConfig } from './config/load.js';
 import type { TopKeysReport } from './insight/write-insight.js';
 import { createLogger, KEY_HASH_SECRET_ENV, openLogSink } from './log/logger.js';
+import { snapshot } from './metrics/snapshot.js';
 
 type Ask = { readonly type: 'firkin:ask'; readonly id: string; readonly what: 'metrics' | 'top-keys' };
 type Answer = { readonly type: 'firkin:answer'; readonly id: string; readonly body: unknown };
@@ -76,12 +77,16 @@ export function runPrimary(config: FirkinConfig): void {
     });
   };
 
+  // Workers asking at the same time (or within metrics_max_age_ms) share one collection.
+  const views = {
+    metrics: snapshot(config.metricsMaxAgeMs, async () => AggregatorRegistry.aggregate((await collect('metrics')) as object[]).metrics()),
+    'top-keys': snapshot(config.metricsMaxAgeMs, async () => mergeTopKeys((await collect('top-keys')) as TopKeysReport[], config.insight.topKeys)),
+  };
   const answer = async (worker: Worker, ask: Ask): Promise<void> => {
-    const bodies = await collect(ask.what);
-    const body =
-      ask.what === 'metrics'
-        ? await AggregatorRegistry.aggregate(bodies as object[]).metrics()
-        : mergeTopKeys(bodies as TopKeysReport[], config.insight.topKeys);
+    const body = await views[ask.what]().catch((err: unknown) => {
+      logger.warn({ err: String(err), what: ask.what }, 'primary: could not collect a cluster view');
+      return undefined;
+    });
     if (worker.isConnected()) worker.send({ type: 'firkin:answer', id: ask.id, body } satisfies Answer);
   };
 
@@ -151,7 +156,8 @@ export function workerChannel(reports: WorkerReports): { ask(what: Ask['what']):
         }, 3000);
         waiting.set(id, (body) => {
           clearTimeout(timer);
-          resolve(body);
+          if (body === undefined) reject(new Error('the primary could not collect it'));
+          else resolve(body);
         });
         process.send?.({ type: 'firkin:ask', id, what } satisfies Ask);
       }),

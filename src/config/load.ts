@@ -89,6 +89,12 @@ export interface FirkinConfig {
   /** Worker processes (1: no cluster, the process serves itself). */
   readonly workers: number;
   readonly maxInFlight: number;
+  /** Bytes of response bodies waiting to leave, per process. */
+  readonly maxBufferedBytes: number;
+  /** A response still not flushed this long after it was written closes its connection. */
+  readonly writeTimeoutMs: number;
+  /** How old a /metrics answer may be (overlapping scrapes share one collection). */
+  readonly metricsMaxAgeMs: number;
   /** The /admin endpoints: disabled, on the main listener, or on their own. */
   readonly admin: { readonly enabled: boolean; readonly listen: { readonly address: string; readonly port: number } | undefined };
   readonly storage: 'embedded' | 'cassandra';
@@ -117,6 +123,9 @@ export const DEFAULTS = {
   drainTimeoutMs: 10_000,
   maxConnections: 10_000,
   maxInFlight: 1024,
+  maxBufferedBytes: 64 * 1024 * 1024,
+  writeTimeoutMs: 30_000,
+  metricsMaxAgeMs: 1000,
   readinessTimeoutMs: 1_000,
   syslogPort: 514,
   syslogFacility: 'daemon',
@@ -258,6 +267,9 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     });
   }
   checkNamespaces(namespaces, c.namespaces !== undefined, fail);
+  if ((c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes) < (c.max_value_bytes ?? DEFAULTS.maxValueBytes)) {
+    fail('max_buffered_bytes', 'must be at least max_value_bytes, or the largest value could never be sent');
+  }
   if (c.insight?.top_keys !== undefined && c.insight.top_keys > (c.insight.sketch_size ?? DEFAULTS.insight.sketchSize)) {
     fail('insight.top_keys', 'must not exceed insight.sketch_size');
   }
@@ -280,6 +292,9 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     maxConnections: c.max_connections ?? DEFAULTS.maxConnections,
     workers: c.workers ?? Math.min(availableParallelism(), 16),
     maxInFlight: c.max_in_flight ?? DEFAULTS.maxInFlight,
+    maxBufferedBytes: c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes,
+    writeTimeoutMs: c.write_timeout_ms ?? DEFAULTS.writeTimeoutMs,
+    metricsMaxAgeMs: c.metrics_max_age_ms ?? DEFAULTS.metricsMaxAgeMs,
     admin: resolveAdmin(c, fail),
     drainTimeoutMs: c.drain_timeout_ms ?? DEFAULTS.drainTimeoutMs,
     shutdownDelayMs: c.shutdown_delay_ms ?? 0,

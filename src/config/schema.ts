@@ -141,8 +141,14 @@ export const configSchema = z.strictObject({
   workers: z.int().min(1).max(64).optional(),
   /** Connections the listener holds at once; more are refused. */
   max_connections: z.int().min(1).max(1_000_000).optional(),
-  /** Requests served at once; more are answered 503 at once. */
+  /** Requests served at once, each until its response has left; more are answered 503 at once. */
   max_in_flight: z.int().min(1).max(1_000_000).optional(),
+  /** Bytes of response bodies waiting to leave, per process; a response that does not fit is answered 503. */
+  max_buffered_bytes: z.int().min(1).max(2 ** 40).optional(),
+  /** How old an answer of /metrics (and /admin/top-keys) may be: scrapes within it share one collection. */
+  metrics_max_age_ms: z.int('must be a whole number of milliseconds').min(0).max(60_000).optional(),
+  /** A response not fully handed to the kernel within this closes its connection (a client that does not read). */
+  write_timeout_ms: positiveMs.optional(),
   /** The /admin endpoints: off, or on a listener of their own. */
   admin: z
     .strictObject({

@@ -8,6 +8,7 @@ import { extname } from 'node:path';
 import type { FirkinConfig } from '../config/load.js';
 import type { WriteInsight } from '../insight/write-insight.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { snapshot } from '../metrics/snapshot.js';
 import { openapiDocument } from '../openapi/document.js';
 import { VERSION } from '../version.js';
 import type { Exchange } from './exchange.js';
@@ -35,6 +36,11 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
   const { config, metrics, insight, readiness } = options;
   const startedAt = Date.now();
   const openapi = openapiBody(config);
+  // One collection per metrics_max_age_ms, whatever the number of scrapers (with workers, each asks the primary).
+  const metricsBody = snapshot(config.metricsMaxAgeMs, async () =>
+    options.cluster ? String(await options.cluster.ask('metrics')) : await metrics.registry.metrics(),
+  );
+  const topKeys = snapshot(config.metricsMaxAgeMs, async () => (options.cluster ? await options.cluster.ask('top-keys') : insight.report()));
 
   const endpoints = new Map<string, Endpoint>([
     [
@@ -60,12 +66,20 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
     [
       '/metrics',
       async (x) => {
-        const body = options.cluster ? String(await options.cluster.ask('metrics')) : await metrics.registry.metrics();
+        const body = await metricsBody().catch(() => undefined);
+        if (body === undefined) return x.problem(PROBLEMS.overloaded, 'The metrics could not be collected now', { 'Retry-After': RETRY_AFTER_SECONDS });
         x.send(200, { 'Content-Type': metrics.registry.contentType, 'Content-Length': Buffer.byteLength(body) }, body);
       },
     ],
     ['/openapi', (x) => x.send(200, { 'Content-Type': openapi.type, 'Content-Length': openapi.body.length }, openapi.body)],
-    ['/admin/top-keys', async (x) => x.json(200, options.cluster ? await options.cluster.ask('top-keys') : insight.report())],
+    [
+      '/admin/top-keys',
+      async (x) => {
+        const report = await topKeys().catch(() => null);
+        if (report === null) return x.problem(PROBLEMS.overloaded, 'The report could not be collected now', { 'Retry-After': RETRY_AFTER_SECONDS });
+        x.json(200, report);
+      },
+    ],
   ]);
   const wanted = [...endpoints].filter(([path]) => (path.startsWith('/admin/') ? include !== 'service' : include !== 'admin'));
   return new Map(

@@ -11,7 +11,8 @@ import type { Namespace } from '../namespace/namespace.js';
 import { StorageUnavailableError } from '../storage/engine.js';
 import { readBody } from './body.js';
 import type { serviceEndpoints } from './endpoints.js';
-import { Exchange } from './exchange.js';
+import { ByteBudget } from './byte-budget.js';
+import { Exchange, type ExchangeLimits } from './exchange.js';
 import { etagOf, readPrecondition, requestedMaxAge, writeCondition } from './preconditions.js';
 import { PROBLEMS, type ProblemType } from './problem.js';
 import { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
@@ -29,8 +30,12 @@ export interface HandlerOptions {
   readonly namespaces: readonly Namespace[];
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
-  /** Requests served at once; beyond it, 503 at once (service endpoints exempt). */
+  /** Requests served at once, each until its response has left; beyond it, 503 at once (service endpoints exempt). */
   readonly maxInFlight: number;
+  /** Bytes of response bodies waiting to leave, shared by every listener of the process. */
+  readonly budget: ByteBudget;
+  /** A response not flushed within this closes its connection. */
+  readonly writeTimeoutMs: number;
   /** Mutual TLS (tls.ca) is on: namespaces and admin endpoints need a client certificate. */
   readonly mutualTls: boolean;
   readonly logger: Logger;
@@ -53,8 +58,9 @@ type Handler = (req: IncomingMessage, res: ServerResponse, refuse?: ProblemType)
 export function createHandler(options: HandlerOptions): Handler {
   const parser = new TargetParser(options.namespaces, options.maxKeyBytes);
   const { logger, maxValueBytes, metrics, endpoints, engine, maxInFlight, mutualTls } = options;
-  /** Namespace requests being served by this listener (for max_in_flight). */
+  /** Namespace requests being served by this listener (for max_in_flight), each until its response has left. */
   let inFlight = 0;
+  const limits: ExchangeLimits = { budget: options.budget, writeTimeoutMs: options.writeTimeoutMs, closing: options.closing };
   const guards = new Map(
     options.namespaces.map((ns) => [
       ns.name,
@@ -69,11 +75,12 @@ export function createHandler(options: HandlerOptions): Handler {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const started = performance.now();
-    const exchange = new Exchange(req, res, requestId, options.closing);
+    const exchange: Exchange = new Exchange(req, res, requestId, limits, () => {
+      if (exchange.holdsSlot) inFlight--;
+    });
     metrics.requestStarted();
     const done = (): void => {
       metrics.requestEnded();
-      if (exchange.holdsSlot) inFlight--;
       if (exchange.endpoint) return;
       if (!res.headersSent) {
         if (exchange.operation !== undefined) metrics.aborted(exchange.namespace!, exchange.operation);

@@ -12,6 +12,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Namespace } from '../namespace/namespace.js';
 import { randomUUID } from 'node:crypto';
 import type { serviceEndpoints } from './endpoints.js';
+import type { ByteBudget } from './byte-budget.js';
+import { oneAtATime } from './connection-lane.js';
 import { createHandler } from './handler.js';
 import { PROBLEMS, problemBody, type ProblemType } from './problem.js';
 import { ALLOWED_METHODS } from './protocol.js';
@@ -26,6 +28,8 @@ export interface ServerOptions {
   readonly endpoints: ReturnType<typeof serviceEndpoints>;
   /** True once the service is draining before exit. */
   readonly closing: () => boolean;
+  /** Bytes of response bodies waiting to leave: one budget for every listener of the process. */
+  readonly budget: ByteBudget;
   /** Listen here instead of the config's listen_address / listen_port (the admin listener). */
   readonly listen?: { readonly address: string; readonly port: number };
 }
@@ -56,18 +60,22 @@ export const TIMEOUTS = {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, logger, metrics } = options;
-  const handler = createHandler({
+  // Pipelined requests wait their turn: a connection's next request is served once the
+  // previous response has left (src/server/connection-lane.ts).
+  const handler = oneAtATime(createHandler({
     namespaces: options.namespaces,
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     maxInFlight: config.maxInFlight,
+    budget: options.budget,
+    writeTimeoutMs: config.writeTimeoutMs,
     mutualTls: config.tls?.ca !== undefined,
     logger,
     engine: options.engine,
     metrics,
     endpoints: options.endpoints,
     closing: options.closing,
-  });
+  }));
   const serverOptions = {
     headersTimeout: TIMEOUTS.headersMs,
     requestTimeout: TIMEOUTS.requestMs,

@@ -27,7 +27,8 @@ export async function startTestService(config: Record<string, unknown> = {}): Pr
       done();
     },
   });
-  const yaml = stringify({ listen_port: 0, embedded: { path: tempDir() }, ...config });
+  // Fresh metrics at every scrape: tests read what they just did.
+  const yaml = stringify({ listen_port: 0, embedded: { path: tempDir() }, metrics_max_age_ms: 0, ...config });
   const service = await startService(parseConfig(yaml, 'test-config.yaml'), { logDestination: destination });
   watchLog(`an in-process service at ${service.url}`, logs);
   atFileEnd(() => service.close(100));

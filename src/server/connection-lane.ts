@@ -1,0 +1,69 @@
+/**
+ * One request at a time per connection. HTTP/1.1 answers pipelined requests in
+ * order, so serving them concurrently only stacks up finished responses that the
+ * client may never read. Here a connection's next request is handed to the handler
+ * only once the previous response has left (its 'close': flushed to the kernel, or
+ * the connection is gone); meanwhile the socket is paused so nothing more is read.
+ *
+ * Node's parser still parses every request in a chunk it has already read (up to
+ * 64 KiB), so the queue of parsed requests waiting their turn is capped: a client
+ * that pipelines deeper than MAX_PIPELINED is disconnected.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** Parsed requests a connection may have waiting behind the one being served. */
+export const MAX_PIPELINED = 32;
+
+type Handler<A extends unknown[]> = (req: IncomingMessage, res: ServerResponse, ...rest: A) => void;
+
+interface Lane {
+  busy: boolean;
+  /** True while this module holds the socket paused. */
+  paused: boolean;
+  readonly waiting: Array<() => void>;
+}
+
+const LANE = Symbol('firkin.lane');
+type LaneSocket = Socket & { [LANE]?: Lane };
+
+/** Wrap `handler` so that each connection is served one request at a time, in order. */
+export function oneAtATime<A extends unknown[]>(handler: Handler<A>): Handler<A> {
+  return (req, res, ...rest) => {
+    const socket = req.socket as LaneSocket;
+    let lane = socket[LANE];
+    if (lane === undefined) {
+      lane = { busy: false, paused: false, waiting: [] };
+      socket[LANE] = lane;
+    }
+    const run = (): void => {
+      handler(req, res, ...rest);
+      // After the handler's own 'close' listener: its slot is free before the next request takes one.
+      res.once('close', () => next(socket, lane));
+    };
+    if (!lane.busy) {
+      lane.busy = true;
+      return run();
+    }
+    if (lane.waiting.length >= MAX_PIPELINED) {
+      socket.destroy();
+      return;
+    }
+    lane.waiting.push(run);
+    if (!lane.paused) {
+      lane.paused = true;
+      socket.pause();
+    }
+  };
+}
+
+function next(socket: LaneSocket, lane: Lane): void {
+  const run = lane.waiting.shift();
+  if (run !== undefined && !socket.destroyed) return run();
+  lane.waiting.length = 0;
+  lane.busy = false;
+  if (lane.paused) {
+    lane.paused = false;
+    if (!socket.destroyed) socket.resume();
+  }
+}
