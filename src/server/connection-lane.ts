@@ -7,13 +7,16 @@
  *
  * Node's parser still parses every request in a chunk it has already read (up to
  * 64 KiB), so the queue of parsed requests waiting their turn is capped: a client
- * that pipelines deeper than MAX_PIPELINED is disconnected.
+ * with more than MAX_PIPELINED requests, or MAX_WAITING_HEAD_BYTES of request
+ * heads, waiting is disconnected.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** Parsed requests a connection may have waiting behind the one being served. */
 export const MAX_PIPELINED = 32;
+/** Bytes of request heads (URL and header fields) a connection may have waiting. */
+export const MAX_WAITING_HEAD_BYTES = 64 * 1024;
 
 type Handler<A extends unknown[]> = (req: IncomingMessage, res: ServerResponse, ...rest: A) => void;
 
@@ -22,6 +25,8 @@ interface Lane {
   /** True while this module holds the socket paused. */
   paused: boolean;
   readonly waiting: Array<() => void>;
+  /** Bytes of the heads of the waiting requests. */
+  waitingBytes: number;
 }
 
 const LANE = Symbol('firkin.lane');
@@ -33,7 +38,7 @@ export function oneAtATime<A extends unknown[]>(handler: Handler<A>): Handler<A>
     const socket = req.socket as LaneSocket;
     let lane = socket[LANE];
     if (lane === undefined) {
-      lane = { busy: false, paused: false, waiting: [] };
+      lane = { busy: false, paused: false, waiting: [], waitingBytes: 0 };
       socket[LANE] = lane;
     }
     const run = (): void => {
@@ -45,11 +50,16 @@ export function oneAtATime<A extends unknown[]>(handler: Handler<A>): Handler<A>
       lane.busy = true;
       return run();
     }
-    if (lane.waiting.length >= MAX_PIPELINED) {
+    const bytes = headBytes(req);
+    if (lane.waiting.length >= MAX_PIPELINED || lane.waitingBytes + bytes > MAX_WAITING_HEAD_BYTES) {
       socket.destroy();
       return;
     }
-    lane.waiting.push(run);
+    lane.waitingBytes += bytes;
+    lane.waiting.push(() => {
+      lane.waitingBytes -= bytes;
+      run();
+    });
     if (!lane.paused) {
       lane.paused = true;
       socket.pause();
@@ -61,9 +71,16 @@ function next(socket: LaneSocket, lane: Lane): void {
   const run = lane.waiting.shift();
   if (run !== undefined && !socket.destroyed) return run();
   lane.waiting.length = 0;
+  lane.waitingBytes = 0;
   lane.busy = false;
   if (lane.paused) {
     lane.paused = false;
     if (!socket.destroyed) socket.resume();
   }
+}
+
+function headBytes(req: IncomingMessage): number {
+  let n = req.url?.length ?? 0;
+  for (const field of req.rawHeaders) n += field.length + 2;
+  return n;
 }
