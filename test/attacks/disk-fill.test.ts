@@ -139,6 +139,7 @@ describe('attack: filling the disk', () => {
 
     figures('disk-fill', {
       max_size_MiB: mib(MAX_SIZE_BYTES),
+      bound_dir_MiB: mib(2 * MAX_SIZE_BYTES),
       peak_dir_allocated_MiB: mib(peak.allocated),
       peak_dir_apparent_MiB: mib(peak.bytes),
       ratio_to_max_size: ratio.toFixed(2),

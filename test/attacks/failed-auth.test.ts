@@ -89,6 +89,7 @@ describe('attack: guessing bearer tokens', () => {
 
     figures('failed-auth', {
       limit: `burst ${LIMIT.burst}, ${LIMIT.per_second}/s`,
+      bound: `401s ≤ ${LIMIT.burst} + refill, log lines ≤ ${LIMIT.burst + EXTRA_LOG_LINES}`,
       attacker: statuses.toString(),
       leading_401: firstRun,
       later_401: later401,
