@@ -23,13 +23,14 @@ export class TestCa {
     openssl(['req', '-x509', ...EC, '-keyout', this.key, '-out', this.cert, '-days', '1', '-subj', `/CN=${name}`]);
   }
 
-  /** A certificate for `cn`, with `san` (e.g. "DNS:a.example,URI:spiffe://x") if given. */
+  /** A certificate for `cn` (which may hold "/", e.g. a URI), with `san` (e.g. "DNS:a.example,URI:spiffe://x") if given. */
   issue(name: string, cn: string, san?: string, usage: 'serverAuth' | 'clientAuth' = 'clientAuth'): KeyPair {
     const key = join(this.dir, `${name}.key`);
     const csr = join(this.dir, `${name}.csr`);
     const cert = join(this.dir, `${name}.pem`);
     const ext = join(this.dir, `${name}.ext`);
-    openssl(['req', ...EC, '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`]);
+    // In -subj, "/" separates name components; escaped, it is part of the CN.
+    openssl(['req', ...EC, '-keyout', key, '-out', csr, '-subj', `/CN=${cn.replace(/[\\/]/g, '\\$&')}`]);
     writeFileSync(ext, `extendedKeyUsage=${usage}\n${san ? `subjectAltName=${san}\n` : ''}`);
     openssl(['x509', '-req', '-in', csr, '-CA', this.cert, '-CAkey', this.key, '-set_serial', String(this.serial++), '-days', '1', '-out', cert, '-extfile', ext]);
     return { cert, key };

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptionsWithStdioTuple } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -26,6 +26,10 @@ export interface SpawnOptions {
   readonly url?: Promise<string>;
   /** Environment of the process (default: this one's). */
   readonly env?: NodeJS.ProcessEnv;
+  /** The file-mode creation mask to start the process with (e.g. 0o000: every file it creates is as open as it asks). */
+  readonly umask?: number;
+  /** Mode of the config file written for it (default: what this process's umask gives, usually 0644). */
+  readonly configMode?: number;
 }
 
 /** Write `config` to `dir/config.yaml`, run `firkin serve` on it and wait for its "listening" line. */
@@ -33,13 +37,18 @@ export async function spawnFirkin(dir: string, config: Record<string, unknown>, 
   const file = join(dir, 'config.yaml');
   // Fresh metrics at every scrape (tests read what they just did) unless the test says otherwise.
   writeFileSync(file, stringify({ listen_port: 0, workers: 1, metrics_max_age_ms: 0, ...config }));
+  if (options.configMode !== undefined) chmodSync(file, options.configMode);
   const args = [FIRKIN_BIN, 'serve', '--config', file];
   const how: SpawnOptionsWithStdioTuple<'ignore', 'pipe', 'pipe'> = { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env };
+  // Process limits are set by a shell that then becomes the process (same pid).
+  const prelude: string[] = [];
+  // SIGXFSZ ignored: writes past the limit fail with EFBIG instead of killing the process.
+  if (options.fileSizeLimitKiB !== undefined) prelude.push(`trap '' XFSZ; ulimit -f ${options.fileSizeLimitKiB}`);
+  if (options.umask !== undefined) prelude.push(`umask ${options.umask.toString(8).padStart(3, '0')}`);
   const child: ChildProcess =
-    options.fileSizeLimitKiB === undefined
+    prelude.length === 0
       ? spawn(process.execPath, args, how)
-      : // SIGXFSZ ignored: writes past the limit fail with EFBIG instead of killing the process.
-        spawn('bash', ['-c', `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKiB}; exec "$0" "$@"`, process.execPath, ...args], how);
+      : spawn('bash', ['-c', `${prelude.join('; ')}; exec "$0" "$@"`, process.execPath, ...args], how);
   atFileEnd(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
   const stdout: string[] = [];
   watchLog(`firkin serve in ${dir}`, stdout);
