@@ -54,6 +54,7 @@ async function main(argv: string[]): Promise<void> {
     case 'check-config': {
       if (values.config === undefined) fail(`check-config needs --config FILE\n${USAGE}`, 2);
       const config = load(values.config);
+      for (const warning of config.warnings) process.stderr.write(`firkin: warning: ${warning}\n`);
       process.stdout.write(`${config.file}: ok (storage ${config.storage}, ${config.namespaces.length} namespace(s))\n`);
       return;
     }

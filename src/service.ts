@@ -56,6 +56,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     level: config.logLevel,
     destination: options.logDestination ?? sink!,
   });
+  for (const warning of config.warnings) logger.warn(warning);
   let engine: StorageEngine;
   try {
     engine = openEngine(config, logger);

@@ -7,12 +7,17 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { typedIdentity, IDENTITY_KINDS, type IdentityKind } from '../server/tls.js';
 import { configSchema, OPERATIONS, type ConfigFile, type SyslogFacility } from './schema.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
 export type Operation = (typeof OPERATIONS)[number];
 
-/** Who may use a namespace: certificate identities and bearer tokens, each with its operations. */
+/**
+ * Who may use a namespace: certificate identities and bearer tokens, each with
+ * its operations. Identities are typed as identitiesOf() yields them (`cn:…`,
+ * `dns:…`, `uri:…`); a bare configured value appears once per kind.
+ */
 export interface AccessConfig {
   readonly clients: readonly { readonly identity: string; readonly operations: readonly Operation[] }[];
   readonly tokens: readonly { readonly name: string; readonly sha256: string; readonly operations: readonly Operation[] }[];
@@ -102,6 +107,8 @@ export interface FirkinConfig {
   readonly shutdownDelayMs: number;
   readonly readinessTimeoutMs: number;
   readonly insight: InsightConfig;
+  /** Things that work but deserve a look, one sentence each naming the key; logged at start-up. */
+  readonly warnings: readonly string[];
 }
 
 export const DEFAULTS = {
@@ -191,6 +198,8 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   const fail = (key: string, problem: string): never => {
     throw new ConfigError(file, key, problem);
   };
+  const warnings: string[] = [];
+  const identities = (key: string, value: string): string[] => typedIdentities(key, value, fail, warnings);
   const readable = (key: string, p: string | undefined): string | undefined => {
     if (p === undefined) return undefined;
     try {
@@ -245,9 +254,11 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
           ns.clients === undefined && ns.tokens === undefined
             ? undefined
             : {
-                clients: (ns.clients ?? []).map((cl) =>
-                  typeof cl === 'string' ? { identity: cl, operations: all } : { identity: cl.identity, operations: cl.operations ?? all },
-                ),
+                clients: (ns.clients ?? []).flatMap((cl, j) => {
+                  const key = `namespaces.${i}.clients.${j}`;
+                  if (typeof cl === 'string') return identities(key, cl).map((identity) => ({ identity, operations: all }));
+                  return identities(`${key}.identity`, cl.identity).map((identity) => ({ identity, operations: cl.operations ?? all }));
+                }),
                 tokens: (ns.tokens ?? []).map((t) => ({ name: t.name, sha256: t.sha256, operations: t.operations ?? all })),
               },
         rateLimit:
@@ -290,7 +301,23 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
       topKeys: c.insight?.top_keys ?? DEFAULTS.insight.topKeys,
       compareSampleRate: c.insight?.compare_sample_rate ?? DEFAULTS.insight.compareSampleRate,
     },
+    warnings,
   };
+}
+
+/**
+ * A configured client identity as the typed identities it matches: `cn:x`, `dns:x`
+ * or `uri:x` (prefix in any case) as itself; a bare `x` as all three, with a warning.
+ */
+function typedIdentities(key: string, value: string, fail: (key: string, problem: string) => never, warnings: string[]): string[] {
+  const m = /^([a-z]+):(.*)$/is.exec(value);
+  const kind = m?.[1]!.toLowerCase();
+  if (m !== null && IDENTITY_KINDS.includes(kind as IdentityKind)) {
+    if (m[2] === '') fail(key, `names no identity after ${kind}:`);
+    return [typedIdentity(kind as IdentityKind, m[2]!)];
+  }
+  warnings.push(`${key}: ${JSON.stringify(value)} matches subject CN, SAN DNS and SAN URI alike; write cn:, dns: or uri: to say which`);
+  return IDENTITY_KINDS.map((k) => typedIdentity(k, value));
 }
 
 function resolveAdmin(c: ConfigFile, fail: (key: string, problem: string) => never): FirkinConfig['admin'] {

@@ -35,10 +35,16 @@ const namespaceName = z
 export const OPERATIONS = ['read', 'write', 'delete'] as const;
 const operations = z.array(z.enum(OPERATIONS, 'must be read, write or delete')).min(1).optional();
 
-/** A client allowed by its certificate: subject CN, or a SAN DNS name or URI. */
+/**
+ * A client certificate identity: `cn:<subject CN>`, `dns:<SAN DNS name>` or `uri:<SAN URI>`;
+ * a bare value (no such prefix) matches any of the three, with a start-up warning.
+ */
+const identity = text;
+
+/** A client allowed by its certificate identity. */
 const client = z.union([
-  text,
-  z.strictObject({ identity: text, operations }),
+  identity,
+  z.strictObject({ identity, operations }),
 ]);
 
 /** A bearer token allowed by the SHA-256 of its value (never the token itself). */

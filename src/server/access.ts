@@ -1,7 +1,7 @@
 /**
  * Who may do what in a namespace. A caller proves an identity with a client
- * certificate (mutual TLS: subject CN, SAN DNS or URI) or a bearer token
- * (compared by SHA-256, in constant time). Decisions:
+ * certificate (mutual TLS: typed identities `cn:…`, `dns:…`, `uri:…`, see
+ * identitiesOf) or a bearer token (compared by SHA-256, in constant time). Decisions:
  *   - no credentials where some are required: 401;
  *   - an unknown token: 401; a known identity not allowed here, or not for this operation: 403.
  * Without a client list or tokens, a namespace is open to whoever reaches the
@@ -36,7 +36,14 @@ export class AccessPolicy {
     /** Mutual TLS is on: an open namespace still needs a client certificate. */
     private readonly mutualTls: boolean,
   ) {
-    this.clients = new Map((access?.clients ?? []).map((c) => [c.identity, new Set(c.operations)]));
+    const clients = new Map<string, Set<Operation>>();
+    // An identity listed twice (say `mediawiki` and `cn:mediawiki`) may do what either entry allows.
+    for (const c of access?.clients ?? []) {
+      const ops = clients.get(c.identity) ?? new Set<Operation>();
+      for (const op of c.operations) ops.add(op);
+      clients.set(c.identity, ops);
+    }
+    this.clients = clients;
     this.tokens = (access?.tokens ?? []).map((t) => ({ name: t.name, hash: Buffer.from(t.sha256, 'hex'), operations: new Set(t.operations) }));
   }
 

@@ -214,3 +214,32 @@ describe('bad configs: one line naming the key and the file', () => {
     assert.ok(!err.message.includes('hunter2-secret'));
   });
 });
+
+describe('client identities', () => {
+  const ca = file('ca.pem', 'not checked here');
+  const mtls = `tls:\n  cert: ${cert}\n  key: ${key}\n  ca: ${ca}\n`;
+
+  it('type client identities by prefix (any case); a bare one matches all three kinds, with a warning naming its key', () => {
+    const c = parseConfig(
+      `${mtls}namespaces:\n  - name: s\n    base_uri: /s/\n    clients:\n      - URI:spiffe://wiki/mediawiki\n      - identity: dns:MW1.Example\n        operations: [read]\n      - mediawiki\n`,
+      'typed.yaml',
+    );
+    const all = ['read', 'write', 'delete'];
+    assert.deepEqual(c.namespaces[0]!.access!.clients, [
+      { identity: 'uri:spiffe://wiki/mediawiki', operations: all },
+      { identity: 'dns:mw1.example', operations: ['read'] },
+      { identity: 'cn:mediawiki', operations: all },
+      { identity: 'dns:mediawiki', operations: all },
+      { identity: 'uri:mediawiki', operations: all },
+    ]);
+    assert.equal(
+      c.warnings[0],
+      'namespaces.0.clients.2: "mediawiki" matches subject CN, SAN DNS and SAN URI alike; write cn:, dns: or uri: to say which',
+    );
+    assert.deepEqual(loadConfig().warnings, []);
+  });
+
+  it('refuse a prefix with no identity', () => {
+    void assertConfigError(`${mtls}namespaces:\n  - name: s\n    base_uri: /s/\n    clients: ['dns:']\n`, 'namespaces.0.clients.0', /no identity after dns:/);
+  });
+});

@@ -37,7 +37,7 @@ describe('mutual TLS and per-namespace authorisation', () => {
         {
           name: 'sessions',
           base_uri: '/sessions/v1/',
-          clients: ['mediawiki', { identity: 'reader.example', operations: ['read'] }, { identity: 'spiffe://wiki/ns/auth', operations: ['read', 'write'] }],
+          clients: ['cn:mediawiki', { identity: 'dns:reader.example', operations: ['read'] }, { identity: 'uri:spiffe://wiki/ns/auth', operations: ['read', 'write'] }],
           tokens: [{ name: 'edge', sha256: tokenHash(TOKEN), operations: ['read', 'write'] }],
         },
         { name: 'open', base_uri: '/open/v1/' },
