@@ -10,6 +10,7 @@ import { createLogger, openLogSink, type Logger } from './log/logger.js';
 import type { LogSink } from './log/syslog.js';
 import { Metrics } from './metrics/metrics.js';
 import { openNamespaces, type Namespace } from './namespace/namespace.js';
+import { Authentication } from './server/authentication.js';
 import { serviceEndpoints } from './server/endpoints.js';
 import { Readiness } from './server/readiness.js';
 import { startServer, type RunningServer } from './server/server.js';
@@ -79,8 +80,9 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   }
   const readiness = new Readiness(engine, config.readinessTimeoutMs, metrics);
   const cluster = workerChannel({ metricsJson: () => metrics.registry.getMetricsAsJSON(), topKeys: () => insight.report() });
+  const auth = new Authentication(config, logger, metrics);
   const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness, cluster };
-  const common = { config, logger, engine: engine.kind, metrics, closing: () => readiness.isDraining };
+  const common = { config, logger, engine: engine.kind, metrics, auth, closing: () => readiness.isDraining };
   const adminApart = config.admin.enabled && config.admin.listen !== undefined;
   const servers: RunningServer[] = [];
   try {

@@ -96,6 +96,8 @@ export interface FirkinConfig {
   readonly maxInFlight: number;
   /** The /admin endpoints: disabled, on the main listener, or on their own. */
   readonly admin: { readonly enabled: boolean; readonly listen: { readonly address: string; readonly port: number } | undefined };
+  /** Failed authentications allowed per source (address, client certificate): a token bucket. */
+  readonly failedAuthLimit: { readonly burst: number; readonly perSecond: number };
   readonly storage: 'embedded' | 'cassandra';
   readonly embedded: { readonly path: string };
   readonly cassandra: CassandraConfig | undefined;
@@ -128,6 +130,7 @@ export const DEFAULTS = {
   syslogPort: 514,
   syslogFacility: 'daemon',
   insight: { windowSeconds: 300, sketchSize: 1000, topKeys: 20, compareSampleRate: 0.01 },
+  failedAuthLimit: { burst: 10, perSecond: 1 },
   cassandra: {
     port: 9042,
     keyspace: 'kask',
@@ -292,6 +295,10 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     workers: c.workers ?? Math.min(availableParallelism(), 16),
     maxInFlight: c.max_in_flight ?? DEFAULTS.maxInFlight,
     admin: resolveAdmin(c, fail),
+    failedAuthLimit: {
+      burst: c.failed_auth_limit?.burst ?? DEFAULTS.failedAuthLimit.burst,
+      perSecond: c.failed_auth_limit?.per_second ?? DEFAULTS.failedAuthLimit.perSecond,
+    },
     drainTimeoutMs: c.drain_timeout_ms ?? DEFAULTS.drainTimeoutMs,
     shutdownDelayMs: c.shutdown_delay_ms ?? 0,
     readinessTimeoutMs: c.readiness_timeout_ms ?? DEFAULTS.readinessTimeoutMs,

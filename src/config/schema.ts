@@ -157,6 +157,13 @@ export const configSchema = z.strictObject({
       listen_port: port.optional(),
     })
     .optional(),
+  /** Failed authentications (401, 403) allowed per source address and per client certificate before 429. */
+  failed_auth_limit: z
+    .strictObject({
+      burst: z.int().min(1).max(1_000_000).optional(),
+      per_second: z.number().positive().max(1_000_000).optional(),
+    })
+    .optional(),
   /** On SIGTERM/SIGINT, how long in-flight requests may take to finish. */
   drain_timeout_ms: positiveMs.optional(),
   /** On SIGTERM/SIGINT, how long to keep accepting (answering /readyz 503) before closing the listener. */

@@ -215,7 +215,10 @@ const COMPONENTS = {
       headers: { 'WWW-Authenticate': { description: 'Bearer realm="firkin" when the namespace takes tokens', schema: { type: 'string' } } },
     },
     Forbidden: problem('This client may not do this operation in this namespace'),
-    RateLimited: { ...problem('This client exceeded the namespace rate limit'), headers: { 'Retry-After': header('RetryAfter') } },
+    RateLimited: {
+      ...problem('This client exceeded the namespace rate limit (rate-limited), or its address or certificate failed to authenticate too often (too-many-auth-failures)'),
+      headers: { 'Retry-After': header('RetryAfter') },
+    },
     NotFound: problem('No such value, or no namespace at this path'),
     RequestTimeout: problem('The request did not arrive in time'),
     PreconditionFailed: problem('A conditional header did not hold'),

@@ -16,7 +16,11 @@ export type AccessDecision =
   | { readonly allowed: true; readonly client: string | undefined }
   | { readonly allowed: false; readonly status: 401 | 403; readonly detail: string };
 
-const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+/** `Authorization: Bearer <token>` (RFC 6750's token68 syntax). */
+export const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+
+/** The challenge of a 401 where bearer tokens are taken. */
+export const BEARER_CHALLENGE = 'Bearer realm="firkin"';
 
 interface TokenEntry {
   readonly name: string;
@@ -50,6 +54,11 @@ export class AccessPolicy {
   /** True if this namespace takes bearer tokens (401 answers then carry WWW-Authenticate: Bearer). */
   get takesTokens(): boolean {
     return this.tokens.length > 0;
+  }
+
+  /** True if every request is allowed without looking at credentials. */
+  get open(): boolean {
+    return this.access === undefined && !this.mutualTls;
   }
 
   decide(req: IncomingMessage, operation: Operation): AccessDecision {

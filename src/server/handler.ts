@@ -17,6 +17,7 @@ import { PROBLEMS, type ProblemType } from './problem.js';
 import { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
 import { TargetParser } from './target.js';
 import { AccessPolicy } from './access.js';
+import type { Authentication } from './authentication.js';
 import { addressBlock, RateLimiter } from './rate-limit.js';
 import { hasVerifiedCertificate } from './tls.js';
 import type { Operation } from '../metrics/metrics.js';
@@ -37,6 +38,8 @@ export interface HandlerOptions {
   readonly engine: string;
   readonly metrics: Metrics;
   readonly endpoints: ReturnType<typeof serviceEndpoints>;
+  /** The process's failed-authentication throttle and log (shared by its listeners). */
+  readonly auth: Authentication;
   /** True once the service is draining before exit. */
   readonly closing: () => boolean;
 }
@@ -52,7 +55,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse, refuse?: ProblemType)
 
 export function createHandler(options: HandlerOptions): Handler {
   const parser = new TargetParser(options.namespaces, options.maxKeyBytes);
-  const { logger, maxValueBytes, metrics, endpoints, engine, maxInFlight, mutualTls } = options;
+  const { logger, maxValueBytes, metrics, endpoints, engine, maxInFlight, mutualTls, auth } = options;
   /** Namespace requests being served by this listener (for max_in_flight). */
   let inFlight = 0;
   const guards = new Map(
@@ -149,12 +152,10 @@ export function createHandler(options: HandlerOptions): Handler {
     x.operation = operation;
 
     const guard = guards.get(namespace.name)!;
+    // Too many failed authentications from this address or certificate: 429, credentials unread.
+    if (!guard.policy.open && auth.throttled(x)) return;
     const decision = guard.policy.decide(x.req, operation);
-    if (!decision.allowed) {
-      if (decision.status === 403) return x.problem(PROBLEMS.forbidden, decision.detail);
-      const challenge = guard.policy.takesTokens ? { 'WWW-Authenticate': 'Bearer realm="firkin"' } : undefined;
-      return x.problem(PROBLEMS.notAuthorized, decision.detail, challenge);
-    }
+    if (!decision.allowed) return auth.refuse(x, { namespace: namespace.name }, decision, guard.policy.takesTokens);
     if (guard.limiter !== undefined) {
       // Keys by kind (cert:, token:, ip:) so one kind cannot drain another's bucket.
       const rate = guard.limiter.take(decision.client ?? `ip:${addressBlock(x.req.socket.remoteAddress)}`);

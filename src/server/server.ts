@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Namespace } from '../namespace/namespace.js';
 import { randomUUID } from 'node:crypto';
+import type { Authentication } from './authentication.js';
 import type { serviceEndpoints } from './endpoints.js';
 import { createHandler } from './handler.js';
 import { PROBLEMS, problemBody, type ProblemType } from './problem.js';
@@ -24,6 +25,8 @@ export interface ServerOptions {
   readonly engine: string;
   readonly metrics: Metrics;
   readonly endpoints: ReturnType<typeof serviceEndpoints>;
+  /** The process's failed-authentication throttle and log (shared by its listeners). */
+  readonly auth: Authentication;
   /** True once the service is draining before exit. */
   readonly closing: () => boolean;
   /** Listen here instead of the config's listen_address / listen_port (the admin listener). */
@@ -66,6 +69,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     engine: options.engine,
     metrics,
     endpoints: options.endpoints,
+    auth: options.auth,
     closing: options.closing,
   });
   const serverOptions = {

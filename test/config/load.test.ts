@@ -243,3 +243,16 @@ describe('client identities', () => {
     void assertConfigError(`${mtls}namespaces:\n  - name: s\n    base_uri: /s/\n    clients: ['dns:']\n`, 'namespaces.0.clients.0', /no identity after dns:/);
   });
 });
+
+describe('failed_auth_limit', () => {
+  it('defaults to 10 failures, then 1 a second, and reads its keys', () => {
+    assert.deepEqual(loadConfig().failedAuthLimit, { burst: 10, perSecond: 1 });
+    assert.deepEqual(parseConfig('failed_auth_limit: {burst: 3, per_second: 0.5}\n', 'x.yaml').failedAuthLimit, { burst: 3, perSecond: 0.5 });
+  });
+
+  it('refuses a zero burst or rate and unknown keys', () => {
+    void assertConfigError('failed_auth_limit:\n  burst: 0\n', 'failed_auth_limit.burst');
+    void assertConfigError('failed_auth_limit:\n  per_second: 0\n', 'failed_auth_limit.per_second');
+    void assertConfigError('failed_auth_limit:\n  brust: 5\n', 'failed_auth_limit.brust', /unknown key/);
+  });
+});

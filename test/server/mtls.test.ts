@@ -42,6 +42,8 @@ describe('mutual TLS and per-namespace authorisation', () => {
         },
         { name: 'open', base_uri: '/open/v1/' },
       ],
+      // This file refuses many requests on purpose, all from 127.0.0.1: no throttling here.
+      failed_auth_limit: { burst: 1000 },
     });
   });
 
@@ -138,6 +140,8 @@ describe('mutual TLS and per-namespace authorisation', () => {
     assert.equal(answer.status, 401);
     const logged = (): boolean => t.logs.some((l) => JSON.parse(l).msg === 'request' && JSON.parse(l).status === 401);
     await until(logged, 'the refused request logged', 1000);
+    const refusal = t.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'authentication failed' && l.request_id === answer.headers['x-request-id']);
+    assert.equal(refusal?.token, 'unknown', 'an unknown token is logged as such');
     const everything = [JSON.stringify(answer.headers), answer.body.toString(), ...t.logs].join('\n');
     for (const secret of [TOKEN, secretKey, encodeURIComponent(secretKey)]) assert.ok(!everything.includes(secret), `${secret} echoed`);
   });
