@@ -81,7 +81,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   const readiness = new Readiness(engine, config.readinessTimeoutMs, metrics);
   const cluster = workerChannel({ metricsJson: () => metrics.registry.getMetricsAsJSON(), topKeys: () => insight.report() });
   const auth = new Authentication(config, logger, metrics);
-  const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness, cluster };
+  const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness, cluster, auth };
   const common = { config, logger, engine: engine.kind, metrics, auth, closing: () => readiness.isDraining };
   const adminApart = config.admin.enabled && config.admin.listen !== undefined;
   const servers: RunningServer[] = [];
@@ -114,6 +114,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
       url: server.url,
       admin_url: adminServer?.url,
       mutual_tls: config.tls?.ca !== undefined,
+      authentication: config.authentication,
       engine: engine.kind,
       log: config.log.kind,
       namespaces: namespaces.map((ns) => ({ name: ns.name, base_uri: ns.baseUri, default_ttl: ns.defaultTtl })),

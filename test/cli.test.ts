@@ -39,6 +39,7 @@ describe('firkin command', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /warned\.yaml: ok/);
     assert.match(r.stderr, /^firkin: warning: namespaces\.0\.clients\.0: "mediawiki" matches subject CN, SAN DNS and SAN URI alike/m);
+    assert.match(r.stderr, /^firkin: warning: admin: .*so Prometheus can scrape \/metrics$/m);
   });
 
   it('check-config refuses a bad file with one line naming key and file, exit 2', () => {

@@ -14,9 +14,9 @@ export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
 export type Operation = (typeof OPERATIONS)[number];
 
 /**
- * Who may use a namespace: certificate identities and bearer tokens, each with
- * its operations. Identities are typed as identitiesOf() yields them (`cn:…`,
- * `dns:…`, `uri:…`); a bare configured value appears once per kind.
+ * Who may use a namespace (or the admin endpoints): certificate identities and bearer
+ * tokens, each with its operations. Identities are typed as identitiesOf() yields them
+ * (`cn:…`, `dns:…`, `uri:…`); a bare configured value appears once per kind.
  */
 export interface AccessConfig {
   readonly clients: readonly { readonly identity: string; readonly operations: readonly Operation[] }[];
@@ -94,8 +94,20 @@ export interface FirkinConfig {
   /** Worker processes (1: no cluster, the process serves itself). */
   readonly workers: number;
   readonly maxInFlight: number;
-  /** The /admin endpoints: disabled, on the main listener, or on their own. */
-  readonly admin: { readonly enabled: boolean; readonly listen: { readonly address: string; readonly port: number } | undefined };
+  /**
+   * The /admin endpoints: disabled, on the main listener, or on their own; `access`: the
+   * admin clients and tokens (also the only callers of /metrics when `authentication`).
+   */
+  readonly admin: {
+    readonly enabled: boolean;
+    readonly listen: { readonly address: string; readonly port: number } | undefined;
+    readonly access: AccessConfig | undefined;
+  };
+  /**
+   * Authentication is configured (tls.ca, namespace tokens or admin credentials): /metrics
+   * and /admin/* need an admin client, /openapi any valid credentials, /healthz shows details to admins only.
+   */
+  readonly authentication: boolean;
   /** Failed authentications allowed per source (address, client certificate): a token bucket. */
   readonly failedAuthLimit: { readonly burst: number; readonly perSecond: number };
   readonly storage: 'embedded' | 'cassandra';
@@ -272,6 +284,14 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     });
   }
   checkNamespaces(namespaces, c.namespaces !== undefined, fail);
+  const admin = resolveAdmin(c, tls?.ca !== undefined, fail, identities);
+  const authentication = tls?.ca !== undefined || namespaces.some((ns) => (ns.access?.tokens.length ?? 0) > 0) || admin.access !== undefined;
+  if (authentication && admin.access === undefined) {
+    warnings.push(
+      'admin: authentication is configured (tls.ca or tokens) but neither admin.clients nor admin.tokens is set, so /metrics and /admin/* ' +
+        'refuse every caller (401 or 403); set admin.clients or admin.tokens so Prometheus can scrape /metrics',
+    );
+  }
   if (c.insight?.top_keys !== undefined && c.insight.top_keys > (c.insight.sketch_size ?? DEFAULTS.insight.sketchSize)) {
     fail('insight.top_keys', 'must not exceed insight.sketch_size');
   }
@@ -294,7 +314,8 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     maxConnections: c.max_connections ?? DEFAULTS.maxConnections,
     workers: c.workers ?? Math.min(availableParallelism(), 16),
     maxInFlight: c.max_in_flight ?? DEFAULTS.maxInFlight,
-    admin: resolveAdmin(c, fail),
+    admin,
+    authentication,
     failedAuthLimit: {
       burst: c.failed_auth_limit?.burst ?? DEFAULTS.failedAuthLimit.burst,
       perSecond: c.failed_auth_limit?.per_second ?? DEFAULTS.failedAuthLimit.perSecond,
@@ -327,13 +348,27 @@ function typedIdentities(key: string, value: string, fail: (key: string, problem
   return IDENTITY_KINDS.map((k) => typedIdentity(k, value));
 }
 
-function resolveAdmin(c: ConfigFile, fail: (key: string, problem: string) => never): FirkinConfig['admin'] {
+function resolveAdmin(
+  c: ConfigFile,
+  mutualTls: boolean,
+  fail: (key: string, problem: string) => never,
+  identities: (key: string, value: string) => string[],
+): FirkinConfig['admin'] {
   const a = c.admin;
   const enabled = a?.enabled ?? true;
   if (a?.listen_address !== undefined && a.listen_port === undefined) fail('admin.listen_port', 'needed with admin.listen_address');
   if (!enabled && a?.listen_port !== undefined) fail('admin.listen_port', 'the admin endpoints are disabled (admin.enabled: false)');
+  if (a?.clients !== undefined && !mutualTls) fail('admin.clients', 'client certificate identities need mutual TLS (tls.ca)');
   const listen = a?.listen_port !== undefined ? { address: a.listen_address ?? DEFAULTS.listenAddress, port: a.listen_port } : undefined;
-  return { enabled, listen };
+  const all = [...OPERATIONS];
+  const access =
+    a?.clients === undefined && a?.tokens === undefined
+      ? undefined
+      : {
+          clients: (a.clients ?? []).flatMap((value, i) => identities(`admin.clients.${i}`, value).map((identity) => ({ identity, operations: all }))),
+          tokens: (a.tokens ?? []).map((t) => ({ name: t.name, sha256: t.sha256, operations: all })),
+        };
+  return { enabled, listen, access };
 }
 
 function resolveLog(c: ConfigFile, fail: (key: string, problem: string) => never): LogDestinationConfig {

@@ -47,12 +47,11 @@ const client = z.union([
   z.strictObject({ identity, operations }),
 ]);
 
+const tokenName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ., _ or -');
+const tokenHash = z.string().regex(/^[0-9a-f]{64}$/, 'must be the SHA-256 of the token, 64 lower-case hex digits');
+
 /** A bearer token allowed by the SHA-256 of its value (never the token itself). */
-const token = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ., _ or -'),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the SHA-256 of the token, 64 lower-case hex digits'),
-  operations,
-});
+const token = z.strictObject({ name: tokenName, sha256: tokenHash, operations });
 
 const rateLimit = z.strictObject({
   requests_per_second: z.number().positive().max(1_000_000),
@@ -155,6 +154,10 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().optional(),
       listen_address: text.optional(),
       listen_port: port.optional(),
+      /** Client certificate identities allowed the admin endpoints and /metrics (needs tls.ca). */
+      clients: z.array(identity).min(1).max(1000).optional(),
+      /** Bearer tokens allowed the admin endpoints and /metrics. */
+      tokens: z.array(z.strictObject({ name: tokenName, sha256: tokenHash })).min(1).max(1000).optional(),
     })
     .optional(),
   /** Failed authentications (401, 403) allowed per source address and per client certificate before 429. */

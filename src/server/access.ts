@@ -1,7 +1,8 @@
 /**
- * Who may do what in a namespace. A caller proves an identity with a client
- * certificate (mutual TLS: typed identities `cn:…`, `dns:…`, `uri:…`, see
- * identitiesOf) or a bearer token (compared by SHA-256, in constant time). Decisions:
+ * Who may do what in a namespace (or the admin endpoints). A caller proves an
+ * identity with a client certificate (mutual TLS: typed identities `cn:…`,
+ * `dns:…`, `uri:…`, see identitiesOf) or a bearer token (compared by SHA-256, in
+ * constant time). Decisions:
  *   - no credentials where some are required: 401;
  *   - an unknown token: 401; a known identity not allowed here, or not for this operation: 403.
  * Without a client list or tokens, a namespace is open to whoever reaches the
@@ -39,6 +40,8 @@ export class AccessPolicy {
     private readonly access: AccessConfig | undefined,
     /** Mutual TLS is on: an open namespace still needs a client certificate. */
     private readonly mutualTls: boolean,
+    /** What is guarded, for the answers' detail. */
+    private readonly what = 'this namespace',
   ) {
     const clients = new Map<string, Set<Operation>>();
     // An identity listed twice (say `mediawiki` and `cn:mediawiki`) may do what either entry allows.
@@ -82,15 +85,16 @@ export class AccessPolicy {
       const token = BEARER.exec(authorization)?.[1];
       const entry = token === undefined ? undefined : this.findToken(token);
       if (entry?.operations.has(operation)) return { allowed: true, client: `token:${entry.name}` };
-      if (entry !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in this namespace` };
+      if (entry !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in ${this.what}` };
       if (known === undefined && identities.length === 0) {
         return { allowed: false, status: 401, detail: 'The bearer token is not valid here' };
       }
     }
-    if (known !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in this namespace` };
+    if (known !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in ${this.what}` };
     // A verified certificate (identities are recorded only for those) that is not listed here.
-    if (hasVerifiedCertificate(req.socket)) return { allowed: false, status: 403, detail: 'This client may not use this namespace' };
-    return { allowed: false, status: 401, detail: this.takesTokens ? 'A client certificate or bearer token is required' : 'A client certificate is required' };
+    if (hasVerifiedCertificate(req.socket)) return { allowed: false, status: 403, detail: `This client may not use ${this.what}` };
+    const needed = !this.mutualTls ? 'A bearer token' : this.takesTokens ? 'A client certificate or bearer token' : 'A client certificate';
+    return { allowed: false, status: 401, detail: `${needed} is required` };
   }
 
   /** Every configured hash is compared, in constant time, whatever matches. */

@@ -19,7 +19,6 @@ import { TargetParser } from './target.js';
 import { AccessPolicy } from './access.js';
 import type { Authentication } from './authentication.js';
 import { addressBlock, RateLimiter } from './rate-limit.js';
-import { hasVerifiedCertificate } from './tls.js';
 import type { Operation } from '../metrics/metrics.js';
 
 const EMPTY_BODY = 'The request body (the value) is empty';
@@ -130,10 +129,7 @@ export function createHandler(options: HandlerOptions): Handler {
     const endpoint = endpoints.get(path);
     if (endpoint !== undefined) {
       x.endpoint = true;
-      if (mutualTls && path.startsWith('/admin/') && !hasVerifiedCertificate(x.req.socket)) {
-        return x.problem(PROBLEMS.notAuthorized, 'A client certificate is required');
-      }
-      return endpoint(x);
+      return endpoint(x); // guarded by `auth` itself (endpoints.ts)
     }
     // Only namespace requests count against max_in_flight: health checks and scrapes neither
     // take a slot nor can be refused by it.

@@ -256,3 +256,43 @@ describe('failed_auth_limit', () => {
     void assertConfigError('failed_auth_limit:\n  brust: 5\n', 'failed_auth_limit.brust', /unknown key/);
   });
 });
+
+describe('admin credentials', () => {
+  const ca = file('ca.pem', 'not checked here');
+  const mtls = `tls:\n  cert: ${cert}\n  key: ${key}\n  ca: ${ca}\n`;
+  const sha = 'a'.repeat(64);
+
+  it('default to none, and no authentication: the service endpoints stay open', () => {
+    const c = loadConfig();
+    assert.equal(c.authentication, false);
+    assert.equal(c.admin.access, undefined);
+  });
+
+  it('read admin clients (typed) and tokens', () => {
+    const c = parseConfig(`${mtls}admin:\n  clients: [uri:spiffe://wiki/prometheus]\n  tokens:\n    - {name: prometheus, sha256: ${sha}}\n`, 'admin.yaml');
+    assert.deepEqual(c.admin.access, {
+      clients: [{ identity: 'uri:spiffe://wiki/prometheus', operations: ['read', 'write', 'delete'] }],
+      tokens: [{ name: 'prometheus', sha256: sha, operations: ['read', 'write', 'delete'] }],
+    });
+    assert.equal(c.authentication, true);
+    assert.deepEqual(c.warnings, []);
+  });
+
+  it('count tls.ca, namespace tokens or admin tokens as authentication, and warn when no admin client is set', () => {
+    const withTokens = parseConfig(`namespaces:\n  - {name: s, base_uri: /s/, tokens: [{name: t, sha256: ${sha}}]}\n`, 'x.yaml');
+    assert.equal(withTokens.authentication, true);
+    assert.equal(withTokens.warnings.length, 1);
+    assert.match(withTokens.warnings[0]!, /^admin: .*set admin\.clients or admin\.tokens so Prometheus can scrape \/metrics$/);
+    assert.equal(parseConfig(mtls, 'x.yaml').authentication, true);
+    assert.equal(parseConfig(`admin:\n  tokens: [{name: t, sha256: ${sha}}]\n`, 'x.yaml').authentication, true);
+    const open = parseConfig('namespaces:\n  - {name: s, base_uri: /s/}\n', 'x.yaml');
+    assert.equal(open.authentication, false);
+    assert.deepEqual(open.warnings, []);
+  });
+
+  it('refuse what cannot work', () => {
+    void assertConfigError('admin:\n  clients: [cn:prometheus]\n', 'admin.clients', /tls\.ca/);
+    void assertConfigError(`${mtls}admin:\n  clients:\n    - identity: cn:prometheus\n`, 'admin.clients.0');
+    void assertConfigError('admin:\n  tokens: [{name: t, sha256: plaintext}]\n', 'admin.tokens.0.sha256');
+  });
+});

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { identitiesOf } from '../../src/server/tls.js';
+import { VERSION } from '../../src/version.js';
 import { request, type Reply } from '../helpers/http.js';
 import { pem, TestCa, type KeyPair } from '../helpers/pki.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -35,10 +36,14 @@ describe('typed client identities', () => {
       certs.cn = ca.issue('cn', 'mediawiki');
       certs.dnsNamedLikeCn = ca.issue('dns-cn', 'someone', 'DNS:mediawiki');
       certs.legacy = ca.issue('legacy', 'nobody', 'DNS:legacy');
+      certs.ops = ca.issue('ops', 'prometheus', 'URI:spiffe://wiki/ops');
+      certs.opsByCn = ca.issue('ops-cn', 'spiffe:\\/\\/wiki\\/ops');
       const server = ca.server();
       t = await startTestService({
         tls: { cert: server.cert, key: server.key, ca: ca.cert },
         namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', clients: ['uri:spiffe://wiki/mediawiki', 'dns:mw1.example', 'cn:mediawiki', 'legacy'] }],
+        admin: { clients: ['uri:spiffe://wiki/ops'] },
+        failed_auth_limit: { burst: 1000 },
       });
     });
 
@@ -48,6 +53,8 @@ describe('typed client identities', () => {
     it('matches uri: only a SAN URI, never a subject CN that looks like one', async () => {
       assert.equal((await call('/sessions/v1/k', certs.sanUri)).status, 404, 'allowed (and absent)');
       assert.equal((await call('/sessions/v1/k', certs.cnLooksLikeUri)).status, 403);
+      assert.equal((await call('/metrics', certs.ops)).status, 200, 'the admin client by SAN URI');
+      assert.equal((await call('/metrics', certs.opsByCn)).status, 403, 'CN=spiffe://wiki/ops is not uri:spiffe://wiki/ops');
     });
 
     it('matches dns: a SAN DNS name in any case, and cn: the subject CN only', async () => {
@@ -61,6 +68,12 @@ describe('typed client identities', () => {
       const warning = logLines(t).find((l) => l.level === 'WARNING' && String(l.msg).startsWith('namespaces.0.clients.3:'));
       assert.equal(warning?.msg, 'namespaces.0.clients.3: "legacy" matches subject CN, SAN DNS and SAN URI alike; write cn:, dns: or uri: to say which');
       assert.equal(logLines(t).filter((l) => l.level === 'WARNING').length, 1, 'typed identities draw no warning');
+    });
+
+    it('shows /healthz details to an admin client only', async () => {
+      assert.deepEqual((await call('/healthz', undefined)).json(), { status: 'ok' });
+      assert.deepEqual((await call('/healthz', certs.cn)).json(), { status: 'ok' }, 'a namespace client is not an admin client');
+      assert.equal((await call('/healthz', certs.ops)).json().version, VERSION);
     });
   });
 });
