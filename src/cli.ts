@@ -54,6 +54,7 @@ async function main(argv: string[]): Promise<void> {
     case 'check-config': {
       if (values.config === undefined) fail(`check-config needs --config FILE\n${USAGE}`, 2);
       const config = load(values.config);
+      for (const warning of config.warnings) process.stderr.write(`firkin: warning: ${warning}\n`);
       process.stdout.write(`${config.file}: ok (storage ${config.storage}, ${config.namespaces.length} namespace(s))\n`);
       return;
     }
@@ -148,11 +149,16 @@ async function serve(configFile: string | undefined): Promise<void> {
   if (cluster.isWorker) process.on('disconnect', () => stop('primary gone'));
 }
 
-/** A worker's share of per-process limits: a namespace rate limit is split between the workers. */
+/**
+ * A worker's share of per-process limits: a namespace rate limit and the
+ * failed-authentication limit are split between the workers.
+ */
 function asWorker(config: FirkinConfig): FirkinConfig {
   const n = config.workers;
+  const { burst, perSecond } = config.failedAuthLimit;
   return {
     ...config,
+    failedAuthLimit: { burst: Math.max(1, Math.floor(burst / n)), perSecond: perSecond / n },
     namespaces: config.namespaces.map((ns) =>
       ns.rateLimit === undefined
         ? ns

@@ -11,6 +11,7 @@ import type { LogSink } from './log/syslog.js';
 import { Metrics } from './metrics/metrics.js';
 import { openNamespaces, type Namespace } from './namespace/namespace.js';
 import { ByteBudget } from './server/byte-budget.js';
+import { Authentication } from './server/authentication.js';
 import { serviceEndpoints } from './server/endpoints.js';
 import { Readiness } from './server/readiness.js';
 import { startServer, type RunningServer } from './server/server.js';
@@ -57,6 +58,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     level: config.logLevel,
     destination: options.logDestination ?? sink!,
   });
+  for (const warning of config.warnings) logger.warn(warning);
   let engine: StorageEngine;
   try {
     engine = openEngine(config, logger);
@@ -79,8 +81,9 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   }
   const readiness = new Readiness(engine, config.readinessTimeoutMs, metrics);
   const cluster = workerChannel({ metricsJson: () => metrics.registry.getMetricsAsJSON(), topKeys: () => insight.report() });
-  const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness, cluster };
-  const common = { config, logger, engine: engine.kind, metrics, closing: () => readiness.isDraining, budget: new ByteBudget(config.maxBufferedBytes) };
+  const auth = new Authentication(config, logger, metrics);
+  const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness, cluster, auth };
+  const common = { config, logger, engine: engine.kind, metrics, auth, closing: () => readiness.isDraining, budget: new ByteBudget(config.maxBufferedBytes) };
   const adminApart = config.admin.enabled && config.admin.listen !== undefined;
   const servers: RunningServer[] = [];
   try {
@@ -112,6 +115,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
       url: server.url,
       admin_url: adminServer?.url,
       mutual_tls: config.tls?.ca !== undefined,
+      authentication: config.authentication,
       engine: engine.kind,
       log: config.log.kind,
       namespaces: namespaces.map((ns) => ({ name: ns.name, base_uri: ns.baseUri, default_ttl: ns.defaultTtl })),

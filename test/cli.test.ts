@@ -27,6 +27,21 @@ describe('firkin command', () => {
     assert.match(r.stdout, /good\.yaml: ok/);
   });
 
+  it('check-config prints warnings on stderr and still accepts the file', () => {
+    for (const name of ['cert.pem', 'key.pem', 'ca.pem']) writeFileSync(join(dir, name), 'not read by check-config');
+    const warned = join(dir, 'warned.yaml');
+    writeFileSync(
+      warned,
+      `tls: {cert: ${join(dir, 'cert.pem')}, key: ${join(dir, 'key.pem')}, ca: ${join(dir, 'ca.pem')}}\n` +
+        'namespaces:\n  - name: a\n    base_uri: /a/\n    clients: [mediawiki]\n',
+    );
+    const r = firkin('check-config', '--config', warned);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /warned\.yaml: ok/);
+    assert.match(r.stderr, /^firkin: warning: namespaces\.0\.clients\.0: "mediawiki" matches subject CN, SAN DNS and SAN URI alike/m);
+    assert.match(r.stderr, /^firkin: warning: admin: .*so Prometheus can scrape \/metrics$/m);
+  });
+
   it('check-config refuses a bad file with one line naming key and file, exit 2', () => {
     const r = firkin('check-config', '--config', bad);
     assert.equal(r.code, 2);

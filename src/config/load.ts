@@ -7,12 +7,17 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { typedIdentity, IDENTITY_KINDS, type IdentityKind } from '../server/tls.js';
 import { configSchema, OPERATIONS, type ConfigFile, type SyslogFacility } from './schema.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
 export type Operation = (typeof OPERATIONS)[number];
 
-/** Who may use a namespace: certificate identities and bearer tokens, each with its operations. */
+/**
+ * Who may use a namespace (or the admin endpoints): certificate identities and bearer
+ * tokens, each with its operations. Identities are typed as identitiesOf() yields them
+ * (`cn:…`, `dns:…`, `uri:…`); a bare configured value appears once per kind.
+ */
 export interface AccessConfig {
   readonly clients: readonly { readonly identity: string; readonly operations: readonly Operation[] }[];
   readonly tokens: readonly { readonly name: string; readonly sha256: string; readonly operations: readonly Operation[] }[];
@@ -95,8 +100,22 @@ export interface FirkinConfig {
   readonly writeTimeoutMs: number;
   /** How old a /metrics answer may be (overlapping scrapes share one collection). */
   readonly metricsMaxAgeMs: number;
-  /** The /admin endpoints: disabled, on the main listener, or on their own. */
-  readonly admin: { readonly enabled: boolean; readonly listen: { readonly address: string; readonly port: number } | undefined };
+  /**
+   * The /admin endpoints: disabled, on the main listener, or on their own; `access`: the
+   * admin clients and tokens (also the only callers of /metrics when `authentication`).
+   */
+  readonly admin: {
+    readonly enabled: boolean;
+    readonly listen: { readonly address: string; readonly port: number } | undefined;
+    readonly access: AccessConfig | undefined;
+  };
+  /**
+   * Authentication is configured (tls.ca, namespace tokens or admin credentials): /metrics
+   * and /admin/* need an admin client, /openapi any valid credentials, /healthz shows details to admins only.
+   */
+  readonly authentication: boolean;
+  /** Failed authentications allowed per source (address, client certificate): a token bucket. */
+  readonly failedAuthLimit: { readonly burst: number; readonly perSecond: number };
   readonly storage: 'embedded' | 'cassandra';
   readonly embedded: { readonly path: string };
   readonly cassandra: CassandraConfig | undefined;
@@ -108,6 +127,8 @@ export interface FirkinConfig {
   readonly shutdownDelayMs: number;
   readonly readinessTimeoutMs: number;
   readonly insight: InsightConfig;
+  /** Things that work but deserve a look, one sentence each naming the key; logged at start-up. */
+  readonly warnings: readonly string[];
 }
 
 export const DEFAULTS = {
@@ -130,6 +151,7 @@ export const DEFAULTS = {
   syslogPort: 514,
   syslogFacility: 'daemon',
   insight: { windowSeconds: 300, sketchSize: 1000, topKeys: 20, compareSampleRate: 0.01 },
+  failedAuthLimit: { burst: 10, perSecond: 1 },
   cassandra: {
     port: 9042,
     keyspace: 'kask',
@@ -200,6 +222,8 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   const fail = (key: string, problem: string): never => {
     throw new ConfigError(file, key, problem);
   };
+  const warnings: string[] = [];
+  const identities = (key: string, value: string): string[] => typedIdentities(key, value, fail, warnings);
   const readable = (key: string, p: string | undefined): string | undefined => {
     if (p === undefined) return undefined;
     try {
@@ -254,9 +278,11 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
           ns.clients === undefined && ns.tokens === undefined
             ? undefined
             : {
-                clients: (ns.clients ?? []).map((cl) =>
-                  typeof cl === 'string' ? { identity: cl, operations: all } : { identity: cl.identity, operations: cl.operations ?? all },
-                ),
+                clients: (ns.clients ?? []).flatMap((cl, j) => {
+                  const key = `namespaces.${i}.clients.${j}`;
+                  if (typeof cl === 'string') return identities(key, cl).map((identity) => ({ identity, operations: all }));
+                  return identities(`${key}.identity`, cl.identity).map((identity) => ({ identity, operations: cl.operations ?? all }));
+                }),
                 tokens: (ns.tokens ?? []).map((t) => ({ name: t.name, sha256: t.sha256, operations: t.operations ?? all })),
               },
         rateLimit:
@@ -269,6 +295,14 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   checkNamespaces(namespaces, c.namespaces !== undefined, fail);
   if ((c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes) < (c.max_value_bytes ?? DEFAULTS.maxValueBytes)) {
     fail('max_buffered_bytes', 'must be at least max_value_bytes, or the largest value could never be sent');
+  }
+  const admin = resolveAdmin(c, tls?.ca !== undefined, fail, identities);
+  const authentication = tls?.ca !== undefined || namespaces.some((ns) => (ns.access?.tokens.length ?? 0) > 0) || admin.access !== undefined;
+  if (authentication && admin.access === undefined) {
+    warnings.push(
+      'admin: authentication is configured (tls.ca or tokens) but neither admin.clients nor admin.tokens is set, so /metrics and /admin/* ' +
+        'refuse every caller (401 or 403); set admin.clients or admin.tokens so Prometheus can scrape /metrics',
+    );
   }
   if (c.insight?.top_keys !== undefined && c.insight.top_keys > (c.insight.sketch_size ?? DEFAULTS.insight.sketchSize)) {
     fail('insight.top_keys', 'must not exceed insight.sketch_size');
@@ -295,7 +329,12 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     maxBufferedBytes: c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes,
     writeTimeoutMs: c.write_timeout_ms ?? DEFAULTS.writeTimeoutMs,
     metricsMaxAgeMs: c.metrics_max_age_ms ?? DEFAULTS.metricsMaxAgeMs,
-    admin: resolveAdmin(c, fail),
+    admin,
+    authentication,
+    failedAuthLimit: {
+      burst: c.failed_auth_limit?.burst ?? DEFAULTS.failedAuthLimit.burst,
+      perSecond: c.failed_auth_limit?.per_second ?? DEFAULTS.failedAuthLimit.perSecond,
+    },
     drainTimeoutMs: c.drain_timeout_ms ?? DEFAULTS.drainTimeoutMs,
     shutdownDelayMs: c.shutdown_delay_ms ?? 0,
     readinessTimeoutMs: c.readiness_timeout_ms ?? DEFAULTS.readinessTimeoutMs,
@@ -305,16 +344,46 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
       topKeys: c.insight?.top_keys ?? DEFAULTS.insight.topKeys,
       compareSampleRate: c.insight?.compare_sample_rate ?? DEFAULTS.insight.compareSampleRate,
     },
+    warnings,
   };
 }
 
-function resolveAdmin(c: ConfigFile, fail: (key: string, problem: string) => never): FirkinConfig['admin'] {
+/**
+ * A configured client identity as the typed identities it matches: `cn:x`, `dns:x`
+ * or `uri:x` (prefix in any case) as itself; a bare `x` as all three, with a warning.
+ */
+function typedIdentities(key: string, value: string, fail: (key: string, problem: string) => never, warnings: string[]): string[] {
+  const m = /^([a-z]+):(.*)$/is.exec(value);
+  const kind = m?.[1]!.toLowerCase();
+  if (m !== null && IDENTITY_KINDS.includes(kind as IdentityKind)) {
+    if (m[2] === '') fail(key, `names no identity after ${kind}:`);
+    return [typedIdentity(kind as IdentityKind, m[2]!)];
+  }
+  warnings.push(`${key}: ${JSON.stringify(value)} matches subject CN, SAN DNS and SAN URI alike; write cn:, dns: or uri: to say which`);
+  return IDENTITY_KINDS.map((k) => typedIdentity(k, value));
+}
+
+function resolveAdmin(
+  c: ConfigFile,
+  mutualTls: boolean,
+  fail: (key: string, problem: string) => never,
+  identities: (key: string, value: string) => string[],
+): FirkinConfig['admin'] {
   const a = c.admin;
   const enabled = a?.enabled ?? true;
   if (a?.listen_address !== undefined && a.listen_port === undefined) fail('admin.listen_port', 'needed with admin.listen_address');
   if (!enabled && a?.listen_port !== undefined) fail('admin.listen_port', 'the admin endpoints are disabled (admin.enabled: false)');
+  if (a?.clients !== undefined && !mutualTls) fail('admin.clients', 'client certificate identities need mutual TLS (tls.ca)');
   const listen = a?.listen_port !== undefined ? { address: a.listen_address ?? DEFAULTS.listenAddress, port: a.listen_port } : undefined;
-  return { enabled, listen };
+  const all = [...OPERATIONS];
+  const access =
+    a?.clients === undefined && a?.tokens === undefined
+      ? undefined
+      : {
+          clients: (a.clients ?? []).flatMap((value, i) => identities(`admin.clients.${i}`, value).map((identity) => ({ identity, operations: all }))),
+          tokens: (a.tokens ?? []).map((t) => ({ name: t.name, sha256: t.sha256, operations: all })),
+        };
+  return { enabled, listen, access };
 }
 
 function resolveLog(c: ConfigFile, fail: (key: string, problem: string) => never): LogDestinationConfig {

@@ -35,18 +35,23 @@ const namespaceName = z
 export const OPERATIONS = ['read', 'write', 'delete'] as const;
 const operations = z.array(z.enum(OPERATIONS, 'must be read, write or delete')).min(1).optional();
 
-/** A client allowed by its certificate: subject CN, or a SAN DNS name or URI. */
+/**
+ * A client certificate identity: `cn:<subject CN>`, `dns:<SAN DNS name>` or `uri:<SAN URI>`;
+ * a bare value (no such prefix) matches any of the three, with a start-up warning.
+ */
+const identity = text;
+
+/** A client allowed by its certificate identity. */
 const client = z.union([
-  text,
-  z.strictObject({ identity: text, operations }),
+  identity,
+  z.strictObject({ identity, operations }),
 ]);
 
+const tokenName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ., _ or -');
+const tokenHash = z.string().regex(/^[0-9a-f]{64}$/, 'must be the SHA-256 of the token, 64 lower-case hex digits');
+
 /** A bearer token allowed by the SHA-256 of its value (never the token itself). */
-const token = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ., _ or -'),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the SHA-256 of the token, 64 lower-case hex digits'),
-  operations,
-});
+const token = z.strictObject({ name: tokenName, sha256: tokenHash, operations });
 
 const rateLimit = z.strictObject({
   requests_per_second: z.number().positive().max(1_000_000),
@@ -155,6 +160,17 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().optional(),
       listen_address: text.optional(),
       listen_port: port.optional(),
+      /** Client certificate identities allowed the admin endpoints and /metrics (needs tls.ca). */
+      clients: z.array(identity).min(1).max(1000).optional(),
+      /** Bearer tokens allowed the admin endpoints and /metrics. */
+      tokens: z.array(z.strictObject({ name: tokenName, sha256: tokenHash })).min(1).max(1000).optional(),
+    })
+    .optional(),
+  /** Failed authentications (401, 403) allowed per source address and per client certificate before 429. */
+  failed_auth_limit: z
+    .strictObject({
+      burst: z.int().min(1).max(1_000_000).optional(),
+      per_second: z.number().positive().max(1_000_000).optional(),
     })
     .optional(),
   /** On SIGTERM/SIGINT, how long in-flight requests may take to finish. */

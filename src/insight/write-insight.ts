@@ -63,7 +63,7 @@ export class WriteInsight {
   written(namespace: string, key: string, bytes: number, unchanged: boolean | undefined): void {
     this.metrics.written(namespace, bytes, unchanged);
     this.rotate();
-    this.current.sketch.add(namespace + SEPARATOR + keyHash(key));
+    this.current.sketch.add(namespace + SEPARATOR + keyHash(namespace, key));
   }
 
   report(): TopKeysReport {
@@ -72,7 +72,7 @@ export class WriteInsight {
     return {
       window_seconds: this.config.windowSeconds,
       sketch_size: this.config.sketchSize,
-      key_hash: 'first 72 bits of HMAC-SHA-256 under a per-process secret, as in the logs',
+      key_hash: 'first 72 bits of HMAC-SHA-256 of namespace and key under a per-process secret, as in the logs',
       windows: windows.map((w) => ({
         started: new Date(w.startedAt).toISOString(),
         ends: new Date(w.startedAt + this.windowMs).toISOString(),

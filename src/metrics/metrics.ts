@@ -126,6 +126,12 @@ export class Metrics {
     registers: [this.registry],
     aggregator: 'min',
   });
+  private readonly authRefusals = new Counter({
+    name: 'firkin_auth_refusals_total',
+    help: 'Requests refused for their credentials (namespaces and service endpoints), by status: 401, 403, and 429 from the failed-authentication throttle.',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
   private readonly logDropped = new Counter({
     name: 'firkin_log_lines_dropped_total',
     help: 'Log lines dropped because the log destination could not keep up or was unreachable.',
@@ -227,6 +233,11 @@ export class Metrics {
 
   setReady(ready: boolean): void {
     this.ready.set(ready ? 1 : 0);
+  }
+
+  /** A request refused for its credentials: 401, 403, or 429 (too many failed authentications). */
+  authRefused(status: 401 | 403 | 429): void {
+    this.authRefusals.inc({ status: String(status) }); // rare: no cached child
   }
 
   logLineDropped(): void {

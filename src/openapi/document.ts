@@ -38,6 +38,13 @@ const COMMON = {
 
 const header = (name: string) => ({ $ref: `#/components/headers/${name}` });
 
+/** Once authentication is configured: any valid credentials (/openapi), or an admin client's (/metrics, /admin/*). */
+const AUTHENTICATED = {
+  '401': { $ref: '#/components/responses/NotAuthorized' },
+  '429': { $ref: '#/components/responses/RateLimited' },
+};
+const ADMIN_ONLY = { ...AUTHENTICATED, '403': { $ref: '#/components/responses/Forbidden' } };
+
 export function openapiDocument(config: FirkinConfig): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
   config.namespaces.forEach((ns, i) => {
@@ -154,18 +161,19 @@ function servicePaths(): Record<string, unknown> {
     return { get: op('get'), head: op('head') };
   };
   return {
-    '/healthz': endpoint('Liveness', { '200': json('Alive, with build data (no storage call)') }),
+    '/healthz': endpoint('Liveness', { '200': json('Alive (no storage call); with build data unless authentication is configured and the caller is not an admin client') }),
     '/readyz': endpoint('Readiness', {
       '200': json('The storage engine answered a probe'),
       '503': problem('Not ready: the probe failed or timed out, or the service is shutting down'),
     }),
     '/metrics': endpoint('Prometheus metrics', {
       '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+      ...ADMIN_ONLY,
     }),
-    '/openapi': endpoint('This document', { '200': json('OpenAPI 3 document') }),
+    '/openapi': endpoint('This document', { '200': json('OpenAPI 3 document'), ...AUTHENTICATED }),
     '/admin/top-keys': endpoint('Most-written keys', {
       '200': json('Most-written keys per window, as keyed hashes (never the keys)'),
-      '401': { $ref: '#/components/responses/NotAuthorized' },
+      ...ADMIN_ONLY,
     }),
   };
 }
@@ -211,11 +219,14 @@ const COMPONENTS = {
   responses: {
     BadRequest: problem('Malformed request'),
     NotAuthorized: {
-      ...problem('No client certificate or bearer token where the namespace requires one, or an unknown token'),
-      headers: { 'WWW-Authenticate': { description: 'Bearer realm="firkin" when the namespace takes tokens', schema: { type: 'string' } } },
+      ...problem('No client certificate or bearer token where one is required, or an unknown token'),
+      headers: { 'WWW-Authenticate': { description: 'Bearer realm="firkin" where tokens are taken', schema: { type: 'string' } } },
     },
-    Forbidden: problem('This client may not do this operation in this namespace'),
-    RateLimited: { ...problem('This client exceeded the namespace rate limit'), headers: { 'Retry-After': header('RetryAfter') } },
+    Forbidden: problem('This client may not do this operation here'),
+    RateLimited: {
+      ...problem('This client exceeded the namespace rate limit (rate-limited), or its address or certificate failed to authenticate too often (too-many-auth-failures)'),
+      headers: { 'Retry-After': header('RetryAfter') },
+    },
     NotFound: problem('No such value, or no namespace at this path'),
     RequestTimeout: problem('The request did not arrive in time'),
     PreconditionFailed: problem('A conditional header did not hold'),

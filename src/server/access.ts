@@ -1,7 +1,8 @@
 /**
- * Who may do what in a namespace. A caller proves an identity with a client
- * certificate (mutual TLS: subject CN, SAN DNS or URI) or a bearer token
- * (compared by SHA-256, in constant time). Decisions:
+ * Who may do what in a namespace (or the admin endpoints). A caller proves an
+ * identity with a client certificate (mutual TLS: typed identities `cn:…`,
+ * `dns:…`, `uri:…`, see identitiesOf) or a bearer token (compared by SHA-256, in
+ * constant time). Decisions:
  *   - no credentials where some are required: 401;
  *   - an unknown token: 401; a known identity not allowed here, or not for this operation: 403.
  * Without a client list or tokens, a namespace is open to whoever reaches the
@@ -16,7 +17,11 @@ export type AccessDecision =
   | { readonly allowed: true; readonly client: string | undefined }
   | { readonly allowed: false; readonly status: 401 | 403; readonly detail: string };
 
-const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+/** `Authorization: Bearer <token>` (RFC 6750's token68 syntax). */
+export const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+
+/** The challenge of a 401 where bearer tokens are taken. */
+export const BEARER_CHALLENGE = 'Bearer realm="firkin"';
 
 interface TokenEntry {
   readonly name: string;
@@ -35,14 +40,28 @@ export class AccessPolicy {
     private readonly access: AccessConfig | undefined,
     /** Mutual TLS is on: an open namespace still needs a client certificate. */
     private readonly mutualTls: boolean,
+    /** What is guarded, for the answers' detail. */
+    private readonly what = 'this namespace',
   ) {
-    this.clients = new Map((access?.clients ?? []).map((c) => [c.identity, new Set(c.operations)]));
+    const clients = new Map<string, Set<Operation>>();
+    // An identity listed twice (say `mediawiki` and `cn:mediawiki`) may do what either entry allows.
+    for (const c of access?.clients ?? []) {
+      const ops = clients.get(c.identity) ?? new Set<Operation>();
+      for (const op of c.operations) ops.add(op);
+      clients.set(c.identity, ops);
+    }
+    this.clients = clients;
     this.tokens = (access?.tokens ?? []).map((t) => ({ name: t.name, hash: Buffer.from(t.sha256, 'hex'), operations: new Set(t.operations) }));
   }
 
   /** True if this namespace takes bearer tokens (401 answers then carry WWW-Authenticate: Bearer). */
   get takesTokens(): boolean {
     return this.tokens.length > 0;
+  }
+
+  /** True if every request is allowed without looking at credentials. */
+  get open(): boolean {
+    return this.access === undefined && !this.mutualTls;
   }
 
   decide(req: IncomingMessage, operation: Operation): AccessDecision {
@@ -66,15 +85,16 @@ export class AccessPolicy {
       const token = BEARER.exec(authorization)?.[1];
       const entry = token === undefined ? undefined : this.findToken(token);
       if (entry?.operations.has(operation)) return { allowed: true, client: `token:${entry.name}` };
-      if (entry !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in this namespace` };
+      if (entry !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in ${this.what}` };
       if (known === undefined && identities.length === 0) {
         return { allowed: false, status: 401, detail: 'The bearer token is not valid here' };
       }
     }
-    if (known !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in this namespace` };
+    if (known !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in ${this.what}` };
     // A verified certificate (identities are recorded only for those) that is not listed here.
-    if (hasVerifiedCertificate(req.socket)) return { allowed: false, status: 403, detail: 'This client may not use this namespace' };
-    return { allowed: false, status: 401, detail: this.takesTokens ? 'A client certificate or bearer token is required' : 'A client certificate is required' };
+    if (hasVerifiedCertificate(req.socket)) return { allowed: false, status: 403, detail: `This client may not use ${this.what}` };
+    const needed = !this.mutualTls ? 'A bearer token' : this.takesTokens ? 'A client certificate or bearer token' : 'A client certificate';
+    return { allowed: false, status: 401, detail: `${needed} is required` };
   }
 
   /** Every configured hash is compared, in constant time, whatever matches. */

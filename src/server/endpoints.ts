@@ -2,6 +2,7 @@
  * The service's own endpoints, beside the namespaces: /healthz (liveness),
  * /readyz (readiness), /metrics (Prometheus), /openapi (the API document) and
  * /admin/top-keys (write-pattern insight, hashed keys only). GET and HEAD only.
+ * With authentication configured, `auth` guards them (see authentication.ts).
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -11,6 +12,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { snapshot } from '../metrics/snapshot.js';
 import { openapiDocument } from '../openapi/document.js';
 import { VERSION } from '../version.js';
+import type { Authentication } from './authentication.js';
 import type { Exchange } from './exchange.js';
 import { PROBLEMS } from './problem.js';
 import { ENDPOINT_METHODS, RETRY_AFTER_SECONDS } from './protocol.js';
@@ -24,6 +26,8 @@ export interface EndpointOptions {
   readonly readiness: Readiness;
   /** In a worker process: the primary's cluster-wide views (metrics of every worker, merged top keys). */
   readonly cluster?: { ask(what: 'metrics' | 'top-keys'): Promise<unknown> };
+  /** Guards the endpoints once authentication is configured; without it, all are open. */
+  readonly auth?: Authentication;
 }
 
 type Endpoint = (x: Exchange) => void | Promise<void>;
@@ -46,7 +50,8 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
     [
       '/healthz',
       (x) =>
-        x.json(200, {
+        // Build data only for admin clients where authentication is configured: it would help an attacker.
+        x.json(200, options.auth?.seesDetails(x) === false ? { status: 'ok' } : {
           status: 'ok',
           service: config.serviceName,
           version: VERSION,
@@ -60,7 +65,9 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
       async (x) => {
         const result = await readiness.check();
         if (result.ready) return x.json(200, { status: 'ready', engine: options.engine, probe_ms: Math.round(result.probeMs * 1000) / 1000 });
-        return x.problem(PROBLEMS.notReady, `Not ready: ${result.reason}`, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+        // Open to all: with authentication configured, no engine message (it may name tables, hosts…).
+        const reason = options.auth?.configured ? (readiness.isDraining ? 'shutting down' : 'the storage engine did not answer') : result.reason;
+        return x.problem(PROBLEMS.notReady, `Not ready: ${reason}`, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
       },
     ],
     [
@@ -86,6 +93,7 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
     wanted.map(([path, endpoint]) => [
       path,
       (x: Exchange) => {
+        if (options.auth?.refuseEndpoint(x, path)) return;
         if (x.req.method !== 'GET' && x.req.method !== 'HEAD') {
           return x.problem(PROBLEMS.methodNotAllowed, undefined, { Allow: ENDPOINT_METHODS });
         }

@@ -18,8 +18,8 @@ import { PROBLEMS, type ProblemType } from './problem.js';
 import { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
 import { TargetParser } from './target.js';
 import { AccessPolicy } from './access.js';
+import type { Authentication } from './authentication.js';
 import { addressBlock, RateLimiter } from './rate-limit.js';
-import { hasVerifiedCertificate } from './tls.js';
 import type { Operation } from '../metrics/metrics.js';
 
 const EMPTY_BODY = 'The request body (the value) is empty';
@@ -42,6 +42,8 @@ export interface HandlerOptions {
   readonly engine: string;
   readonly metrics: Metrics;
   readonly endpoints: ReturnType<typeof serviceEndpoints>;
+  /** The process's failed-authentication throttle and log (shared by its listeners). */
+  readonly auth: Authentication;
   /** True once the service is draining before exit. */
   readonly closing: () => boolean;
 }
@@ -57,7 +59,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse, refuse?: ProblemType)
 
 export function createHandler(options: HandlerOptions): Handler {
   const parser = new TargetParser(options.namespaces, options.maxKeyBytes);
-  const { logger, maxValueBytes, metrics, endpoints, engine, maxInFlight, mutualTls } = options;
+  const { logger, maxValueBytes, metrics, endpoints, engine, maxInFlight, mutualTls, auth } = options;
   /** Namespace requests being served by this listener (for max_in_flight), each until its response has left. */
   let inFlight = 0;
   const limits: ExchangeLimits = { budget: options.budget, writeTimeoutMs: options.writeTimeoutMs, closing: options.closing };
@@ -96,7 +98,7 @@ export function createHandler(options: HandlerOptions): Handler {
             status: res.statusCode,
             namespace: exchange.namespace,
             engine,
-            key_hash: exchange.key === undefined ? undefined : keyHash(exchange.key),
+            key_hash: exchange.key === undefined ? undefined : keyHash(exchange.namespace!, exchange.key),
             duration_ms: Math.round(ms * 1000) / 1000,
           },
           'request',
@@ -111,7 +113,7 @@ export function createHandler(options: HandlerOptions): Handler {
           method: req.method,
           namespace: exchange.namespace,
           engine,
-          key_hash: exchange.key === undefined ? undefined : keyHash(exchange.key),
+          key_hash: exchange.key === undefined ? undefined : keyHash(exchange.namespace!, exchange.key),
           err: unavailable ? (err.cause ?? err) : err,
         },
         unavailable ? 'storage unavailable' : 'request failed',
@@ -134,10 +136,7 @@ export function createHandler(options: HandlerOptions): Handler {
     const endpoint = endpoints.get(path);
     if (endpoint !== undefined) {
       x.endpoint = true;
-      if (mutualTls && path.startsWith('/admin/') && !hasVerifiedCertificate(x.req.socket)) {
-        return x.problem(PROBLEMS.notAuthorized, 'A client certificate is required');
-      }
-      return endpoint(x);
+      return endpoint(x); // guarded by `auth` itself (endpoints.ts)
     }
     // Only namespace requests count against max_in_flight: health checks and scrapes neither
     // take a slot nor can be refused by it.
@@ -156,12 +155,10 @@ export function createHandler(options: HandlerOptions): Handler {
     x.operation = operation;
 
     const guard = guards.get(namespace.name)!;
+    // Too many failed authentications from this address or certificate: 429, credentials unread.
+    if (!guard.policy.open && auth.throttled(x)) return;
     const decision = guard.policy.decide(x.req, operation);
-    if (!decision.allowed) {
-      if (decision.status === 403) return x.problem(PROBLEMS.forbidden, decision.detail);
-      const challenge = guard.policy.takesTokens ? { 'WWW-Authenticate': 'Bearer realm="firkin"' } : undefined;
-      return x.problem(PROBLEMS.notAuthorized, decision.detail, challenge);
-    }
+    if (!decision.allowed) return auth.refuse(x, { namespace: namespace.name }, decision, guard.policy.takesTokens);
     if (guard.limiter !== undefined) {
       // Keys by kind (cert:, token:, ip:) so one kind cannot drain another's bucket.
       const rate = guard.limiter.take(decision.client ?? `ip:${addressBlock(x.req.socket.remoteAddress)}`);

@@ -70,6 +70,12 @@ export const PROBLEMS = {
     title: 'Too many requests',
     detail: 'This client exceeded the rate limit of this namespace; see Retry-After',
   },
+  tooManyAuthFailures: {
+    status: 429,
+    type: firkin('too-many-auth-failures'),
+    title: 'Too many failed authentications',
+    detail: 'Too many failed authentications from this address or client certificate; see Retry-After',
+  },
   overloaded: {
     status: 503,
     type: firkin('overloaded'),

@@ -25,6 +25,8 @@ export function addressBlock(address: string | undefined): string {
 
 export type RateDecision = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number };
 
+const ALLOWED: RateDecision = { allowed: true };
+
 export class RateLimiter {
   /**
    * Two generations: recent clients in `current`, older ones in `previous`. When
@@ -59,7 +61,19 @@ export class RateLimiter {
       bucket.tokens -= 1;
       return { allowed: true };
     }
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond)) };
+    return { allowed: false, retryAfterSeconds: this.retryAfter(bucket.tokens) };
+  }
+
+  /** What take() would decide now, without taking a token or remembering the client. */
+  peek(client: string): RateDecision {
+    const bucket = this.current.get(client) ?? this.previous.get(client);
+    if (bucket === undefined) return ALLOWED;
+    const tokens = Math.min(this.burst, bucket.tokens + ((this.now() - bucket.updatedAt) / 1000) * this.perSecond);
+    return tokens >= 1 ? ALLOWED : { allowed: false, retryAfterSeconds: this.retryAfter(tokens) };
+  }
+
+  private retryAfter(tokens: number): number {
+    return Math.max(1, Math.ceil((1 - tokens) / this.perSecond));
   }
 
   get size(): number {

@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Namespace } from '../namespace/namespace.js';
 import { randomUUID } from 'node:crypto';
+import type { Authentication } from './authentication.js';
 import type { serviceEndpoints } from './endpoints.js';
 import type { ByteBudget } from './byte-budget.js';
 import { oneAtATime } from './connection-lane.js';
@@ -26,6 +27,8 @@ export interface ServerOptions {
   readonly engine: string;
   readonly metrics: Metrics;
   readonly endpoints: ReturnType<typeof serviceEndpoints>;
+  /** The process's failed-authentication throttle and log (shared by its listeners). */
+  readonly auth: Authentication;
   /** True once the service is draining before exit. */
   readonly closing: () => boolean;
   /** Bytes of response bodies waiting to leave: one budget for every listener of the process. */
@@ -74,6 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     engine: options.engine,
     metrics,
     endpoints: options.endpoints,
+    auth: options.auth,
     closing: options.closing,
   }));
   const serverOptions = {

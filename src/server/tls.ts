@@ -75,8 +75,8 @@ function hasPeerCertificate(socket: TLSSocket): boolean {
 const identityCache = new WeakMap<object, readonly string[]>();
 
 /**
- * The identities of the verified client certificate of this connection: subject CN,
- * SAN DNS names and SAN URIs, as recorded at the handshake. Empty without mutual TLS,
+ * The typed identities of the verified client certificate of this connection
+ * (see identitiesOf), as recorded at the handshake. Empty without mutual TLS,
  * without a certificate, or if it was not verified.
  */
 export function clientIdentities(socket: object): readonly string[] {
@@ -88,14 +88,61 @@ export function hasVerifiedCertificate(socket: object): boolean {
   return identityCache.has(socket);
 }
 
+/** The certificate fields a client identity can name. */
+export const IDENTITY_KINDS = ['cn', 'dns', 'uri'] as const;
+export type IdentityKind = (typeof IDENTITY_KINDS)[number];
+
+/** An identity as configured and as matched: `cn:<CN>`, `dns:<name>` (lower case: DNS names ignore case), `uri:<URI>`. */
+export function typedIdentity(kind: IdentityKind, value: string): string {
+  return `${kind}:${kind === 'dns' ? value.toLowerCase() : value}`;
+}
+
+/**
+ * A certificate's typed identities: its subject CN(s) as `cn:…`, then its SAN DNS
+ * names as `dns:…` and SAN URIs as `uri:…`. A CN that looks like a URI is still a
+ * CN: `CN=spiffe://x` is `cn:spiffe://x`, never `uri:spiffe://x`.
+ */
 export function identitiesOf(cert: PeerCertificate): string[] {
   const ids: string[] = [];
   const cn = cert.subject?.CN;
-  if (typeof cn === 'string') ids.push(cn);
-  else if (Array.isArray(cn)) ids.push(...(cn as string[]));
-  for (const part of (cert.subjectaltname ?? '').split(', ')) {
-    const m = /^(DNS|URI):(.+)$/.exec(part);
-    if (m) ids.push(m[2]!);
+  for (const value of typeof cn === 'string' ? [cn] : Array.isArray(cn) ? (cn as string[]) : []) ids.push(typedIdentity('cn', value));
+  for (const name of altNames(cert.subjectaltname ?? '')) {
+    if (name.startsWith('DNS:')) ids.push(typedIdentity('dns', name.slice(4)));
+    else if (name.startsWith('URI:')) ids.push(typedIdentity('uri', name.slice(4)));
   }
   return ids;
+}
+
+const JSON_STRING = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/;
+
+/**
+ * Node's `subjectaltname` as its entries (`DNS:a`, `URI:b`, …). Node separates them
+ * with ", " and writes a value holding a comma, quote or control character as a JSON
+ * string, so a crafted SAN cannot pose as two (this is how node:tls splits it too).
+ * An entry that cannot be read makes the whole list unreadable: no SAN identity then.
+ */
+function altNames(text: string): string[] {
+  if (text === '') return [];
+  const names: string[] = [];
+  let current = '';
+  let offset = 0;
+  while (offset < text.length) {
+    const comma = text.indexOf(',', offset);
+    const quote = text.indexOf('"', offset);
+    if (quote !== -1 && (comma === -1 || quote < comma)) {
+      const m = JSON_STRING.exec(text.slice(quote));
+      if (m === null) return [];
+      current += text.slice(offset, quote) + (JSON.parse(m[0]) as string);
+      offset = quote + m[0].length;
+    } else if (comma !== -1) {
+      names.push(current + text.slice(offset, comma));
+      current = '';
+      offset = comma + 2;
+    } else {
+      current += text.slice(offset);
+      offset = text.length;
+    }
+  }
+  names.push(current);
+  return names;
 }

@@ -214,3 +214,85 @@ describe('bad configs: one line naming the key and the file', () => {
     assert.ok(!err.message.includes('hunter2-secret'));
   });
 });
+
+describe('client identities', () => {
+  const ca = file('ca.pem', 'not checked here');
+  const mtls = `tls:\n  cert: ${cert}\n  key: ${key}\n  ca: ${ca}\n`;
+
+  it('type client identities by prefix (any case); a bare one matches all three kinds, with a warning naming its key', () => {
+    const c = parseConfig(
+      `${mtls}namespaces:\n  - name: s\n    base_uri: /s/\n    clients:\n      - URI:spiffe://wiki/mediawiki\n      - identity: dns:MW1.Example\n        operations: [read]\n      - mediawiki\n`,
+      'typed.yaml',
+    );
+    const all = ['read', 'write', 'delete'];
+    assert.deepEqual(c.namespaces[0]!.access!.clients, [
+      { identity: 'uri:spiffe://wiki/mediawiki', operations: all },
+      { identity: 'dns:mw1.example', operations: ['read'] },
+      { identity: 'cn:mediawiki', operations: all },
+      { identity: 'dns:mediawiki', operations: all },
+      { identity: 'uri:mediawiki', operations: all },
+    ]);
+    assert.equal(
+      c.warnings[0],
+      'namespaces.0.clients.2: "mediawiki" matches subject CN, SAN DNS and SAN URI alike; write cn:, dns: or uri: to say which',
+    );
+    assert.deepEqual(loadConfig().warnings, []);
+  });
+
+  it('refuse a prefix with no identity', () => {
+    void assertConfigError(`${mtls}namespaces:\n  - name: s\n    base_uri: /s/\n    clients: ['dns:']\n`, 'namespaces.0.clients.0', /no identity after dns:/);
+  });
+});
+
+describe('failed_auth_limit', () => {
+  it('defaults to 10 failures, then 1 a second, and reads its keys', () => {
+    assert.deepEqual(loadConfig().failedAuthLimit, { burst: 10, perSecond: 1 });
+    assert.deepEqual(parseConfig('failed_auth_limit: {burst: 3, per_second: 0.5}\n', 'x.yaml').failedAuthLimit, { burst: 3, perSecond: 0.5 });
+  });
+
+  it('refuses a zero burst or rate and unknown keys', () => {
+    void assertConfigError('failed_auth_limit:\n  burst: 0\n', 'failed_auth_limit.burst');
+    void assertConfigError('failed_auth_limit:\n  per_second: 0\n', 'failed_auth_limit.per_second');
+    void assertConfigError('failed_auth_limit:\n  brust: 5\n', 'failed_auth_limit.brust', /unknown key/);
+  });
+});
+
+describe('admin credentials', () => {
+  const ca = file('ca.pem', 'not checked here');
+  const mtls = `tls:\n  cert: ${cert}\n  key: ${key}\n  ca: ${ca}\n`;
+  const sha = 'a'.repeat(64);
+
+  it('default to none, and no authentication: the service endpoints stay open', () => {
+    const c = loadConfig();
+    assert.equal(c.authentication, false);
+    assert.equal(c.admin.access, undefined);
+  });
+
+  it('read admin clients (typed) and tokens', () => {
+    const c = parseConfig(`${mtls}admin:\n  clients: [uri:spiffe://wiki/prometheus]\n  tokens:\n    - {name: prometheus, sha256: ${sha}}\n`, 'admin.yaml');
+    assert.deepEqual(c.admin.access, {
+      clients: [{ identity: 'uri:spiffe://wiki/prometheus', operations: ['read', 'write', 'delete'] }],
+      tokens: [{ name: 'prometheus', sha256: sha, operations: ['read', 'write', 'delete'] }],
+    });
+    assert.equal(c.authentication, true);
+    assert.deepEqual(c.warnings, []);
+  });
+
+  it('count tls.ca, namespace tokens or admin tokens as authentication, and warn when no admin client is set', () => {
+    const withTokens = parseConfig(`namespaces:\n  - {name: s, base_uri: /s/, tokens: [{name: t, sha256: ${sha}}]}\n`, 'x.yaml');
+    assert.equal(withTokens.authentication, true);
+    assert.equal(withTokens.warnings.length, 1);
+    assert.match(withTokens.warnings[0]!, /^admin: .*set admin\.clients or admin\.tokens so Prometheus can scrape \/metrics$/);
+    assert.equal(parseConfig(mtls, 'x.yaml').authentication, true);
+    assert.equal(parseConfig(`admin:\n  tokens: [{name: t, sha256: ${sha}}]\n`, 'x.yaml').authentication, true);
+    const open = parseConfig('namespaces:\n  - {name: s, base_uri: /s/}\n', 'x.yaml');
+    assert.equal(open.authentication, false);
+    assert.deepEqual(open.warnings, []);
+  });
+
+  it('refuse what cannot work', () => {
+    void assertConfigError('admin:\n  clients: [cn:prometheus]\n', 'admin.clients', /tls\.ca/);
+    void assertConfigError(`${mtls}admin:\n  clients:\n    - identity: cn:prometheus\n`, 'admin.clients.0');
+    void assertConfigError('admin:\n  tokens: [{name: t, sha256: plaintext}]\n', 'admin.tokens.0.sha256');
+  });
+});

@@ -18,6 +18,8 @@ export interface RequestOptions {
   readonly body?: string | Buffer;
   /** For https URLs: the CA to trust, and a client certificate to present. */
   readonly tls?: { readonly ca: string | Buffer; readonly cert?: string | Buffer; readonly key?: string | Buffer };
+  /** Connect from this local address (another loopback address, e.g. 127.0.0.2, is another source). */
+  readonly localAddress?: string;
 }
 
 /** One HTTP(S) request on a fresh connection; resolves with the whole reply. */
@@ -37,7 +39,7 @@ export function request(url: string, options: RequestOptions = {}): Promise<Repl
       });
       res.on('error', reject);
     };
-    const how = { method: options.method ?? 'GET', headers: options.headers, agent: false as const };
+    const how = { method: options.method ?? 'GET', headers: options.headers, agent: false as const, localAddress: options.localAddress };
     const req = url.startsWith('https:') ? httpsRequest(url, { ...how, ...options.tls }, onResponse) : httpRequest(url, how, onResponse);
     req.on('error', reject);
     req.end(options.body);

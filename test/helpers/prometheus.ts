@@ -1,4 +1,4 @@
-import { request } from './http.js';
+import { request, type RequestOptions } from './http.js';
 
 export interface Sample {
   readonly name: string;
@@ -28,8 +28,9 @@ export interface Scrape {
   has(name: string): boolean;
 }
 
-export async function scrape(url: string): Promise<Scrape> {
-  const reply = await request(`${url}/metrics`);
+/** Read `${url}/metrics`; `options` carry admin credentials where authentication is configured. */
+export async function scrape(url: string, options: RequestOptions = {}): Promise<Scrape> {
+  const reply = await request(`${url}/metrics`, options);
   if (reply.status !== 200) throw new Error(`/metrics answered ${reply.status}`);
   const text = reply.body.toString('utf8');
   const samples = parsePrometheus(text);

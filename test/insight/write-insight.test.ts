@@ -23,12 +23,13 @@ describe('write insight', () => {
     assert.deepEqual(
       current!.top.map((e) => [e.namespace, e.key_hash, e.writes]),
       [
-        ['sessions', keyHash(hot), 9],
-        ['sessions', keyHash('warm'), 4],
-        ['other', keyHash(hot), 1],
+        ['sessions', keyHash('sessions', hot), 9],
+        ['sessions', keyHash('sessions', 'warm'), 4],
+        ['other', keyHash('other', hot), 1],
       ],
     );
     assert.ok(!JSON.stringify(report).includes('MWSession'), 'the report never holds a key');
+    assert.notEqual(keyHash('sessions', hot), keyHash('other', hot), 'the namespace is part of the hash');
 
     now += 61_000; // into the next window
     insight.written('sessions', 'warm', 10, undefined);

@@ -84,10 +84,21 @@ describe('metrics', () => {
     assert.deepEqual(
       report.windows[0]!.top.map((e) => [e.namespace, e.key_hash, e.writes]),
       [
-        ['default', keyHash(hot), 6],
-        ['default', keyHash(warm), 3],
+        ['default', keyHash('default', hot), 6],
+        ['default', keyHash('default', warm), 3],
       ],
     );
     assert.equal((await request(`${t.url}/admin/top-keys`, { method: 'DELETE' })).status, 405);
+  });
+
+  it('hashes a key with its namespace: the same key in two namespaces is two entries at /admin/top-keys', async () => {
+    const t = await startTestService({ namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/' }, { name: 'tokens', base_uri: '/tokens/v1/' }] });
+    const key = encodeURIComponent(`enwiki:MWSession:${randomBytes(16).toString('hex')}`);
+    assert.equal((await request(`${t.url}/sessions/v1/${key}`, { method: 'POST', body: 'a' })).status, 201);
+    assert.equal((await request(`${t.url}/tokens/v1/${key}`, { method: 'POST', body: 'b' })).status, 201);
+    const report = (await request(`${t.url}/admin/top-keys`)).json() as { windows: { top: { namespace: string; key_hash: string }[] }[] };
+    const top = report.windows[0]!.top;
+    assert.deepEqual(top.map((e) => e.namespace).sort(), ['sessions', 'tokens']);
+    assert.notEqual(top[0]!.key_hash, top[1]!.key_hash, 'two namespaces, two hashes');
   });
 });

@@ -2,7 +2,9 @@
  * Mutual TLS and per-namespace authorisation: client certificates signed by
  * tls.ca, identities by subject CN or SAN, operations per client, bearer tokens
  * by hash; 401 without credentials, 403 for the wrong identity or operation,
- * and no HTTP at all for a certificate from another CA.
+ * no HTTP at all for a certificate from another CA, and the service endpoints
+ * behind an admin client. (Typed identities, the failed-authentication throttle
+ * and admin tokens: auth.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -28,6 +30,7 @@ describe('mutual TLS and per-namespace authorisation', () => {
     clients.reader = ca.issue('reader', 'some-reader', 'DNS:reader.example');
     clients.spiffe = ca.issue('spiffe', 'workload', 'URI:spiffe://wiki/ns/auth');
     clients.stranger = ca.issue('stranger', 'stranger');
+    clients.ops = ca.issue('ops', 'prometheus', 'URI:spiffe://wiki/ops');
     foreign = new TestCa('Elsewhere CA').issue('mediawiki', 'mediawiki');
     const server = ca.server();
     t = await startTestService({
@@ -37,11 +40,14 @@ describe('mutual TLS and per-namespace authorisation', () => {
         {
           name: 'sessions',
           base_uri: '/sessions/v1/',
-          clients: ['mediawiki', { identity: 'reader.example', operations: ['read'] }, { identity: 'spiffe://wiki/ns/auth', operations: ['read', 'write'] }],
+          clients: ['cn:mediawiki', { identity: 'dns:reader.example', operations: ['read'] }, { identity: 'uri:spiffe://wiki/ns/auth', operations: ['read', 'write'] }],
           tokens: [{ name: 'edge', sha256: tokenHash(TOKEN), operations: ['read', 'write'] }],
         },
         { name: 'open', base_uri: '/open/v1/' },
       ],
+      admin: { clients: ['uri:spiffe://wiki/ops'] },
+      // This file refuses many requests on purpose, all from 127.0.0.1: no throttling here.
+      failed_auth_limit: { burst: 1000 },
     });
   });
 
@@ -71,15 +77,21 @@ describe('mutual TLS and per-namespace authorisation', () => {
     assert.equal((await call('/open/v1/gamma', { method: 'PUT', body: 'v', client: clients.stranger })).status, 201);
   });
 
-  it('answers 401 without a certificate, except on the liveness, readiness and metrics endpoints', async () => {
+  it('answers 401 without a certificate, except on liveness and readiness; metrics and admin need an admin client', async () => {
     const denied = await call('/sessions/v1/beta');
     assert.equal(denied.status, 401);
     assert.equal(denied.json().type, 'https://www.mediawiki.org/wiki/probs/not-authorized');
     assert.equal(denied.headers['www-authenticate'], 'Bearer realm="firkin"');
     assert.equal((await call('/open/v1/gamma')).status, 401, 'with mutual TLS, open namespaces still need a certificate');
-    assert.equal((await call('/admin/top-keys')).status, 401);
-    assert.equal((await call('/admin/top-keys', { client: clients.stranger })).status, 200);
-    for (const path of ['/healthz', '/readyz', '/metrics']) assert.equal((await call(path)).status, 200, path);
+    for (const path of ['/admin/top-keys', '/metrics']) {
+      const anonymous = await call(path);
+      assert.equal(anonymous.status, 401, path);
+      assert.equal(anonymous.headers['www-authenticate'], undefined, 'no admin tokens: no Bearer challenge');
+      assert.equal((await call(path, { client: clients.stranger })).status, 403, `${path}: a certificate of the CA that is not an admin client`);
+      assert.equal((await call(path, { client: clients.mediawiki })).status, 403, `${path}: a namespace client`);
+      assert.equal((await call(path, { client: clients.ops })).status, 200, `${path}: the admin client`);
+    }
+    for (const path of ['/healthz', '/readyz']) assert.equal((await call(path)).status, 200, path);
   });
 
   it('refuses a certificate signed by another CA before any HTTP', async () => {
@@ -138,6 +150,8 @@ describe('mutual TLS and per-namespace authorisation', () => {
     assert.equal(answer.status, 401);
     const logged = (): boolean => t.logs.some((l) => JSON.parse(l).msg === 'request' && JSON.parse(l).status === 401);
     await until(logged, 'the refused request logged', 1000);
+    const refusal = t.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'authentication failed' && l.request_id === answer.headers['x-request-id']);
+    assert.equal(refusal?.token, 'unknown', 'an unknown token is logged as such');
     const everything = [JSON.stringify(answer.headers), answer.body.toString(), ...t.logs].join('\n');
     for (const secret of [TOKEN, secretKey, encodeURIComponent(secretKey)]) assert.ok(!everything.includes(secret), `${secret} echoed`);
   });

@@ -30,11 +30,15 @@ const NAMESPACES = [
     rate_limit: { requests_per_second: 0.01, burst: 2 },
   },
 ];
+/** Tokens make authentication configured: the service endpoints then need credentials. */
+const ADMIN = { name: 'prometheus', sha256: tokenHash('admin-token') };
+const AS_ADMIN = { headers: { authorization: 'Bearer admin-token' } };
+const AS_READER = { headers: { authorization: 'Bearer reader-token' } };
 
 describe('OpenAPI document', () => {
   it('lists every route and status the server answers', async () => {
-    const t = await startTestService({ namespaces: NAMESPACES, max_value_bytes: 16, max_key_bytes: 32 });
-    const reply = await request(`${t.url}/openapi`);
+    const t = await startTestService({ namespaces: NAMESPACES, admin: { tokens: [ADMIN] }, max_value_bytes: 16, max_key_bytes: 32 });
+    const reply = await request(`${t.url}/openapi`, AS_READER);
     assert.equal(reply.status, 200);
     assert.match(reply.headers['content-type']!, /^application\/json/);
     const doc = reply.json() as unknown as Doc;
@@ -76,9 +80,14 @@ describe('OpenAPI document', () => {
       [`${t.url}/healthz`, {}],
       [`${t.url}/healthz`, { method: 'HEAD' }],
       [`${t.url}/readyz`, {}],
+      [`${t.url}/metrics`, AS_ADMIN],
+      [`${t.url}/openapi`, AS_READER],
+      [`${t.url}/admin/top-keys`, AS_ADMIN],
       [`${t.url}/metrics`, {}],
+      [`${t.url}/metrics`, AS_READER],
       [`${t.url}/openapi`, {}],
       [`${t.url}/admin/top-keys`, {}],
+      [`${t.url}/admin/top-keys`, AS_READER],
     ];
     const seen: [string, string, number][] = [];
     const run = async (corpusPart: typeof corpus): Promise<void> => {
@@ -112,8 +121,8 @@ describe('OpenAPI document', () => {
   });
 
   it("has x-amples a monitor can run: store then read the test key, in that order", async () => {
-    const t = await startTestService({ namespaces: NAMESPACES });
-    const doc = (await request(`${t.url}/openapi`)).json() as unknown as Doc;
+    const t = await startTestService({ namespaces: NAMESPACES, admin: { tokens: [ADMIN] } });
+    const doc = (await request(`${t.url}/openapi`, AS_READER)).json() as unknown as Doc;
     const path = doc.paths['/sessions/v1/{key}']!;
     assert.deepEqual(Object.keys(path).filter((m) => path[m]?.['x-amples']), ['post', 'get'], 'the write comes first');
     for (const method of ['post', 'get']) {
