@@ -31,7 +31,6 @@ import {
   startMonitor,
   StatusCounts,
   TEST_TIMEOUT_MS,
-  withNewKeys,
   workerPids,
 } from './harness.js';
 
@@ -48,7 +47,7 @@ const INSUFFICIENT_STORAGE = 'urn:firkin:problem:insufficient-storage';
 describe('attack: filling the disk', () => {
   it('refuses writes past embedded.max_size with 507, keeps reads and deletes working, and recovers', { timeout: TEST_TIMEOUT_MS }, async () => {
     const dir = tempDir();
-    const config = withNewKeys({ embedded: { path: 'data', max_size: MAX_SIZE } }, ['embedded.max_size']);
+    const config = { embedded: { path: 'data', max_size: MAX_SIZE } };
     const f = await spawnFirkin(dir, config);
     const data = join(dir, 'data');
     const url = (key: string): string => `${f.url}/sessions/v1/${key}`;

@@ -30,7 +30,6 @@ import {
   startMonitor,
   StatusCounts,
   TEST_TIMEOUT_MS,
-  withNewKeys,
   workerPids,
 } from './harness.js';
 
@@ -46,13 +45,11 @@ const wrong = (i: number): string => `wrong-${run}-token-${i}`;
 
 describe('attack: guessing bearer tokens', () => {
   it('throttles failed authentications per address, logs them boundedly and without the token', { timeout: TEST_TIMEOUT_MS }, async () => {
-    const config = withNewKeys(
-      {
-        embedded: { path: 'data' },
-        namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', tokens: [{ name: 'app', sha256: tokenHash(VALID) }], failed_auth_limit: LIMIT }],
-      },
-      ['namespaces.0.failed_auth_limit'],
-    );
+    const config = {
+      embedded: { path: 'data' },
+      failed_auth_limit: LIMIT,
+      namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', tokens: [{ name: 'app', sha256: tokenHash(VALID) }] }],
+    };
     const f = await spawnFirkin(tempDir(), config);
     const keyUrl = `${f.url}/sessions/v1/guessed-session-key:0001`;
     const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });

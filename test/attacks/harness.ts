@@ -13,10 +13,6 @@
  * Checks are collected (Checks) and reported together, after the test has
  * printed its one line of figures, so a failing run still records them.
  *
- * Config keys the attacks need but the server may not know yet are named per
- * test (withNewKeys): FIRKIN_ATTACKS_DROP_NEW_KEYS=1 leaves them out, to measure
- * the code as it was before they existed (which refuses unknown keys at start-up).
- *
  * Run: `npx tsc -p . && node --test --test-concurrency=1 dist/test/attacks/*.test.js`
  * (one file at a time, so that no other test's load counts against an attack's
  * latency); each test prints a line starting "figures: attack=".
@@ -48,26 +44,6 @@ export const SLACK_BYTES = 64 * MiB;
 export const mib = (bytes: number): string => (bytes / MiB).toFixed(1);
 
 // ---- configuration ---------------------------------------------------------
-
-/** Whether to leave out the keys the server does not know yet (FIRKIN_ATTACKS_DROP_NEW_KEYS=1). */
-export const DROP_NEW_KEYS = process.env.FIRKIN_ATTACKS_DROP_NEW_KEYS === '1';
-
-/**
- * `config`, or without the dotted `paths` (e.g. "embedded.max_size",
- * "namespaces.0.failed_auth_limit") when FIRKIN_ATTACKS_DROP_NEW_KEYS=1.
- */
-export function withNewKeys(config: Record<string, unknown>, paths: readonly string[]): Record<string, unknown> {
-  if (!DROP_NEW_KEYS) return config;
-  const copy = structuredClone(config);
-  for (const path of paths) {
-    const parts = path.split('.');
-    let node: unknown = copy;
-    for (const part of parts.slice(0, -1)) node = (node as Record<string, unknown> | undefined)?.[part];
-    if (node !== null && typeof node === 'object') delete (node as Record<string, unknown>)[parts.at(-1)!];
-  }
-  console.log(`attack config without the keys the server may not know yet: ${paths.join(', ')}`);
-  return copy;
-}
 
 // ---- checks ----------------------------------------------------------------
 

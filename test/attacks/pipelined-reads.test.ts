@@ -33,7 +33,6 @@ import {
   StatusCounts,
   StatusScanner,
   TEST_TIMEOUT_MS,
-  withNewKeys,
   WORKER_COUNTS,
   workerPids,
 } from './harness.js';
@@ -50,7 +49,7 @@ const CLOSE_SEEN_BY_MS = CLOSED_BY_MS + 3000;
 describe('attack: pipelined large reads, never reading', () => {
   for (const workers of WORKER_COUNTS) {
     it(`keeps memory bounded, serves others and closes stalled connections (workers: ${workers})`, { timeout: TEST_TIMEOUT_MS }, async () => {
-      const config = withNewKeys({ embedded: { path: 'data' }, workers, ...LIMITS }, ['max_buffered_bytes', 'write_timeout_ms']);
+      const config = { embedded: { path: 'data' }, workers, ...LIMITS };
       const f = await spawnFirkin(tempDir(), config);
       const key = 'pipelined-large-value:0001';
       const prefill = await request(`${f.url}/sessions/v1/${key}`, { method: 'PUT', body: Buffer.alloc(VALUE_BYTES, 'v') });

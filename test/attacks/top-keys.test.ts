@@ -12,7 +12,7 @@ import { request } from '../helpers/http.js';
 import { spawnFirkin } from '../helpers/process.js';
 import { tokenHash } from '../helpers/secrets.js';
 import { tempDir } from '../helpers/tmp.js';
-import { Checks, checkService, figures, killService, TEST_TIMEOUT_MS, withNewKeys, workerPids } from './harness.js';
+import { Checks, checkService, figures, killService, TEST_TIMEOUT_MS, workerPids } from './harness.js';
 
 const APP_TOKEN = 'top-keys-app-token-7d41c0e2a9';
 const ADMIN_TOKEN = 'top-keys-prometheus-token-03be5f';
@@ -23,14 +23,11 @@ interface TopKeys {
 
 describe('attack: reading sessions off the service endpoints', () => {
   it('asks for an admin token on /admin/top-keys and /metrics when the namespaces take tokens', { timeout: TEST_TIMEOUT_MS }, async () => {
-    const config = withNewKeys(
-      {
-        embedded: { path: 'data' },
-        namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', tokens: [{ name: 'app', sha256: tokenHash(APP_TOKEN) }] }],
-        admin: { tokens: [{ name: 'prom', sha256: tokenHash(ADMIN_TOKEN) }] },
-      },
-      ['admin.tokens'],
-    );
+    const config = {
+      embedded: { path: 'data' },
+      namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', tokens: [{ name: 'app', sha256: tokenHash(APP_TOKEN) }] }],
+      admin: { tokens: [{ name: 'prom', sha256: tokenHash(ADMIN_TOKEN) }] },
+    };
     const f = await spawnFirkin(tempDir(), config);
     const workersBefore = workerPids(f);
     const status = (path: string, token?: string): Promise<number> =>
