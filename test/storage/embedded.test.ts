@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open } from 'lmdb';
 import { EmbeddedEngine } from '../../src/storage/embedded/lmdb-engine.js';
 import { tempDir } from '../helpers/tmp.js';
 import { storageConformance } from './conformance.js';
+
+const modeOf = (path: string): number => statSync(path).mode & 0o777;
 
 storageConformance('embedded (LMDB)', async () => new EmbeddedEngine({ path: tempDir() }));
 
@@ -68,6 +71,46 @@ describe('embedded engine', () => {
     root.openDB({ name: 'meta' }).putSync('format', 99);
     await root.close();
     assert.throws(() => new EmbeddedEngine({ path }), /data format 99/);
+  });
+
+  it('keeps its directory 0700 and its files 0600 whatever the umask', async () => {
+    const path = join(tempDir(), 'store');
+    const umask = process.umask(0);
+    let engine: EmbeddedEngine;
+    try {
+      engine = new EmbeddedEngine({ path });
+      await engine.store({ name: 'ns' }).set('k', Buffer.from('v'), 60);
+    } finally {
+      process.umask(umask);
+    }
+    assert.equal(modeOf(path), 0o700);
+    assert.equal(modeOf(join(path, 'firkin.mdb')), 0o600);
+    assert.equal(modeOf(join(path, 'firkin.mdb-lock')), 0o600);
+    await engine.close();
+  });
+
+  it('tightens a directory and files made earlier with looser modes', async () => {
+    const path = join(tempDir(), 'store');
+    mkdirSync(path);
+    chmodSync(path, 0o755);
+    const first = new EmbeddedEngine({ path });
+    assert.equal(modeOf(path), 0o700);
+    await first.close();
+    chmodSync(path, 0o755);
+    for (const f of ['firkin.mdb', 'firkin.mdb-lock']) chmodSync(join(path, f), 0o644);
+    const second = new EmbeddedEngine({ path });
+    assert.equal(modeOf(path), 0o700);
+    assert.equal(modeOf(join(path, 'firkin.mdb')), 0o600);
+    assert.equal(modeOf(join(path, 'firkin.mdb-lock')), 0o600);
+    await second.close();
+  });
+
+  it('refuses a shared directory (sticky bit, like /tmp) and leaves its mode alone', () => {
+    const path = join(tempDir(), 'shared');
+    mkdirSync(path);
+    chmodSync(path, 0o1777);
+    assert.throws(() => new EmbeddedEngine({ path }), /shared directory/);
+    assert.equal(statSync(path).mode & 0o7777, 0o1777);
   });
 
   it('reports itself unavailable once closed', async () => {

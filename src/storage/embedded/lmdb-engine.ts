@@ -11,10 +11,13 @@
  * directory) and are acknowledged only once LMDB reports them flushed to disk.
  * Reads are synchronous memory-mapped lookups; expired entries are never returned,
  * and a background sweeper deletes them in small transactions.
+ *
+ * The directory is kept at mode 0700 and its files at 0600, whatever the umask:
+ * they hold every session.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import {
   StorageUnavailableError,
   type Condition,
@@ -44,6 +47,23 @@ export interface EmbeddedEngineOptions {
   readonly onSweepError?: (namespace: string, err: unknown) => void;
 }
 
+/**
+ * Give `path` exactly `mode`, unless it has it already. Throws a clear error when
+ * that is not allowed (the path belongs to another user).
+ */
+function restrictMode(path: string, mode: number): void {
+  if ((statSync(path).mode & 0o777) === mode) return;
+  try {
+    chmodSync(path, mode);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new Error(
+      `cannot set mode ${mode.toString(8).padStart(4, '0')} on ${path} (${code}): the embedded store's directory and files must belong to the user running Firkin`,
+      { cause: err },
+    );
+  }
+}
+
 /** A write whose commit has not been flushed after this long is reported unavailable (503). */
 const FLUSH_TIMEOUT_MS = 10_000;
 
@@ -60,8 +80,29 @@ export class EmbeddedEngine implements StorageEngine {
   private closed = false;
 
   constructor(options: EmbeddedEngineOptions) {
-    mkdirSync(options.path, { recursive: true });
-    this.root = open({ path: join(options.path, 'firkin.mdb'), maxDbs: 256, eventTurnBatching: false });
+    const file = join(options.path, 'firkin.mdb');
+    mkdirSync(options.path, { recursive: true, mode: 0o700 });
+    if (statSync(options.path).mode & 0o1000) {
+      // Never chmod a shared directory such as /tmp.
+      throw new Error(`${options.path} is a shared directory (sticky bit set): give embedded.path a directory of Firkin's own`);
+    }
+    restrictMode(options.path, 0o700);
+    const files = [file, `${file}-lock`];
+    for (const f of files) if (existsSync(f)) restrictMode(f, 0o600);
+    // permissionsMode: LMDB creates both files 0600 (less only what the umask takes away).
+    const lmdbOptions: RootDatabaseOptionsWithPath & { permissionsMode: number } = {
+      path: file,
+      maxDbs: 256,
+      eventTurnBatching: false,
+      permissionsMode: 0o600,
+    };
+    this.root = open(lmdbOptions);
+    try {
+      for (const f of files) restrictMode(f, 0o600);
+    } catch (err) {
+      void this.root.close();
+      throw err;
+    }
     this.meta = this.root.openDB({ name: 'meta' });
     const format: unknown = this.meta.get(FORMAT_KEY);
     if (format === undefined) {
