@@ -31,7 +31,7 @@ export interface SpawnOptions {
 /** Write `config` to `dir/config.yaml`, run `firkin serve` on it and wait for its "listening" line. */
 export async function spawnFirkin(dir: string, config: Record<string, unknown>, options: SpawnOptions = {}): Promise<FirkinProcess> {
   const file = join(dir, 'config.yaml');
-  writeFileSync(file, stringify({ listen_port: 0, workers: 1, ...config }));
+  writeFileSync(file, stringify({ listen_port: 0, workers: 1, ...config }), { mode: 0o600 });
   const args = [FIRKIN_BIN, 'serve', '--config', file];
   const how: SpawnOptionsWithStdioTuple<'ignore', 'pipe', 'pipe'> = { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env };
   const child: ChildProcess =
