@@ -4,6 +4,7 @@
  * with metrics and logging at the edges.
  */
 import type { DestinationStream } from 'pino';
+import { looseFiles } from './config/file-modes.js';
 import type { FirkinConfig } from './config/load.js';
 import { WriteInsight } from './insight/write-insight.js';
 import { createLogger, openLogSink, type Logger } from './log/logger.js';
@@ -59,6 +60,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     destination: options.logDestination ?? sink!,
   });
   for (const warning of config.warnings) logger.warn(warning);
+  for (const { file, mode, message } of looseFiles(config)) logger.warn({ file, mode }, message);
   let engine: StorageEngine;
   try {
     engine = openEngine(config, logger);

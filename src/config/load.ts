@@ -117,7 +117,8 @@ export interface FirkinConfig {
   /** Failed authentications allowed per source (address, client certificate): a token bucket. */
   readonly failedAuthLimit: { readonly burst: number; readonly perSecond: number };
   readonly storage: 'embedded' | 'cassandra';
-  readonly embedded: { readonly path: string };
+  /** `maxSize`: bytes; undefined: the engine's default from the disk at start-up. */
+  readonly embedded: { readonly path: string; readonly maxSize: number | undefined };
   readonly cassandra: CassandraConfig | undefined;
   readonly maxValueBytes: number;
   readonly maxKeyBytes: number;
@@ -317,7 +318,10 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     openapiSpec: readable('openapi_spec', c.openapi_spec),
     tls,
     storage,
-    embedded: { path: c.embedded?.path ?? DEFAULTS.embeddedPath },
+    embedded: {
+      path: c.embedded?.path ?? DEFAULTS.embeddedPath,
+      maxSize: byteSize(c.embedded?.max_size, (problem) => fail('embedded.max_size', problem)),
+    },
     cassandra,
     maxValueBytes: c.max_value_bytes ?? DEFAULTS.maxValueBytes,
     maxKeyBytes: c.max_key_bytes ?? DEFAULTS.maxKeyBytes,
@@ -461,6 +465,25 @@ function checkNamespaces(
       if (other.table === ns.table) fail(keyOf(i, 'table'), `table ${ns.table} is already used by namespace ${other.name}`);
     });
   });
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+};
+const MIN_MAX_SIZE = 2 ** 20;
+
+/** `embedded.max_size`: a whole number of bytes, or a string like `512MiB`, `4GiB`, `100MB`; at least 1 MiB. */
+function byteSize(value: number | string | undefined, fail: (problem: string) => never): number | undefined {
+  if (value === undefined) return undefined;
+  let bytes = typeof value === 'number' ? value : NaN;
+  if (typeof value === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+    const unit = SIZE_UNITS[(m?.[2] || 'b').toLowerCase()];
+    if (m && unit !== undefined) bytes = Math.floor(Number(m[1]) * unit);
+  }
+  if (!Number.isSafeInteger(bytes)) fail('must be a whole number of bytes or a size such as 512MiB, 4GiB or 100MB');
+  if (bytes < MIN_MAX_SIZE) fail(`must be at least 1 MiB (${MIN_MAX_SIZE} bytes)`);
+  return bytes;
 }
 
 /** As Kask: ensure a leading and a trailing slash. */

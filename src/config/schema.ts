@@ -124,7 +124,13 @@ export const configSchema = z.strictObject({
 
   // Firkin's keys
   storage: z.enum(['embedded', 'cassandra'], 'must be embedded or cassandra').optional(),
-  embedded: z.strictObject({ path: path.optional() }).optional(),
+  embedded: z
+    .strictObject({
+      path: path.optional(),
+      /** Size bound: bytes, or a string such as 512MiB, 4GiB, 100MB (parsed in load.ts). */
+      max_size: z.union([z.number(), z.string()], 'must be a whole number of bytes or a size such as 512MiB, 4GiB or 100MB').optional(),
+    })
+    .optional(),
   max_value_bytes: z.int().min(1).max(MAX_VALUE_BYTES_LIMIT).optional(),
   max_key_bytes: z.int().min(1).max(MAX_KEY_BYTES_LIMIT).optional(),
   namespaces: z.array(namespace).min(1).max(64).optional(),

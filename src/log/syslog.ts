@@ -87,7 +87,12 @@ export function createSyslogSink(
 
 class UdpSink implements LogSink {
   private socket: UdpSocket | undefined;
-  /** Bytes handed to the socket and not yet sent, for the current socket. */
+  /**
+   * Lines written while the socket is still connecting, sent once it is: Node's
+   * dgram throws if send() is called then (start-up logs lines at once).
+   */
+  private early: Buffer[] | undefined;
+  /** Bytes handed to the socket (or waiting in `early`) and not yet sent, for the current socket. */
   private pending = 0;
   private closed = false;
 
@@ -106,7 +111,8 @@ class UdpSink implements LogSink {
     socket.on('error', () => undefined);
     socket.unref();
     if (family !== 0) {
-      socket.connect(this.port, this.host);
+      this.early = [];
+      socket.connect(this.port, this.host, () => this.connected(socket));
       this.socket = socket;
       return;
     }
@@ -116,9 +122,17 @@ class UdpSink implements LogSink {
       const resolved = createSocket(addressFamily === 6 ? 'udp6' : 'udp4');
       resolved.on('error', () => undefined);
       resolved.unref();
-      resolved.connect(this.port, address);
+      this.early = [];
+      resolved.connect(this.port, address, () => this.connected(resolved));
       this.socket = resolved;
     });
+  }
+
+  private connected(socket: UdpSocket): void {
+    if (this.socket !== socket) return;
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const message of early) this.send(socket, message);
   }
 
   write(line: string): void {
@@ -126,6 +140,11 @@ class UdpSink implements LogSink {
     const message = Buffer.from(formatRfc5424(line, this.ctx.facility, this.ctx.id));
     if (this.closed || socket === undefined || this.pending + message.length > MAX_QUEUED_BYTES) return this.ctx.onDrop();
     this.pending += message.length;
+    if (this.early !== undefined) this.early.push(message);
+    else this.send(socket, message);
+  }
+
+  private send(socket: UdpSocket, message: Buffer): void {
     socket.send(message, (err) => {
       if (this.socket === socket) this.pending -= message.length;
       if (err) this.ctx.onDrop();
@@ -134,6 +153,8 @@ class UdpSink implements LogSink {
 
   reopen(): void {
     const old = this.socket;
+    this.early?.forEach(() => this.ctx.onDrop());
+    this.early = undefined;
     this.socket = undefined;
     this.pending = 0;
     this.open();

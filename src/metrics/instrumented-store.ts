@@ -3,6 +3,7 @@
  * outcome, so an operator can see how much of a request's time is the engine.
  */
 import {
+  StorageFullError,
   StorageUnavailableError,
   type Condition,
   type KeyValueStore,
@@ -54,7 +55,7 @@ export class InstrumentedStore implements KeyValueStore {
       this.metrics.storage(this.namespace, this.engine, operation, result(value), (performance.now() - started) / 1000);
       return value;
     } catch (err) {
-      const outcome = err instanceof StorageUnavailableError ? 'unavailable' : 'error';
+      const outcome = err instanceof StorageUnavailableError ? 'unavailable' : err instanceof StorageFullError ? 'full' : 'error';
       this.metrics.storage(this.namespace, this.engine, operation, outcome, (performance.now() - started) / 1000);
       throw err;
     }

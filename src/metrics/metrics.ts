@@ -42,6 +42,7 @@ export function operationResult(operation: Operation, status: number): string {
   if (status === 404) return operation === 'read' ? 'miss' : 'invalid';
   if (status === 412) return 'rejected';
   if (status === 503) return 'unavailable';
+  if (status === 507) return 'full';
   if (status >= 500) return 'error';
   return 'invalid';
 }
@@ -72,7 +73,7 @@ export class Metrics {
   });
   private readonly operations = new Counter({
     name: 'firkin_operations_total',
-    help: 'Requests by namespace, operation (read, write, delete) and result (hit, miss, stored, deleted, rejected, invalid, unavailable, error, aborted).',
+    help: 'Requests by namespace, operation (read, write, delete) and result (hit, miss, stored, deleted, rejected, invalid, unavailable, full, error, aborted).',
     labelNames: ['namespace', 'operation', 'result'] as const,
     registers: [this.registry],
   });
@@ -85,7 +86,7 @@ export class Metrics {
   });
   private readonly storageOperations = new Counter({
     name: 'firkin_storage_operations_total',
-    help: 'Storage engine calls by namespace, engine, operation (get, set, add, replace, cas, delete, compare_read) and result (hit, miss, applied, rejected, ok, unavailable, error).',
+    help: 'Storage engine calls by namespace, engine, operation (get, set, add, replace, cas, delete, compare_read) and result (hit, miss, applied, rejected, ok, unavailable, full, error).',
     labelNames: ['namespace', 'engine', 'operation', 'result'] as const,
     registers: [this.registry],
   });

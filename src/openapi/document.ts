@@ -99,6 +99,7 @@ function namespacePath(name: string, defaultTtl: number, monitored: boolean): Re
       '201': { description: 'Stored', headers: { ETag: header('ETag') } },
       '412': { $ref: '#/components/responses/PreconditionFailed' },
       '413': { $ref: '#/components/responses/TooLarge' },
+      '507': { $ref: '#/components/responses/InsufficientStorage' },
     },
   });
   const item: Record<string, unknown> = {
@@ -235,6 +236,7 @@ const COMPONENTS = {
     ExpectationFailed: problem('Only Expect: 100-continue is supported'),
     HeadersTooLarge: problem('The request head is too large'),
     ServerError: problem('Unexpected server error'),
+    InsufficientStorage: problem('The embedded store is at embedded.max_size; writes succeed again once entries expire or are deleted'),
     Unavailable: {
       ...problem('The storage engine is unavailable, or too many requests are in progress; retry'),
       headers: { 'Retry-After': header('RetryAfter') },

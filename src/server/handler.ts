@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.js';
 import { keyHash } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Namespace } from '../namespace/namespace.js';
-import { StorageUnavailableError } from '../storage/engine.js';
+import { StorageFullError, StorageUnavailableError } from '../storage/engine.js';
 import { readBody } from './body.js';
 import type { serviceEndpoints } from './endpoints.js';
 import { ByteBudget } from './byte-budget.js';
@@ -63,6 +63,8 @@ export function createHandler(options: HandlerOptions): Handler {
   /** Namespace requests being served by this listener (for max_in_flight), each until its response has left. */
   let inFlight = 0;
   const limits: ExchangeLimits = { budget: options.budget, writeTimeoutMs: options.writeTimeoutMs, closing: options.closing };
+  /** Writes refused as the store is full: logged at most once a second, with the count since. */
+  const full = { loggedAt: -Infinity, refused: 0 };
   const guards = new Map(
     options.namespaces.map((ns) => [
       ns.name,
@@ -106,6 +108,21 @@ export function createHandler(options: HandlerOptions): Handler {
       }
     };
     (refuse ? Promise.resolve(exchange.problem(refuse)) : serve(exchange)).then(done, (err: unknown) => {
+      if (err instanceof StorageFullError) {
+        // Expected under load at the bound: a warning without a stack, at most once a second.
+        full.refused++;
+        if (performance.now() - full.loggedAt >= 1000) {
+          logger.warn(
+            { request_id: requestId, namespace: exchange.namespace, engine, refused: full.refused, detail: err.message },
+            'storage full: writes refused',
+          );
+          full.loggedAt = performance.now();
+          full.refused = 0;
+        }
+        if (res.headersSent) res.destroy();
+        else exchange.problem(PROBLEMS.insufficientStorage);
+        return done();
+      }
       const unavailable = err instanceof StorageUnavailableError;
       logger.error(
         {

@@ -64,6 +64,12 @@ export const PROBLEMS = {
     title: 'Storage unavailable',
     detail: 'The storage engine could not complete the request; retry later',
   },
+  insufficientStorage: {
+    status: 507,
+    type: firkin('insufficient-storage'),
+    title: 'Insufficient storage',
+    detail: 'The store is full; writes are refused until entries expire or are deleted',
+  },
   rateLimited: {
     status: 429,
     type: firkin('rate-limited'),

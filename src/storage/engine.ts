@@ -73,3 +73,16 @@ export class StorageUnavailableError extends Error {
     this.name = 'StorageUnavailableError';
   }
 }
+
+/**
+ * The store is at its configured size bound (`embedded.max_size`): the write was
+ * refused before it started, nothing of it is stored. Reads, deletes and expiry go
+ * on, and writes succeed again once entries expire or are deleted. The server
+ * answers 507. Only the embedded engine throws it; Cassandra never does.
+ */
+export class StorageFullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StorageFullError';
+  }
+}

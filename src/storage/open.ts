@@ -7,11 +7,24 @@ import type { StorageEngine } from './engine.js';
 
 export function openEngine(config: FirkinConfig, logger: Logger): StorageEngine {
   switch (config.storage) {
-    case 'embedded':
-      return new EmbeddedEngine({
+    case 'embedded': {
+      const engine = new EmbeddedEngine({
         path: config.embedded.path,
+        maxSize: config.embedded.maxSize,
         onSweepError: (namespace, err) => logger.error({ err, namespace }, 'expiry sweep failed; retrying'),
+        onMeasureError: (err) => logger.error({ err }, 'cannot measure the embedded store; using the last measurement'),
       });
+      const sizes = {
+        path: config.embedded.path,
+        max_size: engine.space.maxSize,
+        // default: the file's size plus half the free disk, 64 MiB to 4 GiB (see docs/embedded.md)
+        max_size_from: config.embedded.maxSize === undefined ? 'default' : 'config',
+        used_bytes: engine.space.estimate,
+      };
+      logger.info(sizes, 'embedded store opened');
+      if (sizes.used_bytes >= sizes.max_size) logger.warn(sizes, 'the embedded store is already at max_size: writes get 507 until entries expire or are deleted');
+      return engine;
+    }
     case 'cassandra': {
       let failures = 0;
       return new CassandraEngine({

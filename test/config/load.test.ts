@@ -296,3 +296,27 @@ describe('admin credentials', () => {
     void assertConfigError('admin:\n  tokens: [{name: t, sha256: plaintext}]\n', 'admin.tokens.0.sha256');
   });
 });
+
+describe('embedded.max_size', () => {
+  const maxSize = (value: string): number | undefined => parseConfig(`embedded:\n  max_size: ${value}\n`, 'x.yaml').embedded.maxSize;
+
+  it('is unset by default (the engine picks it from the disk)', () => {
+    assert.equal(loadConfig().embedded.maxSize, undefined);
+  });
+
+  it('takes bytes, or a size with a decimal or binary unit', () => {
+    assert.equal(maxSize('1048576'), 1048576);
+    assert.equal(maxSize('512MiB'), 512 * 2 ** 20);
+    assert.equal(maxSize('4GiB'), 4 * 2 ** 30);
+    assert.equal(maxSize('100MB'), 100e6);
+    assert.equal(maxSize('"1.5 GiB"'), 1.5 * 2 ** 30);
+    assert.equal(maxSize('2tb'), 2e12);
+    assert.equal(maxSize('"3000000"'), 3e6);
+    assert.equal(maxSize('1e9'), 1e9); // YAML reads it as a whole number
+  });
+
+  for (const bad of ['512 parsecs', '4G', '-1MiB', 'lots', '1.5', 'true', '""']) {
+    it(`refuses ${bad}`, () => void assertConfigError(`embedded:\n  max_size: ${bad}\n`, 'embedded.max_size'));
+  }
+  it('refuses less than 1 MiB', () => void assertConfigError('embedded:\n  max_size: 1000KiB\n', 'embedded.max_size', /at least 1 MiB/));
+});

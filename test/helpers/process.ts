@@ -36,7 +36,7 @@ export interface SpawnOptions {
 export async function spawnFirkin(dir: string, config: Record<string, unknown>, options: SpawnOptions = {}): Promise<FirkinProcess> {
   const file = join(dir, 'config.yaml');
   // Fresh metrics at every scrape (tests read what they just did) unless the test says otherwise.
-  writeFileSync(file, stringify({ listen_port: 0, workers: 1, metrics_max_age_ms: 0, ...config }));
+  writeFileSync(file, stringify({ listen_port: 0, workers: 1, metrics_max_age_ms: 0, ...config }), { mode: 0o600 });
   if (options.configMode !== undefined) chmodSync(file, options.configMode);
   const args = [FIRKIN_BIN, 'serve', '--config', file];
   const how: SpawnOptionsWithStdioTuple<'ignore', 'pipe', 'pipe'> = { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env };

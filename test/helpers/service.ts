@@ -17,7 +17,8 @@ export interface TestService {
 
 /**
  * Start Firkin in this process on an ephemeral port with the embedded engine in
- * a fresh directory; `config` is merged over that. Stopped when the file ends.
+ * a fresh directory; `config` is merged over that (and `config.embedded` over the
+ * fresh directory). Stopped when the file ends.
  */
 export async function startTestService(config: Record<string, unknown> = {}): Promise<TestService> {
   const logs: string[] = [];
@@ -27,8 +28,10 @@ export async function startTestService(config: Record<string, unknown> = {}): Pr
       done();
     },
   });
+  // `embedded` is merged too, so a test may set embedded.max_size and keep the fresh directory.
   // Fresh metrics at every scrape: tests read what they just did.
-  const yaml = stringify({ listen_port: 0, embedded: { path: tempDir() }, metrics_max_age_ms: 0, ...config });
+  const embedded = { path: tempDir(), ...(config.embedded as Record<string, unknown> | undefined) };
+  const yaml = stringify({ listen_port: 0, metrics_max_age_ms: 0, ...config, embedded });
   const service = await startService(parseConfig(yaml, 'test-config.yaml'), { logDestination: destination });
   watchLog(`an in-process service at ${service.url}`, logs);
   atFileEnd(() => service.close(100));

@@ -9,7 +9,7 @@ import { createSocket } from 'node:dgram';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { formatRfc5424, priority, syslogIdentity } from '../../src/log/syslog.js';
+import { createSyslogSink, formatRfc5424, priority, syslogIdentity } from '../../src/log/syslog.js';
 import { request } from '../helpers/http.js';
 import { spawnFirkin } from '../helpers/process.js';
 import { atFileEnd, tempDir } from '../helpers/tmp.js';
@@ -95,6 +95,27 @@ describe('syslog', () => {
     assert.deepEqual(f.stdout, [], 'nothing on stdout, start to exit');
     await until(() => received.some((r) => r.json.msg === 'stopped'), 'the stopped line (logs flushed at exit)');
     checkLines(received, 19, f.child.pid!);
+  });
+
+  it('sends UDP lines written while the socket is still connecting', async () => {
+    const server = createSocket('udp4');
+    const received: Received[] = [];
+    server.on('message', (msg) => received.push(parse(msg.toString('utf8'))));
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    atFileEnd(() => server.close());
+    let dropped = 0;
+    const sink = createSyslogSink(
+      { kind: 'syslog-server', host: '127.0.0.1', port: server.address().port, protocol: 'udp', facility: 'user' },
+      'sessionstore',
+      () => dropped++,
+    );
+    // At once, as start-up does: Node's dgram would throw on a send before the connect completes.
+    sink.write('{"level":"WARNING","msg":"first"}\n');
+    sink.write('{"level":"INFO","msg":"second"}\n');
+    await until(() => received.length === 2, 'both lines');
+    assert.deepEqual(received.map((r) => r.json.msg), ['first', 'second']);
+    assert.equal(dropped, 0);
+    await sink.end();
   });
 
   it('sends lines over TCP with octet counting, and reconnects on SIGHUP', async () => {

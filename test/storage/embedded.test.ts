@@ -1,10 +1,32 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open } from 'lmdb';
+import { StorageFullError, type KeyValueStore } from '../../src/storage/engine.js';
 import { EmbeddedEngine } from '../../src/storage/embedded/lmdb-engine.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 import { storageConformance } from './conformance.js';
+
+const MiB = 1024 * 1024;
+const modeOf = (path: string): number => statSync(path).mode & 0o777;
+
+/** Write `value` under new keys `<prefix><i>` until the store refuses one as full; returns the keys written. */
+async function fill(store: KeyValueStore, prefix: string, value: Buffer, ttl: number): Promise<string[]> {
+  const keys: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    try {
+      await store.set(`${prefix}${i}`, value, ttl);
+    } catch (err) {
+      assert.ok(err instanceof StorageFullError, `refused as full, not ${String(err)}`);
+      return keys;
+    }
+    keys.push(`${prefix}${i}`);
+  }
+  assert.fail('the store never became full');
+}
 
 storageConformance('embedded (LMDB)', async () => new EmbeddedEngine({ path: tempDir() }));
 
@@ -68,6 +90,91 @@ describe('embedded engine', () => {
     root.openDB({ name: 'meta' }).putSync('format', 99);
     await root.close();
     assert.throws(() => new EmbeddedEngine({ path }), /data format 99/);
+  });
+
+  it('keeps its directory 0700 and its files 0600 whatever the umask', async () => {
+    const path = join(tempDir(), 'store');
+    const umask = process.umask(0);
+    let engine: EmbeddedEngine;
+    try {
+      engine = new EmbeddedEngine({ path });
+      await engine.store({ name: 'ns' }).set('k', Buffer.from('v'), 60);
+    } finally {
+      process.umask(umask);
+    }
+    assert.equal(modeOf(path), 0o700);
+    assert.equal(modeOf(join(path, 'firkin.mdb')), 0o600);
+    assert.equal(modeOf(join(path, 'firkin.mdb-lock')), 0o600);
+    await engine.close();
+  });
+
+  it('tightens a directory and files made earlier with looser modes', async () => {
+    const path = join(tempDir(), 'store');
+    mkdirSync(path);
+    chmodSync(path, 0o755);
+    const first = new EmbeddedEngine({ path });
+    assert.equal(modeOf(path), 0o700);
+    await first.close();
+    chmodSync(path, 0o755);
+    for (const f of ['firkin.mdb', 'firkin.mdb-lock']) chmodSync(join(path, f), 0o644);
+    const second = new EmbeddedEngine({ path });
+    assert.equal(modeOf(path), 0o700);
+    assert.equal(modeOf(join(path, 'firkin.mdb')), 0o600);
+    assert.equal(modeOf(join(path, 'firkin.mdb-lock')), 0o600);
+    await second.close();
+  });
+
+  it('refuses a shared directory (sticky bit, like /tmp) and leaves its mode alone', () => {
+    const path = join(tempDir(), 'shared');
+    mkdirSync(path);
+    chmodSync(path, 0o1777);
+    assert.throws(() => new EmbeddedEngine({ path }), /shared directory/);
+    assert.equal(statSync(path).mode & 0o7777, 0o1777);
+  });
+
+  it('refuses writes at max_size; reads, deletes and expiry go on, and free writes again', async (t) => {
+    const path = tempDir();
+    const maxSize = 4 * MiB;
+    const engine = new EmbeddedEngine({ path, maxSize, sweepIntervalMs: 200 });
+    const store = engine.store({ name: 'ns' });
+    const value = randomBytes(64 * 1024);
+
+    // Full: 4 MiB hold about sixty 64 KiB values (each takes 17 pages of 4 KiB).
+    const keys = await fill(store, 'a', value, 0);
+    assert.ok(keys.length >= 50 && keys.length <= 64, `${keys.length} values fitted`);
+    await assert.rejects(store.set('another', value, 0), StorageFullError);
+    assert.ok(engine.space.estimate <= maxSize, 'the bound holds');
+    // Reads and deletes go on; the refused keys were not stored.
+    assert.ok((await store.get(keys[0]!))?.value.equals(value));
+    assert.equal(await store.get('another'), undefined);
+    const half = keys.filter((_, i) => i % 2 === 0);
+    for (const k of half) await store.delete(k);
+    assert.equal(await store.get(keys[0]!), undefined);
+    // The space deleted is writable again at once.
+    const refilled = await fill(store, 'b', value, 0);
+    assert.ok(refilled.length >= half.length - 2, `${refilled.length} values refilled after deleting ${half.length}`);
+
+    // Values with a TTL of 1 s: once they expire and the sweeper runs, writes go through again.
+    for (const k of [...keys, ...refilled]) await store.delete(k);
+    const short = await fill(store, 'c', value, 1);
+    assert.ok(short.length >= 50, `${short.length} short-lived values fitted`);
+    await assert.rejects(store.set('another', value, 0), StorageFullError);
+    await until(
+      () => store.set('d', value, 0).then(() => true, (err: unknown) => (err instanceof StorageFullError ? false : Promise.reject(err))),
+      'a write to be accepted once the short-lived values expired and were swept',
+      5000,
+      100,
+    );
+    // Once every one of them is swept (and measured), their whole space is writable again.
+    await until(() => engine.space.estimate < maxSize / 8, 'the sweeper to delete every expired value', 5000);
+    const after = await fill(store, 'e', value, 0);
+    assert.ok(after.length + 1 >= short.length - 2, `${after.length + 1} values written after ${short.length} expired`);
+
+    // The file is bigger than the pages in use: LMDB keeps freed pages for reuse.
+    const ratio = statSync(join(path, 'firkin.mdb')).size / maxSize;
+    t.diagnostic(`firkin.mdb is ${ratio.toFixed(2)} x max_size after filling, deleting and refilling`);
+    assert.ok(ratio < 2, `file size ${ratio.toFixed(2)} x max_size`);
+    await engine.close();
   });
 
   it('reports itself unavailable once closed', async () => {

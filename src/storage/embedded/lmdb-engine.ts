@@ -11,10 +11,15 @@
  * directory) and are acknowledged only once LMDB reports them flushed to disk.
  * Reads are synchronous memory-mapped lookups; expired entries are never returned,
  * and a background sweeper deletes them in small transactions.
+ *
+ * The directory is kept at mode 0700 and its files at 0600, whatever the umask:
+ * they hold every session. Writes are refused (StorageFullError) once the pages in
+ * use reach `maxSize` (see space.ts); deletes and expiry always proceed.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
+import { defaultMaxSize, SpaceBudget, writeCost } from './space.js';
 import {
   StorageUnavailableError,
   type Condition,
@@ -42,6 +47,37 @@ export interface EmbeddedEngineOptions {
   readonly sweepBatch?: number;
   /** Told when a sweep of a namespace fails (for the log); the sweep is retried next interval. */
   readonly onSweepError?: (namespace: string, err: unknown) => void;
+  /** The size bound in bytes (`embedded.max_size`); undefined: the default of space.ts. */
+  readonly maxSize?: number;
+  /** Told when measuring the pages in use fails (for the log); the last measurement stays in use. */
+  readonly onMeasureError?: (err: unknown) => void;
+}
+
+/** LMDB's statistics of one database (lmdb's getStats()). */
+interface DbStats {
+  readonly pageSize: number;
+  readonly treeBranchPageCount: number;
+  readonly treeLeafPageCount: number;
+  readonly overflowPages: number;
+}
+
+const pagesOf = (s: DbStats): number => s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
+
+/**
+ * Give `path` exactly `mode`, unless it has it already. Throws a clear error when
+ * that is not allowed (the path belongs to another user).
+ */
+function restrictMode(path: string, mode: number): void {
+  if ((statSync(path).mode & 0o777) === mode) return;
+  try {
+    chmodSync(path, mode);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new Error(
+      `cannot set mode ${mode.toString(8).padStart(4, '0')} on ${path} (${code}): the embedded store's directory and files must belong to the user running Firkin`,
+      { cause: err },
+    );
+  }
 }
 
 /** A write whose commit has not been flushed after this long is reported unavailable (503). */
@@ -56,12 +92,38 @@ export class EmbeddedEngine implements StorageEngine {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly sweepBatch: number;
   private readonly onSweepError: (namespace: string, err: unknown) => void;
+  /** Handles used only to read each database's statistics, by database name. */
+  private readonly measured = new Map<string, Database>();
+  /** The size bound: admits or refuses every write. */
+  readonly space: SpaceBudget;
+  private readonly pageSize: number;
   private sweeping = false;
   private closed = false;
 
   constructor(options: EmbeddedEngineOptions) {
-    mkdirSync(options.path, { recursive: true });
-    this.root = open({ path: join(options.path, 'firkin.mdb'), maxDbs: 256, eventTurnBatching: false });
+    const file = join(options.path, 'firkin.mdb');
+    mkdirSync(options.path, { recursive: true, mode: 0o700 });
+    if (statSync(options.path).mode & 0o1000) {
+      // Never chmod a shared directory such as /tmp.
+      throw new Error(`${options.path} is a shared directory (sticky bit set): give embedded.path a directory of Firkin's own`);
+    }
+    restrictMode(options.path, 0o700);
+    const files = [file, `${file}-lock`];
+    for (const f of files) if (existsSync(f)) restrictMode(f, 0o600);
+    // permissionsMode: LMDB creates both files 0600 (less only what the umask takes away).
+    const lmdbOptions: RootDatabaseOptionsWithPath & { permissionsMode: number } = {
+      path: file,
+      maxDbs: 256,
+      eventTurnBatching: false,
+      permissionsMode: 0o600,
+    };
+    this.root = open(lmdbOptions);
+    try {
+      for (const f of files) restrictMode(f, 0o600);
+    } catch (err) {
+      void this.root.close();
+      throw err;
+    }
     this.meta = this.root.openDB({ name: 'meta' });
     const format: unknown = this.meta.get(FORMAT_KEY);
     if (format === undefined) {
@@ -72,14 +134,44 @@ export class EmbeddedEngine implements StorageEngine {
     }
     this.sweepBatch = options.sweepBatch ?? 500;
     this.onSweepError = options.onSweepError ?? (() => undefined);
-    this.sweepTimer = setInterval(() => void this.sweep(), options.sweepIntervalMs ?? 1000);
+    this.pageSize = (this.root.getStats() as DbStats).pageSize;
+    this.space = new SpaceBudget(options.maxSize ?? defaultMaxSize(options.path, file), () => this.usedBytes(), options.onMeasureError);
+    this.sweepTimer = setInterval(() => void this.tick(), options.sweepIntervalMs ?? 1000);
     this.sweepTimer.unref();
+  }
+
+  /** Every sweeper interval: delete what expired, then measure the pages in use afresh. */
+  private async tick(): Promise<void> {
+    await this.sweep();
+    if (!this.closed) this.space.refresh();
+  }
+
+  /**
+   * Bytes of the pages in use now: the branch, leaf and overflow pages of the main
+   * database, of LMDB's free-page list and of every named database in the file
+   * (also those of namespaces no longer configured), times the page size. Free
+   * pages inside the file are not counted: LMDB reuses them.
+   */
+  usedBytes(): number {
+    const root = this.root.getStats() as DbStats & { readonly free: DbStats };
+    let bytes = (pagesOf(root) + pagesOf(root.free)) * root.pageSize;
+    for (const name of Array.from(this.root.getKeys())) {
+      if (typeof name !== 'string') continue;
+      let db = this.measured.get(name);
+      if (db === undefined) {
+        db = this.root.openDB({ name, encoding: 'binary' });
+        this.measured.set(name, db);
+      }
+      const stats = db.getStats() as DbStats;
+      bytes += pagesOf(stats) * stats.pageSize;
+    }
+    return bytes;
   }
 
   store(namespace: NamespaceSpec): KeyValueStore {
     let store = this.stores.get(namespace.name);
     if (!store) {
-      store = new EmbeddedStore(this.root, namespace.name, () => !this.closed);
+      store = new EmbeddedStore(this.root, namespace.name, () => !this.closed, this.space, this.pageSize);
       this.stores.set(namespace.name, store);
     }
     return store;
@@ -109,6 +201,7 @@ export class EmbeddedEngine implements StorageEngine {
             if (this.closed) return total;
             const n = await store.sweepBatch(now, this.sweepBatch);
             total += n;
+            if (n > 0) this.space.freed();
             if (n < this.sweepBatch) break;
           }
         } catch (err) {
@@ -140,6 +233,8 @@ class EmbeddedStore implements KeyValueStore {
     name: string,
     /** False once the engine is closed: LMDB must not be touched after that. */
     private readonly isOpen: () => boolean,
+    private readonly space: SpaceBudget,
+    private readonly pageSize: number,
   ) {
     this.values = root.openDB<StoredRecord, string>({ name: `ns:${name}` });
     this.expiry = root.openDB<number, ExpiryKey>({ name: `exp:${name}` });
@@ -161,29 +256,39 @@ class EmbeddedStore implements KeyValueStore {
   }
 
   async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
+    if (!this.isOpen()) throw new StorageUnavailableError('embedded engine is closed');
+    const bytes = writeCost(Buffer.byteLength(key), value.length, this.pageSize);
+    this.space.admit(bytes); // throws StorageFullError at the bound
     const expiresAt = ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0;
     const version = valueVersion(value);
-    // The transaction's result: the replaced live version (null: none), or false if the condition failed.
-    const previous = await this.write((): string | null | false => {
-      const old = this.values.get(key);
-      const live = old !== undefined && (old[0] === 0 || old[0] > Date.now()) ? old : undefined;
-      if (!conditionHolds(condition, live?.[1])) return false;
-      if (old !== undefined && old[0] !== 0) this.expiry.removeSync([old[0], key]);
-      this.values.putSync(key, [expiresAt, version, value]);
-      if (expiresAt !== 0) this.expiry.putSync([expiresAt, key], 1);
-      return live?.[1] ?? null;
-    });
+    let previous: string | null | false | undefined;
+    try {
+      // The transaction's result: the replaced live version (null: none), or false if the condition failed.
+      previous = await this.write((): string | null | false => {
+        const old = this.values.get(key);
+        const live = old !== undefined && (old[0] === 0 || old[0] > Date.now()) ? old : undefined;
+        if (!conditionHolds(condition, live?.[1])) return false;
+        if (old !== undefined && old[0] !== 0) this.expiry.removeSync([old[0], key]);
+        this.values.putSync(key, [expiresAt, version, value]);
+        if (expiresAt !== 0) this.expiry.putSync([expiresAt, key], 1);
+        return live?.[1] ?? null;
+      });
+    } finally {
+      this.space.settle(bytes, previous !== undefined && previous !== false);
+    }
     return previous === false ? { applied: false } : { applied: true, version, previousVersion: previous };
   }
 
+  /** Never refused by the size bound: LMDB grows the map for it if need be, and frees the pages. */
   async delete(key: string): Promise<void> {
-    await this.write(() => {
+    const removed = await this.write(() => {
       const old = this.values.get(key);
       if (old === undefined) return false;
       if (old[0] !== 0) this.expiry.removeSync([old[0], key]);
       this.values.removeSync(key);
       return true;
     });
+    if (removed) this.space.freed();
   }
 
   /** Delete up to `limit` entries that expired before `now`; returns how many index entries it consumed. */
