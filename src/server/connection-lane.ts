@@ -29,17 +29,17 @@ interface Lane {
   waitingBytes: number;
 }
 
-const LANE = Symbol('firkin.lane');
-type LaneSocket = Socket & { [LANE]?: Lane };
+/** Each connection's lane, kept beside the socket (a property on it would change the shape of Node's sockets). */
+const lanes = new WeakMap<Socket, Lane>();
 
 /** Wrap `handler` so that each connection is served one request at a time, in order. */
 export function oneAtATime<A extends unknown[]>(handler: Handler<A>): Handler<A> {
   return (req, res, ...rest) => {
-    const socket = req.socket as LaneSocket;
-    let lane = socket[LANE];
+    const socket = req.socket;
+    let lane = lanes.get(socket);
     if (lane === undefined) {
       lane = { busy: false, paused: false, waiting: [], waitingBytes: 0 };
-      socket[LANE] = lane;
+      lanes.set(socket, lane);
     }
     const run = (): void => {
       handler(req, res, ...rest);
@@ -67,7 +67,7 @@ export function oneAtATime<A extends unknown[]>(handler: Handler<A>): Handler<A>
   };
 }
 
-function next(socket: LaneSocket, lane: Lane): void {
+function next(socket: Socket, lane: Lane): void {
   const run = lane.waiting.shift();
   if (run !== undefined && !socket.destroyed) return run();
   lane.waiting.length = 0;
