@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm test` (after compiling): every test. It starts the real Cassandra nodes the
 // tests need (tools/cassandra), runs every compiled test file (dist/test/**/*.test.js)
-// with node:test, then the fault-injection suite (dist/test/**/*.fault.js, one file at
-// a time: they kill, freeze and restart nodes), and stops the nodes this run started.
+// with node:test, then the attack suite (dist/test/attacks, one file at a time), then
+// the fault-injection suite (dist/test/**/*.fault.js, one file at a time: they kill,
+// freeze and restart nodes), and stops the nodes this run started.
 // Nodes already running are reused and left running.
 // `--faults` (npm run test:faults): the fault-injection suite alone.
 // Other arguments go to `node --test` (e.g. --test-name-pattern).
@@ -25,8 +26,16 @@ if (filesEnding('.test.js').length === 0 || filesEnding('.fault.js').length === 
 }
 
 // A test that runs away fails after 30 minutes instead of holding CI until its limit.
+const isAttack = (f) => f.startsWith(join(dir, 'attacks') + '/');
 const phases = [
-  ...(onlyFaults ? [] : [{ name: 'tests', files: filesEnding('.test.js'), nodeArgs: ['--test-timeout=1800000'], cluster: true }]),
+  ...(onlyFaults
+    ? []
+    : [
+        { name: 'tests', files: filesEnding('.test.js').filter((f) => !isAttack(f)), nodeArgs: ['--test-timeout=1800000'], cluster: true },
+        // The attack suite (test/attacks) times legitimate requests during each attack: one file at a
+        // time, with the two-DC cluster stopped, so that nothing else competes for the two cores.
+        { name: 'attack suite', files: filesEnding('.test.js').filter(isAttack), nodeArgs: ['--test-timeout=600000', '--test-concurrency=1'], cluster: false },
+      ]),
   // The fault files start the four-node FAULT_CLUSTER themselves; the two-DC cluster idles meanwhile, so it is stopped first.
   { name: 'fault suite', files: filesEnding('.fault.js'), nodeArgs: ['--test-timeout=1800000', '--test-concurrency=1'], cluster: false },
 ];

@@ -3,7 +3,7 @@
  * order, so serving them concurrently only stacks up finished responses that the
  * client may never read. Here a connection's next request is handed to the handler
  * only once the previous response has left (its 'close': flushed to the kernel, or
- * the connection is gone); meanwhile the socket is paused so nothing more is read.
+ * the connection is gone); while requests wait, the socket is not read.
  *
  * Node's parser still parses every request in a chunk it has already read (up to
  * 64 KiB), so the queue of parsed requests waiting their turn is capped: a client
@@ -60,23 +60,45 @@ export function oneAtATime<A extends unknown[]>(handler: Handler<A>): Handler<A>
       lane.waitingBytes -= bytes;
       run();
     });
-    if (!lane.paused) {
-      lane.paused = true;
-      socket.pause();
-    }
+    if (!lane.paused) hold(socket, lane);
   };
+}
+
+/**
+ * Stop reading the socket while requests wait their turn. Node's HTTP server resumes a
+ * socket itself (after each parsed message, and whenever a response's data is sent), so
+ * a plain pause() would not last: while held, the socket's resume() does nothing.
+ */
+function hold(socket: Socket, lane: Lane): void {
+  lane.paused = true;
+  socket.pause();
+  socket.resume = keepPaused;
+}
+
+function keepPaused(this: Socket): Socket {
+  return this;
+}
+
+function release(socket: Socket, lane: Lane): void {
+  lane.paused = false;
+  delete (socket as Partial<Socket>).resume; // the prototype's again
+  // Unless Node holds it paused itself (its write buffer is full: it resumes on 'drain').
+  if (!socket.destroyed && !(socket as Socket & { _paused?: boolean })._paused) socket.resume();
 }
 
 function next(socket: Socket, lane: Lane): void {
   const run = lane.waiting.shift();
-  if (run !== undefined && !socket.destroyed) return run();
+  // After a `Connection: close` answer (a 413, or while draining) Node attaches no further
+  // response to the socket: those requests are dropped, never run (their 'close' would never come).
+  if (run !== undefined && !socket.destroyed && socket.writable) {
+    // The last waiting request's body may still be on its way: read on before serving it.
+    if (lane.waiting.length === 0 && lane.paused) release(socket, lane);
+    return run();
+  }
   lane.waiting.length = 0;
   lane.waitingBytes = 0;
   lane.busy = false;
-  if (lane.paused) {
-    lane.paused = false;
-    if (!socket.destroyed) socket.resume();
-  }
+  if (lane.paused) release(socket, lane);
 }
 
 function headBytes(req: IncomingMessage): number {

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { snapshot } from '../../src/metrics/snapshot.js';
 import { MAX_PIPELINED } from '../../src/server/connection-lane.js';
-import { openSocket, request } from '../helpers/http.js';
+import { openSocket, request, type Reply } from '../helpers/http.js';
 import { startTestService } from '../helpers/service.js';
 import { until } from '../helpers/wait.js';
 
@@ -59,6 +59,42 @@ describe('pipelining and slow readers', () => {
     c.socket.destroy();
   });
 
+  it('serves a client that pipelines behind an answer it does not read, reading on for a waiting body', async () => {
+    const t = await startTestService({ write_timeout_ms: 20_000 });
+    assert.equal((await request(`${t.base}slow-reader-key`, { method: 'PUT', body: Buffer.alloc(900 * 1024, 0x63) })).status, 201);
+    const socket = await openSocket(t.url);
+    socket.pause();
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    // 30 GETs in 30 writes while the answers pile up unread, then a PUT whose body is not all sent.
+    for (let i = 0; i < 30; i++) {
+      socket.write('GET /sessions/v1/slow-reader-key HTTP/1.1\r\nHost: t\r\n\r\n');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    socket.write('PUT /sessions/v1/late-body-key HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1').replace(/c{1000,}/g, '')));
+    socket.resume();
+    await until(() => (text.match(/HTTP\/1\.1 200/g) ?? []).length === 30 || closed, 'thirty answers', 15_000);
+    assert.equal(closed, false);
+    socket.write('world'); // the rest of the body, read once the PUT's turn has come
+    await until(() => /HTTP\/1\.1 201/.test(text), 'the PUT answered', 5000);
+    assert.equal((await request(`${t.base}late-body-key`)).body.toString(), 'helloworld');
+    socket.destroy();
+  });
+
+  it('drops pipelined requests after a Connection: close answer without holding their slots', async () => {
+    const t = await startTestService({ max_in_flight: 1, shutdown_delay_ms: 3000 });
+    const closing = t.service.close(100); // draining: every answer says Connection: close
+    const c = await pipeline(t.url, '/sessions/v1/draining-key', 2, true);
+    await until(() => c.closed(), 'the connection closed after the first answer');
+    assert.equal((c.text().match(/HTTP\/1\.1 404/g) ?? []).length, 1);
+    // The second request never ran, so the only slot is free: a new connection is served.
+    assert.equal((await request(`${t.base}draining-key`)).status, 404);
+    await closing;
+  });
+
   it('disconnects a client with more requests waiting than the queue holds', async () => {
     const t = await startTestService();
     const c = await pipeline(t.url, '/sessions/v1/deep-pipe-key', MAX_PIPELINED + 2, true);
@@ -68,25 +104,25 @@ describe('pipelining and slow readers', () => {
   });
 
   it('holds an in-flight slot until the response has left, and frees it at the write timeout', async () => {
-    const t = await startTestService({ max_in_flight: 1, write_timeout_ms: 500, max_buffered_bytes: 64 * MiB });
+    const t = await startTestService({ max_in_flight: 1, write_timeout_ms: 1500, max_buffered_bytes: 64 * MiB });
     assert.equal((await request(`${t.base}big-value-key`, { method: 'PUT', body: Buffer.alloc(MiB, 0x61) })).status, 201);
     // A client that never reads: the kernel takes a few responses, then one stays in the process.
     const slow = await pipeline(t.url, '/sessions/v1/big-value-key', MAX_PIPELINED);
-    await until(async () => (await request(`${t.base}other-key-1`)).status === 503, 'the only slot held by the stalled response');
-    const refused = await request(`${t.base}other-key-1`);
-    assert.equal(refused.json().type, 'urn:firkin:problem:overloaded');
+    let refused: Reply | undefined;
+    await until(async () => (refused = await request(`${t.base}other-key-1`)).status === 503, 'the only slot held by the stalled response');
+    assert.equal(refused!.json().type, 'urn:firkin:problem:overloaded');
     await until(async () => (await request(`${t.base}other-key-1`)).status === 404, 'the slot free again (write timeout)', 5000);
     assert.ok((await drainToClose(slow, /HTTP\/1\.1 200/g)) < MAX_PIPELINED, 'the stalled connection was cut before every answer');
   });
 
   it('refuses a response that does not fit the byte budget with 503, and serves it once the budget frees', async () => {
-    const t = await startTestService({ max_buffered_bytes: MiB, write_timeout_ms: 800 });
+    const t = await startTestService({ max_buffered_bytes: MiB, write_timeout_ms: 1500 });
     assert.equal((await request(`${t.base}budget-key-1`, { method: 'PUT', body: Buffer.alloc(MiB, 0x62) })).status, 201);
     const slow = await pipeline(t.url, '/sessions/v1/budget-key-1', MAX_PIPELINED);
-    await until(async () => (await request(`${t.base}budget-key-1`)).status === 503, 'a response held in the process');
-    const refused = await request(`${t.base}budget-key-1`);
-    assert.match(String(refused.json().detail), /response bytes/);
-    assert.equal(refused.headers['retry-after'], '1');
+    let refused: Reply | undefined;
+    await until(async () => (refused = await request(`${t.base}budget-key-1`)).status === 503, 'a response held in the process');
+    assert.match(String(refused!.json().detail), /response bytes/);
+    assert.equal(refused!.headers['retry-after'], '1');
     assert.equal((await request(`${t.base}absent-key-1`)).status, 404, 'small answers are not refused');
     await until(async () => (await request(`${t.base}absent-key-1`)).status === 404 && (await request(`${t.base}budget-key-1`)).status === 200, 'the budget freed (write timeout)', 5000);
     assert.ok((await drainToClose(slow, /HTTP\/1\.1 200/g)) < MAX_PIPELINED, 'the stalled connection was cut');

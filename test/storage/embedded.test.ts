@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, ftruncateSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open } from 'lmdb';
 import { StorageFullError, type KeyValueStore } from '../../src/storage/engine.js';
 import { EmbeddedEngine } from '../../src/storage/embedded/lmdb-engine.js';
+import { defaultMaxSize } from '../../src/storage/embedded/space.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 import { storageConformance } from './conformance.js';
@@ -181,5 +182,19 @@ describe('embedded engine', () => {
     const engine = new EmbeddedEngine({ path: tempDir() });
     await engine.close();
     await assert.rejects(engine.probe(), { name: 'StorageUnavailableError' });
+  });
+});
+
+describe('embedded.max_size default', () => {
+  it('is the file plus half the free disk, 64 MiB to 4 GiB, and never under 1.25 × what the file holds', () => {
+    const dir = tempDir();
+    const file = join(dir, 'firkin.mdb');
+    const fresh = defaultMaxSize(dir, file);
+    assert.ok(fresh >= 64 * 2 ** 20 && fresh <= 4 * 2 ** 30, `${fresh}`);
+    // A store grown to 5 GiB before the bound existed (a sparse file: no disk used).
+    const fd = openSync(file, 'w');
+    ftruncateSync(fd, 5 * 2 ** 30);
+    closeSync(fd);
+    assert.equal(defaultMaxSize(dir, file), Math.ceil(5 * 2 ** 30 * 1.25));
   });
 });

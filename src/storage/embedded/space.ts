@@ -19,7 +19,9 @@ export const DEFAULT_MAX_SIZE_FLOOR = 64 * MiB;
 
 /**
  * The default bound: the store file's current size plus half the space free to
- * unprivileged users on the filesystem holding `dir`, at most 4 GiB, at least 64 MiB.
+ * unprivileged users on the filesystem holding `dir`, at most 4 GiB, at least 64 MiB;
+ * and never less than a quarter more than the file already holds, so that a store
+ * that grew larger before the bound existed keeps taking writes after an upgrade.
  */
 export function defaultMaxSize(dir: string, file: string): number {
   let fileSize = 0;
@@ -30,7 +32,7 @@ export function defaultMaxSize(dir: string, file: string): number {
   }
   const fs = statfsSync(dir);
   const free = fs.bavail * fs.bsize;
-  return Math.max(DEFAULT_MAX_SIZE_FLOOR, Math.min(DEFAULT_MAX_SIZE_CEILING, fileSize + Math.floor(free / 2)));
+  return Math.max(DEFAULT_MAX_SIZE_FLOOR, Math.min(DEFAULT_MAX_SIZE_CEILING, fileSize + Math.floor(free / 2)), Math.ceil(fileSize * 1.25));
 }
 
 /**
