@@ -13,7 +13,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
 import type { FirkinConfig } from './config/load.js';
-import type { TopKeysReport } from './insight/write-insight.js';
+import type { TopKeysReport, TopKeysWindow } from './insight/write-insight.js';
 import { createLogger, KEY_HASH_SECRET_ENV, openLogSink } from './log/logger.js';
 import { snapshot } from './metrics/snapshot.js';
 
@@ -164,28 +164,54 @@ export function workerChannel(reports: WorkerReports): { ask(what: Ask['what']):
   };
 }
 
-/** Merge the workers' top-keys reports: counts of the same hash in the same window are added. */
+/**
+ * Merge the workers' top-keys reports, each listing its whole sketch (mergeable
+ * Space-Saving): per window (matched by its start), a key's writes are the sum over
+ * workers of its count where a worker lists it, else of that worker's
+ * `unlisted_max_writes` (the most it can have had there); its overcount likewise. So
+ * every merged count stays an upper bound of the key's true writes, and
+ * `writes - max_overcount` a lower bound, as in one process.
+ */
 export function mergeTopKeys(reports: readonly TopKeysReport[], topKeys: number): TopKeysReport | undefined {
   const [first] = reports;
   if (first === undefined) return undefined;
+  const starts = [...new Set(reports.flatMap((r) => r.windows.map((w) => w.started)))].sort().reverse();
   return {
     ...first,
-    windows: first.windows.map((w, i) => {
-      const counts = new Map<string, { namespace: string; key_hash: string; writes: number; max_overcount: number }>();
-      let writes = 0;
-      for (const r of reports) {
-        const window = r.windows[i];
-        if (window === undefined) continue;
-        writes += window.writes;
-        for (const e of window.top) {
+    windows: starts.slice(0, 2).map((started) => {
+      const shares = reports.map((r) => r.windows.find((w) => w.started === started));
+      const present = shares.filter((w): w is TopKeysWindow => w !== undefined);
+      const byKey = new Map<string, { namespace: string; key_hash: string; listed: Map<number, { writes: number; max_overcount: number }> }>();
+      shares.forEach((w, worker) => {
+        for (const e of w?.top ?? []) {
           const id = `${e.namespace}\u0000${e.key_hash}`;
-          const c = counts.get(id) ?? { namespace: e.namespace, key_hash: e.key_hash, writes: 0, max_overcount: 0 };
-          c.writes += e.writes;
-          c.max_overcount += e.max_overcount;
-          counts.set(id, c);
+          let k = byKey.get(id);
+          if (k === undefined) byKey.set(id, (k = { namespace: e.namespace, key_hash: e.key_hash, listed: new Map() }));
+          k.listed.set(worker, { writes: e.writes, max_overcount: e.max_overcount });
         }
-      }
-      return { ...w, writes, top: [...counts.values()].sort((a, b) => b.writes - a.writes).slice(0, topKeys) };
+      });
+      const floorOf = (worker: number): number => shares[worker]?.unlisted_max_writes ?? 0;
+      const merged = [...byKey.values()].map((k) => {
+        let writes = 0;
+        let overcount = 0;
+        shares.forEach((_, worker) => {
+          const e = k.listed.get(worker);
+          writes += e?.writes ?? floorOf(worker);
+          overcount += e?.max_overcount ?? floorOf(worker);
+        });
+        return { namespace: k.namespace, key_hash: k.key_hash, writes, max_overcount: overcount };
+      });
+      merged.sort((a, b) => b.writes - a.writes || a.max_overcount - b.max_overcount);
+      const unlistedFloor = shares.reduce((sum, _, worker) => sum + floorOf(worker), 0);
+      const model = present[0]!;
+      return {
+        started,
+        ends: model.ends,
+        complete: started !== starts[0],
+        writes: present.reduce((sum, w) => sum + w.writes, 0),
+        unlisted_max_writes: Math.max(unlistedFloor, merged[topKeys]?.writes ?? 0),
+        top: merged.slice(0, topKeys),
+      };
     }),
   };
 }

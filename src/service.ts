@@ -82,7 +82,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     });
   }
   const readiness = new Readiness(engine, config.readinessTimeoutMs, metrics);
-  const cluster = workerChannel({ metricsJson: () => metrics.registry.getMetricsAsJSON(), topKeys: () => insight.report() });
+  const cluster = workerChannel({ metricsJson: () => metrics.registry.getMetricsAsJSON(), topKeys: () => insight.report(config.insight.sketchSize) }); // the whole sketch: the primary merges
   const auth = new Authentication(config, logger, metrics);
   const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness, cluster, auth };
   const common = { config, logger, engine: engine.kind, metrics, auth, closing: () => readiness.isDraining, budget: new ByteBudget(config.maxBufferedBytes) };

@@ -36,6 +36,14 @@ export class SpaceSaving<T> {
     return this.total;
   }
 
+  /**
+   * An upper bound of the count of any item not held by a counter: the smallest
+   * count once every counter is in use (an evicted item had at most that), else 0.
+   */
+  get floor(): number {
+    return this.heap.length < this.capacity ? 0 : this.heap[0]!.count;
+  }
+
   /** Counters in use; never more than `capacity`. */
   get size(): number {
     return this.heap.length;

@@ -24,6 +24,8 @@ export interface TopKeysWindow {
   readonly complete: boolean;
   /** Writes counted in this window. */
   readonly writes: number;
+  /** A key not listed in `top` was written at most this many times in this window (0: every key written is listed or was counted exactly). */
+  readonly unlisted_max_writes: number;
   readonly top: readonly {
     readonly namespace: string;
     readonly key_hash: string;
@@ -66,23 +68,29 @@ export class WriteInsight {
     this.current.sketch.add(namespace + SEPARATOR + keyHash(namespace, key));
   }
 
-  report(): TopKeysReport {
+  /** The report, listing `limit` keys per window (the workers send the primary their whole sketch). */
+  report(limit = this.config.topKeys): TopKeysReport {
     this.rotate();
     const windows = [this.current, this.previous].filter((w): w is Window => w !== undefined);
     return {
       window_seconds: this.config.windowSeconds,
       sketch_size: this.config.sketchSize,
       key_hash: 'first 72 bits of HMAC-SHA-256 of namespace and key under a per-process secret, as in the logs',
-      windows: windows.map((w) => ({
-        started: new Date(w.startedAt).toISOString(),
-        ends: new Date(w.startedAt + this.windowMs).toISOString(),
-        complete: w !== this.current,
-        writes: w.sketch.observed,
-        top: w.sketch.top(this.config.topKeys).map((e) => {
-          const [namespace = '', hash = ''] = e.item.split(SEPARATOR);
-          return { namespace, key_hash: hash, writes: e.count, max_overcount: e.error };
-        }),
-      })),
+      windows: windows.map((w) => {
+        const entries = w.sketch.top(limit + 1);
+        return {
+          started: new Date(w.startedAt).toISOString(),
+          ends: new Date(w.startedAt + this.windowMs).toISOString(),
+          complete: w !== this.current,
+          writes: w.sketch.observed,
+          // A key not listed: below the first one left out, or never held by a counter (at most the floor).
+          unlisted_max_writes: entries.length > limit ? entries[limit]!.count : w.sketch.floor,
+          top: entries.slice(0, limit).map((e) => {
+            const [namespace = '', hash = ''] = e.item.split(SEPARATOR);
+            return { namespace, key_hash: hash, writes: e.count, max_overcount: e.error };
+          }),
+        };
+      }),
     };
   }
 
