@@ -24,7 +24,7 @@ describe('malformed requests', () => {
   it('answers a broken request line with 400 and a problem document', async () => {
     const answer = await rawRequest(t.url, 'GET /sessions/v1/k HTXP/1.1\r\n\r\n');
     assert.equal(rawStatus(answer), 400, answer);
-    assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/probs/bad-request');
+    assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/Kask/errors/bad_request');
   });
 
   it('answers an oversized header block with 431', async () => {
@@ -122,7 +122,7 @@ describe('malformed requests', () => {
   it('serves a request without a Host header like any other', async () => {
     const answer = await rawRequest(t.url, `GET ${path}no-host HTTP/1.1\r\nConnection: close\r\n\r\n`);
     assert.equal(rawStatus(answer), 404, answer);
-    assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/probs/not-found');
+    assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/Kask/errors/not_found');
   });
 
   it('stores a chunked body within the limit', async () => {
