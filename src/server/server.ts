@@ -3,7 +3,7 @@
  * with bounded timeouts, malformed-request answers as problem documents, and a
  * graceful close that lets in-flight requests finish.
  */
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, STATUS_CODES, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { FirkinConfig } from '../config/load.js';
@@ -190,7 +190,8 @@ function rawProblem(socket: Socket, problem: ProblemType): void {
   const requestId = randomUUID();
   const body = problemBody(problem, requestId);
   socket.end(
-    `HTTP/1.1 ${problem.status} ${problem.title}\r\n` +
+    // The standard reason phrase, as node:http writes it for every other answer.
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? problem.title}\r\n` +
       'Content-Type: application/problem+json\r\n' +
       'X-Content-Type-Options: nosniff\r\n' +
       'Cache-Control: no-store\r\n' +
