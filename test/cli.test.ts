@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import cassandra from 'cassandra-driver';
 import { createTables, rawClient, singleNodeConfig, TEST_KEYSPACE } from './helpers/cassandra.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -112,19 +113,24 @@ describe('firkin check-keys, on a table Kask wrote (real Cassandra)', () => {
           prepare: true,
         });
       }
+      // Enough short keys for three pages of 1000.
+      const filler = Array.from({ length: 2500 }, (_, i) => [`filler-${marker}-${i}`, Buffer.from('v')]);
+      await cassandra.concurrent.executeConcurrent(kask, `INSERT INTO ${TEST_KEYSPACE}.${table} (key, value) VALUES (?, ?) USING TTL 3600`, filler, {
+        concurrencyLevel: 64,
+      });
     } finally {
       await kask.shutdown();
     }
 
     const before = firkin('check-keys', '--config', config(''));
     assert.equal(before.code, 1, before.stderr);
-    assert.match(before.stdout, new RegExp(`^namespace sessions \\(${TEST_KEYSPACE}\\.${table}\\): 3 keys, longest 3000 bytes, 1 longer than max_key_bytes 1024, 0 with control characters$`, 'm'));
+    assert.match(before.stdout, new RegExp(`^namespace sessions \\(${TEST_KEYSPACE}\\.${table}\\): 2503 keys, longest 3000 bytes, 1 longer than max_key_bytes 1024, 0 with control characters$`, 'm'));
     assert.match(before.stdout, /^FAIL: 1 key\(s\) longer than max_key_bytes 1024: .*set max_key_bytes to at least 3000/m);
     assert.ok(!before.stdout.includes(marker) && !before.stderr.includes(marker), 'no key is ever printed');
 
     const after = firkin('check-keys', '--config', config('max_key_bytes: 4096\n'));
     assert.equal(after.code, 0, after.stdout + after.stderr);
-    assert.match(after.stdout, /: 3 keys, longest 3000 bytes, 0 longer than max_key_bytes 4096, 0 with control characters$/m);
+    assert.match(after.stdout, /: 2503 keys, longest 3000 bytes, 0 longer than max_key_bytes 4096, 0 with control characters$/m);
     assert.match(after.stdout, /^ok: /m);
   });
 
