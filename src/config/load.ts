@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { typedIdentity, IDENTITY_KINDS, type IdentityKind } from '../server/tls.js';
-import { configSchema, OPERATIONS, type ConfigFile, type SyslogFacility } from './schema.js';
+import { configSchema, MAX_KEY_BYTES_CASSANDRA, MAX_KEY_BYTES_EMBEDDED, OPERATIONS, type ConfigFile, type SyslogFacility } from './schema.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
 export type Operation = (typeof OPERATIONS)[number];
@@ -294,6 +294,9 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     });
   }
   checkNamespaces(namespaces, c.namespaces !== undefined, fail);
+  if (storage === 'embedded' && c.max_key_bytes !== undefined && c.max_key_bytes > MAX_KEY_BYTES_EMBEDDED) {
+    fail('max_key_bytes', `must be at most ${MAX_KEY_BYTES_EMBEDDED} on the embedded engine (LMDB's key limit); up to ${MAX_KEY_BYTES_CASSANDRA} on cassandra`);
+  }
   if ((c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes) < (c.max_value_bytes ?? DEFAULTS.maxValueBytes)) {
     fail('max_buffered_bytes', 'must be at least max_value_bytes, or the largest value could never be sent');
   }

@@ -6,8 +6,13 @@ import { z } from 'zod';
 
 /** Cassandra's own ceiling for a TTL: 20 years. */
 export const MAX_TTL_SECONDS = 630_720_000;
-/** LMDB's key limit is 1978 bytes; leave room for the expiry index's prefix. */
-export const MAX_KEY_BYTES_LIMIT = 1900;
+/** The embedded engine: LMDB's key limit is 1978 bytes; leave room for the expiry index's prefix. */
+export const MAX_KEY_BYTES_EMBEDDED = 1900;
+/**
+ * The Cassandra engine: Cassandra's own limit on a partition key (its length is an
+ * unsigned 16-bit number), so every key Kask could store stays readable and deletable.
+ */
+export const MAX_KEY_BYTES_CASSANDRA = 65_535;
 /** Cassandra refuses mutations over half a commit-log segment (16 MiB by default). */
 export const MAX_VALUE_BYTES_LIMIT = 16 * 1024 * 1024;
 
@@ -132,7 +137,8 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   max_value_bytes: z.int().min(1).max(MAX_VALUE_BYTES_LIMIT).optional(),
-  max_key_bytes: z.int().min(1).max(MAX_KEY_BYTES_LIMIT).optional(),
+  /** At most MAX_KEY_BYTES_CASSANDRA; the embedded engine's lower ceiling is checked in load.ts. */
+  max_key_bytes: z.int().min(1).max(MAX_KEY_BYTES_CASSANDRA, `must be at most ${MAX_KEY_BYTES_CASSANDRA} (Cassandra's key limit)`).optional(),
   namespaces: z.array(namespace).min(1).max(64).optional(),
   log: z
     .strictObject({

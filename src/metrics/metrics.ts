@@ -3,7 +3,7 @@
  *
  * Kask's names and buckets come first, so existing dashboards keep working:
  * `http_requests_total{code,method}` and `http_request_duration_seconds{code,method}`
- * (Firkin adds a `namespace` label). Then Firkin's own, all prefixed `firkin_`:
+ * (Firkin adds a `namespace` label), and `kask_build_info` with Kask's labels. Then Firkin's own, all prefixed `firkin_`:
  * per-operation outcomes and latency on the HTTP side and on the storage side,
  * write-pattern insight, readiness, and Node.js process metrics.
  *
@@ -158,6 +158,17 @@ export class Metrics {
       registers: [this.registry],
       aggregator: 'max',
     }).set({ version: VERSION, node_version: process.version, engine: options.engine }, 1);
+    // Kask's own build gauge, with the labels Kask v1.0.10 exports, so a dashboard built for
+    // Kask keeps working: `version` is Firkin's; Firkin is not stamped at build time, so
+    // `build_date` and `build_host` are `unknown` (as Kask reports an unstamped field), and
+    // `go_version` names the runtime that serves, in Go's shape (`node20.19.0` for `go1.26.8`).
+    new Gauge({
+      name: 'kask_build_info',
+      help: 'Build information (always 1), with the labels of Kask\'s metric: version is Firkin\'s, go_version names the Node.js runtime.',
+      labelNames: ['version', 'build_date', 'build_host', 'go_version'] as const,
+      registers: [this.registry],
+      aggregator: 'max',
+    }).set({ version: VERSION, build_date: 'unknown', build_host: 'unknown', go_version: `node${process.versions.node}` }, 1);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 

@@ -248,7 +248,13 @@ const COMPONENTS = {
       description: 'RFC 7807 problem document',
       required: ['type', 'title', 'instance'],
       properties: {
-        type: { type: 'string', format: 'uri' },
+        type: {
+          type: 'string',
+          format: 'uri',
+          description:
+            "Kask's four types for 400, 401, 404 and 500 (https://www.mediawiki.org/wiki/Kask/errors/bad_request, " +
+            '…/not_authorized, …/not_found, …/server_error); urn:firkin:problem:<name> for the others',
+        },
         title: { type: 'string' },
         detail: { type: 'string' },
         instance: { type: 'string', description: 'urn:firkin:request:<request id>' },

@@ -32,8 +32,15 @@ interface Lane {
 /** Each connection's lane, kept beside the socket (a property on it would change the shape of Node's sockets). */
 const lanes = new WeakMap<Socket, Lane>();
 
-/** Wrap `handler` so that each connection is served one request at a time, in order. */
-export function oneAtATime<A extends unknown[]>(handler: Handler<A>): Handler<A> {
+/**
+ * Wrap `handler` so that each connection is served one request at a time, in order.
+ * `maxWaitingHeadBytes` (default MAX_WAITING_HEAD_BYTES) must be at least the server's
+ * request-head limit, or a single long request could never wait its turn.
+ */
+export function oneAtATime<A extends unknown[]>(
+  handler: Handler<A>,
+  { maxWaitingHeadBytes = MAX_WAITING_HEAD_BYTES }: { maxWaitingHeadBytes?: number } = {},
+): Handler<A> {
   return (req, res, ...rest) => {
     const socket = req.socket;
     let lane = lanes.get(socket);
@@ -51,7 +58,7 @@ export function oneAtATime<A extends unknown[]>(handler: Handler<A>): Handler<A>
       return run();
     }
     const bytes = headBytes(req);
-    if (lane.waiting.length >= MAX_PIPELINED || lane.waitingBytes + bytes > MAX_WAITING_HEAD_BYTES) {
+    if (lane.waiting.length >= MAX_PIPELINED || lane.waitingBytes + bytes > maxWaitingHeadBytes) {
       socket.destroy();
       return;
     }

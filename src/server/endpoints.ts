@@ -5,7 +5,6 @@
  * With authentication configured, `auth` guards them (see authentication.ts).
  */
 import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
 import type { FirkinConfig } from '../config/load.js';
 import type { WriteInsight } from '../insight/write-insight.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -103,16 +102,19 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
   );
 }
 
+/** Kask's content type for its `openapi_spec` file, whatever the file's name (JSON is YAML too). */
+export const KASK_OPENAPI_TYPE = 'application/x-yaml';
+
 /**
  * The document to serve: Kask's `openapi_spec` file when configured (Kask's
- * `{{ .BaseURI }}` template placeholder filled in), else the generated one.
+ * `{{ .BaseURI }}` template placeholder filled in), served as Kask serves it
+ * (`application/x-yaml`); else the generated one, as JSON.
  */
-function openapiBody(config: FirkinConfig): { body: Buffer; type: string } {
+export function openapiBody(config: FirkinConfig): { body: Buffer; type: string } {
   if (config.openapiSpec === undefined) {
     return { body: Buffer.from(JSON.stringify(openapiDocument(config))), type: 'application/json' };
   }
   const base = config.namespaces[0]!.baseUri;
   const text = readFileSync(config.openapiSpec, 'utf8').replace(/\{\{-?\s*\.BaseURI\s*-?\}\}/g, () => base);
-  const type = extname(config.openapiSpec) === '.json' ? 'application/json' : 'application/yaml';
-  return { body: Buffer.from(text), type };
+  return { body: Buffer.from(text), type: KASK_OPENAPI_TYPE };
 }

@@ -1,7 +1,13 @@
 /**
- * RFC 7807 problem documents. Kask's four problem types keep Kask's URIs, so
- * clients that match on them (MediaWiki's extendedErrorBodyFields) see no change;
- * Firkin's own problems use `urn:firkin:problem:*`.
+ * RFC 7807 problem documents. Kask's four problem types keep Kask's URIs exactly
+ * (`https://www.mediawiki.org/wiki/Kask/errors/<slug>`, as Kask v1.0.0 and later
+ * send them), with Kask's titles and default details, so clients that match on
+ * them see no change; Firkin's own problems use `urn:firkin:problem:*`.
+ *
+ * Kask labels its problem documents `application/json`; Firkin sends the
+ * registered `application/problem+json` (RFC 9457). No known client looks at the
+ * content type of an error (MediaWiki's RESTBagOStuff only logs the status and
+ * body), and docs/kask.md lists the difference.
  *
  * No problem document ever contains a session key: `instance` names the request
  * (by its request ID), and `detail` is written here or by the server, never
@@ -16,21 +22,21 @@ export interface ProblemType {
   readonly detail: string;
 }
 
-const kask = (slug: string): string => `https://www.mediawiki.org/wiki/probs/${slug}`;
+const kask = (slug: string): string => `https://www.mediawiki.org/wiki/Kask/errors/${slug}`;
 const firkin = (slug: string): string => `urn:firkin:problem:${slug}`;
 
 export const PROBLEMS = {
-  badRequest: { status: 400, type: kask('bad-request'), title: 'Bad request', detail: 'The request was incorrect or malformed' },
-  notAuthorized: { status: 401, type: kask('not-authorized'), title: 'Not authorized', detail: 'Unable to authorize request' },
-  notFound: { status: 404, type: kask('not-found'), title: 'Not found', detail: 'The value you requested was not found' },
+  badRequest: { status: 400, type: kask('bad_request'), title: 'Bad request', detail: 'The request was incorrect or malformed' },
+  notAuthorized: { status: 401, type: kask('not_authorized'), title: 'Not authorized', detail: 'Unable to authorize request' },
+  notFound: { status: 404, type: kask('not_found'), title: 'Not found', detail: 'The value you requested was not found' },
   internal: {
     status: 500,
-    type: kask('internal-server-error'),
+    type: kask('server_error'),
     title: 'Internal server error',
     detail: 'The server encountered an error with your request',
   },
   forbidden: { status: 403, type: firkin('forbidden'), title: 'Forbidden', detail: 'This client may not do that in this namespace' },
-  noRoute: { status: 404, type: kask('not-found'), title: 'Not found', detail: 'No namespace is served at this path' },
+  noRoute: { status: 404, type: kask('not_found'), title: 'Not found', detail: 'No namespace is served at this path' },
   methodNotAllowed: {
     status: 405,
     type: firkin('method-not-allowed'),

@@ -3,7 +3,7 @@
  * with bounded timeouts, malformed-request answers as problem documents, and a
  * graceful close that lets in-flight requests finish.
  */
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, STATUS_CODES, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { FirkinConfig } from '../config/load.js';
@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Authentication } from './authentication.js';
 import type { serviceEndpoints } from './endpoints.js';
 import type { ByteBudget } from './byte-budget.js';
-import { oneAtATime } from './connection-lane.js';
+import { MAX_WAITING_HEAD_BYTES, oneAtATime } from './connection-lane.js';
 import { createHandler } from './handler.js';
 import { PROBLEMS, problemBody, type ProblemType } from './problem.js';
 import { ALLOWED_METHODS } from './protocol.js';
@@ -61,10 +61,27 @@ export const TIMEOUTS = {
   socketIdleMs: 120_000,
 } as const;
 
+/** Node's default limit on a request head (request line and header fields), kept as the floor. */
+export const MIN_REQUEST_HEAD_BYTES = 16 * 1024;
+/** Room for the method, base URI, HTTP version and ordinary header fields beside the key. */
+const HEAD_ROOM_BYTES = 4 * 1024;
+
+/**
+ * The request-head limit (node:http `maxHeaderSize`, which counts the request line too):
+ * large enough that a key of `max_key_bytes`, every byte percent-encoded (`%XX`), fits
+ * under the longest base URI, and never under Node's default 16 KiB.
+ */
+export function requestHeadLimit(config: Pick<FirkinConfig, 'maxKeyBytes' | 'namespaces'>): number {
+  const longestBase = Math.max(0, ...config.namespaces.map((ns) => ns.baseUri.length));
+  return Math.max(MIN_REQUEST_HEAD_BYTES, 3 * config.maxKeyBytes + longestBase + HEAD_ROOM_BYTES);
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, logger, metrics } = options;
+  const maxHeaderSize = requestHeadLimit(config);
   // Pipelined requests wait their turn: a connection's next request is served once the
-  // previous response has left (src/server/connection-lane.ts).
+  // previous response has left (src/server/connection-lane.ts). One request of the
+  // largest head allowed may always wait.
   const handler = oneAtATime(createHandler({
     namespaces: options.namespaces,
     maxKeyBytes: config.maxKeyBytes,
@@ -79,8 +96,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     endpoints: options.endpoints,
     auth: options.auth,
     closing: options.closing,
-  }));
+  }), { maxWaitingHeadBytes: Math.max(MAX_WAITING_HEAD_BYTES, maxHeaderSize) });
   const serverOptions = {
+    maxHeaderSize,
     headersTimeout: TIMEOUTS.headersMs,
     requestTimeout: TIMEOUTS.requestMs,
     keepAliveTimeout: TIMEOUTS.keepAliveMs,
@@ -172,7 +190,8 @@ function rawProblem(socket: Socket, problem: ProblemType): void {
   const requestId = randomUUID();
   const body = problemBody(problem, requestId);
   socket.end(
-    `HTTP/1.1 ${problem.status} ${problem.title}\r\n` +
+    // The standard reason phrase, as node:http writes it for every other answer.
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? problem.title}\r\n` +
       'Content-Type: application/problem+json\r\n' +
       'X-Content-Type-Options: nosniff\r\n' +
       'Cache-Control: no-store\r\n' +

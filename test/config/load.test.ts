@@ -135,6 +135,14 @@ cassandra:
     assert.deepEqual(parseConfig('', 'x.yaml').log, { kind: 'stdout' });
   });
 
+  it("takes max_key_bytes up to each engine's ceiling: 1900 (LMDB) embedded, 65535 (Cassandra's key limit) on cassandra", () => {
+    assert.equal(parseConfig('', 'x.yaml').maxKeyBytes, 1024, 'the default, on either engine');
+    assert.equal(parseConfig('cassandra:\n  hosts: [a]\n', 'x.yaml').maxKeyBytes, 1024);
+    assert.equal(parseConfig('max_key_bytes: 1900\n', 'x.yaml').maxKeyBytes, 1900);
+    assert.equal(parseConfig('cassandra:\n  hosts: [a]\nmax_key_bytes: 4096\n', 'x.yaml').maxKeyBytes, 4096);
+    assert.equal(parseConfig('storage: cassandra\ncassandra:\n  hosts: [a]\nmax_key_bytes: 65535\n', 'x.yaml').maxKeyBytes, 65535);
+  });
+
   it('lets storage: embedded override a cassandra section', () => {
     assert.equal(parseConfig('storage: embedded\ncassandra:\n  hosts: [a]\n', 'x.yaml').storage, 'embedded');
   });
@@ -186,7 +194,13 @@ describe('bad configs: one line naming the key and the file', () => {
     void assertConfigError(`cassandra:\n  tls:\n    cert: ${cert}\n    key: ${key}\n`, 'cassandra.tls.ca'));
   it('storage: cassandra without a cassandra section', () => void assertConfigError('storage: cassandra\n', 'storage'));
   it('an unknown storage', () => void assertConfigError('storage: redis\n', 'storage'));
-  it('max_key_bytes beyond what LMDB can index', () => void assertConfigError('max_key_bytes: 4000\n', 'max_key_bytes'));
+  it('max_key_bytes beyond what LMDB can index', () =>
+    void assertConfigError('max_key_bytes: 4000\n', 'max_key_bytes', /at most 1900 on the embedded engine/));
+  it('max_key_bytes beyond what LMDB can index, with storage: embedded beside a cassandra section', () =>
+    void assertConfigError('storage: embedded\ncassandra:\n  hosts: [a]\nmax_key_bytes: 1901\n', 'max_key_bytes', /embedded/));
+  it("max_key_bytes beyond Cassandra's key limit", () =>
+    void assertConfigError('cassandra:\n  hosts: [a]\nmax_key_bytes: 65536\n', 'max_key_bytes', /at most 65535/));
+  it('a zero max_key_bytes', () => void assertConfigError('max_key_bytes: 0\n', 'max_key_bytes'));
   it('base_uri / shadowing the service endpoints', () => void assertConfigError('base_uri: /\n', 'base_uri'));
   it('base_uri under a reserved path', () => void assertConfigError('base_uri: /metrics/x\n', 'base_uri', /reserved/));
   it('a top-level base_uri together with namespaces', () =>

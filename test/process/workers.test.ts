@@ -51,6 +51,7 @@ describe('workers', () => {
     assert.equal(metrics.value('http_requests_total', { method: 'PUT' }), 80, 'every worker counted, once');
     assert.equal(metrics.value('http_requests_total', { method: 'GET' }), 1);
     assert.equal(metrics.value('firkin_build_info'), 1);
+    assert.equal(metrics.value('kask_build_info'), 1, 'max over the workers, not their sum');
 
     const top = (await request(`${f.url}/admin/top-keys`)).json() as { windows: { writes: number; top: { writes: number }[] }[] };
     assert.equal(top.windows[0]!.writes, 2, 'merged over the workers');

@@ -115,7 +115,7 @@ describe('service endpoints with authentication configured', () => {
     for (const path of ['/metrics', '/admin/top-keys']) {
       const anonymous = await request(`${t.url}${path}`);
       assert.equal(anonymous.status, 401, path);
-      assert.equal(anonymous.json().type, 'https://www.mediawiki.org/wiki/probs/not-authorized');
+      assert.equal(anonymous.json().type, 'https://www.mediawiki.org/wiki/Kask/errors/not_authorized');
       assert.equal(anonymous.headers['www-authenticate'], 'Bearer realm="firkin"', 'admin tokens exist: a Bearer challenge');
       assert.equal((await request(`${t.url}${path}`, bearer(WRONG_TOKEN))).status, 401, path);
       const forbidden = await request(`${t.url}${path}`, bearer(NS_TOKEN));

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
-import { createTables, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
+import { requestHeadLimit } from '../../src/server/server.js';
+import { createTables, rawClient, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
 import { request, type Reply } from '../helpers/http.js';
 import { scrape } from '../helpers/prometheus.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -65,6 +66,72 @@ describe('HTTP on the cassandra engine', () => {
     );
     assert.equal(cas.filter((r) => r.status === 201).length, 1, cas.map((r) => r.status).join());
     assert.equal(cas.filter((r) => r.status === 412).length, 24);
+  });
+});
+
+describe('keys longer than the default max_key_bytes, as Kask stores them', () => {
+  /** Exactly `bytes` UTF-8 bytes: ASCII, colons, and one two-byte letter. */
+  const longKey = (bytes: number): string => {
+    const head = `enwiki:MWSession:${randomUUID()}:é`;
+    return head + 'k'.repeat(bytes - Buffer.byteLength(head));
+  };
+  /** Every byte percent-encoded: the longest request target a key of this length can take. */
+  const encodeAll = (key: string): string => [...Buffer.from(key, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+
+  it('reads and deletes a 3000-byte key written straight into the table (as Kask would) with max_key_bytes: 4096', async () => {
+    const c = await singleNodeConfig();
+    await createTables(c, 'kask_long_keys');
+    const key = longKey(3000);
+    assert.equal(Buffer.byteLength(key), 3000);
+    const kask = rawClient(c);
+    const table = `${TEST_KEYSPACE}.kask_long_keys`;
+    try {
+      await kask.execute(`INSERT INTO ${table} (key, value) VALUES (?, ?) USING TTL 3600`, [key, Buffer.from('written by Kask')], { prepare: true });
+      const service = (max_key_bytes?: number) =>
+        startTestService({
+          storage: 'cassandra',
+          cassandra: { hosts: c.hosts, keyspace: TEST_KEYSPACE, local_dc: c.localDc },
+          namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', table: 'kask_long_keys' }],
+          ...(max_key_bytes === undefined ? {} : { max_key_bytes }),
+        });
+      const strict = await service();
+      assert.equal((await request(strict.base + encodeURIComponent(key))).status, 414, 'the default 1024 refuses it: why check-keys exists');
+      await strict.close();
+
+      const t = await service(4096);
+      const url = t.base + encodeURIComponent(key);
+      const got = await request(url);
+      assert.equal(got.status, 200);
+      assert.equal(got.body.toString(), 'written by Kask');
+      assert.equal((await request(t.base + encodeAll(key), { method: 'HEAD' })).status, 200, 'fully percent-encoded too');
+      assert.equal((await request(url, { method: 'DELETE' })).status, 204);
+      assert.equal((await request(url)).status, 404);
+      const left = await kask.execute(`SELECT key FROM ${table} WHERE key = ?`, [key], { prepare: true });
+      assert.equal(left.rowLength, 0, 'deleted in the table itself');
+      assert.equal((await request(t.base + encodeURIComponent(longKey(4097)))).status, 414, 'past max_key_bytes: 414');
+    } finally {
+      await kask.shutdown();
+    }
+  });
+
+  it('raises the request-head limit with max_key_bytes, so the longest key fits fully percent-encoded', async () => {
+    assert.equal(requestHeadLimit({ maxKeyBytes: 1024, namespaces: [{ baseUri: '/sessions/v1/' }] as never }), 16 * 1024, "Node's default stays the floor");
+    assert.equal(requestHeadLimit({ maxKeyBytes: 65535, namespaces: [{ baseUri: '/sessions/v1/' }] as never }), 3 * 65535 + 13 + 4096);
+    const c = await singleNodeConfig();
+    await createTables(c, 'kask_long_keys');
+    const t = await startTestService({
+      storage: 'cassandra',
+      cassandra: { hosts: c.hosts, keyspace: TEST_KEYSPACE, local_dc: c.localDc },
+      namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', table: 'kask_long_keys' }],
+      max_key_bytes: 8192,
+    });
+    const key = longKey(8192);
+    const url = t.base + encodeAll(key); // 24 576 characters: over Node's default 16 KiB head
+    assert.equal((await request(url, { method: 'POST', body: 'long' })).status, 201);
+    assert.equal((await request(url)).body.toString(), 'long');
+    assert.equal((await request(t.base + encodeURIComponent(key))).status, 200, 'the same key, encoded minimally');
+    assert.equal((await request(url, { method: 'DELETE' })).status, 204);
+    assert.equal((await request(t.base + encodeAll(longKey(8193)))).status, 414, 'one byte more: 414, not 431');
   });
 });
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PROBLEMS, problemBody } from '../../src/server/problem.js';
 import { rawRequest, rawStatus, request, type Reply } from '../helpers/http.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
@@ -22,8 +23,8 @@ function assertProblem(reply: Reply, status: number, type?: string): Record<stri
 }
 
 const KASK = {
-  badRequest: 'https://www.mediawiki.org/wiki/probs/bad-request',
-  notFound: 'https://www.mediawiki.org/wiki/probs/not-found',
+  badRequest: 'https://www.mediawiki.org/wiki/Kask/errors/bad_request',
+  notFound: 'https://www.mediawiki.org/wiki/Kask/errors/not_found',
 };
 
 describe('HTTP contract', () => {
@@ -342,6 +343,16 @@ describe('HTTP contract', () => {
         assert.match(reply.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
       });
     }
+
+    it("uses Kask's four problem types, titles and details exactly (Kask v1.0.0 and later, http.go)", () => {
+      const kask = (p: { status: number; type: string; title: string; detail: string }) => [p.status, p.type, p.title, p.detail];
+      assert.deepEqual(kask(PROBLEMS.badRequest), [400, 'https://www.mediawiki.org/wiki/Kask/errors/bad_request', 'Bad request', 'The request was incorrect or malformed']);
+      assert.deepEqual(kask(PROBLEMS.notAuthorized), [401, 'https://www.mediawiki.org/wiki/Kask/errors/not_authorized', 'Not authorized', 'Unable to authorize request']);
+      assert.deepEqual(kask(PROBLEMS.notFound), [404, 'https://www.mediawiki.org/wiki/Kask/errors/not_found', 'Not found', 'The value you requested was not found']);
+      assert.deepEqual(kask(PROBLEMS.internal), [500, 'https://www.mediawiki.org/wiki/Kask/errors/server_error', 'Internal server error', 'The server encountered an error with your request']);
+      assert.equal(PROBLEMS.noRoute.type, PROBLEMS.notFound.type, 'an unknown path is Kask\'s not_found too');
+      assert.deepEqual(Object.keys(JSON.parse(problemBody(PROBLEMS.internal, 'r1')) as object), ['type', 'title', 'detail', 'instance'], "Kask's fields, in Kask's order");
+    });
 
     it('never puts the key in a problem document', async () => {
       const key = `secret-session-${randomUUID()}`;

@@ -24,7 +24,8 @@ describe('malformed requests', () => {
   it('answers a broken request line with 400 and a problem document', async () => {
     const answer = await rawRequest(t.url, 'GET /sessions/v1/k HTXP/1.1\r\n\r\n');
     assert.equal(rawStatus(answer), 400, answer);
-    assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/probs/bad-request');
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/, 'the standard reason phrase');
+    assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/Kask/errors/bad_request');
   });
 
   it('answers an oversized header block with 431', async () => {
@@ -115,6 +116,7 @@ describe('malformed requests', () => {
   it('answers an unknown method with 405 and Allow, even one Node cannot parse', async () => {
     const answer = await rawRequest(t.url, `FROB ${path}k HTTP/1.1\r\nHost: x\r\n\r\n`);
     assert.equal(rawStatus(answer), 405, answer);
+    assert.match(answer, /^HTTP\/1\.1 405 Method Not Allowed\r\n/);
     assert.match(answer, /Allow: GET, HEAD, PUT, POST, DELETE/);
     assert.match(answer, /X-Request-ID: /);
   });
@@ -122,7 +124,7 @@ describe('malformed requests', () => {
   it('serves a request without a Host header like any other', async () => {
     const answer = await rawRequest(t.url, `GET ${path}no-host HTTP/1.1\r\nConnection: close\r\n\r\n`);
     assert.equal(rawStatus(answer), 404, answer);
-    assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/probs/not-found');
+    assert.equal(bodyOf(answer).type, 'https://www.mediawiki.org/wiki/Kask/errors/not_found');
   });
 
   it('stores a chunked body within the limit', async () => {

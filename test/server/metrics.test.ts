@@ -15,6 +15,14 @@ describe('metrics', () => {
     const before = await scrape(t.url);
     assert.equal(before.value('http_requests_total'), 0, 'scrapes are not counted');
     assert.equal(before.value('firkin_build_info', { engine: 'embedded', node_version: process.version }), 1);
+    // Kask's build gauge, with exactly the label names Kask v1.0.10 exports, for dashboards built for Kask.
+    const kaskBuild = before.samples.filter((s) => s.name === 'kask_build_info');
+    assert.equal(kaskBuild.length, 1);
+    assert.equal(kaskBuild[0]!.value, 1);
+    assert.deepEqual(Object.keys(kaskBuild[0]!.labels).sort(), ['build_date', 'build_host', 'go_version', 'version']);
+    assert.equal(kaskBuild[0]!.labels.version, before.samples.find((s) => s.name === 'firkin_build_info')!.labels.version);
+    assert.equal(kaskBuild[0]!.labels.go_version, `node${process.versions.node}`);
+    assert.match(before.text, /^# TYPE kask_build_info gauge$/m);
 
     const key = t.base + randomBytes(8).toString('hex');
     assert.equal((await request(key)).status, 404); // miss

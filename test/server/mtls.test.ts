@@ -80,7 +80,7 @@ describe('mutual TLS and per-namespace authorisation', () => {
   it('answers 401 without a certificate, except on liveness and readiness; metrics and admin need an admin client', async () => {
     const denied = await call('/sessions/v1/beta');
     assert.equal(denied.status, 401);
-    assert.equal(denied.json().type, 'https://www.mediawiki.org/wiki/probs/not-authorized');
+    assert.equal(denied.json().type, 'https://www.mediawiki.org/wiki/Kask/errors/not_authorized');
     assert.equal(denied.headers['www-authenticate'], 'Bearer realm="firkin"');
     assert.equal((await call('/open/v1/gamma')).status, 401, 'with mutual TLS, open namespaces still need a certificate');
     for (const path of ['/admin/top-keys', '/metrics']) {

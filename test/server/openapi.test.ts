@@ -145,7 +145,20 @@ describe('OpenAPI document', () => {
     const t = await startTestService({ openapi_spec: file, base_uri: '/kask/v1/' });
     const reply = await request(`${t.url}/openapi`);
     assert.equal(reply.status, 200);
-    assert.equal(reply.headers['content-type'], 'application/yaml');
+    assert.equal(reply.headers['content-type'], 'application/x-yaml', "Kask's content type");
     assert.equal(reply.body.toString('utf8'), 'openapi: 3.0.2\npaths:\n  "/kask/v1/{key}":\n    get: {}\n');
+    const head = await request(`${t.url}/openapi`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-type'], 'application/x-yaml');
+  });
+
+  it('serves an openapi_spec file named .json as Kask does too: application/x-yaml (JSON is YAML)', async () => {
+    const file = join(tempDir(), 'openapi.json');
+    writeFileSync(file, '{"openapi": "3.0.2", "paths": {"{{ .BaseURI }}{key}": {"get": {}}}}\n');
+    const t = await startTestService({ openapi_spec: file });
+    const reply = await request(`${t.url}/openapi`);
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers['content-type'], 'application/x-yaml');
+    assert.equal(reply.body.toString('utf8'), '{"openapi": "3.0.2", "paths": {"/sessions/v1/{key}": {"get": {}}}}\n');
   });
 });
