@@ -17,6 +17,7 @@ import type { KeyValueStore } from '../../src/storage/engine.js';
 import { valueVersion } from '../../src/storage/version.js';
 import { createTables, singleNodeConfig } from '../helpers/cassandra.js';
 
+const KEYSPACE = 'firkin_lwt';
 const TABLE = 'lwt_skew';
 
 /** The driver's own generator, with the client's clock `skewMs` off the coordinator's. */
@@ -30,7 +31,7 @@ class SkewedClock extends cassandra.policies.timestampGeneration.MonotonicTimest
 }
 
 async function engineWithClock(skewMs: number): Promise<CassandraEngine> {
-  const config = await singleNodeConfig();
+  const config = await singleNodeConfig({ keyspace: KEYSPACE });
   const engine = new CassandraEngine({ config, timestampGeneration: new SkewedClock(skewMs) });
   await engine.waitUntilConnected(30_000);
   return engine;
@@ -49,7 +50,7 @@ for (const [clock, skewMs] of [
     const key = (label: string): string => `skew-${clock}-${label}-${randomUUID()}`;
 
     before(async () => {
-      await createTables(await singleNodeConfig(), TABLE);
+      await createTables(await singleNodeConfig({ keyspace: KEYSPACE }), TABLE);
       engine = await engineWithClock(skewMs);
       plain = engine.store({ name: 'plain', table: TABLE });
       paxos = engine.store({ name: 'paxos', table: TABLE, conditionalWrites: true });
