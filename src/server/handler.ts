@@ -135,7 +135,7 @@ export function createHandler(options: HandlerOptions): Handler {
         const cause = `${exchange.namespace ?? ''}\0${err.category}`;
         const seen = permanent.get(cause) ?? { loggedAt: -Infinity, refused: 0 };
         seen.refused++;
-        if (performance.now() - seen.loggedAt >= PERMANENT_RELOG_MS && (permanent.size < 1000 || permanent.has(cause))) {
+        if (performance.now() - seen.loggedAt >= PERMANENT_RELOG_MS) {
           logger.error(
             { request_id: requestId, namespace: exchange.namespace, engine, cause: err.category, refused: seen.refused, err: err.cause ?? err },
             `storage refuses requests until an operator acts: ${err.message}`,
@@ -143,7 +143,7 @@ export function createHandler(options: HandlerOptions): Handler {
           seen.loggedAt = performance.now();
           seen.refused = 0;
         }
-        permanent.set(cause, seen);
+        permanent.set(cause, seen); // at most one entry per namespace and cause category
         if (res.headersSent) res.destroy();
         else exchange.problem(PROBLEMS.internal);
         return done();
