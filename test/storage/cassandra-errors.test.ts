@@ -19,8 +19,10 @@ const writeTimeout = (writeType: string): Error =>
 
 describe('cassandra error classification', () => {
   const permanent: [string, Error, string][] = [
-    ['unconfigured table', response(codes.invalid, 'unconfigured table nope'), 'missing-table'],
-    ['missing keyspace', response(codes.invalid, 'Keyspace nope does not exist'), 'missing-keyspace'],
+    ['unconfigured table (Cassandra 4)', response(codes.invalid, 'unconfigured table nope'), 'missing-table'],
+    ['missing table (Cassandra 5)', response(codes.invalid, 'table nope does not exist'), 'missing-table'],
+    ['missing keyspace', response(codes.invalid, 'keyspace nope_ks does not exist'), 'missing-keyspace'],
+    ['missing keyspace (USE)', response(codes.invalid, "Keyspace 'nope_ks' does not exist"), 'missing-keyspace'],
     ['other invalid query', response(codes.invalid, 'Invalid STRING constant (x) for "value" of type blob'), 'invalid-query'],
     ['syntax error', response(codes.syntaxError, "line 1:0 no viable alternative at input 'SELEC'"), 'invalid-query'],
     ['unauthorized', response(codes.unauthorized, 'User firkin has no SELECT permission on <table ks.t>'), 'unauthorized'],

@@ -15,7 +15,7 @@ import cassandra from 'cassandra-driver';
 import { CassandraEngine } from '../../src/storage/cassandra/cassandra-engine.js';
 import type { KeyValueStore } from '../../src/storage/engine.js';
 import { valueVersion } from '../../src/storage/version.js';
-import { createTables, singleNodeConfig } from '../helpers/cassandra.js';
+import { createTables, rawClient, singleNodeConfig } from '../helpers/cassandra.js';
 
 const KEYSPACE = 'firkin_lwt';
 const TABLE = 'lwt_skew';
@@ -43,7 +43,7 @@ for (const [clock, skewMs] of [
   ['ahead', 5000],
   ['behind', -5000],
 ] as const) {
-  describe(`a client clock 5 s ${clock} of the coordinator`, () => {
+  describe(`a client clock 5 s ${clock === 'ahead' ? 'ahead of' : 'behind'} the coordinator's`, () => {
     let engine: CassandraEngine;
     let plain: KeyValueStore;
     let paxos: KeyValueStore;
@@ -131,3 +131,24 @@ for (const [clock, skewMs] of [
     });
   });
 }
+
+describe('conditional_writes in a keyspace without data centres (SimpleStrategy)', () => {
+  it('deletes through Paxos at QUORUM, as Cassandra refuses EACH_QUORUM there', async () => {
+    const base = await singleNodeConfig();
+    const raw = rawClient(base);
+    await raw.execute(`CREATE KEYSPACE IF NOT EXISTS "firkin_lwt_simple" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+    await raw.execute(`CREATE TABLE IF NOT EXISTS "firkin_lwt_simple"."t" (key text PRIMARY KEY, value blob)`);
+    await raw.shutdown();
+    const engine = new CassandraEngine({ config: await singleNodeConfig({ keyspace: 'firkin_lwt_simple' }) });
+    try {
+      await engine.waitUntilConnected(30_000);
+      const store = engine.store({ name: 'simple', table: 't', conditionalWrites: true });
+      const k = randomUUID();
+      assert.ok((await store.set(k, Buffer.from('x'), 60)).applied);
+      await store.delete(k);
+      assert.equal(await store.get(k), undefined);
+    } finally {
+      await engine.close();
+    }
+  });
+});

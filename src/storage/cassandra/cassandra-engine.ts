@@ -203,6 +203,18 @@ export class CassandraEngine implements StorageEngine {
     }
   }
 
+  /**
+   * The commit consistency of a delete through Paxos: EACH_QUORUM, as for a plain delete.
+   * Cassandra refuses EACH_QUORUM as a lightweight transaction's commit consistency in a
+   * keyspace that is not replicated per data centre (SimpleStrategy, a development
+   * keyspace): there, with no data centres to tell apart, QUORUM means the same.
+   */
+  paxosDeleteConsistency(): number {
+    const keyspace = this.client.metadata?.keyspaces?.[this.options.config.keyspace] as { strategy?: string } | undefined;
+    const perDc = keyspace?.strategy === undefined || keyspace.strategy.endsWith('NetworkTopologyStrategy');
+    return perDc ? CONSISTENCY.delete : cassandra.types.consistencies.quorum;
+  }
+
   private connectInBackground(delayMs: number): void {
     if (this.connecting || this.reconnectTimer || this.closed || this.connected) return;
     this.reconnectTimer = setTimeout(() => {
@@ -319,8 +331,9 @@ class CassandraStore implements KeyValueStore {
 
   async delete(key: string): Promise<void> {
     if (this.conditionalWrites) {
-      // Committed at EACH_QUORUM: a 204 means every data centre has the tombstone.
-      await this.unconditionally('paxosDelete', 'paxosDeleteEmpty', [key], this.lwt(CONSISTENCY.delete));
+      // Committed at EACH_QUORUM: a 204 means every data centre has the tombstone (QUORUM where
+      // the keyspace has no data centres: SimpleStrategy).
+      await this.unconditionally('paxosDelete', 'paxosDeleteEmpty', [key], this.lwt(this.engine.paxosDeleteConsistency()));
       return;
     }
     await this.run('delete', [key], { consistency: CONSISTENCY.delete, isIdempotent: true });
