@@ -12,7 +12,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const { CLUSTER, FAULT_CLUSTER, SINGLE, isRunning, startNode, stopNode } = await import(join(root, 'dist/tools/cassandra/node.js'));
+const { CLUSTER, FAULT_CLUSTER, SERIAL_CLUSTER, SINGLE, isRunning, startNode, stopNode } = await import(join(root, 'dist/tools/cassandra/node.js'));
 const { startCluster } = await import(join(root, 'dist/tools/cassandra/cluster.js'));
 
 const dir = join(root, 'dist', 'test');
@@ -36,13 +36,13 @@ const phases = [
         // time, with the two-DC cluster stopped, so that nothing else competes for the two cores.
         { name: 'attack suite', files: filesEnding('.test.js').filter(isAttack), nodeArgs: ['--test-timeout=600000', '--test-concurrency=1'], cluster: false },
       ]),
-  // The fault files start the four-node FAULT_CLUSTER themselves; the two-DC cluster idles meanwhile, so it is stopped first.
+  // The fault files start the four-node FAULT_CLUSTER (and SERIAL_CLUSTER) themselves; the two-DC cluster idles meanwhile, so it is stopped first.
   { name: 'fault suite', files: filesEnding('.fault.js'), nodeArgs: ['--test-timeout=1800000', '--test-concurrency=1'], cluster: false },
 ];
 
 // Nodes this run starts (or a fault test starts: the fault cluster) are stopped at the end.
 const ours = [SINGLE, ...CLUSTER].filter((n) => !isRunning(n));
-const stopOurs = (which = [...ours, ...FAULT_CLUSTER]) => Promise.all(which.map((n) => stopNode(n)));
+const stopOurs = (which = [...ours, ...FAULT_CLUSTER, ...SERIAL_CLUSTER]) => Promise.all(which.map((n) => stopNode(n)));
 let child;
 const interrupted = (code) => {
   child?.kill('SIGTERM');

@@ -34,6 +34,14 @@ export interface NamespaceConfig {
   /** Undefined: no client list or token (anyone who reaches the listener; with tls.ca, any client certificate). */
   readonly access: AccessConfig | undefined;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
+  /**
+   * Cassandra: every write and delete runs as a lightweight transaction, and conditional
+   * requests (If-Match, If-None-Match) are served; off (the default, Kask's fast path),
+   * they are refused. The embedded engine serves conditions either way.
+   */
+  readonly conditionalWrites: boolean;
+  /** Cassandra: the lightweight transactions' serial consistency. */
+  readonly serialConsistency: 'local_serial' | 'serial';
 }
 
 export interface CassandraConfig {
@@ -261,6 +269,8 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
         table: baseTable,
         access: undefined,
         rateLimit: undefined,
+        conditionalWrites: c.conditional_writes ?? false,
+        serialConsistency: c.serial_consistency ?? 'local_serial',
       },
     ];
   } else {
@@ -290,12 +300,22 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
           ns.rate_limit === undefined
             ? undefined
             : { perSecond: ns.rate_limit.requests_per_second, burst: ns.rate_limit.burst ?? Math.max(1, Math.ceil(ns.rate_limit.requests_per_second)) },
+        conditionalWrites: ns.conditional_writes ?? c.conditional_writes ?? false,
+        serialConsistency: ns.serial_consistency ?? c.serial_consistency ?? 'local_serial',
       };
     });
   }
   checkNamespaces(namespaces, c.namespaces !== undefined, fail);
   if (storage === 'embedded' && c.max_key_bytes !== undefined && c.max_key_bytes > MAX_KEY_BYTES_EMBEDDED) {
     fail('max_key_bytes', `must be at most ${MAX_KEY_BYTES_EMBEDDED} on the embedded engine (LMDB's key limit); up to ${MAX_KEY_BYTES_CASSANDRA} on cassandra`);
+  }
+  if (storage === 'cassandra') {
+    namespaces.forEach((ns, i) => {
+      if (ns.serialConsistency === 'serial' && !ns.conditionalWrites) {
+        const key = c.namespaces === undefined ? 'serial_consistency' : `namespaces.${i}.serial_consistency`;
+        warnings.push(`${key}: serial has no effect without conditional_writes: true (this namespace makes no lightweight transactions)`);
+      }
+    });
   }
   if ((c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes) < (c.max_value_bytes ?? DEFAULTS.maxValueBytes)) {
     fail('max_buffered_bytes', 'must be at least max_value_bytes, or the largest value could never be sent');

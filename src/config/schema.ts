@@ -63,6 +63,11 @@ const rateLimit = z.strictObject({
   burst: z.int().min(1).max(1_000_000).optional(),
 });
 
+/** Cassandra: every write and delete through Paxos, and conditional requests accepted (docs/cassandra.md). */
+const conditionalWrites = z.boolean('must be true or false');
+/** Cassandra: Paxos within the local data centre (local_serial) or across all (serial). */
+const serialConsistency = z.enum(['local_serial', 'serial'], 'must be local_serial or serial');
+
 const namespace = z.strictObject({
   name: namespaceName,
   base_uri: baseUri,
@@ -78,6 +83,8 @@ const namespace = z.strictObject({
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9_]{0,47}$/, 'must be a Cassandra table name')
     .optional(),
+  conditional_writes: conditionalWrites.optional(),
+  serial_consistency: serialConsistency.optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -129,6 +136,9 @@ export const configSchema = z.strictObject({
 
   // Firkin's keys
   storage: z.enum(['embedded', 'cassandra'], 'must be embedded or cassandra').optional(),
+  /** The single namespace's setting, and the default of listed namespaces. */
+  conditional_writes: conditionalWrites.optional(),
+  serial_consistency: serialConsistency.optional(),
   embedded: z
     .strictObject({
       path: path.optional(),

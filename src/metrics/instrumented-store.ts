@@ -4,6 +4,7 @@
  */
 import {
   StorageFullError,
+  StorageOutcomeUnknownError,
   StorageUnavailableError,
   type Condition,
   type KeyValueStore,
@@ -55,7 +56,14 @@ export class InstrumentedStore implements KeyValueStore {
       this.metrics.storage(this.namespace, this.engine, operation, result(value), (performance.now() - started) / 1000);
       return value;
     } catch (err) {
-      const outcome = err instanceof StorageUnavailableError ? 'unavailable' : err instanceof StorageFullError ? 'full' : 'error';
+      const outcome =
+        err instanceof StorageUnavailableError
+          ? 'unavailable'
+          : err instanceof StorageOutcomeUnknownError
+            ? 'unknown'
+            : err instanceof StorageFullError
+              ? 'full'
+              : 'error';
       this.metrics.storage(this.namespace, this.engine, operation, outcome, (performance.now() - started) / 1000);
       throw err;
     }

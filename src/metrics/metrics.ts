@@ -86,7 +86,7 @@ export class Metrics {
   });
   private readonly storageOperations = new Counter({
     name: 'firkin_storage_operations_total',
-    help: 'Storage engine calls by namespace, engine, operation (get, set, add, replace, cas, delete, compare_read) and result (hit, miss, applied, rejected, ok, unavailable, full, error).',
+    help: 'Storage engine calls by namespace, engine, operation (get, set, add, replace, cas, delete, compare_read) and result (hit, miss, applied, rejected, ok, unavailable, unknown, full, error).',
     labelNames: ['namespace', 'engine', 'operation', 'result'] as const,
     registers: [this.registry],
   });

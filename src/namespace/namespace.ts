@@ -27,11 +27,17 @@ export class Namespace {
   readonly access: NamespaceConfig['access'];
   readonly rateLimit: NamespaceConfig['rateLimit'];
 
+  /**
+   * @param acceptsConditions whether writes with a condition (If-Match, If-None-Match) are
+   *   served: always on the embedded engine, on Cassandra only with `conditional_writes`,
+   *   where every write and delete is then a lightweight transaction (docs/cassandra.md).
+   */
   constructor(
     config: NamespaceConfig,
     private readonly store: InstrumentedStore,
     private readonly engineKnowsPrevious: boolean,
     private readonly observers: Pick<NamespaceObservers, 'insight' | 'compareSampleRate'>,
+    readonly acceptsConditions = true,
   ) {
     this.name = config.name;
     this.baseUri = config.baseUri;
@@ -93,9 +99,15 @@ export function openNamespaces(
     (c) =>
       new Namespace(
         c,
-        new InstrumentedStore(engine.store({ name: c.name, table: c.table }), observers.metrics, c.name, engine.kind),
+        new InstrumentedStore(
+          engine.store({ name: c.name, table: c.table, conditionalWrites: c.conditionalWrites, serialConsistency: c.serialConsistency }),
+          observers.metrics,
+          c.name,
+          engine.kind,
+        ),
         engine.knowsPreviousVersion,
         observers,
+        engine.kind !== 'cassandra' || c.conditionalWrites,
       ),
   );
 }

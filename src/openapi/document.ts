@@ -97,7 +97,18 @@ function namespacePath(name: string, defaultTtl: number, monitored: boolean): Re
     responses: {
       ...COMMON,
       '201': { description: 'Stored', headers: { ETag: header('ETag') } },
+      '400': problem(
+        'Malformed request; or If-Match/If-None-Match on a Cassandra namespace without conditional_writes ' +
+          '(type urn:firkin:problem:conditional-writes-disabled)',
+      ),
       '412': { $ref: '#/components/responses/PreconditionFailed' },
+      '503': {
+        ...problem(
+          'The storage engine is unavailable, or too many requests are in progress: retry (Retry-After). ' +
+            'Or (type urn:firkin:problem:outcome-unknown, no Retry-After) a conditional write timed out and may have applied: read the key before retrying',
+        ),
+        headers: { 'Retry-After': header('RetryAfter') },
+      },
       '413': { $ref: '#/components/responses/TooLarge' },
       '507': { $ref: '#/components/responses/InsufficientStorage' },
     },

@@ -65,7 +65,14 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
         const result = await readiness.check();
         if (result.ready) return x.json(200, { status: 'ready', engine: options.engine, probe_ms: Math.round(result.probeMs * 1000) / 1000 });
         // Open to all: with authentication configured, no engine message (it may name tables, hosts…).
-        const reason = options.auth?.configured ? (readiness.isDraining ? 'shutting down' : 'the storage engine did not answer') : result.reason;
+        // A permanent failure's category (e.g. missing-table) names nothing, so it is shown to all.
+        const reason = !options.auth?.configured
+          ? result.reason
+          : readiness.isDraining
+            ? 'shutting down'
+            : result.permanent !== undefined
+              ? `the storage engine refuses requests (${result.permanent})`
+              : 'the storage engine did not answer';
         return x.problem(PROBLEMS.notReady, `Not ready: ${reason}`, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
       },
     ],

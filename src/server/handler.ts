@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.js';
 import { keyHash } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Namespace } from '../namespace/namespace.js';
-import { StorageFullError, StorageUnavailableError } from '../storage/engine.js';
+import { StorageFullError, StorageOutcomeUnknownError, StoragePermanentError, StorageUnavailableError } from '../storage/engine.js';
 import { readBody } from './body.js';
 import type { serviceEndpoints } from './endpoints.js';
 import { ByteBudget } from './byte-budget.js';
@@ -23,6 +23,8 @@ import { addressBlock, RateLimiter } from './rate-limit.js';
 import type { Operation } from '../metrics/metrics.js';
 
 const EMPTY_BODY = 'The request body (the value) is empty';
+/** A permanent storage failure is logged again, with the count refused since, after this long. */
+const PERMANENT_RELOG_MS = 10 * 60_000;
 
 const OPERATION_OF: Readonly<Record<string, Operation>> = { GET: 'read', HEAD: 'read', PUT: 'write', POST: 'write', DELETE: 'delete' };
 
@@ -65,6 +67,11 @@ export function createHandler(options: HandlerOptions): Handler {
   const limits: ExchangeLimits = { budget: options.budget, writeTimeoutMs: options.writeTimeoutMs, closing: options.closing };
   /** Writes refused as the store is full: logged at most once a second, with the count since. */
   const full = { loggedAt: -Infinity, refused: 0 };
+  /**
+   * Permanent storage failures already logged, by namespace and cause, with the requests
+   * refused since: one error line per cause, then a reminder with the count every 10 minutes.
+   */
+  const permanent = new Map<string, { loggedAt: number; refused: number }>();
   const guards = new Map(
     options.namespaces.map((ns) => [
       ns.name,
@@ -123,7 +130,25 @@ export function createHandler(options: HandlerOptions): Handler {
         else exchange.problem(PROBLEMS.insufficientStorage);
         return done();
       }
-      const unavailable = err instanceof StorageUnavailableError;
+      if (err instanceof StoragePermanentError) {
+        // Not worth retrying, so 500; logged once per cause, not once per request.
+        const cause = `${exchange.namespace ?? ''}\0${err.category}`;
+        const seen = permanent.get(cause) ?? { loggedAt: -Infinity, refused: 0 };
+        seen.refused++;
+        if (performance.now() - seen.loggedAt >= PERMANENT_RELOG_MS) {
+          logger.error(
+            { request_id: requestId, namespace: exchange.namespace, engine, cause: err.category, refused: seen.refused, err: err.cause ?? err },
+            `storage refuses requests until an operator acts: ${err.message}`,
+          );
+          seen.loggedAt = performance.now();
+          seen.refused = 0;
+        }
+        permanent.set(cause, seen); // at most one entry per namespace and cause category
+        if (res.headersSent) res.destroy();
+        else exchange.problem(PROBLEMS.internal);
+        return done();
+      }
+      const unavailable = err instanceof StorageUnavailableError || err instanceof StorageOutcomeUnknownError;
       logger.error(
         {
           request_id: requestId,
@@ -133,10 +158,13 @@ export function createHandler(options: HandlerOptions): Handler {
           key_hash: exchange.key === undefined ? undefined : keyHash(exchange.namespace!, exchange.key),
           err: unavailable ? (err.cause ?? err) : err,
         },
-        unavailable ? 'storage unavailable' : 'request failed',
+        err instanceof StorageOutcomeUnknownError ? 'conditional write outcome unknown' : unavailable ? 'storage unavailable' : 'request failed',
       );
       if (res.headersSent) {
         res.destroy();
+      } else if (err instanceof StorageOutcomeUnknownError) {
+        // No Retry-After: a blind retry is what the client must not do; it should read first.
+        exchange.problem(PROBLEMS.outcomeUnknown);
       } else if (unavailable) {
         exchange.problem(PROBLEMS.unavailable, undefined, { 'Retry-After': RETRY_AFTER_SECONDS });
       } else {
@@ -209,6 +237,8 @@ export function createHandler(options: HandlerOptions): Handler {
   async function write(x: Exchange, namespace: Namespace, key: string): Promise<void> {
     const condition = writeCondition(x.req.headers);
     if (!condition.ok) return x.problem(PROBLEMS.badRequest, condition.detail);
+    // Checked before the body is read: the write cannot be served as asked.
+    if (condition.value !== undefined && !namespace.acceptsConditions) return x.problem(PROBLEMS.conditionalWritesDisabled);
     const maxAge = requestedMaxAge(x.req.headers);
     if (!maxAge.ok) return x.problem(PROBLEMS.badRequest, maxAge.detail);
     // For `Expect: 100-continue`, invite the body only now that the request is acceptable.

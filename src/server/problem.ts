@@ -70,6 +70,23 @@ export const PROBLEMS = {
     title: 'Storage unavailable',
     detail: 'The storage engine could not complete the request; retry later',
   },
+  outcomeUnknown: {
+    status: 503,
+    type: firkin('outcome-unknown'),
+    title: 'Outcome unknown',
+    detail:
+      'The conditional write timed out after it was sent: it may have been applied, or may still be. ' +
+      'Read the key (GET) to see which value is stored before deciding whether to retry',
+  },
+  conditionalWritesDisabled: {
+    status: 400,
+    type: firkin('conditional-writes-disabled'),
+    title: 'Conditional writes not enabled',
+    detail:
+      'This namespace does not take If-Match or If-None-Match on writes: on Cassandra they need conditional_writes: true ' +
+      'in its configuration, which runs every write through Paxos (see docs/cassandra.md). Send the write without the condition, ' +
+      'or ask the operator to enable conditional writes',
+  },
   insufficientStorage: {
     status: 507,
     type: firkin('insufficient-storage'),

@@ -4,11 +4,12 @@
  * Concurrent checks share one probe, so a burst of health checks is one call.
  */
 import type { Metrics } from '../metrics/metrics.js';
-import type { StorageEngine } from '../storage/engine.js';
+import { StoragePermanentError, type PermanentCause, type StorageEngine } from '../storage/engine.js';
 
 export type ReadinessResult =
   | { readonly ready: true; readonly probeMs: number }
-  | { readonly ready: false; readonly reason: string };
+  /** `permanent`: the engine refuses for a reason only an operator can fix (a missing table…). */
+  | { readonly ready: false; readonly reason: string; readonly permanent?: PermanentCause };
 
 export class Readiness {
   private draining = false;
@@ -46,7 +47,10 @@ export class Readiness {
     });
     const probe = this.engine.probe(this.timeoutMs).then(
       (): ReadinessResult => ({ ready: true, probeMs: performance.now() - started }),
-      (err: unknown): ReadinessResult => ({ ready: false, reason: `${this.engine.kind} engine: ${(err as Error).message}` }),
+      (err: unknown): ReadinessResult =>
+        err instanceof StoragePermanentError
+          ? { ready: false, reason: `${this.engine.kind} engine refuses requests: ${err.message}`, permanent: err.category }
+          : { ready: false, reason: `${this.engine.kind} engine: ${(err as Error).message}` },
     );
     const result = await Promise.race([probe, timeout]).finally(() => clearTimeout(timer));
     // A probe that was under way when draining began must not report ready again.

@@ -49,7 +49,19 @@ export interface NamespaceSpec {
   readonly name: string;
   /** Cassandra table for this namespace (ignored by the embedded engine). */
   readonly table?: string;
+  /**
+   * Cassandra: every write and delete of this namespace runs as a lightweight transaction
+   * (Paxos), so plain and conditional writes order correctly whatever the clocks do.
+   * Off: plain writes and deletes are ordinary mutations (Kask's statements); conditional
+   * sets still work here but must not be mixed with them (the server refuses them).
+   * The embedded engine ignores it: its writes are serialised in one process.
+   */
+  readonly conditionalWrites?: boolean;
+  /** Cassandra: Paxos across the local data centre only (default) or across all of them. */
+  readonly serialConsistency?: SerialConsistency;
 }
+
+export type SerialConsistency = 'local_serial' | 'serial';
 
 export interface StorageEngine {
   readonly kind: 'embedded' | 'cassandra';
@@ -71,6 +83,44 @@ export class StorageUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StorageUnavailableError';
+  }
+}
+
+/** Why the engine refuses for a reason that retrying cannot fix; names no host, table or driver text. */
+export type PermanentCause =
+  | 'missing-keyspace'
+  | 'missing-table'
+  | 'invalid-query'
+  | 'unauthorized'
+  | 'bad-credentials'
+  | 'configuration'
+  | 'protocol';
+
+/**
+ * The engine refused for a reason that lasts until an operator acts (a missing table,
+ * refused credentials, a statement Cassandra calls invalid). The server answers 500,
+ * logs the cause once, and /readyz reports it; `cause` carries the engine's own error.
+ */
+export class StoragePermanentError extends Error {
+  constructor(
+    message: string,
+    readonly category: PermanentCause,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StoragePermanentError';
+  }
+}
+
+/**
+ * A conditional write timed out after it was sent: it may have applied, or may still
+ * apply. The server answers 503 with its own problem type: the client should read the
+ * key before deciding to retry.
+ */
+export class StorageOutcomeUnknownError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageOutcomeUnknownError';
   }
 }
 

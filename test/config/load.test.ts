@@ -42,7 +42,18 @@ describe('config defaults', () => {
     assert.equal(c.logLevel, 'info');
     assert.equal(c.maxValueBytes, 1024 * 1024);
     assert.equal(c.maxKeyBytes, 1024);
-    assert.deepEqual(c.namespaces, [{ name: 'default', baseUri: '/sessions/v1/', defaultTtl: 86400, table: 'values', access: undefined, rateLimit: undefined }]);
+    assert.deepEqual(c.namespaces, [
+      {
+        name: 'default',
+        baseUri: '/sessions/v1/',
+        defaultTtl: 86400,
+        table: 'values',
+        access: undefined,
+        rateLimit: undefined,
+        conditionalWrites: false,
+        serialConsistency: 'local_serial',
+      },
+    ]);
   });
 
   it('treats an empty file as all defaults', () => {
@@ -333,4 +344,54 @@ describe('embedded.max_size', () => {
     it(`refuses ${bad}`, () => void assertConfigError(`embedded:\n  max_size: ${bad}\n`, 'embedded.max_size'));
   }
   it('refuses less than 1 MiB', () => void assertConfigError('embedded:\n  max_size: 1000KiB\n', 'embedded.max_size', /at least 1 MiB/));
+});
+
+describe('conditional writes and serial consistency', () => {
+  it('default to plain writes (Kask) at local_serial, for the single namespace and listed ones', () => {
+    const single = parseConfig('cassandra:\n  hosts: [a]\n', 'x.yaml').namespaces[0]!;
+    assert.equal(single.conditionalWrites, false);
+    assert.equal(single.serialConsistency, 'local_serial');
+    const listed = parseConfig('namespaces:\n  - {name: a, base_uri: /a/}\n', 'x.yaml').namespaces[0]!;
+    assert.equal(listed.conditionalWrites, false);
+    assert.equal(listed.serialConsistency, 'local_serial');
+  });
+
+  it('read the top-level keys for the single namespace, and as the default of listed ones', () => {
+    const single = parseConfig('cassandra:\n  hosts: [a]\nconditional_writes: true\nserial_consistency: serial\n', 'x.yaml');
+    assert.equal(single.namespaces[0]!.conditionalWrites, true);
+    assert.equal(single.namespaces[0]!.serialConsistency, 'serial');
+    assert.deepEqual(single.warnings, []);
+    const listed = parseConfig(
+      [
+        'cassandra:\n  hosts: [a]',
+        'conditional_writes: true',
+        'namespaces:',
+        '  - {name: a, base_uri: /a/}',
+        '  - {name: b, base_uri: /b/, conditional_writes: false}',
+        '  - {name: c, base_uri: /c/, serial_consistency: serial}',
+      ].join('\n'),
+      'x.yaml',
+    );
+    assert.deepEqual(
+      listed.namespaces.map((ns) => [ns.name, ns.conditionalWrites, ns.serialConsistency]),
+      [
+        ['a', true, 'local_serial'],
+        ['b', false, 'local_serial'],
+        ['c', true, 'serial'],
+      ],
+    );
+  });
+
+  it('warn that serial without conditional_writes does nothing on Cassandra', () => {
+    const c = parseConfig('cassandra:\n  hosts: [a]\nnamespaces:\n  - {name: a, base_uri: /a/, serial_consistency: serial}\n', 'x.yaml');
+    assert.equal(c.warnings.length, 1);
+    assert.match(c.warnings[0]!, /^namespaces\.0\.serial_consistency: .*conditional_writes/);
+  });
+
+  it('refuse other values', () => {
+    assertConfigError('conditional_writes: yes please\n', 'conditional_writes');
+    assertConfigError('serial_consistency: quorum\n', 'serial_consistency', /local_serial or serial/);
+    assertConfigError('namespaces:\n  - {name: a, base_uri: /a/, serial_consistency: each_serial}\n', 'namespaces.0.serial_consistency');
+    assertConfigError('namespaces:\n  - {name: a, base_uri: /a/, conditional_writes: 1}\n', 'namespaces.0.conditional_writes');
+  });
 });

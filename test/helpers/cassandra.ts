@@ -31,7 +31,7 @@ export async function singleNodeConfig(overrides: Partial<CassandraConfig> = {})
 }
 
 export function namespaceTables(...tables: string[]): NamespaceConfig[] {
-  return tables.map((t) => ({ name: t, baseUri: `/${t}/`, defaultTtl: 3600, table: t, access: undefined, rateLimit: undefined }));
+  return tables.map((t) => ({ name: t, baseUri: `/${t}/`, defaultTtl: 3600, table: t, access: undefined, rateLimit: undefined, conditionalWrites: false, serialConsistency: 'local_serial' }));
 }
 
 export async function createTables(config: CassandraConfig, ...tables: string[]): Promise<void> {

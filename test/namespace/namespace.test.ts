@@ -7,7 +7,16 @@ import { InstrumentedStore } from '../../src/metrics/instrumented-store.js';
 import { Namespace } from '../../src/namespace/namespace.js';
 import { StorageUnavailableError, type KeyValueStore } from '../../src/storage/engine.js';
 
-const nsConfig = { name: 'sessions', baseUri: '/s/', defaultTtl: 3600, table: 't', access: undefined, rateLimit: undefined };
+const nsConfig = {
+  name: 'sessions',
+  baseUri: '/s/',
+  defaultTtl: 3600,
+  table: 't',
+  access: undefined,
+  rateLimit: undefined,
+  conditionalWrites: false,
+  serialConsistency: 'local_serial',
+} as const;
 
 function namespace(store: KeyValueStore, metrics: Metrics): Namespace {
   const insight = new WriteInsight({ windowSeconds: 60, sketchSize: 10, topKeys: 5, compareSampleRate: 1 }, metrics);

@@ -6,12 +6,13 @@ import { requestHeadLimit } from '../../src/server/server.js';
 import { createTables, rawClient, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
 import { request, type Reply } from '../helpers/http.js';
 import { scrape } from '../helpers/prometheus.js';
+import { PROBLEMS } from '../../src/server/problem.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { until } from '../helpers/wait.js';
 
 const NAMESPACES = [
-  { name: 'sessions', base_uri: '/sessions/v1/', default_ttl: 3600, table: 'http_sessions' },
+  { name: 'sessions', base_uri: '/sessions/v1/', default_ttl: 3600, table: 'http_sessions', conditional_writes: true },
   { name: 'central', base_uri: '/central/v1/', default_ttl: 7200, table: 'http_central' },
 ];
 
@@ -66,6 +67,90 @@ describe('HTTP on the cassandra engine', () => {
     );
     assert.equal(cas.filter((r) => r.status === 201).length, 1, cas.map((r) => r.status).join());
     assert.equal(cas.filter((r) => r.status === 412).length, 24);
+  });
+
+  it('with conditional_writes: DELETE then add, and write then compare-and-set, are each readable after', async () => {
+    const key = randomUUID();
+    assert.equal((await request(url(key), { method: 'PUT', body: 'first' })).status, 201);
+    assert.equal((await request(url(key), { method: 'DELETE' })).status, 204);
+    assert.equal((await request(url(key))).status, 404);
+    assert.equal((await request(url(key), { method: 'PUT', body: 'added', headers: { 'if-none-match': '*' } })).status, 201);
+    assert.equal((await request(url(key))).body.toString(), 'added');
+    const put = await request(url(key), { method: 'PUT', body: 'written' });
+    assert.equal(put.status, 201);
+    const cas = await request(url(key), { method: 'PUT', body: 'swapped', headers: { 'if-match': put.headers.etag! } });
+    assert.equal(cas.status, 201);
+    const got = await request(url(key));
+    assert.equal(got.body.toString(), 'swapped');
+    assert.equal(got.headers.etag, cas.headers.etag);
+    assert.equal((await request(url(key), { method: 'PUT', body: 'x', headers: { 'if-match': put.headers.etag! } })).status, 412);
+    assert.equal((await request(url(key), { method: 'PUT', body: 'replaced', headers: { 'if-match': '*' } })).status, 201);
+    assert.equal((await request(url(key))).body.toString(), 'replaced');
+  });
+
+  it('without conditional_writes: refuses If-None-Match and If-Match on writes with 400, storing nothing; reads keep their conditions', async () => {
+    const key = randomUUID();
+    for (const headers of [{ 'if-none-match': '*' }, { 'if-match': '*' }, { 'if-match': '"abc"' }]) {
+      const reply = await request(url(key, 'central/v1'), { method: 'PUT', body: 'x', headers });
+      assert.equal(reply.status, 400, JSON.stringify(headers));
+      const doc = reply.json();
+      assert.equal(doc.type, 'urn:firkin:problem:conditional-writes-disabled');
+      assert.match(String(doc.detail), /conditional_writes: true/);
+    }
+    assert.equal((await request(url(key, 'central/v1'))).status, 404, 'nothing was stored');
+    const put = await request(url(key, 'central/v1'), { method: 'PUT', body: 'plain' });
+    assert.equal(put.status, 201, 'plain writes are served as Kask serves them');
+    const notModified = await request(url(key, 'central/v1'), { headers: { 'if-none-match': put.headers.etag! } });
+    assert.equal(notModified.status, 304);
+  });
+});
+
+describe('permanent Cassandra failures', () => {
+  it('a namespace whose table does not exist answers 500 (Kask server error), logs the cause once, and /readyz says why', async () => {
+    const c = await singleNodeConfig();
+    await createTables(c, 'http_sessions');
+    const t = await startTestService({
+      storage: 'cassandra',
+      cassandra: { hosts: c.hosts, keyspace: TEST_KEYSPACE, local_dc: c.localDc },
+      namespaces: [
+        { name: 'sessions', base_uri: '/sessions/v1/', table: 'http_sessions' },
+        { name: 'ghost', base_uri: '/ghost/v1/', table: 'http_no_such_table' },
+        { name: 'ghostlwt', base_uri: '/ghostlwt/v1/', table: 'http_no_such_table2', conditional_writes: true },
+      ],
+    });
+    const replies: Reply[] = [];
+    for (let i = 0; i < 10; i++) {
+      replies.push(await request(`${t.url}/ghost/v1/k${i}`));
+      replies.push(await request(`${t.url}/ghost/v1/k${i}`, { method: 'PUT', body: 'x' }));
+      replies.push(await request(`${t.url}/ghost/v1/k${i}`, { method: 'DELETE' }));
+      replies.push(await request(`${t.url}/ghostlwt/v1/k${i}`, { method: 'PUT', body: 'x', headers: { 'if-none-match': '*' } }));
+    }
+    for (const reply of replies) {
+      assert.equal(reply.status, 500);
+      assert.equal(reply.headers['retry-after'], undefined, 'no invitation to retry');
+      const doc = reply.json();
+      assert.equal(doc.type, PROBLEMS.internal.type);
+      assert.doesNotMatch(JSON.stringify(doc), /unconfigured|http_no_such_table|cassandra/i);
+    }
+    const logged = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 'ERROR');
+    const causes = logged.filter((l) => String(l.msg).startsWith('storage refuses requests'));
+    assert.deepEqual(
+      causes.map((l) => [l.namespace, l.cause]),
+      [
+        ['ghost', 'missing-table'],
+        ['ghostlwt', 'missing-table'],
+      ],
+      'one line per namespace and cause, for 40 requests',
+    );
+    assert.ok(!logged.some((l) => l.msg === 'storage unavailable'), 'nothing is reported as unavailable');
+
+    const ready = await request(`${t.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(String(ready.json().detail), /missing-table/);
+    assert.doesNotMatch(String(ready.json().detail), /unconfigured/);
+    // The healthy namespace keeps working.
+    assert.equal((await request(`${t.url}/sessions/v1/k`, { method: 'PUT', body: 'x' })).status, 201);
+    await t.close();
   });
 });
 
@@ -142,7 +227,7 @@ describe('metrics on the cassandra engine', () => {
     const t = await startTestService({
       storage: 'cassandra',
       cassandra: { hosts: c.hosts, keyspace: TEST_KEYSPACE, local_dc: c.localDc },
-      namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', table: 'metrics_sessions' }],
+      namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', table: 'metrics_sessions', conditional_writes: true }],
       insight: { compare_sample_rate: 1 },
     });
     const key = `${t.base}${randomUUID()}`;

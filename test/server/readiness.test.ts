@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { Readiness } from '../../src/server/readiness.js';
-import type { StorageEngine } from '../../src/storage/engine.js';
+import { StoragePermanentError, type StorageEngine } from '../../src/storage/engine.js';
 
 function engine(probe: () => Promise<void>): StorageEngine & { calls: number } {
   const e = {
@@ -49,5 +49,19 @@ describe('readiness', () => {
     r.drain();
     assert.deepEqual(await r.check(), { ready: false, reason: 'shutting down' });
     assert.equal(e.calls, 0);
+  });
+
+  it('names the category of a permanent failure, apart from a transient one', async () => {
+    const metrics = new Metrics({ engine: 'cassandra', processMetrics: false });
+    const permanent = await new Readiness(
+      engine(() => Promise.reject(new StoragePermanentError('the table does not exist (missing-table; "ks"."t" probe)', 'missing-table'))),
+      1000,
+      metrics,
+    ).check();
+    assert.equal(permanent.ready, false);
+    assert.equal(permanent.ready ? undefined : permanent.permanent, 'missing-table');
+    assert.match(permanent.ready ? '' : permanent.reason, /refuses requests: .*missing-table/);
+    const transient = await new Readiness(engine(() => Promise.reject(new Error('Cassandra request failed'))), 1000, metrics).check();
+    assert.equal(transient.ready ? 'ready' : transient.permanent, undefined);
   });
 });

@@ -57,8 +57,12 @@ function config(overrides: Partial<CassandraConfig> = {}): CassandraConfig {
   };
 }
 
-/** Whether an engine with this config gets connected within a few seconds; it is closed either way. */
-async function connects(c: CassandraConfig): Promise<{ ok: boolean; errors: string[] }> {
+/**
+ * Whether an engine with this config gets connected within a few seconds; it is closed either way.
+ * When it does not, its probe must fail with `failure`: refused credentials are permanent (500),
+ * network and TLS failures transient (503).
+ */
+async function connects(c: CassandraConfig, failure = 'StorageUnavailableError'): Promise<{ ok: boolean; errors: string[] }> {
   const errors: string[] = [];
   const engine = new CassandraEngine({ config: c, onConnectError: (err) => errors.push(String(err)) });
   try {
@@ -68,7 +72,7 @@ async function connects(c: CassandraConfig): Promise<{ ok: boolean; errors: stri
     assert.equal((await store.get('k'))?.value.toString(), 'secret session');
     return { ok: true, errors };
   } catch {
-    await assert.rejects(engine.probe(), { name: 'StorageUnavailableError' });
+    await assert.rejects(engine.probe(), { name: failure });
     return { ok: false, errors };
   } finally {
     await engine.close();
@@ -102,13 +106,13 @@ describe('cassandra with password authentication and TLS', () => {
   });
 
   it('refuses a wrong password, with the reason in the log', async () => {
-    const r = await connects(config({ authentication: { username: 'cassandra', password: 'wrong' } }));
+    const r = await connects(config({ authentication: { username: 'cassandra', password: 'wrong' } }), 'StoragePermanentError');
     assert.equal(r.ok, false);
     assert.match(r.errors.join('\n'), /Authentication|credentials|password/i);
   });
 
   it('refuses to connect without credentials', async () => {
-    assert.equal((await connects(config({ authentication: undefined }))).ok, false);
+    assert.equal((await connects(config({ authentication: undefined }), 'StoragePermanentError')).ok, false);
   });
 
   it('verifies the host name by default: a certificate for another name is refused', async () => {

@@ -19,10 +19,17 @@ async function openEngine(config: CassandraConfig): Promise<CassandraEngine> {
   return engine;
 }
 
-storageConformance('cassandra', async () => {
+async function conformanceEngine(): Promise<CassandraEngine> {
   const config = await singleNodeConfig();
   await createTables(config, ...CONFORMANCE_NAMESPACES.map((n) => n.table));
   return openEngine(config);
+}
+
+storageConformance('cassandra (plain writes, Kask)', conformanceEngine);
+storageConformance('cassandra (conditional_writes: every write through Paxos)', conformanceEngine, { conditionalWrites: true });
+storageConformance('cassandra (conditional_writes, serial_consistency: serial)', conformanceEngine, {
+  conditionalWrites: true,
+  serialConsistency: 'serial',
 });
 
 describe('cassandra engine and Kask on one table', () => {
@@ -94,6 +101,23 @@ describe('cassandra engine and Kask on one table', () => {
     assert.equal((row.get('value') as Buffer).toString(), 'from firkin');
     const columns = (await kask.execute(`SELECT * FROM "${TEST_KEYSPACE}"."kask_values" WHERE key = ?`, [key], lq)).columns.map((c) => c.name);
     assert.deepEqual(columns.sort(), ['key', 'value'], 'the table still has only Kask’s two columns');
+  });
+
+  it('with conditional_writes, writes and deletes through Paxos on rows Kask wrote, even an empty value', async () => {
+    const paxos = engine.store({ name: 'kask_paxos', table: 'kask_values', conditionalWrites: true });
+    const key = `k-${randomUUID()}`;
+    await kask.execute(KASK.set, [key, Buffer.from('from kask'), 60], lq);
+    assert.ok((await paxos.set(key, Buffer.from('from firkin'), 60)).applied);
+    assert.equal(((await kask.execute(KASK.get, [key], lq)).first().get('value') as Buffer).toString(), 'from firkin');
+    await paxos.delete(key);
+    assert.equal((await kask.execute(KASK.get, [key], lq)).first(), null);
+    // Kask stores an empty body as it is; Firkin never does. `IF value != 0x` fails on it, `IF value = 0x` holds.
+    await kask.execute(KASK.set, [key, Buffer.alloc(0), 60], lq);
+    assert.ok((await paxos.set(key, Buffer.from('over empty'), 60)).applied);
+    assert.equal((await paxos.get(key))?.value.toString(), 'over empty');
+    await kask.execute(KASK.set, [key, Buffer.alloc(0), 60], lq);
+    await paxos.delete(key);
+    assert.equal((await kask.execute(KASK.get, [key], lq)).first(), null, 'the empty value is deleted too');
   });
 
   it('treats a value written with TTL 0 as never expiring, as Kask does', async () => {

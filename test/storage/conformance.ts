@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KeyValueStore, StorageEngine } from '../../src/storage/engine.js';
+import type { KeyValueStore, NamespaceSpec, StorageEngine } from '../../src/storage/engine.js';
 import { valueVersion } from '../../src/storage/version.js';
 
 export const CONFORMANCE_NAMESPACES = [
@@ -15,7 +15,15 @@ export const CONFORMANCE_NAMESPACES = [
   { name: 'conf_b', table: 'conf_b' },
 ] as const;
 
-export function storageConformance(engineName: string, open: () => Promise<StorageEngine>): void {
+/**
+ * `spec`: settings of both namespaces beyond their name and table (e.g. Cassandra's
+ * conditional_writes), so each engine configuration runs the same suite.
+ */
+export function storageConformance(
+  engineName: string,
+  open: () => Promise<StorageEngine>,
+  spec: Omit<NamespaceSpec, 'name' | 'table'> = {},
+): void {
   describe(`storage conformance: ${engineName}`, () => {
     let engine: StorageEngine;
     let a: KeyValueStore;
@@ -24,8 +32,8 @@ export function storageConformance(engineName: string, open: () => Promise<Stora
 
     before(async () => {
       engine = await open();
-      a = engine.store(CONFORMANCE_NAMESPACES[0]);
-      b = engine.store(CONFORMANCE_NAMESPACES[1]);
+      a = engine.store({ ...CONFORMANCE_NAMESPACES[0], ...spec });
+      b = engine.store({ ...CONFORMANCE_NAMESPACES[1], ...spec });
     });
     after(async () => {
       await engine.close();
@@ -154,6 +162,18 @@ export function storageConformance(engineName: string, open: () => Promise<Stora
         assert.equal((await a.set(k, Buffer.from('x'), 60, { kind: 'present' })).applied, false);
         assert.equal((await a.set(k, Buffer.from('y'), 60, { kind: 'version', versions: [old.version] })).applied, false);
         assert.equal(await a.get(k), undefined);
+      });
+
+      it('treats a value whose TTL a conditional write shortened as absent once it expired', async () => {
+        const k = key('shortened');
+        const long = await a.set(k, Buffer.from('long-lived'), 60);
+        assert.ok(long.applied);
+        assert.ok((await a.set(k, Buffer.from('short'), 1, { kind: 'version', versions: [long.version] })).applied);
+        await sleep(2100);
+        assert.equal(await a.get(k), undefined);
+        assert.equal((await a.set(k, Buffer.from('x'), 60, { kind: 'present' })).applied, false);
+        assert.equal((await a.set(k, Buffer.from('new'), 60, { kind: 'absent' })).applied, true);
+        assert.equal((await a.get(k))?.value.toString(), 'new');
       });
 
       it('replaces only when present', async () => {

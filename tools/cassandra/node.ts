@@ -54,6 +54,15 @@ export const FAULT_CLUSTER: readonly NodeSpec[] = [
   { name: 'f-dc2-a', listen: '127.0.0.8', jmxPort: 7899, dc: 'dc2', seeds: '127.0.0.5:7000' },
 ];
 
+/**
+ * A second two-data-centre cluster, private to test/faults/serial-consistency.fault.ts,
+ * which kills and freezes its dc2 node: the shared CLUSTER is never disturbed.
+ */
+export const SERIAL_CLUSTER: readonly NodeSpec[] = [
+  { name: 'serial-dc1', listen: '127.0.0.21', jmxPort: 8199, dc: 'dc1', seeds: '127.0.0.21:7000' },
+  { name: 'serial-dc2', listen: '127.0.0.22', jmxPort: 8299, dc: 'dc2', seeds: '127.0.0.21:7000' },
+];
+
 /** JVM options Cassandra 5.0 needs on Java 17 (its conf/jvm17-server.options). */
 const JAVA17_OPTIONS = [
   '-Djdk.attach.allowAttachSelf=true',

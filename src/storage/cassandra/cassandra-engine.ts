@@ -2,14 +2,31 @@
  * The Cassandra engine: Kask's table layout (`key text PRIMARY KEY, value blob`),
  * unchanged, so Firkin and Kask can share a keyspace.
  *
- * - get: `SELECT value, TTL(value)` at LOCAL_QUORUM.
- * - set: Kask's own `INSERT … USING TTL` at LOCAL_QUORUM.
- * - add (If-None-Match: *): `INSERT … IF NOT EXISTS` (lightweight transaction).
- * - replace (If-Match: *): `UPDATE … IF EXISTS`.
- * - compare-and-set (If-Match: "v"): the version is derived from the bytes, so the
- *   current bytes are read at LOCAL_SERIAL and the update is conditional on them:
- *   `UPDATE … IF value = <those bytes>`. No schema change is needed.
- * - delete: at EACH_QUORUM, so a 204 means every data centre has the tombstone.
+ * A namespace runs in one of two write modes (docs/cassandra.md, "Writes"):
+ *
+ * - plain (default, Kask's): set is Kask's own `INSERT … USING TTL` at LOCAL_QUORUM,
+ *   delete a `DELETE` at EACH_QUORUM, both with the driver's client-side timestamps.
+ *   The server refuses conditional requests here: a lightweight transaction takes its
+ *   timestamp from the coordinator's Paxos ballot, and mixed with client-timestamped
+ *   mutations on the same key, clock skew can make an acknowledged write invisible.
+ *   (The store still does conditional sets as below, for the engine's own tests.)
+ * - conditional writes (`conditional_writes: true`): every write and delete is a
+ *   lightweight transaction, so all of a key's mutations carry ballot timestamps in
+ *   Paxos order:
+ *   - set: `UPDATE … IF value != 0x` (applies to any value but the empty blob, which
+ *     Firkin never stores, and to an absent key; the empty blob gets `IF value = 0x`);
+ *   - delete: `DELETE … IF value != 0x` likewise, committed at EACH_QUORUM;
+ *   - add (If-None-Match: *): `UPDATE … IF value = null`;
+ *   - replace (If-Match: *): `UPDATE … IF value != null`;
+ *   - compare-and-set (If-Match: "v"): the version is derived from the bytes, so the
+ *     current bytes are read at the serial consistency and the update is conditional
+ *     on them: `UPDATE … IF value = <those bytes>`. No schema change is needed.
+ *   Conditions test the value cell, not the row: a row that Kask's INSERT left with a
+ *   live row marker but an expired value is absent, as a GET says.
+ *
+ * Serial consistency per namespace: LOCAL_SERIAL (default) or SERIAL.
+ * Driver failures are classified (errors.ts): transient, permanent, or (a timed-out
+ * lightweight transaction) of unknown outcome.
  *
  * The service starts while Cassandra is down: requests get 503 until a
  * background loop connects; after that the driver reconnects to nodes by itself.
@@ -17,6 +34,8 @@
 import cassandra from 'cassandra-driver';
 import type { CassandraConfig } from '../../config/load.js';
 import {
+  StorageOutcomeUnknownError,
+  StoragePermanentError,
   StorageUnavailableError,
   type Condition,
   type KeyValueStore,
@@ -28,6 +47,7 @@ import {
 import { conditionHolds, valueVersion } from '../version.js';
 import { CONSISTENCY } from './consistency.js';
 import { clientOptions } from './client-options.js';
+import { classify, PERMANENT_CAUSE_TEXT, storageError } from './errors.js';
 import { quoteIdentifier } from './schema.js';
 
 const { Client } = cassandra;
@@ -40,7 +60,15 @@ export interface CassandraEngineOptions {
   readonly config: CassandraConfig;
   /** Called with each connection failure, for the log. */
   readonly onConnectError?: (err: unknown) => void;
+  /**
+   * Tests only: the driver's client-side timestamp generator, to simulate a client
+   * clock ahead of or behind the coordinators'.
+   */
+  readonly timestampGeneration?: cassandra.policies.timestampGeneration.TimestampGenerator;
 }
+
+/** How long a permanent failure seen by a request keeps /readyz at 503 after it was last seen. */
+const PERMANENT_FAILURE_MEMORY_MS = 60_000;
 
 export class CassandraEngine implements StorageEngine {
   readonly kind = 'cassandra' as const;
@@ -52,9 +80,15 @@ export class CassandraEngine implements StorageEngine {
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
+  /** Why the last connection attempt failed, when that was permanent (refused credentials). */
+  private connectFailure: StoragePermanentError | undefined;
+  /** Permanent failures requests met, by table and statement, with when they were last seen. */
+  private readonly permanentFailures = new Map<string, { error: StoragePermanentError; at: number }>();
 
   constructor(private readonly options: CassandraEngineOptions) {
-    this.client = new Client(clientOptions(options.config, { withKeyspace: false }));
+    const driverOptions = clientOptions(options.config, { withKeyspace: false });
+    if (options.timestampGeneration) driverOptions.policies = { ...driverOptions.policies, timestampGeneration: options.timestampGeneration };
+    this.client = new Client(driverOptions);
     // cassandra-driver 4.10 replaces a Host object on some topology refreshes (after a
     // reconnect) without shutting the old one down, leaking its timers and pool; do it here.
     this.client.on('hostRemove', (host: cassandra.Host) => {
@@ -70,7 +104,7 @@ export class CassandraEngine implements StorageEngine {
   async waitUntilConnected(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.connected) {
-      if (this.closed || Date.now() > deadline) throw new StorageUnavailableError('not connected to Cassandra');
+      if (this.closed || Date.now() > deadline) throw this.connectFailure ?? new StorageUnavailableError('not connected to Cassandra');
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -79,19 +113,31 @@ export class CassandraEngine implements StorageEngine {
     const table = namespace.table ?? namespace.name;
     let store = this.stores.get(namespace.name);
     if (!store) {
-      store = new CassandraStore(this, `${quoteIdentifier(this.options.config.keyspace)}.${quoteIdentifier(table)}`);
+      store = new CassandraStore(this, `${quoteIdentifier(this.options.config.keyspace)}.${quoteIdentifier(table)}`, namespace);
       this.stores.set(namespace.name, store);
     }
     return store;
   }
 
+  /**
+   * Ready when every namespace's table answers a read, and no request met a permanent
+   * failure in the last minute (a statement Cassandra refuses, which a read cannot show).
+   */
   async probe(timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
-    const first = this.stores.values().next().value as CassandraStore | undefined;
-    if (first === undefined) {
+    const now = Date.now();
+    for (const [key, seen] of this.permanentFailures) {
+      if (now - seen.at > PERMANENT_FAILURE_MEMORY_MS) this.permanentFailures.delete(key);
+      else throw seen.error;
+    }
+    if (this.stores.size === 0) {
       await this.execute('SELECT release_version FROM system.local', [], { readTimeout: timeoutMs });
       return;
     }
-    await first.probe(timeoutMs);
+    // One failure decides; a permanent one wins over a transient one, as it needs an operator.
+    const results = await Promise.allSettled([...this.stores.values()].map((s) => s.probe(timeoutMs)));
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    const permanent = failures.find((e) => e instanceof StoragePermanentError);
+    if (permanent ?? failures[0]) throw permanent ?? failures[0];
   }
 
   async close(): Promise<void> {
@@ -129,22 +175,44 @@ export class CassandraEngine implements StorageEngine {
     }
   }
 
-  /** Run a prepared statement; driver failures become StorageUnavailableError. */
+  /**
+   * Run a prepared statement. Driver failures become StorageUnavailableError (transient),
+   * StoragePermanentError, or for a lightweight transaction (`lwt`) that timed out,
+   * StorageOutcomeUnknownError. `where` names the table and statement, for the log and
+   * to remember permanent failures for /readyz.
+   */
   async execute(
     query: string,
     params: unknown[],
     options: cassandra.QueryOptions = {},
+    { lwt = false, where = 'system' }: { lwt?: boolean; where?: string } = {},
   ): Promise<cassandra.types.ResultSet> {
     if (this.closed) throw new StorageUnavailableError('Cassandra engine is closed');
     if (!this.connected) {
       this.connectInBackground(0);
-      throw new StorageUnavailableError('not connected to Cassandra');
+      throw this.connectFailure ?? new StorageUnavailableError('not connected to Cassandra');
     }
     try {
-      return await this.client.execute(query, params, { prepare: true, ...options });
+      const rs = await this.client.execute(query, params, { prepare: true, ...options });
+      if (this.permanentFailures.size > 0) this.permanentFailures.delete(where);
+      return rs;
     } catch (err) {
-      throw new StorageUnavailableError('Cassandra request failed', { cause: err });
+      const failure = storageError(err, { lwt, where });
+      if (failure instanceof StoragePermanentError) this.permanentFailures.set(where, { error: failure, at: Date.now() });
+      throw failure;
     }
+  }
+
+  /**
+   * The commit consistency of a delete through Paxos: EACH_QUORUM, as for a plain delete.
+   * Cassandra refuses EACH_QUORUM as a lightweight transaction's commit consistency in a
+   * keyspace that is not replicated per data centre (SimpleStrategy, a development
+   * keyspace): there, with no data centres to tell apart, QUORUM means the same.
+   */
+  paxosDeleteConsistency(): number {
+    const keyspace = this.client.metadata?.keyspaces?.[this.options.config.keyspace] as { strategy?: string } | undefined;
+    const perDc = keyspace?.strategy === undefined || keyspace.strategy.endsWith('NetworkTopologyStrategy');
+    return perDc ? CONSISTENCY.delete : cassandra.types.consistencies.quorum;
   }
 
   private connectInBackground(delayMs: number): void {
@@ -155,9 +223,15 @@ export class CassandraEngine implements StorageEngine {
         () => {
           this.connected = true;
           this.connecting = undefined;
+          this.connectFailure = undefined;
         },
         (err: unknown) => {
           this.connecting = undefined;
+          const c = classify(err);
+          this.connectFailure =
+            c.kind === 'permanent'
+              ? new StoragePermanentError(`cannot connect: ${PERMANENT_CAUSE_TEXT[c.cause]} (${c.cause})`, c.cause, { cause: err })
+              : undefined;
           this.options.onConnectError?.(err);
           this.connectInBackground(Math.min(Math.max(delayMs * 2, 500), 5000));
         },
@@ -167,29 +241,54 @@ export class CassandraEngine implements StorageEngine {
   }
 }
 
+/** The value no write stores (Firkin refuses empty values): `IF value != 0x` holds for every other state of a key. */
+const NEVER_STORED = Buffer.alloc(0);
+/** Attempts of a conditional-mode set or delete that finds exactly the empty blob stored (only Kask could have written it). */
+const UNCONDITIONAL_ATTEMPTS = 4;
+
+type Statement = 'get' | 'serialRead' | 'insert' | 'delete' | 'add' | 'replace' | 'cas' | 'put' | 'paxosDelete' | 'paxosDeleteEmpty' | 'probe';
+
 class CassandraStore implements KeyValueStore {
-  private readonly q: Record<'get' | 'getValue' | 'insert' | 'add' | 'replace' | 'cas' | 'delete' | 'probe', string>;
+  private readonly q: Record<Statement, string>;
+  private readonly conditionalWrites: boolean;
+  private readonly serial: number;
 
   constructor(
     private readonly engine: CassandraEngine,
-    table: string,
+    private readonly table: string,
+    spec: NamespaceSpec,
   ) {
+    this.conditionalWrites = spec.conditionalWrites ?? false;
+    this.serial = spec.serialConsistency === 'serial' ? CONSISTENCY.crossDcSerial : CONSISTENCY.serial;
+    const update = `UPDATE ${table} USING TTL ? SET value = ? WHERE key = ?`;
     this.q = {
       get: `SELECT value, TTL(value) AS ttl FROM ${table} WHERE key = ?`,
-      getValue: `SELECT value FROM ${table} WHERE key = ?`,
+      serialRead: `SELECT value FROM ${table} WHERE key = ?`,
       insert: `INSERT INTO ${table} (key, value) VALUES (?, ?) USING TTL ?`,
-      add: `INSERT INTO ${table} (key, value) VALUES (?, ?) IF NOT EXISTS USING TTL ?`,
-      replace: `UPDATE ${table} USING TTL ? SET value = ? WHERE key = ? IF EXISTS`,
-      cas: `UPDATE ${table} USING TTL ? SET value = ? WHERE key = ? IF value = ?`,
       delete: `DELETE FROM ${table} WHERE key = ?`,
+      add: `${update} IF value = null`,
+      replace: `${update} IF value != null`,
+      cas: `${update} IF value = ?`,
+      put: `${update} IF value != ?`,
+      paxosDelete: `DELETE FROM ${table} WHERE key = ? IF value != ?`,
+      paxosDeleteEmpty: `DELETE FROM ${table} WHERE key = ? IF value = ?`,
       probe: `SELECT key FROM ${table} WHERE key = ?`,
     };
+  }
+
+  private run(statement: Statement, params: unknown[], options: cassandra.QueryOptions, lwt = false): Promise<cassandra.types.ResultSet> {
+    return this.engine.execute(this.q[statement], params, options, { lwt, where: `${this.table} ${statement}` });
+  }
+
+  /** Options of a lightweight transaction committed at `consistency`. */
+  private lwt(consistency: number): cassandra.QueryOptions {
+    return { consistency, serialConsistency: this.serial };
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
     // Idempotent: if the coordinator dies mid-request, the driver retries on another node
     // instead of failing the request (a read, a plain write or a delete can safely run twice).
-    const rs = await this.engine.execute(this.q.get, [key], { consistency: CONSISTENCY.read, isIdempotent: true });
+    const rs = await this.run('get', [key], { consistency: CONSISTENCY.read, isIdempotent: true });
     const row = rs.first();
     const value = row?.get('value') as Buffer | null | undefined;
     if (value === null || value === undefined) return undefined;
@@ -199,38 +298,72 @@ class CassandraStore implements KeyValueStore {
 
   async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
     const version = valueVersion(value);
-    const write = { consistency: CONSISTENCY.write, serialConsistency: CONSISTENCY.serial };
+    const write = this.lwt(CONSISTENCY.write);
     const applied = (previousVersion?: string | null): SetOutcome => ({ applied: true, version, previousVersion });
     switch (condition?.kind) {
       case undefined:
-        await this.engine.execute(this.q.insert, [key, value, ttlSeconds], { ...write, isIdempotent: true });
+        if (this.conditionalWrites) {
+          await this.unconditionally('put', 'cas', [ttlSeconds, value, key], write);
+          return applied();
+        }
+        await this.run('insert', [key, value, ttlSeconds], { consistency: CONSISTENCY.write, isIdempotent: true });
         return applied();
       case 'absent': {
-        const rs = await this.engine.execute(this.q.add, [key, value, ttlSeconds], write);
+        const rs = await this.run('add', [ttlSeconds, value, key], write, true);
         return rs.wasApplied() ? applied(null) : { applied: false };
       }
       case 'present': {
-        const rs = await this.engine.execute(this.q.replace, [ttlSeconds, value, key], write);
+        const rs = await this.run('replace', [ttlSeconds, value, key], write, true);
         return rs.wasApplied() ? applied() : { applied: false };
       }
       case 'version': {
         // Read the current bytes linearizably, then update only if they are still those bytes.
-        const rs = await this.engine.execute(this.q.getValue, [key], { consistency: CONSISTENCY.serial });
+        const rs = await this.run('serialRead', [key], { consistency: this.serial });
         const current = rs.first()?.get('value') as Buffer | null | undefined;
         if (current === null || current === undefined) return { applied: false };
         const currentVersion = valueVersion(current);
         if (!conditionHolds(condition, currentVersion)) return { applied: false };
-        const cas = await this.engine.execute(this.q.cas, [ttlSeconds, value, key, current], write);
+        const cas = await this.run('cas', [ttlSeconds, value, key, current], write, true);
         return cas.wasApplied() ? applied(currentVersion) : { applied: false };
       }
     }
   }
 
   async delete(key: string): Promise<void> {
-    await this.engine.execute(this.q.delete, [key], { consistency: CONSISTENCY.delete, isIdempotent: true });
+    if (this.conditionalWrites) {
+      // Committed at EACH_QUORUM: a 204 means every data centre has the tombstone (QUORUM where
+      // the keyspace has no data centres: SimpleStrategy).
+      await this.unconditionally('paxosDelete', 'paxosDeleteEmpty', [key], this.lwt(this.engine.paxosDeleteConsistency()));
+      return;
+    }
+    await this.run('delete', [key], { consistency: CONSISTENCY.delete, isIdempotent: true });
+  }
+
+  /**
+   * A write or delete that must apply, as a lightweight transaction: `IF value != 0x`
+   * holds unless the stored value is the empty blob, for which `IF value = 0x` holds.
+   * Its client sent no condition, so a timeout is an ordinary 503: repeating an
+   * unconditional write or delete is safe.
+   */
+  private async unconditionally(
+    statement: 'put' | 'paxosDelete',
+    whenEmpty: 'cas' | 'paxosDeleteEmpty',
+    params: unknown[],
+    options: cassandra.QueryOptions,
+  ): Promise<void> {
+    try {
+      for (let attempt = 0; attempt < UNCONDITIONAL_ATTEMPTS; attempt++) {
+        const rs = await this.run(attempt % 2 === 0 ? statement : whenEmpty, [...params, NEVER_STORED], options, true);
+        if (rs.wasApplied()) return;
+      }
+    } catch (err) {
+      if (err instanceof StorageOutcomeUnknownError) throw new StorageUnavailableError('Cassandra request timed out', { cause: err.cause });
+      throw err;
+    }
+    throw new StorageUnavailableError('the key changed between every attempt of an unconditional write');
   }
 
   async probe(timeoutMs: number): Promise<void> {
-    await this.engine.execute(this.q.probe, [PROBE_KEY], { consistency: CONSISTENCY.read, readTimeout: timeoutMs });
+    await this.run('probe', [PROBE_KEY], { consistency: CONSISTENCY.read, readTimeout: timeoutMs });
   }
 }

@@ -5,7 +5,11 @@
  * - deletes at EACH_QUORUM: a majority in every data centre, so a logged-out session
  *   cannot still be read in a data centre the delete did not reach (Firkin answers
  *   503 rather than a 204 that only some data centres saw);
- * - lightweight transactions (add, compare-and-set) with serial consistency LOCAL_SERIAL.
+ * - lightweight transactions with serial consistency LOCAL_SERIAL: Paxos among the local
+ *   data centre's replicas, atomic within it; a namespace may choose SERIAL instead
+ *   (`serial_consistency: serial`): Paxos among a quorum of all replicas, atomic across
+ *   data centres, at the price of a cross-DC round trip per phase and no conditional
+ *   write while a majority of all replicas is unreachable.
  */
 import cassandra from 'cassandra-driver';
 
@@ -16,4 +20,5 @@ export const CONSISTENCY = Object.freeze({
   write: consistencies.localQuorum,
   delete: consistencies.eachQuorum,
   serial: consistencies.localSerial,
+  crossDcSerial: consistencies.serial,
 });

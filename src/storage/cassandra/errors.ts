@@ -1,0 +1,114 @@
+/**
+ * What a cassandra-driver failure means for the client: worth retrying, not worth
+ * retrying until an operator acts, or (for a lightweight transaction) of unknown outcome.
+ *
+ * Classified from the driver's own classes (lib/errors.js) and, for errors the server
+ * sent, the protocol's error codes (types.responseErrorCodes):
+ *
+ * - transient: unavailable, read/write timeout, read/write failure, overloaded,
+ *   bootstrapping, truncate error, server error, NoHostAvailable (unless every host
+ *   refused for a permanent reason), OperationTimedOut, busy connections, TLS and
+ *   socket errors. The server answers 503 with Retry-After.
+ * - permanent: syntax error, invalid (including an unconfigured table or keyspace),
+ *   unauthorized, bad credentials (AuthenticationError), config error, protocol error,
+ *   already exists, a driver ArgumentError or NotSupportedError. Retrying cannot help;
+ *   the server answers 500 and /readyz reports it.
+ * - a write timeout, write failure or OperationTimedOut of a lightweight transaction
+ *   may have applied (Paxos may finish it later): the outcome is unknown.
+ */
+import cassandra from 'cassandra-driver';
+import {
+  StorageOutcomeUnknownError,
+  StoragePermanentError,
+  StorageUnavailableError,
+  type PermanentCause,
+} from '../engine.js';
+
+const { errors, types } = cassandra;
+const codes = types.responseErrorCodes;
+
+export type Classification =
+  | { readonly kind: 'transient'; readonly timeout: boolean }
+  | { readonly kind: 'permanent'; readonly cause: PermanentCause };
+
+const TRANSIENT: Classification = { kind: 'transient', timeout: false };
+const TIMEOUT: Classification = { kind: 'transient', timeout: true };
+
+/** The permanent cause of a server error code, or undefined when the code is transient. */
+function permanentCodeCause(code: number, message: string): PermanentCause | undefined {
+  switch (code) {
+    case codes.syntaxError:
+      return 'invalid-query';
+    case codes.invalid:
+      if (/unconfigured table|table .* does not exist/i.test(message)) return 'missing-table';
+      if (/keyspace .* does not exist|does not exist.*keyspace/i.test(message)) return 'missing-keyspace';
+      return 'invalid-query';
+    case codes.alreadyExists:
+      return 'invalid-query';
+    case codes.unauthorized:
+      return 'unauthorized';
+    case codes.badCredentials:
+      return 'bad-credentials';
+    case codes.configError:
+      return 'configuration';
+    case codes.protocolError:
+      return 'protocol';
+    default:
+      return undefined;
+  }
+}
+
+/** Classify any error cassandra-driver rejects with. */
+export function classify(err: unknown): Classification {
+  if (err instanceof errors.ResponseError) {
+    const cause = permanentCodeCause(err.code, err.message);
+    if (cause !== undefined) return { kind: 'permanent', cause };
+    switch (err.code) {
+      case codes.writeTimeout:
+      case codes.writeFailure:
+      case codes.readTimeout:
+        return TIMEOUT;
+      default:
+        // unavailable, overloaded, bootstrapping, truncate, read failure, server error, unprepared…
+        return TRANSIENT;
+    }
+  }
+  if (err instanceof errors.AuthenticationError) return { kind: 'permanent', cause: 'bad-credentials' };
+  if (err instanceof errors.ArgumentError || err instanceof errors.NotSupportedError) return { kind: 'permanent', cause: 'invalid-query' };
+  if (err instanceof errors.OperationTimedOutError) return TIMEOUT;
+  if (err instanceof errors.NoHostAvailableError) {
+    // Permanent only when every host tried refused for the same kind of permanent reason
+    // (a wrong password refused by every node); any network trouble makes it transient.
+    const inner = Object.values((err.innerErrors ?? {}) as Record<string, unknown>).map(classify);
+    const first = inner[0];
+    if (first?.kind === 'permanent' && inner.every((c) => c.kind === 'permanent' && c.cause === first.cause)) return first;
+    return inner.some((c) => c.kind === 'transient' && c.timeout) ? TIMEOUT : TRANSIENT;
+  }
+  return TRANSIENT;
+}
+
+/** Human words for a permanent cause, for /readyz and the problem log line (no driver text). */
+export const PERMANENT_CAUSE_TEXT: Readonly<Record<PermanentCause, string>> = {
+  'missing-keyspace': 'the keyspace does not exist',
+  'missing-table': 'the table does not exist',
+  'invalid-query': 'Cassandra refused the statement as invalid',
+  unauthorized: 'the Cassandra user lacks a permission',
+  'bad-credentials': 'Cassandra refused the credentials',
+  configuration: 'Cassandra refused the configuration',
+  protocol: 'a CQL protocol error',
+};
+
+/**
+ * The storage error for a driver failure. `lwt`: the statement was a lightweight
+ * transaction, so a timeout leaves its outcome unknown. `where` names the table.
+ */
+export function storageError(err: unknown, { lwt, where }: { lwt: boolean; where: string }): Error {
+  const c = classify(err);
+  if (c.kind === 'permanent') {
+    return new StoragePermanentError(`${PERMANENT_CAUSE_TEXT[c.cause]} (${c.cause}; ${where})`, c.cause, { cause: err });
+  }
+  if (lwt && c.timeout && !(err instanceof errors.ResponseError && err.code === codes.readTimeout)) {
+    return new StorageOutcomeUnknownError('a lightweight transaction timed out: it may or may not have applied', { cause: err });
+  }
+  return new StorageUnavailableError('Cassandra request failed', { cause: err });
+}
