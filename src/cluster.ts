@@ -80,7 +80,12 @@ export function runPrimary(config: FirkinConfig): void {
   // Workers asking at the same time (or within metrics_max_age_ms) share one collection.
   const views = {
     metrics: snapshot(config.metricsMaxAgeMs, async () => AggregatorRegistry.aggregate((await collect('metrics')) as object[]).metrics()),
-    'top-keys': snapshot(config.metricsMaxAgeMs, async () => mergeTopKeys((await collect('top-keys')) as TopKeysReport[], config.insight.topKeys)),
+    'top-keys': snapshot(config.metricsMaxAgeMs, async () => {
+      const running = [...live].filter((w) => w.isConnected()).length;
+      const reports = (await collect('top-keys')) as TopKeysReport[];
+      const merged = mergeTopKeys(reports, config.insight.topKeys);
+      return merged === undefined ? undefined : { ...merged, workers: { running, reporting: reports.length } };
+    }),
   };
   const answer = async (worker: Worker, ask: Ask): Promise<void> => {
     const body = await views[ask.what]().catch((err: unknown) => {

@@ -40,6 +40,11 @@ export interface TopKeysReport {
   readonly window_seconds: number;
   readonly sketch_size: number;
   readonly key_hash: string;
+  /**
+   * With workers: how many run, and how many reported in time. When fewer reported,
+   * the counts of those that did not are missing, so `writes` may be below the truth.
+   */
+  readonly workers?: { readonly running: number; readonly reporting: number };
   readonly windows: readonly TopKeysWindow[];
 }
 

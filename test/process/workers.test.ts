@@ -53,7 +53,11 @@ describe('workers', () => {
     assert.equal(metrics.value('firkin_build_info'), 1);
     assert.equal(metrics.value('kask_build_info'), 1, 'max over the workers, not their sum');
 
-    const top = (await request(`${f.url}/admin/top-keys`)).json() as { windows: { writes: number; top: { writes: number }[] }[] };
+    const top = (await request(`${f.url}/admin/top-keys`)).json() as {
+      workers: { running: number; reporting: number };
+      windows: { writes: number; top: { writes: number }[] }[];
+    };
+    assert.deepEqual(top.workers, { running: 2, reporting: 2 });
     assert.equal(top.windows[0]!.writes, 2, 'merged over the workers');
     assert.equal(top.windows[0]!.top.length, 1, 'one key, one hash in every worker');
 

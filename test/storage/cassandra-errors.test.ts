@@ -51,11 +51,10 @@ describe('cassandra error classification', () => {
   }
 
   const transient: [string, Error][] = [
-    ['unavailable', response(codes.unavailableException, 'Cannot achieve consistency level', { consistencies: 6, required: 2, alive: 1 })],
+    ['unavailable at LOCAL_SERIAL (a Paxos phase: nothing accepted)', response(codes.unavailableException, 'Cannot achieve consistency level', { consistencies: 9, required: 2, alive: 1 })],
     ['overloaded', response(codes.overloaded, 'Overloaded')],
     ['bootstrapping', response(codes.isBootstrapping, 'Bootstrapping')],
     ['truncate error', response(codes.truncateError, 'Truncate failed')],
-    ['server error', response(codes.serverError, 'java.lang.RuntimeException')],
     ['read failure', response(codes.readFailure, 'Operation failed')],
     ['no host available (network)', new errors.NoHostAvailableError({ '127.0.0.1:9042': Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) })],
     [
@@ -88,6 +87,18 @@ describe('cassandra error classification', () => {
       assert.deepEqual(classify(err), { kind: 'transient', timeout: true });
       assert.ok(storageError(err, { lwt: true, where: 't cas' }) instanceof StorageOutcomeUnknownError);
       assert.ok(storageError(err, { lwt: false, where: 't insert' }) instanceof StorageUnavailableError);
+    });
+  }
+
+  const afterAccept: [string, Error][] = [
+    ['unavailable at LOCAL_QUORUM (a Paxos commit, after the proposal was accepted)', response(codes.unavailableException, 'Cannot achieve consistency level', { consistencies: 6, required: 2, alive: 1 })],
+    ['a server error', response(codes.serverError, 'java.lang.RuntimeException')],
+  ];
+  for (const [what, err] of afterAccept) {
+    it(`${what}: transient, and of unknown outcome for a lightweight transaction`, () => {
+      assert.equal(classify(err).kind, 'transient');
+      assert.ok(storageError(err, { lwt: false, where: 't insert' }) instanceof StorageUnavailableError);
+      assert.ok(storageError(err, { lwt: true, where: 't add' }) instanceof StorageOutcomeUnknownError, 'it may have applied');
     });
   }
 

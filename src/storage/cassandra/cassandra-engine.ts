@@ -67,8 +67,6 @@ export interface CassandraEngineOptions {
   readonly timestampGeneration?: cassandra.policies.timestampGeneration.TimestampGenerator;
 }
 
-/** How long a permanent failure seen by a request keeps /readyz at 503 after it was last seen. */
-const PERMANENT_FAILURE_MEMORY_MS = 60_000;
 
 export class CassandraEngine implements StorageEngine {
   readonly kind = 'cassandra' as const;
@@ -82,8 +80,6 @@ export class CassandraEngine implements StorageEngine {
   private connecting: Promise<void> | undefined;
   /** Why the last connection attempt failed, when that was permanent (refused credentials). */
   private connectFailure: StoragePermanentError | undefined;
-  /** Permanent failures requests met, by table and statement, with when they were last seen. */
-  private readonly permanentFailures = new Map<string, { error: StoragePermanentError; at: number }>();
 
   constructor(private readonly options: CassandraEngineOptions) {
     const driverOptions = clientOptions(options.config, { withKeyspace: false });
@@ -120,15 +116,13 @@ export class CassandraEngine implements StorageEngine {
   }
 
   /**
-   * Ready when every namespace's table answers a read, and no request met a permanent
-   * failure in the last minute (a statement Cassandra refuses, which a read cannot show).
+   * Ready when every namespace's table answers a read. Only the probe decides: a
+   * permanent failure a request meets (a statement refused for that request's data, or a
+   * permission only writes need) answers that request 500 and is logged, but must not
+   * take every instance out of the load balancer at once, reads included. A missing
+   * table or keyspace, or refused credentials, fail the probe itself.
    */
   async probe(timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
-    const now = Date.now();
-    for (const [key, seen] of this.permanentFailures) {
-      if (now - seen.at > PERMANENT_FAILURE_MEMORY_MS) this.permanentFailures.delete(key);
-      else throw seen.error;
-    }
     if (this.stores.size === 0) {
       await this.execute('SELECT release_version FROM system.local', [], { readTimeout: timeoutMs });
       return;
@@ -178,8 +172,7 @@ export class CassandraEngine implements StorageEngine {
   /**
    * Run a prepared statement. Driver failures become StorageUnavailableError (transient),
    * StoragePermanentError, or for a lightweight transaction (`lwt`) that timed out,
-   * StorageOutcomeUnknownError. `where` names the table and statement, for the log and
-   * to remember permanent failures for /readyz.
+   * StorageOutcomeUnknownError. `where` names the table and statement, for the log.
    */
   async execute(
     query: string,
@@ -193,13 +186,9 @@ export class CassandraEngine implements StorageEngine {
       throw this.connectFailure ?? new StorageUnavailableError('not connected to Cassandra');
     }
     try {
-      const rs = await this.client.execute(query, params, { prepare: true, ...options });
-      if (this.permanentFailures.size > 0) this.permanentFailures.delete(where);
-      return rs;
+      return await this.client.execute(query, params, { prepare: true, ...options });
     } catch (err) {
-      const failure = storageError(err, { lwt, where });
-      if (failure instanceof StoragePermanentError) this.permanentFailures.set(where, { error: failure, at: Date.now() });
-      throw failure;
+      throw storageError(err, { lwt, where });
     }
   }
 

@@ -14,7 +14,9 @@
  *   already exists, a driver ArgumentError or NotSupportedError. Retrying cannot help;
  *   the server answers 500 and /readyz reports it.
  * - a write timeout, write failure or OperationTimedOut of a lightweight transaction
- *   may have applied (Paxos may finish it later): the outcome is unknown.
+ *   may have applied (Paxos may finish it later), and so may one answered
+ *   "unavailable" at its commit consistency (not SERIAL/LOCAL_SERIAL: the proposal
+ *   may have been accepted) or with a server error: the outcome is unknown.
  */
 import cassandra from 'cassandra-driver';
 import {
@@ -98,6 +100,12 @@ export const PERMANENT_CAUSE_TEXT: Readonly<Record<PermanentCause, string>> = {
   protocol: 'a CQL protocol error',
 };
 
+/** An "unavailable" of a Paxos round's own phases (SERIAL, LOCAL_SERIAL): refused before anything was accepted. */
+function serialPhase(err: InstanceType<typeof errors.ResponseError>): boolean {
+  const level = (err as { consistencies?: number }).consistencies;
+  return level === types.consistencies.serial || level === types.consistencies.localSerial;
+}
+
 /**
  * The storage error for a driver failure. `lwt`: the statement was a lightweight
  * transaction, so a timeout leaves its outcome unknown. `where` names the table.
@@ -109,6 +117,11 @@ export function storageError(err: unknown, { lwt, where }: { lwt: boolean; where
   }
   if (lwt && c.timeout && !(err instanceof errors.ResponseError && err.code === codes.readTimeout)) {
     return new StorageOutcomeUnknownError('a lightweight transaction timed out: it may or may not have applied', { cause: err });
+  }
+  if (lwt && err instanceof errors.ResponseError && (err.code === codes.serverError || (err.code === codes.unavailableException && !serialPhase(err)))) {
+    // Unavailable at the commit (LOCAL_QUORUM / EACH_QUORUM), after the proposal was
+    // accepted, or a server error mid-round: the write may have applied.
+    return new StorageOutcomeUnknownError('a lightweight transaction failed after it may have applied', { cause: err });
   }
   return new StorageUnavailableError('Cassandra request failed', { cause: err });
 }
