@@ -109,13 +109,15 @@ describe('permanent Cassandra failures', () => {
   it('a namespace whose table does not exist answers 500 (Kask server error), logs the cause once, and /readyz says why', async () => {
     const c = await singleNodeConfig();
     await createTables(c, 'http_sessions');
+    // Tables that do not exist yet (a fresh name each run), created at the end.
+    const ghost = `http_ghost_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
     const t = await startTestService({
       storage: 'cassandra',
       cassandra: { hosts: c.hosts, keyspace: TEST_KEYSPACE, local_dc: c.localDc },
       namespaces: [
         { name: 'sessions', base_uri: '/sessions/v1/', table: 'http_sessions' },
-        { name: 'ghost', base_uri: '/ghost/v1/', table: 'http_no_such_table' },
-        { name: 'ghostlwt', base_uri: '/ghostlwt/v1/', table: 'http_no_such_table2', conditional_writes: true },
+        { name: 'ghost', base_uri: '/ghost/v1/', table: ghost },
+        { name: 'ghostlwt', base_uri: '/ghostlwt/v1/', table: `${ghost}_lwt`, conditional_writes: true },
       ],
     });
     const replies: Reply[] = [];
@@ -130,7 +132,7 @@ describe('permanent Cassandra failures', () => {
       assert.equal(reply.headers['retry-after'], undefined, 'no invitation to retry');
       const doc = reply.json();
       assert.equal(doc.type, PROBLEMS.internal.type);
-      assert.doesNotMatch(JSON.stringify(doc), /unconfigured|http_no_such_table|cassandra/i);
+      assert.doesNotMatch(JSON.stringify(doc), /unconfigured|http_ghost|cassandra/i);
     }
     const logged = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 'ERROR');
     const causes = logged.filter((l) => String(l.msg).startsWith('storage refuses requests'));
@@ -150,7 +152,14 @@ describe('permanent Cassandra failures', () => {
     assert.doesNotMatch(String(ready.json().detail), /unconfigured/);
     // The healthy namespace keeps working.
     assert.equal((await request(`${t.url}/sessions/v1/k`, { method: 'PUT', body: 'x' })).status, 201);
+    // Once the operator creates the tables, the service is ready again without a restart.
+    await createTables(c, ghost, `${ghost}_lwt`);
+    await until(async () => (await request(`${t.url}/readyz`)).status === 200, '/readyz 200 once the tables exist', 15_000, 200);
+    assert.equal((await request(`${t.url}/ghost/v1/k0`, { method: 'PUT', body: 'x' })).status, 201);
     await t.close();
+    const raw = rawClient(c);
+    for (const table of [ghost, `${ghost}_lwt`]) await raw.execute(`DROP TABLE IF EXISTS ${TEST_KEYSPACE}.${table}`);
+    await raw.shutdown();
   });
 });
 
