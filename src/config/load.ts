@@ -7,7 +7,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { typedIdentity, IDENTITY_KINDS, type IdentityKind } from '../server/tls.js';
+import { resolveAccess, resolveNamespaces } from './namespaces.js';
 import { configSchema, MAX_KEY_BYTES_CASSANDRA, MAX_KEY_BYTES_EMBEDDED, OPERATIONS, type ConfigFile, type SyslogFacility } from './schema.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
@@ -172,9 +172,6 @@ export const DEFAULTS = {
   },
 } as const;
 
-/** Paths Firkin itself serves; no namespace may claim them. */
-const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/openapi', '/admin'];
-
 /** A config problem: `key` is the dotted key path (or undefined for the file as a whole). */
 export class ConfigError extends Error {
   constructor(
@@ -232,7 +229,6 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     throw new ConfigError(file, key, problem);
   };
   const warnings: string[] = [];
-  const identities = (key: string, value: string): string[] => typedIdentities(key, value, fail, warnings);
   const readable = (key: string, p: string | undefined): string | undefined => {
     if (p === undefined) return undefined;
     try {
@@ -257,55 +253,14 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   const cassandra = resolveCassandra(c, fail, readable);
   if (storage === 'cassandra' && cassandra === undefined) fail('storage', 'cassandra needs a cassandra: section');
 
-  const defaultTtl = c.default_ttl ?? DEFAULTS.defaultTtl;
-  const baseTable = c.cassandra?.table ?? DEFAULTS.cassandra.table;
-  let namespaces: NamespaceConfig[];
-  if (c.namespaces === undefined) {
-    namespaces = [
-      {
-        name: 'default',
-        baseUri: normaliseBase(c.base_uri ?? DEFAULTS.baseUri),
-        defaultTtl,
-        table: baseTable,
-        access: undefined,
-        rateLimit: undefined,
-        conditionalWrites: c.conditional_writes ?? false,
-        serialConsistency: c.serial_consistency ?? 'local_serial',
-      },
-    ];
-  } else {
-    if (c.base_uri !== undefined) fail('base_uri', 'set base_uri on each namespace, not at the top level, when namespaces are listed');
-    namespaces = c.namespaces.map((ns, i) => {
-      if (ns.clients !== undefined && tls?.ca === undefined) {
-        fail(`namespaces.${i}.clients`, 'client certificate identities need mutual TLS (tls.ca)');
-      }
-      const all = [...OPERATIONS];
-      return {
-        name: ns.name,
-        baseUri: normaliseBase(ns.base_uri),
-        defaultTtl: ns.default_ttl ?? defaultTtl,
-        table: ns.table ?? (i === 0 ? baseTable : ns.name),
-        access:
-          ns.clients === undefined && ns.tokens === undefined
-            ? undefined
-            : {
-                clients: (ns.clients ?? []).flatMap((cl, j) => {
-                  const key = `namespaces.${i}.clients.${j}`;
-                  if (typeof cl === 'string') return identities(key, cl).map((identity) => ({ identity, operations: all }));
-                  return identities(`${key}.identity`, cl.identity).map((identity) => ({ identity, operations: cl.operations ?? all }));
-                }),
-                tokens: (ns.tokens ?? []).map((t) => ({ name: t.name, sha256: t.sha256, operations: t.operations ?? all })),
-              },
-        rateLimit:
-          ns.rate_limit === undefined
-            ? undefined
-            : { perSecond: ns.rate_limit.requests_per_second, burst: ns.rate_limit.burst ?? Math.max(1, Math.ceil(ns.rate_limit.requests_per_second)) },
-        conditionalWrites: ns.conditional_writes ?? c.conditional_writes ?? false,
-        serialConsistency: ns.serial_consistency ?? c.serial_consistency ?? 'local_serial',
-      };
-    });
-  }
-  checkNamespaces(namespaces, c.namespaces !== undefined, fail);
+  const namespaces = resolveNamespaces(c, {
+    defaultBaseUri: DEFAULTS.baseUri,
+    defaultTtl: c.default_ttl ?? DEFAULTS.defaultTtl,
+    firstTable: c.cassandra?.table ?? DEFAULTS.cassandra.table,
+    mutualTls: tls?.ca !== undefined,
+    fail,
+    warnings,
+  });
   if (storage === 'embedded' && c.max_key_bytes !== undefined && c.max_key_bytes > MAX_KEY_BYTES_EMBEDDED) {
     fail('max_key_bytes', `must be at most ${MAX_KEY_BYTES_EMBEDDED} on the embedded engine (LMDB's key limit); up to ${MAX_KEY_BYTES_CASSANDRA} on cassandra`);
   }
@@ -320,7 +275,7 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   if ((c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes) < (c.max_value_bytes ?? DEFAULTS.maxValueBytes)) {
     fail('max_buffered_bytes', 'must be at least max_value_bytes, or the largest value could never be sent');
   }
-  const admin = resolveAdmin(c, tls?.ca !== undefined, fail, identities);
+  const admin = resolveAdmin(c, tls?.ca !== undefined, fail, warnings);
   const authentication = tls?.ca !== undefined || namespaces.some((ns) => (ns.access?.tokens.length ?? 0) > 0) || admin.access !== undefined;
   if (authentication && admin.access === undefined) {
     warnings.push(
@@ -375,26 +330,11 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   };
 }
 
-/**
- * A configured client identity as the typed identities it matches: `cn:x`, `dns:x`
- * or `uri:x` (prefix in any case) as itself; a bare `x` as all three, with a warning.
- */
-function typedIdentities(key: string, value: string, fail: (key: string, problem: string) => never, warnings: string[]): string[] {
-  const m = /^([a-z]+):(.*)$/is.exec(value);
-  const kind = m?.[1]!.toLowerCase();
-  if (m !== null && IDENTITY_KINDS.includes(kind as IdentityKind)) {
-    if (m[2] === '') fail(key, `names no identity after ${kind}:`);
-    return [typedIdentity(kind as IdentityKind, m[2]!)];
-  }
-  warnings.push(`${key}: ${JSON.stringify(value)} matches subject CN, SAN DNS and SAN URI alike; write cn:, dns: or uri: to say which`);
-  return IDENTITY_KINDS.map((k) => typedIdentity(k, value));
-}
-
 function resolveAdmin(
   c: ConfigFile,
   mutualTls: boolean,
   fail: (key: string, problem: string) => never,
-  identities: (key: string, value: string) => string[],
+  warnings: string[],
 ): FirkinConfig['admin'] {
   const a = c.admin;
   const enabled = a?.enabled ?? true;
@@ -402,14 +342,7 @@ function resolveAdmin(
   if (!enabled && a?.listen_port !== undefined) fail('admin.listen_port', 'the admin endpoints are disabled (admin.enabled: false)');
   if (a?.clients !== undefined && !mutualTls) fail('admin.clients', 'client certificate identities need mutual TLS (tls.ca)');
   const listen = a?.listen_port !== undefined ? { address: a.listen_address ?? DEFAULTS.listenAddress, port: a.listen_port } : undefined;
-  const all = [...OPERATIONS];
-  const access =
-    a?.clients === undefined && a?.tokens === undefined
-      ? undefined
-      : {
-          clients: (a.clients ?? []).flatMap((value, i) => identities(`admin.clients.${i}`, value).map((identity) => ({ identity, operations: all }))),
-          tokens: (a.tokens ?? []).map((t) => ({ name: t.name, sha256: t.sha256, operations: all })),
-        };
+  const access = resolveAccess('admin', a?.clients, a?.tokens, fail, warnings);
   return { enabled, listen, access };
 }
 
@@ -469,27 +402,6 @@ function resolveCassandra(
   };
 }
 
-function checkNamespaces(
-  namespaces: readonly NamespaceConfig[],
-  listed: boolean,
-  fail: (key: string, problem: string) => never,
-): void {
-  const keyOf = (i: number, field: string): string => (listed ? `namespaces.${i}.${field}` : field);
-  namespaces.forEach((ns, i) => {
-    if (ns.baseUri === '/') fail(keyOf(i, 'base_uri'), 'must not be /: it would shadow the service endpoints');
-    for (const reserved of RESERVED_PATHS) {
-      if (ns.baseUri.startsWith(`${reserved}/`)) fail(keyOf(i, 'base_uri'), `${reserved} is reserved for the service itself`);
-    }
-    namespaces.slice(0, i).forEach((other) => {
-      if (other.name === ns.name) fail(keyOf(i, 'name'), `duplicate namespace name ${ns.name}`);
-      if (ns.baseUri.startsWith(other.baseUri) || other.baseUri.startsWith(ns.baseUri)) {
-        fail(keyOf(i, 'base_uri'), `${ns.baseUri} overlaps ${other.baseUri} of namespace ${other.name}`);
-      }
-      if (other.table === ns.table) fail(keyOf(i, 'table'), `table ${ns.table} is already used by namespace ${other.name}`);
-    });
-  });
-}
-
 const SIZE_UNITS: Readonly<Record<string, number>> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
 };
@@ -507,13 +419,6 @@ function byteSize(value: number | string | undefined, fail: (problem: string) =>
   if (!Number.isSafeInteger(bytes)) fail('must be a whole number of bytes or a size such as 512MiB, 4GiB or 100MB');
   if (bytes < MIN_MAX_SIZE) fail(`must be at least 1 MiB (${MIN_MAX_SIZE} bytes)`);
   return bytes;
-}
-
-/** As Kask: ensure a leading and a trailing slash. */
-function normaliseBase(uri: string): string {
-  let base = uri.startsWith('/') ? uri : `/${uri}`;
-  if (!base.endsWith('/')) base += '/';
-  return base;
 }
 
 /** YAML `key:` with no value means "not set", as it does for Kask. */
