@@ -47,7 +47,10 @@ export class Exchange {
   }
 
   send(status: number, headers: OutgoingHttpHeaders, body?: Buffer | string): void {
-    const size = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    // Every answer passes here: a short string (a problem document, a 404) is under the bound
+    // whatever its encoding (at most 3 bytes per UTF-16 unit), without measuring it.
+    const size =
+      body === undefined ? 0 : typeof body !== 'string' ? body.length : body.length * 3 <= UNCOUNTED_BODY_BYTES ? 0 : Buffer.byteLength(body);
     if (size > UNCOUNTED_BODY_BYTES && this.req.method !== 'HEAD') {
       if (!this.limits.budget.take(size)) {
         return this.problem(PROBLEMS.overloaded, 'Too many response bytes are waiting to be sent; retry later', {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
+import { LogEvery } from '../log/log-every.js';
 import { keyHash } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Namespace } from '../namespace/namespace.js';
@@ -66,12 +67,9 @@ export function createHandler(options: HandlerOptions): Handler {
   let inFlight = 0;
   const limits: ExchangeLimits = { budget: options.budget, writeTimeoutMs: options.writeTimeoutMs, closing: options.closing };
   /** Writes refused as the store is full: logged at most once a second, with the count since. */
-  const full = { loggedAt: -Infinity, refused: 0 };
-  /**
-   * Permanent storage failures already logged, by namespace and cause, with the requests
-   * refused since: one error line per cause, then a reminder with the count every 10 minutes.
-   */
-  const permanent = new Map<string, { loggedAt: number; refused: number }>();
+  const fullLog = new LogEvery(1000);
+  /** Permanent storage failures: one error line per namespace and cause, then a reminder with the count every 10 minutes. */
+  const permanentLog = new LogEvery(PERMANENT_RELOG_MS);
   const guards = new Map(
     options.namespaces.map((ns) => [
       ns.name,
@@ -117,33 +115,23 @@ export function createHandler(options: HandlerOptions): Handler {
     (refuse ? Promise.resolve(exchange.problem(refuse)) : serve(exchange)).then(done, (err: unknown) => {
       if (err instanceof StorageFullError) {
         // Expected under load at the bound: a warning without a stack, at most once a second.
-        full.refused++;
-        if (performance.now() - full.loggedAt >= 1000) {
-          logger.warn(
-            { request_id: requestId, namespace: exchange.namespace, engine, refused: full.refused, detail: err.message },
-            'storage full: writes refused',
-          );
-          full.loggedAt = performance.now();
-          full.refused = 0;
+        const refused = fullLog.due();
+        if (refused !== undefined) {
+          logger.warn({ request_id: requestId, namespace: exchange.namespace, engine, refused, detail: err.message }, 'storage full: writes refused');
         }
         if (res.headersSent) res.destroy();
         else exchange.problem(PROBLEMS.insufficientStorage);
         return done();
       }
       if (err instanceof StoragePermanentError) {
-        // Not worth retrying, so 500; logged once per cause, not once per request.
-        const cause = `${exchange.namespace ?? ''}\0${err.category}`;
-        const seen = permanent.get(cause) ?? { loggedAt: -Infinity, refused: 0 };
-        seen.refused++;
-        if (performance.now() - seen.loggedAt >= PERMANENT_RELOG_MS) {
+        // Not worth retrying, so 500; logged once per namespace and cause, not once per request.
+        const refused = permanentLog.due(`${exchange.namespace ?? ''}\0${err.category}`);
+        if (refused !== undefined) {
           logger.error(
-            { request_id: requestId, namespace: exchange.namespace, engine, cause: err.category, refused: seen.refused, err: err.cause ?? err },
+            { request_id: requestId, namespace: exchange.namespace, engine, cause: err.category, refused, err: err.cause ?? err },
             `storage refuses requests until an operator acts: ${err.message}`,
           );
-          seen.loggedAt = performance.now();
-          seen.refused = 0;
         }
-        permanent.set(cause, seen); // at most one entry per namespace and cause category
         if (res.headersSent) res.destroy();
         else exchange.problem(PROBLEMS.internal);
         return done();
