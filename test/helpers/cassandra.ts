@@ -1,23 +1,31 @@
 /**
  * Access to the real Cassandra nodes that `npm test` starts (scripts/test.mjs runs
  * `tools/cassandra` before the tests and stops the nodes afterwards).
+ *
+ * The Cassandra tests run once per release line: on 5.0 by default, on 4.1 when
+ * FIRKIN_TEST_CASSANDRA=4.1 (scripts/test.mjs runs them that way in a phase of their own).
  */
 import assert from 'node:assert/strict';
 import cassandra from 'cassandra-driver';
 import type { CassandraConfig, NamespaceConfig } from '../../src/config/load.js';
 import { applySchema } from '../../src/storage/cassandra/schema.js';
-import { CLUSTER, cqlAnswers, SINGLE } from '../../tools/cassandra/node.js';
+import { CASSANDRA_VERSION, cqlAnswers, NODES, releaseLine } from '../../tools/cassandra/node.js';
 
 export const TEST_KEYSPACE = 'firkin_test';
 
+/** The release line under test, its nodes, and a label for test names ("Cassandra 4.1.10"). */
+export const TEST_LINE = releaseLine(process.env.FIRKIN_TEST_CASSANDRA ?? '5.0');
+export const TEST_NODES = NODES[TEST_LINE];
+export const CASSANDRA_UNDER_TEST = `Cassandra ${TEST_NODES.single.version ?? CASSANDRA_VERSION}`;
+const startHint = (what: string): string =>
+  `run the tests with \`npm test\`, which starts it (or \`npm run cassandra -- ${what} --version ${TEST_LINE}\`)`;
+
 /** Config for the single test node; fails the test (never skips) when it is not running. */
 export async function singleNodeConfig(overrides: Partial<CassandraConfig> = {}): Promise<CassandraConfig> {
-  assert.ok(
-    await cqlAnswers(SINGLE.listen),
-    `no Cassandra answers on ${SINGLE.listen}:9042: run the tests with \`npm test\`, which starts it (or \`npm run cassandra -- start\`)`,
-  );
+  const { single } = TEST_NODES;
+  assert.ok(await cqlAnswers(single.listen), `no ${CASSANDRA_UNDER_TEST} answers on ${single.listen}:9042: ${startHint('start')}`);
   return {
-    hosts: [SINGLE.listen],
+    hosts: [single.listen],
     port: 9042,
     keyspace: TEST_KEYSPACE,
     localDc: 'datacenter1',
@@ -47,13 +55,10 @@ export function rawClient(config: CassandraConfig): cassandra.Client {
   });
 }
 
-/** Config for one data centre of the two-DC test cluster (tools/cassandra CLUSTER). */
+/** Config for one data centre of the two-DC test cluster (tools/cassandra NODES[line].cluster). */
 export async function clusterConfig(dc: 'dc1' | 'dc2', overrides: Partial<CassandraConfig> = {}): Promise<CassandraConfig> {
-  const node = CLUSTER.find((n) => n.dc === dc)!;
-  assert.ok(
-    await cqlAnswers(node.listen),
-    `no Cassandra answers on ${node.listen}:9042: run the tests with \`npm test\`, which starts the cluster (or \`npm run cassandra -- cluster start\`)`,
-  );
+  const node = TEST_NODES.cluster.find((n) => n.dc === dc)!;
+  assert.ok(await cqlAnswers(node.listen), `no ${CASSANDRA_UNDER_TEST} answers on ${node.listen}:9042: ${startHint('cluster start')}`);
   return {
     hosts: [node.listen],
     port: 9042,
@@ -65,5 +70,34 @@ export async function clusterConfig(dc: 'dc1' | 'dc2', overrides: Partial<Cassan
     authentication: undefined,
     tls: undefined,
     ...overrides,
+  };
+}
+
+/** The engines the black-box HTTP suites (contract, MediaWiki) run on. */
+export type EngineUnderTest = 'embedded' | 'cassandra';
+/**
+ * Both engines in the main test phase; in a Cassandra line's own phase
+ * (FIRKIN_TEST_CASSANDRA set), Cassandra alone: the embedded runs are the main phase's.
+ */
+export const HTTP_ENGINES: readonly EngineUnderTest[] = process.env.FIRKIN_TEST_CASSANDRA ? ['cassandra'] : ['embedded', 'cassandra'];
+
+export function engineLabel(engine: EngineUnderTest): string {
+  return engine === 'embedded' ? 'embedded engine' : CASSANDRA_UNDER_TEST;
+}
+
+/**
+ * A test service config (startTestService) on `engine`: for Cassandra, the single test
+ * node, `table` (created here) for the one namespace, and conditional_writes on, so that
+ * atomic add and compare-and-set are served as on the embedded engine.
+ */
+export async function onEngine(engine: EngineUnderTest, table: string, config: Record<string, unknown>): Promise<Record<string, unknown>> {
+  if (engine === 'embedded') return config;
+  const c = await singleNodeConfig();
+  await createTables(c, table);
+  return {
+    storage: 'cassandra',
+    cassandra: { hosts: c.hosts, port: c.port, keyspace: c.keyspace, local_dc: c.localDc, replication: c.replication, table },
+    conditional_writes: true,
+    ...config,
   };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { requestHeadLimit } from '../../src/server/server.js';
-import { createTables, rawClient, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
+import { CASSANDRA_UNDER_TEST, createTables, rawClient, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
 import { request, type Reply } from '../helpers/http.js';
 import { scrape } from '../helpers/prometheus.js';
 import { PROBLEMS } from '../../src/server/problem.js';
@@ -16,7 +16,7 @@ const NAMESPACES = [
   { name: 'central', base_uri: '/central/v1/', default_ttl: 7200, table: 'http_central' },
 ];
 
-describe('HTTP on the cassandra engine', () => {
+describe(`HTTP on the cassandra engine (${CASSANDRA_UNDER_TEST})`, () => {
   let t: TestService;
   before(async () => {
     const c = await singleNodeConfig();
@@ -265,43 +265,46 @@ describe('cassandra unreachable', () => {
     const c = await singleNodeConfig();
     await createTables(c, 'http_sessions');
     // Firkin reaches Cassandra only through this proxy: down means connection refused.
-    const proxy = new TcpProxy('127.0.0.1', 19142, '127.0.0.1', 9042);
+    const proxy = new TcpProxy('127.0.0.1', 19142, c.hosts[0]!, c.port);
     const t = await startTestService({
       storage: 'cassandra',
       cassandra: { hosts: ['127.0.0.1'], port: 19142, keyspace: TEST_KEYSPACE, connect_timeout_ms: 1000, query_timeout_ms: 3000 },
       namespaces: [NAMESPACES[0]],
     });
-    const key = `${t.base}${randomUUID()}`;
-    const assertUnavailable = (reply: Reply, what: string): void => {
-      assert.equal(reply.status, 503, what);
-      assert.equal(reply.headers['retry-after'], '1');
-      const doc = reply.json();
-      assert.equal(doc.type, 'urn:firkin:problem:storage-unavailable');
-      assert.doesNotMatch(JSON.stringify(doc), /NoHostAvailable|ECONNREFUSED|127\.0\.0\.1|cassandra/i);
-    };
-    assertUnavailable(await request(key), 'GET while down');
-    assertUnavailable(await request(key, { method: 'PUT', body: 'x' }), 'PUT while down');
-    assertUnavailable(await request(key, { method: 'DELETE' }), 'DELETE while down');
-    assert.ok(t.logs.some((l) => l.includes('cannot connect to Cassandra')), 'the outage is logged');
-    const notReady = await request(`${t.url}/readyz`);
-    assert.equal(notReady.status, 503, '/readyz says not ready while Cassandra is down');
-    assert.match(String(notReady.json().detail), /cassandra engine/);
-    assert.equal((await request(`${t.url}/healthz`)).status, 200, 'but the process is alive');
+    try {
+      const key = `${t.base}${randomUUID()}`;
+      const assertUnavailable = (reply: Reply, what: string): void => {
+        assert.equal(reply.status, 503, what);
+        assert.equal(reply.headers['retry-after'], '1');
+        const doc = reply.json();
+        assert.equal(doc.type, 'urn:firkin:problem:storage-unavailable');
+        assert.doesNotMatch(JSON.stringify(doc), /NoHostAvailable|ECONNREFUSED|127\.0\.0\.1|cassandra/i);
+      };
+      assertUnavailable(await request(key), 'GET while down');
+      assertUnavailable(await request(key, { method: 'PUT', body: 'x' }), 'PUT while down');
+      assertUnavailable(await request(key, { method: 'DELETE' }), 'DELETE while down');
+      assert.ok(t.logs.some((l) => l.includes('cannot connect to Cassandra')), 'the outage is logged');
+      const notReady = await request(`${t.url}/readyz`);
+      assert.equal(notReady.status, 503, '/readyz says not ready while Cassandra is down');
+      assert.match(String(notReady.json().detail), /cassandra engine/);
+      assert.equal((await request(`${t.url}/healthz`)).status, 200, 'but the process is alive');
 
-    await proxy.up();
-    await until(async () => (await request(key)).status === 404, 'serving again within 15 s of Cassandra answering, without a restart', 15_000, 200);
-    assert.equal((await request(`${t.url}/readyz`)).status, 200, '/readyz is 200 again');
-    assert.equal((await request(key, { method: 'PUT', body: 'back' })).status, 201);
+      await proxy.up();
+      await until(async () => (await request(key)).status === 404, 'serving again within 15 s of Cassandra answering, without a restart', 15_000, 200);
+      assert.equal((await request(`${t.url}/readyz`)).status, 200, '/readyz is 200 again');
+      assert.equal((await request(key, { method: 'PUT', body: 'back' })).status, 201);
 
-    // Cut it again mid-flight, then bring it back.
-    await proxy.down();
-    await until(async () => (await request(key)).status === 503, '503 once Cassandra is gone', 15_000, 200);
-    await until(async () => (await request(`${t.url}/readyz`)).status === 503, '/readyz turning 503', 15_000, 200);
-    await proxy.up();
-    await until(async () => (await request(key)).status === 200, 'recovering again', 15_000, 200);
-    await until(async () => (await request(`${t.url}/readyz`)).status === 200, '/readyz turning 200', 15_000, 200);
-    assert.equal((await request(key)).body.toString(), 'back');
-    await t.close();
-    await proxy.down();
+      // Cut it again mid-flight, then bring it back.
+      await proxy.down();
+      await until(async () => (await request(key)).status === 503, '503 once Cassandra is gone', 15_000, 200);
+      await until(async () => (await request(`${t.url}/readyz`)).status === 503, '/readyz turning 503', 15_000, 200);
+      await proxy.up();
+      await until(async () => (await request(key)).status === 200, 'recovering again', 15_000, 200);
+      await until(async () => (await request(`${t.url}/readyz`)).status === 200, '/readyz turning 200', 15_000, 200);
+      assert.equal((await request(key)).body.toString(), 'back');
+    } finally {
+      await t.close();
+      await proxy.down();
+    }
   });
 });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { request } from '../helpers/http.js';
+import { engineLabel, HTTP_ENGINES, onEngine } from '../helpers/cassandra.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 /** PHP's rawurlencode: RFC 3986 unreserved characters stay, everything else is %XX. */
@@ -77,49 +78,51 @@ function jsonSession(token: string): Buffer {
   return Buffer.from(JSON.stringify({ data: { wsToken: token, wsUserID: 42, wsUserName: 'Zoë' }, metadata: { userId: 42 } }));
 }
 
-describe('MediaWiki RESTBagOStuff against Firkin', () => {
-  let t: TestService;
-  before(async () => {
-    t = await startTestService({ base_uri: '/sessions/v1' });
-  });
-
-  const variants = [
-    { writeMethod: 'PUT', serialization: 'PHP', hmacKey: 'shared-secret', writeHeaders: {} },
-    { writeMethod: 'POST', serialization: 'JSON', hmacKey: 'shared-secret', writeHeaders: { 'content-type': 'application/octet-stream' } },
-    { writeMethod: 'PUT', serialization: 'JSON', hmacKey: '', writeHeaders: {} },
-    { writeMethod: 'POST', serialization: 'PHP', hmacKey: '', writeHeaders: { 'content-type': 'application/octet-stream' } },
-  ] as const;
-
-  for (const v of variants) {
-    it(`stores, reads and deletes sessions: ${v.writeMethod}, ${v.serialization}, ${v.hmacKey ? 'with' : 'without'} hmac_key`, async () => {
-      // RESTBagOStuff trims the configured URL's trailing slash and adds one back.
-      const bag = new RestBagOStuff(`${t.url}/sessions/v1/`, { ...v });
-      const id = randomBytes(16).toString('hex');
-      const key = `enwiki:MWSession:${id}`;
-      const token = randomBytes(16).toString('hex');
-      const payload = v.serialization === 'PHP' ? phpSession(token) : jsonSession(token);
-
-      assert.equal(await bag.get(key), false, 'a new session is a miss');
-      assert.equal(await bag.set(key, payload), true);
-      const read = await bag.get(key);
-      assert.ok(read !== false, 'envelope and HMAC verify on the bytes read back');
-      assert.ok(read.equals(payload));
-
-      // The key travelled rawurlencode()d and was stored decoded: the plain spelling finds it.
-      const plain = await request(`${t.url}/sessions/v1/${key}`);
-      assert.equal(plain.status, 200);
-
-      assert.equal(await bag.delete(key), true);
-      assert.equal(await bag.get(key), false);
-      assert.equal(await bag.delete(key), true, 'deleting again is fine for MediaWiki');
+for (const engine of HTTP_ENGINES) {
+  describe(`MediaWiki RESTBagOStuff against Firkin (${engineLabel(engine)})`, () => {
+    let t: TestService;
+    before(async () => {
+      t = await startTestService(await onEngine(engine, 'mediawiki_values', { base_uri: '/sessions/v1' }));
     });
-  }
 
-  it('returns a body whose HMAC no longer verifies if another key signed it', async () => {
-    const writer = new RestBagOStuff(`${t.url}/sessions/v1/`, { writeMethod: 'PUT', serialization: 'PHP', hmacKey: 'key-one', writeHeaders: {} });
-    const reader = new RestBagOStuff(`${t.url}/sessions/v1/`, { writeMethod: 'PUT', serialization: 'PHP', hmacKey: 'key-two', writeHeaders: {} });
-    const key = `enwiki:MWSession:${randomBytes(16).toString('hex')}`;
-    await writer.set(key, phpSession('t'));
-    assert.equal(await reader.get(key), false, 'Firkin returns bytes unchanged, so the HMAC check is meaningful');
+    const variants = [
+      { writeMethod: 'PUT', serialization: 'PHP', hmacKey: 'shared-secret', writeHeaders: {} },
+      { writeMethod: 'POST', serialization: 'JSON', hmacKey: 'shared-secret', writeHeaders: { 'content-type': 'application/octet-stream' } },
+      { writeMethod: 'PUT', serialization: 'JSON', hmacKey: '', writeHeaders: {} },
+      { writeMethod: 'POST', serialization: 'PHP', hmacKey: '', writeHeaders: { 'content-type': 'application/octet-stream' } },
+    ] as const;
+
+    for (const v of variants) {
+      it(`stores, reads and deletes sessions: ${v.writeMethod}, ${v.serialization}, ${v.hmacKey ? 'with' : 'without'} hmac_key`, async () => {
+        // RESTBagOStuff trims the configured URL's trailing slash and adds one back.
+        const bag = new RestBagOStuff(`${t.url}/sessions/v1/`, { ...v });
+        const id = randomBytes(16).toString('hex');
+        const key = `enwiki:MWSession:${id}`;
+        const token = randomBytes(16).toString('hex');
+        const payload = v.serialization === 'PHP' ? phpSession(token) : jsonSession(token);
+
+        assert.equal(await bag.get(key), false, 'a new session is a miss');
+        assert.equal(await bag.set(key, payload), true);
+        const read = await bag.get(key);
+        assert.ok(read !== false, 'envelope and HMAC verify on the bytes read back');
+        assert.ok(read.equals(payload));
+
+        // The key travelled rawurlencode()d and was stored decoded: the plain spelling finds it.
+        const plain = await request(`${t.url}/sessions/v1/${key}`);
+        assert.equal(plain.status, 200);
+
+        assert.equal(await bag.delete(key), true);
+        assert.equal(await bag.get(key), false);
+        assert.equal(await bag.delete(key), true, 'deleting again is fine for MediaWiki');
+      });
+    }
+
+    it('returns a body whose HMAC no longer verifies if another key signed it', async () => {
+      const writer = new RestBagOStuff(`${t.url}/sessions/v1/`, { writeMethod: 'PUT', serialization: 'PHP', hmacKey: 'key-one', writeHeaders: {} });
+      const reader = new RestBagOStuff(`${t.url}/sessions/v1/`, { writeMethod: 'PUT', serialization: 'PHP', hmacKey: 'key-two', writeHeaders: {} });
+      const key = `enwiki:MWSession:${randomBytes(16).toString('hex')}`;
+      await writer.set(key, phpSession('t'));
+      assert.equal(await reader.get(key), false, 'Firkin returns bytes unchanged, so the HMAC check is meaningful');
+    });
   });
-});
+}

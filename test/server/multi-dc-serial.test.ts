@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
-import { clusterConfig, createTables } from '../helpers/cassandra.js';
+import { CASSANDRA_UNDER_TEST, clusterConfig, createTables } from '../helpers/cassandra.js';
 import { request } from '../helpers/http.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { until } from '../helpers/wait.js';
@@ -30,7 +30,7 @@ async function firkinIn(dc: 'dc1' | 'dc2'): Promise<TestService> {
   });
 }
 
-describe('serial consistency across two data centres', () => {
+describe(`serial consistency across two data centres (${CASSANDRA_UNDER_TEST})`, () => {
   let dc1: TestService;
   let dc2: TestService;
   before(async () => {

@@ -1,5 +1,5 @@
 /**
- * Two data centres (tools/cassandra CLUSTER: dc1 on 127.0.0.2, dc2 on 127.0.0.3,
+ * Two data centres (tools/cassandra's two-DC test cluster of the line under test,
  * one replica in each), a Firkin in each. Reads and writes need only the local
  * data centre (LOCAL_QUORUM); deletes need every data centre (EACH_QUORUM), so
  * with dc2 down a delete answers 503, never a 204 that dc2 did not see.
@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clusterConfig, createTables } from '../helpers/cassandra.js';
+import { CASSANDRA_UNDER_TEST, clusterConfig, createTables, TEST_NODES } from '../helpers/cassandra.js';
 import { request } from '../helpers/http.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { CLUSTER, killNode, startNode } from '../../tools/cassandra/node.js';
+import { killNode, startNode } from '../../tools/cassandra/node.js';
 
-const DC2_NODE = CLUSTER.find((n) => n.dc === 'dc2')!;
+const DC2_NODE = TEST_NODES.cluster.find((n) => n.dc === 'dc2')!;
 
 async function firkinIn(dc: 'dc1' | 'dc2'): Promise<TestService> {
   const c = await clusterConfig(dc);
@@ -24,7 +24,7 @@ async function firkinIn(dc: 'dc1' | 'dc2'): Promise<TestService> {
   });
 }
 
-describe('two data centres', () => {
+describe(`two data centres (${CASSANDRA_UNDER_TEST})`, () => {
   let dc1: TestService;
   let dc2: TestService;
   before(async () => {

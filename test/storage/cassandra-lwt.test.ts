@@ -15,7 +15,7 @@ import cassandra from 'cassandra-driver';
 import { CassandraEngine } from '../../src/storage/cassandra/cassandra-engine.js';
 import type { KeyValueStore } from '../../src/storage/engine.js';
 import { valueVersion } from '../../src/storage/version.js';
-import { createTables, rawClient, singleNodeConfig } from '../helpers/cassandra.js';
+import { CASSANDRA_UNDER_TEST, createTables, rawClient, singleNodeConfig } from '../helpers/cassandra.js';
 
 const KEYSPACE = 'firkin_lwt';
 const TABLE = 'lwt_skew';
@@ -132,7 +132,7 @@ for (const [clock, skewMs] of [
   });
 }
 
-describe('conditional_writes in a keyspace without data centres (SimpleStrategy)', () => {
+describe(`conditional_writes in a keyspace without data centres (SimpleStrategy, ${CASSANDRA_UNDER_TEST})`, () => {
   it('deletes through Paxos at QUORUM, as Cassandra refuses EACH_QUORUM there', async () => {
     const base = await singleNodeConfig();
     const raw = rawClient(base);

@@ -1,7 +1,7 @@
 /**
  * The Cassandra engine against a node that demands a password and TLS: Kask's
  * cassandra.authentication and cassandra.tls keys, with host verification on by
- * default. Its own node (127.0.0.4), certificates made here with openssl.
+ * default. Its own node (127.0.0.4; 127.0.0.34 on 4.1), certificates made here with openssl.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,7 +12,7 @@ import type { CassandraConfig } from '../../src/config/load.js';
 import { CassandraEngine } from '../../src/storage/cassandra/cassandra-engine.js';
 import { applySchema } from '../../src/storage/cassandra/schema.js';
 import { startNode, stopNode, wipeNode, type NodeSpec } from '../../tools/cassandra/node.js';
-import { namespaceTables } from '../helpers/cassandra.js';
+import { CASSANDRA_UNDER_TEST, namespaceTables, TEST_LINE, TEST_NODES } from '../helpers/cassandra.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const dir = tempDir();
@@ -34,10 +34,10 @@ function makeCertificates(): void {
   writeFileSync(pem('server-keystore.pem'), readFileSync(pem('server.key'), 'utf8') + readFileSync(pem('server.pem'), 'utf8'));
 }
 
+/** A node of its own, of the release line under test. */
 const SECURE: NodeSpec = {
-  name: 'secure',
-  listen: '127.0.0.4',
-  jmxPort: 7499,
+  ...(TEST_LINE === '4.1' ? { name: 'secure-4.1', listen: '127.0.0.34', jmxPort: 8699 } : { name: 'secure', listen: '127.0.0.4', jmxPort: 7499 }),
+  version: TEST_NODES.single.version,
   passwordAuth: true,
   tlsKeyAndCert: pem('server-keystore.pem'),
 };
@@ -79,7 +79,7 @@ async function connects(c: CassandraConfig, failure = 'StorageUnavailableError')
   }
 }
 
-describe('cassandra with password authentication and TLS', () => {
+describe(`cassandra with password authentication and TLS (${CASSANDRA_UNDER_TEST})`, () => {
   before(async () => {
     makeCertificates();
     await stopNode(SECURE);

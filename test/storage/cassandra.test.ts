@@ -10,7 +10,9 @@ import type { CassandraConfig } from '../../src/config/load.js';
 import { CassandraEngine } from '../../src/storage/cassandra/cassandra-engine.js';
 import type { KeyValueStore } from '../../src/storage/engine.js';
 import { valueVersion } from '../../src/storage/version.js';
-import { createTables, rawClient, singleNodeConfig, TEST_KEYSPACE } from '../helpers/cassandra.js';
+import { MAX_TTL_SECONDS } from '../../src/config/schema.js';
+import { storableTtl } from '../../src/storage/cassandra/expiry.js';
+import { CASSANDRA_UNDER_TEST, createTables, rawClient, singleNodeConfig, TEST_KEYSPACE, TEST_LINE } from '../helpers/cassandra.js';
 import { CONFORMANCE_NAMESPACES, storageConformance } from './conformance.js';
 
 async function openEngine(config: CassandraConfig): Promise<CassandraEngine> {
@@ -25,14 +27,14 @@ async function conformanceEngine(): Promise<CassandraEngine> {
   return openEngine(config);
 }
 
-storageConformance('cassandra (plain writes, Kask)', conformanceEngine);
-storageConformance('cassandra (conditional_writes: every write through Paxos)', conformanceEngine, { conditionalWrites: true });
-storageConformance('cassandra (conditional_writes, serial_consistency: serial)', conformanceEngine, {
+storageConformance(`${CASSANDRA_UNDER_TEST} (plain writes, Kask)`, conformanceEngine);
+storageConformance(`${CASSANDRA_UNDER_TEST} (conditional_writes: every write through Paxos)`, conformanceEngine, { conditionalWrites: true });
+storageConformance(`${CASSANDRA_UNDER_TEST} (conditional_writes, serial_consistency: serial)`, conformanceEngine, {
   conditionalWrites: true,
   serialConsistency: 'serial',
 });
 
-describe('cassandra engine and Kask on one table', () => {
+describe(`cassandra engine and Kask on one table (${CASSANDRA_UNDER_TEST})`, () => {
   // Kask's statements, verbatim from its storage.go (gocql), run through a plain driver.
   const KASK = {
     set: `INSERT INTO "${TEST_KEYSPACE}"."kask_values" (key, value) VALUES (?,?) USING TTL ?`,
@@ -118,6 +120,23 @@ describe('cassandra engine and Kask on one table', () => {
     await kask.execute(KASK.set, [key, Buffer.alloc(0), 60], lq);
     await paxos.delete(key);
     assert.equal((await kask.execute(KASK.get, [key], lq)).first(), null, 'the empty value is deleted too');
+  });
+
+  it('caps a 20-year TTL at the last expiry Cassandra stores (2038), in both write modes', async () => {
+    const value = Buffer.from('long-lived');
+    // Sent as it is, 4.1 refuses it (as 5.0 does in its default storage_compatibility_mode, CASSANDRA_4;
+    // the 5.0 test nodes run in NONE, which stores it).
+    const raw = kask.execute(KASK.set, [`k-${randomUUID()}`, value, MAX_TTL_SECONDS], lq);
+    if (TEST_LINE === '4.1') await assert.rejects(raw, /expiration|2038|maximum/i);
+    else await raw;
+    const paxos = engine.store({ name: 'kask_paxos', table: 'kask_values', conditionalWrites: true });
+    for (const s of [store, paxos]) {
+      const key = `k-${randomUUID()}`;
+      assert.ok((await s.set(key, value, MAX_TTL_SECONDS)).applied);
+      const ttl = (await s.get(key))?.ttl;
+      const cap = storableTtl(MAX_TTL_SECONDS);
+      assert.ok(ttl !== undefined && ttl !== null && ttl <= cap && ttl > cap - 60, `ttl ${ttl}, cap ${cap}`);
+    }
   });
 
   it('treats a value written with TTL 0 as never expiring, as Kask does', async () => {

