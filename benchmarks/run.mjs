@@ -18,7 +18,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runOnPrimaryNode } from '../scripts/node-runtime.mjs';
 
+// Measured on Node.js 24, the primary runtime (fetched when this `node` is older).
+await runOnPrimaryNode(import.meta.url);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const here = join(root, 'benchmarks');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);

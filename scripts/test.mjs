@@ -9,9 +9,14 @@
 // Nodes already running are reused and left running.
 // `--faults` (npm run test:faults): the fault-injection suite alone.
 // Other arguments go to `node --test` (e.g. --test-name-pattern).
+// Everything runs on Node.js 24 (scripts/node-runtime.mjs fetches it when this `node` is older).
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { runOnPrimaryNode } from './node-runtime.mjs';
+
+await runOnPrimaryNode(import.meta.url);
+console.error(`tests run on Node.js ${process.version}`);
 
 const root = new URL('..', import.meta.url).pathname;
 const { CLUSTER, CLUSTER_41, FAULT_CLUSTER, SERIAL_CLUSTER, SINGLE, SINGLE_41, isRunning, startNode, stopNode } = await import(

