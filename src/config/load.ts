@@ -172,16 +172,19 @@ export const DEFAULTS = {
   },
 } as const;
 
-/** A config problem: `key` is the dotted key path (or undefined for the file as a whole). */
+/**
+ * A config problem: `key` is the dotted key path (or undefined for the file as a whole);
+ * `target` the file that key names, when the problem is with that file (a TLS key, say).
+ */
 export class ConfigError extends Error {
   constructor(
     readonly file: string | undefined,
     readonly key: string | undefined,
     readonly problem: string,
+    readonly target?: string,
   ) {
-    super(
-      `config error in ${file ?? '(built-in defaults)'}${key === undefined ? '' : `: ${key}`}: ${oneLine(problem)}`,
-    );
+    const where = key === undefined ? '' : `: ${key}${target === undefined ? '' : ` (${target})`}`;
+    super(`config error in ${file ?? '(built-in defaults)'}${where}: ${oneLine(problem)}`);
     this.name = 'ConfigError';
   }
 }
@@ -229,12 +232,13 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     throw new ConfigError(file, key, problem);
   };
   const warnings: string[] = [];
+  // Only whether the file can be opened: what a TLS file holds is checked by tls-files.ts (check-config, serve).
   const readable = (key: string, p: string | undefined): string | undefined => {
     if (p === undefined) return undefined;
     try {
       accessSync(p, constants.R_OK);
     } catch (err) {
-      fail(key, `cannot read ${p} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(file, key, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, p);
     }
     return p;
   };
