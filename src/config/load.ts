@@ -8,6 +8,8 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { resolveAccess, resolveNamespaces } from './namespaces.js';
+import type { z } from 'zod';
+import { plainWords } from './messages.js';
 import { configSchema, MAX_KEY_BYTES_CASSANDRA, MAX_KEY_BYTES_EMBEDDED, OPERATIONS, type ConfigFile, type SyslogFacility } from './schema.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
@@ -215,16 +217,31 @@ export function parseConfig(text: string, file: string | undefined): FirkinConfi
   if (raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(file, undefined, 'must be a YAML mapping of keys to values');
   }
-  const parsed = configSchema.safeParse(raw ?? {});
+  const parsed = configSchema.safeParse(raw ?? {}, { error: plainWords });
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.map(String);
+    const { issue, path } = innermost(parsed.error.issues[0]!, []);
     if (issue.code === 'unrecognized_keys') {
       throw new ConfigError(file, [...path, issue.keys[0]].join('.'), 'unknown key');
     }
     throw new ConfigError(file, path.join('.') || undefined, issue.message);
   }
   return resolveConfig(parsed.data, file);
+}
+
+/**
+ * The issue to report: for a value none of a union's forms accept, the problem within
+ * the form it was meant as (a mapping whose operations list has a typo names that entry,
+ * not the whole client); for a bad record key, that key's own problem.
+ */
+function innermost(issue: z.core.$ZodIssue, outer: string[]): { issue: z.core.$ZodIssue; path: string[] } {
+  const path = [...outer, ...issue.path.map(String)];
+  if (issue.code === 'invalid_union') {
+    // The form whose problem is not merely "wrong type here" is the one the value was meant as.
+    const meant = issue.errors.find(([first]) => first !== undefined && !(first.code === 'invalid_type' && first.path.length === 0));
+    if (meant !== undefined) return innermost(meant[0]!, path);
+  }
+  if (issue.code === 'invalid_key' && issue.issues[0] !== undefined) return { issue: issue.issues[0], path };
+  return { issue, path };
 }
 
 function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
@@ -266,7 +283,7 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     warnings,
   });
   if (storage === 'embedded' && c.max_key_bytes !== undefined && c.max_key_bytes > MAX_KEY_BYTES_EMBEDDED) {
-    fail('max_key_bytes', `must be at most ${MAX_KEY_BYTES_EMBEDDED} on the embedded engine (LMDB's key limit); up to ${MAX_KEY_BYTES_CASSANDRA} on cassandra`);
+    fail('max_key_bytes', `must be 1–${MAX_KEY_BYTES_EMBEDDED} on the embedded engine (LMDB's key limit; up to ${MAX_KEY_BYTES_CASSANDRA} on cassandra), got ${c.max_key_bytes}`);
   }
   if (storage === 'cassandra') {
     namespaces.forEach((ns, i) => {
@@ -421,7 +438,7 @@ function byteSize(value: number | string | undefined, fail: (problem: string) =>
     if (m && unit !== undefined) bytes = Math.floor(Number(m[1]) * unit);
   }
   if (!Number.isSafeInteger(bytes)) fail('must be a whole number of bytes or a size such as 512MiB, 4GiB or 100MB');
-  if (bytes < MIN_MAX_SIZE) fail(`must be at least 1 MiB (${MIN_MAX_SIZE} bytes)`);
+  if (bytes < MIN_MAX_SIZE) fail(`must be at least 1 MiB (${MIN_MAX_SIZE} bytes), got ${value}`);
   return bytes;
 }
 
