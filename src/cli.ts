@@ -68,7 +68,8 @@ async function main(argv: string[]): Promise<void> {
       return serve(values.config);
     case 'schema': {
       if (values.config === undefined) fail(`schema needs --config FILE\n${USAGE}`, 2);
-      const config = load(values.config);
+      // Printing needs no TLS file; applying connects, so a file it cannot use is a config problem (2), not a failure (1).
+      const config = load(values.config, { tlsFiles: values.apply === true });
       if (config.cassandra === undefined) fail(`${config.file} has no cassandra: section`, 2);
       const statements = schemaStatements(config.cassandra, config.namespaces);
       process.stdout.write(statements.map((s) => `${s};\n`).join(''));
@@ -84,7 +85,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'check-keys': {
       if (values.config === undefined) fail(`check-keys needs --config FILE\n${USAGE}`, 2);
-      const config = load(values.config);
+      const config = load(values.config, { tlsFiles: true });
       if (config.cassandra === undefined) fail(`${config.file} has no cassandra: section`, 2);
       process.exitCode = await checkKeysCommand(config, config.cassandra);
       return;

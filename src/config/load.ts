@@ -3,7 +3,7 @@
  * defaults and cross-key rules, and produce the resolved FirkinConfig the rest of
  * the service uses. Every failure is a ConfigError naming the key and the file.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
@@ -249,14 +249,17 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     throw new ConfigError(file, key, problem);
   };
   const warnings: string[] = [];
-  // Only whether the file can be opened: what a TLS file holds is checked by tls-files.ts (check-config, serve).
+  // Only whether the file can be read: what a TLS file holds is checked by tls-files.ts (check-config, serve).
   const readable = (key: string, p: string | undefined): string | undefined => {
     if (p === undefined) return undefined;
+    let problem: string | undefined;
     try {
       accessSync(p, constants.R_OK);
+      if (statSync(p).isDirectory()) problem = 'is a directory, not a file';
     } catch (err) {
-      throw new ConfigError(file, key, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, p);
+      problem = `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
     }
+    if (problem !== undefined) throw new ConfigError(file, key, problem, p);
     return p;
   };
 

@@ -120,17 +120,17 @@ function parseCertificate({ key, path }: Named, pem: Buffer): X509Certificate {
 }
 
 function parsePrivateKey({ key, path }: Named, pem: Buffer): KeyObject {
+  // Firkin has no passphrase to give; OpenSSL's own word for this is "interrupted or cancelled".
+  if (ENCRYPTED_KEY.test(pem.toString('latin1'))) throw new TlsFileError(key, path, 'is encrypted with a passphrase; Firkin needs an unencrypted key');
   try {
     return createPrivateKey(pem);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const problem =
-      code === 'ERR_MISSING_PASSPHRASE'
-        ? 'is encrypted with a passphrase; Firkin needs an unencrypted key (chmod 600 it instead)'
-        : `is not a PEM private key (${opensslReason(err)})`;
-    throw new TlsFileError(key, path, problem);
+    throw new TlsFileError(key, path, `is not a PEM private key (${opensslReason(err)})`);
   }
 }
+
+/** PKCS#8 encrypted, or a traditional PEM key with a passphrase. */
+const ENCRYPTED_KEY = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: *4,ENCRYPTED/;
 
 /** OpenSSL's reason without its codes: `error:0480006C:PEM routines::no start line` is `no start line`. */
 function opensslReason(err: unknown): string {
