@@ -202,6 +202,8 @@ describe('bad configs: one line naming the key and the file', () => {
   it('an unreadable cert', () =>
     void assertConfigError(`tls:\n  cert: /nonexistent/cert.pem\n  key: ${key}\n`, 'tls.cert', /: tls\.cert \(\/nonexistent\/cert\.pem\): cannot read the file \(ENOENT\)$/));
   it('an unreadable openapi_spec', () => void assertConfigError('openapi_spec: /nonexistent.yaml\n', 'openapi_spec'));
+  it('a directory as openapi_spec', () =>
+    void assertConfigError(`openapi_spec: ${dir}\n`, 'openapi_spec', new RegExp(`: openapi_spec \\(${dir}\\): is a directory, not a file$`)));
   it('a username without a password', () =>
     void assertConfigError('cassandra:\n  authentication:\n    username: u\n', 'cassandra.authentication.password'));
   it('cassandra client cert without a CA', () =>
