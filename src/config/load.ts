@@ -7,9 +7,9 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { resolveAccess, resolveNamespaces } from './namespaces.js';
 import type { z } from 'zod';
 import { plainWords } from './messages.js';
+import { resolveAccess, resolveNamespaces } from './namespaces.js';
 import { configSchema, MAX_KEY_BYTES_CASSANDRA, MAX_KEY_BYTES_EMBEDDED, OPERATIONS, type ConfigFile, type SyslogFacility } from './schema.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
