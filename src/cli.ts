@@ -3,19 +3,20 @@
  * config file, `schema` prints (and applies) the Cassandra schema, `check-keys`
  * scans a keyspace Kask wrote for keys Firkin would refuse. Exit codes: 0
  * success, 1 runtime failure (or, for check-keys, keys Firkin would refuse), 2
- * bad usage or config.
+ * bad usage or config (a TLS file that cannot be used included).
  */
 import { parseArgs } from 'node:util';
 import cluster from 'node:cluster';
 import { runPrimary } from './cluster.js';
 import { ConfigError, loadConfig, type FirkinConfig } from './config/load.js';
+import { checkTlsFiles, TlsFileError } from './config/tls-files.js';
 import { startService, type Service } from './service.js';
 import { applySchema, schemaStatements } from './storage/cassandra/schema.js';
 import { VERSION } from './version.js';
 
 const USAGE = `Usage:
   firkin serve [--config FILE]         run the service (no config: embedded engine in ./data, 127.0.0.1:8081)
-  firkin check-config --config FILE    validate a config file and exit
+  firkin check-config --config FILE    validate a config file and the TLS files it names, and exit
   firkin schema --config FILE [--apply]
                                        print the Cassandra schema (CQL) for the config; --apply runs it
   firkin check-keys --config FILE      scan each namespace's Cassandra table (a keyspace Kask wrote) and
@@ -58,7 +59,7 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'check-config': {
       if (values.config === undefined) fail(`check-config needs --config FILE\n${USAGE}`, 2);
-      const config = load(values.config);
+      const config = load(values.config, { tlsFiles: true });
       for (const warning of config.warnings) process.stderr.write(`firkin: warning: ${warning}\n`);
       process.stdout.write(`${config.file}: ok (storage ${config.storage}, ${config.namespaces.length} namespace(s))\n`);
       return;
@@ -67,7 +68,8 @@ async function main(argv: string[]): Promise<void> {
       return serve(values.config);
     case 'schema': {
       if (values.config === undefined) fail(`schema needs --config FILE\n${USAGE}`, 2);
-      const config = load(values.config);
+      // Printing needs no TLS file; applying connects, so a file it cannot use is a config problem (2), not a failure (1).
+      const config = load(values.config, { tlsFiles: values.apply === true });
       if (config.cassandra === undefined) fail(`${config.file} has no cassandra: section`, 2);
       const statements = schemaStatements(config.cassandra, config.namespaces);
       process.stdout.write(statements.map((s) => `${s};\n`).join(''));
@@ -83,7 +85,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'check-keys': {
       if (values.config === undefined) fail(`check-keys needs --config FILE\n${USAGE}`, 2);
-      const config = load(values.config);
+      const config = load(values.config, { tlsFiles: true });
       if (config.cassandra === undefined) fail(`${config.file} has no cassandra: section`, 2);
       process.exitCode = await checkKeysCommand(config, config.cassandra);
       return;
@@ -143,9 +145,12 @@ async function checkKeysCommand(config: FirkinConfig, cassandra: NonNullable<Fir
   return 1;
 }
 
-function load(file: string | undefined) {
+/** The config, or exit 2 naming the problem; with `tlsFiles`, its TLS files loaded as `serve` loads them, too. */
+function load(file: string | undefined, { tlsFiles = false } = {}): FirkinConfig {
   try {
-    return loadConfig(file);
+    const config = loadConfig(file);
+    if (tlsFiles) checkTlsFiles(config);
+    return config;
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message, 2);
     throw err;
@@ -153,7 +158,7 @@ function load(file: string | undefined) {
 }
 
 async function serve(configFile: string | undefined): Promise<void> {
-  let config = load(configFile);
+  let config = load(configFile, { tlsFiles: true });
   if (cluster.isPrimary && config.workers > 1) {
     runPrimary(config);
     return;
@@ -193,6 +198,8 @@ async function serve(configFile: string | undefined): Promise<void> {
   try {
     service = await startService(config);
   } catch (err) {
+    // A TLS file changed since the check above is still a config problem, not a runtime one.
+    if (err instanceof TlsFileError) fail(err.inConfig(config.file).message, 2);
     fail(`cannot start: ${(err as Error).message}`, 1);
   }
   const s = service;

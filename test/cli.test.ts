@@ -1,20 +1,13 @@
 /** The `firkin` command as an operator runs it: exit codes and messages. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import cassandra from 'cassandra-driver';
 import { createTables, rawClient, singleNodeConfig, TEST_KEYSPACE } from './helpers/cassandra.js';
+import { TestCa } from './helpers/pki.js';
+import { runFirkin as firkin } from './helpers/process.js';
 import { tempDir } from './helpers/tmp.js';
-
-export const FIRKIN = fileURLToPath(new URL('../../bin/firkin.js', import.meta.url));
-
-function firkin(...args: string[]) {
-  const r = spawnSync(process.execPath, [FIRKIN, ...args], { encoding: 'utf8', timeout: 20_000, cwd: tempDir() });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('firkin command', () => {
   const dir = tempDir();
@@ -30,11 +23,12 @@ describe('firkin command', () => {
   });
 
   it('check-config prints warnings on stderr and still accepts the file', () => {
-    for (const name of ['cert.pem', 'key.pem', 'ca.pem']) writeFileSync(join(dir, name), 'not read by check-config');
+    const ca = new TestCa();
+    const server = ca.server();
     const warned = join(dir, 'warned.yaml');
     writeFileSync(
       warned,
-      `tls: {cert: ${join(dir, 'cert.pem')}, key: ${join(dir, 'key.pem')}, ca: ${join(dir, 'ca.pem')}}\n` +
+      `tls: {cert: ${server.cert}, key: ${server.key}, ca: ${ca.cert}}\n` +
         'namespaces:\n  - name: a\n    base_uri: /a/\n    clients: [mediawiki]\n',
     );
     const r = firkin('check-config', '--config', warned);
@@ -57,6 +51,26 @@ describe('firkin command', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /default_ttl/);
     assert.equal(r.stdout, '', 'nothing was served or logged');
+  });
+
+  it('check-config and serve say a number key\'s range and the value given, exit 2', () => {
+    for (const [yaml, message] of [
+      ['listen_port: 70000', 'listen_port: must be 0–65535, got 70000'],
+      ['max_value_bytes: 99999999', 'max_value_bytes: must be 1–16777216 (bytes; Cassandra refuses larger writes), got 99999999'],
+      ['workers: 1.5', 'workers: must be a whole number between 1 and 64, got 1.5'],
+      ['listen_port: eighty', 'listen_port: must be a whole number between 0 and 65535, got text'],
+      ['failed_auth_limit: {per_second: 0}', 'failed_auth_limit.per_second: must be more than 0 and at most 1000000, got 0'],
+      ['admin: {enabled: sometimes}', 'admin.enabled: must be true or false, got text'],
+    ] as const) {
+      const file = join(dir, 'range.yaml');
+      writeFileSync(file, `${yaml}\n`);
+      for (const command of ['check-config', 'serve']) {
+        const r = firkin(command, '--config', file);
+        assert.equal(r.code, 2, `${command} ${yaml}: ${r.stderr}`);
+        assert.equal(r.stderr, `firkin: config error in ${file}: ${message}\n`);
+        assert.equal(r.stdout, '');
+      }
+    }
   });
 
   it('serve names a missing config file, exit 2', () => {

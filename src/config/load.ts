@@ -3,10 +3,12 @@
  * defaults and cross-key rules, and produce the resolved FirkinConfig the rest of
  * the service uses. Every failure is a ConfigError naming the key and the file.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { plainWords } from './messages.js';
 import { resolveAccess, resolveNamespaces } from './namespaces.js';
 import { configSchema, MAX_KEY_BYTES_CASSANDRA, MAX_KEY_BYTES_EMBEDDED, OPERATIONS, type ConfigFile, type SyslogFacility } from './schema.js';
 
@@ -172,16 +174,19 @@ export const DEFAULTS = {
   },
 } as const;
 
-/** A config problem: `key` is the dotted key path (or undefined for the file as a whole). */
+/**
+ * A config problem: `key` is the dotted key path (or undefined for the file as a whole);
+ * `target` the file that key names, when the problem is with that file (a TLS key, say).
+ */
 export class ConfigError extends Error {
   constructor(
     readonly file: string | undefined,
     readonly key: string | undefined,
     readonly problem: string,
+    readonly target?: string,
   ) {
-    super(
-      `config error in ${file ?? '(built-in defaults)'}${key === undefined ? '' : `: ${key}`}: ${oneLine(problem)}`,
-    );
+    const where = key === undefined ? '' : `: ${key}${target === undefined ? '' : ` (${target})`}`;
+    super(`config error in ${file ?? '(built-in defaults)'}${where}: ${oneLine(problem)}`);
     this.name = 'ConfigError';
   }
 }
@@ -212,10 +217,9 @@ export function parseConfig(text: string, file: string | undefined): FirkinConfi
   if (raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(file, undefined, 'must be a YAML mapping of keys to values');
   }
-  const parsed = configSchema.safeParse(raw ?? {});
+  const parsed = configSchema.safeParse(raw ?? {}, { error: plainWords });
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.map(String);
+    const { issue, path } = innermost(parsed.error.issues[0]!, []);
     if (issue.code === 'unrecognized_keys') {
       throw new ConfigError(file, [...path, issue.keys[0]].join('.'), 'unknown key');
     }
@@ -224,18 +228,38 @@ export function parseConfig(text: string, file: string | undefined): FirkinConfi
   return resolveConfig(parsed.data, file);
 }
 
+/**
+ * The issue to report: for a value none of a union's forms accept, the problem within
+ * the form it was meant as (a mapping whose operations list has a typo names that entry,
+ * not the whole client); for a bad record key, that key's own problem.
+ */
+function innermost(issue: z.core.$ZodIssue, outer: string[]): { issue: z.core.$ZodIssue; path: string[] } {
+  const path = [...outer, ...issue.path.map(String)];
+  if (issue.code === 'invalid_union') {
+    // The form whose problem is not merely "wrong type here" is the one the value was meant as.
+    const meant = issue.errors.find(([first]) => first !== undefined && !(first.code === 'invalid_type' && first.path.length === 0));
+    if (meant !== undefined) return innermost(meant[0]!, path);
+  }
+  if (issue.code === 'invalid_key' && issue.issues[0] !== undefined) return { issue: issue.issues[0], path };
+  return { issue, path };
+}
+
 function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   const fail = (key: string, problem: string): never => {
     throw new ConfigError(file, key, problem);
   };
   const warnings: string[] = [];
+  // Only whether the file can be read: what a TLS file holds is checked by tls-files.ts (check-config, serve).
   const readable = (key: string, p: string | undefined): string | undefined => {
     if (p === undefined) return undefined;
+    let problem: string | undefined;
     try {
       accessSync(p, constants.R_OK);
+      if (statSync(p).isDirectory()) problem = 'is a directory, not a file';
     } catch (err) {
-      fail(key, `cannot read ${p} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      problem = `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
     }
+    if (problem !== undefined) throw new ConfigError(file, key, problem, p);
     return p;
   };
 
@@ -262,7 +286,7 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     warnings,
   });
   if (storage === 'embedded' && c.max_key_bytes !== undefined && c.max_key_bytes > MAX_KEY_BYTES_EMBEDDED) {
-    fail('max_key_bytes', `must be at most ${MAX_KEY_BYTES_EMBEDDED} on the embedded engine (LMDB's key limit); up to ${MAX_KEY_BYTES_CASSANDRA} on cassandra`);
+    fail('max_key_bytes', `must be 1–${MAX_KEY_BYTES_EMBEDDED} on the embedded engine (LMDB's key limit; up to ${MAX_KEY_BYTES_CASSANDRA} on cassandra), got ${c.max_key_bytes}`);
   }
   if (storage === 'cassandra') {
     namespaces.forEach((ns, i) => {
@@ -417,7 +441,7 @@ function byteSize(value: number | string | undefined, fail: (problem: string) =>
     if (m && unit !== undefined) bytes = Math.floor(Number(m[1]) * unit);
   }
   if (!Number.isSafeInteger(bytes)) fail('must be a whole number of bytes or a size such as 512MiB, 4GiB or 100MB');
-  if (bytes < MIN_MAX_SIZE) fail(`must be at least 1 MiB (${MIN_MAX_SIZE} bytes)`);
+  if (bytes < MIN_MAX_SIZE) fail(`must be at least 1 MiB (${MIN_MAX_SIZE} bytes), got ${value}`);
   return bytes;
 }
 

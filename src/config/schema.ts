@@ -1,6 +1,8 @@
 /**
  * The YAML config file's schema: every key Kask reads, plus Firkin's own.
  * Unknown keys are errors (a typo must not silently fall back to a default).
+ * Numeric keys carry no messages of their own: messages.ts says each one's range
+ * from its bounds here (a `.describe()` adds the unit or why a bound is what it is).
  */
 import { z } from 'zod';
 
@@ -18,12 +20,9 @@ export const MAX_VALUE_BYTES_LIMIT = 16 * 1024 * 1024;
 
 const text = z.string().min(1, 'must not be empty');
 const path = text;
-const port = z.int('must be a whole number').min(0).max(65535);
-const ttl = z
-  .int('must be a whole number of seconds')
-  .min(0, 'must not be negative')
-  .max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (20 years)`);
-const positiveMs = z.int('must be a whole number of milliseconds').min(1).max(600_000);
+const port = z.int().min(0).max(65535);
+const ttl = z.int().min(0).max(MAX_TTL_SECONDS).describe('seconds, at most 20 years; 0: never expire');
+const positiveMs = z.int().min(1).max(600_000).describe('milliseconds');
 
 export const SYSLOG_FACILITIES = [
   'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp',
@@ -146,9 +145,9 @@ export const configSchema = z.strictObject({
       max_size: z.union([z.number(), z.string()], 'must be a whole number of bytes or a size such as 512MiB, 4GiB or 100MB').optional(),
     })
     .optional(),
-  max_value_bytes: z.int().min(1).max(MAX_VALUE_BYTES_LIMIT).optional(),
+  max_value_bytes: z.int().min(1).max(MAX_VALUE_BYTES_LIMIT).describe('bytes; Cassandra refuses larger writes').optional(),
   /** At most MAX_KEY_BYTES_CASSANDRA; the embedded engine's lower ceiling is checked in load.ts. */
-  max_key_bytes: z.int().min(1).max(MAX_KEY_BYTES_CASSANDRA, `must be at most ${MAX_KEY_BYTES_CASSANDRA} (Cassandra's key limit)`).optional(),
+  max_key_bytes: z.int().min(1).max(MAX_KEY_BYTES_CASSANDRA).describe("bytes; Cassandra's key limit").optional(),
   namespaces: z.array(namespace).min(1).max(64).optional(),
   log: z
     .strictObject({
@@ -171,9 +170,9 @@ export const configSchema = z.strictObject({
   /** Requests served at once, each until its response has left; more are answered 503 at once. */
   max_in_flight: z.int().min(1).max(1_000_000).optional(),
   /** Bytes of response bodies waiting to leave, per process; a response that does not fit is answered 503. */
-  max_buffered_bytes: z.int().min(1).max(2 ** 40).optional(),
+  max_buffered_bytes: z.int().min(1).max(2 ** 40).describe('bytes').optional(),
   /** How old an answer of /metrics (and /admin/top-keys) may be: scrapes within it share one collection. */
-  metrics_max_age_ms: z.int('must be a whole number of milliseconds').min(0).max(60_000).optional(),
+  metrics_max_age_ms: z.int().min(0).max(60_000).describe('milliseconds').optional(),
   /** A response not fully handed to the kernel within this closes its connection (a client that does not read). */
   write_timeout_ms: positiveMs.optional(),
   /** The /admin endpoints: off, or on a listener of their own. */
@@ -198,13 +197,13 @@ export const configSchema = z.strictObject({
   /** On SIGTERM/SIGINT, how long in-flight requests may take to finish. */
   drain_timeout_ms: positiveMs.optional(),
   /** On SIGTERM/SIGINT, how long to keep accepting (answering /readyz 503) before closing the listener. */
-  shutdown_delay_ms: z.int().min(0).max(600_000).optional(),
+  shutdown_delay_ms: z.int().min(0).max(600_000).describe('milliseconds').optional(),
   /** How long /readyz waits for the storage engine's probe. */
   readiness_timeout_ms: positiveMs.optional(),
   /** Write-pattern insight: which keys are rewritten most, and how often a write repeats the stored value. */
   insight: z
     .strictObject({
-      window_seconds: z.int().min(10).max(86_400).optional(),
+      window_seconds: z.int().min(10).max(86_400).describe('seconds').optional(),
       sketch_size: z.int().min(10).max(100_000).optional(),
       top_keys: z.int().min(1).max(1000).optional(),
       compare_sample_rate: z.number().min(0).max(1).optional(),

@@ -6,11 +6,11 @@
  * ECDHE key exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305), in the
  * server's order of preference; TLS 1.3 suites as OpenSSL offers them.
  */
-import { readFileSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import { constants } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
 import type { FirkinConfig } from '../config/load.js';
+import { readServerTls } from '../config/tls-files.js';
 
 export const CIPHERS = [
   'TLS_AES_128_GCM_SHA256',
@@ -26,12 +26,16 @@ export const CIPHERS = [
 
 type TlsConfig = NonNullable<FirkinConfig['tls']>;
 
-/** The certificate, key and CA read from disk now (at start-up and on SIGHUP). */
+/**
+ * The certificate, key and CA read from disk now (at start-up and on SIGHUP), checked as
+ * check-config checks them: a TlsFileError names the key and the file that cannot be used.
+ */
 export function secureContextOptions(tls: TlsConfig): SecureContextOptions {
+  const { cert, key, ca } = readServerTls(tls);
   return {
-    cert: readFileSync(tls.cert),
-    key: readFileSync(tls.key),
-    ...(tls.ca !== undefined ? { ca: readFileSync(tls.ca) } : {}),
+    cert,
+    key,
+    ...(ca !== undefined ? { ca } : {}),
     minVersion: 'TLSv1.2',
     ciphers: CIPHERS,
     honorCipherOrder: true,

@@ -162,11 +162,12 @@ cassandra:
 describe('bad configs: one line naming the key and the file', () => {
   it('an unknown top-level key', () => void assertConfigError('listen_prot: 80\n', 'listen_prot', /unknown key/));
   it('an unknown nested key', () => void assertConfigError('cassandra:\n  hosts: [a]\n  keyspaec: x\n', 'cassandra.keyspaec', /unknown key/));
-  it('a wrong type', () => void assertConfigError('listen_port: eighty\n', 'listen_port'));
-  it('a port out of range', () => void assertConfigError('listen_port: 70000\n', 'listen_port'));
-  it('a negative TTL', () => void assertConfigError('default_ttl: -1\n', 'default_ttl', /negative/));
-  it('a fractional TTL', () => void assertConfigError('default_ttl: 1.5\n', 'default_ttl'));
-  it('a TTL past Cassandra’s ceiling', () => void assertConfigError('default_ttl: 700000000\n', 'default_ttl'));
+  it('a wrong type', () =>
+    void assertConfigError('listen_port: eighty\n', 'listen_port', /: listen_port: must be a whole number between 0 and 65535, got text$/));
+  it('a port out of range', () => void assertConfigError('listen_port: 70000\n', 'listen_port', /: listen_port: must be 0–65535, got 70000$/));
+  it('a negative TTL', () => void assertConfigError('default_ttl: -1\n', 'default_ttl', /: default_ttl: must be 0–630720000 \(seconds, at most 20 years; 0: never expire\), got -1$/));
+  it('a fractional TTL', () => void assertConfigError('default_ttl: 1.5\n', 'default_ttl', /must be a whole number between 0 and 630720000 .*, got 1\.5$/));
+  it('a TTL past Cassandra’s ceiling', () => void assertConfigError('default_ttl: 700000000\n', 'default_ttl', /must be 0–630720000 .*20 years.*, got 700000000$/));
   it('names the key of a bad secret, never its value', () => {
     for (const [yaml, key, secret] of [
       ['cassandra:\n  authentication:\n    username: u\n    password: 9876543210\n', 'cassandra.authentication.password', '9876543210'],
@@ -180,7 +181,8 @@ describe('bad configs: one line naming the key and the file', () => {
   it('mutual TLS settings', () => {
     void assertConfigError('tls:\n  ca: /etc/ssl/ca.pem\n', 'tls.ca', /tls.cert/);
     void assertConfigError('namespaces:\n  - name: s\n    base_uri: /s/\n    clients: [mediawiki]\n', 'namespaces.0.clients', /tls.ca/);
-    void assertConfigError('namespaces:\n  - name: s\n    base_uri: /s/\n    clients:\n      - identity: a\n        operations: [read, wipe]\n', 'namespaces.0.clients.0');
+    void assertConfigError('namespaces:\n  - name: s\n    base_uri: /s/\n    clients:\n      - identity: a\n        operations: [read, wipe]\n', 'namespaces.0.clients.0.operations.1', /must be read, write or delete$/);
+    void assertConfigError('namespaces:\n  - name: s\n    base_uri: /s/\n    clients: [5]\n', 'namespaces.0.clients.0', /must be text or a mapping of keys to values, got a number$/);
     void assertConfigError('namespaces:\n  - name: s\n    base_uri: /s/\n    rate_limit:\n      requests_per_second: 0\n', 'namespaces.0.rate_limit.requests_per_second');
     void assertConfigError('admin:\n  enabled: false\n  listen_port: 9000\n', 'admin.listen_port', /disabled/);
   });
@@ -197,8 +199,11 @@ describe('bad configs: one line naming the key and the file', () => {
   it('a zero drain timeout', () => void assertConfigError('drain_timeout_ms: 0\n', 'drain_timeout_ms'));
   it('a cert without a key', () => void assertConfigError(`tls:\n  cert: ${cert}\n`, 'tls.key', /together/));
   it('a key without a cert', () => void assertConfigError(`tls:\n  key: ${key}\n`, 'tls.cert', /together/));
-  it('an unreadable cert', () => void assertConfigError(`tls:\n  cert: /nonexistent/cert.pem\n  key: ${key}\n`, 'tls.cert', /ENOENT/));
+  it('an unreadable cert', () =>
+    void assertConfigError(`tls:\n  cert: /nonexistent/cert.pem\n  key: ${key}\n`, 'tls.cert', /: tls\.cert \(\/nonexistent\/cert\.pem\): cannot read the file \(ENOENT\)$/));
   it('an unreadable openapi_spec', () => void assertConfigError('openapi_spec: /nonexistent.yaml\n', 'openapi_spec'));
+  it('a directory as openapi_spec', () =>
+    void assertConfigError(`openapi_spec: ${dir}\n`, 'openapi_spec', new RegExp(`: openapi_spec \\(${dir}\\): is a directory, not a file$`)));
   it('a username without a password', () =>
     void assertConfigError('cassandra:\n  authentication:\n    username: u\n', 'cassandra.authentication.password'));
   it('cassandra client cert without a CA', () =>
@@ -206,11 +211,11 @@ describe('bad configs: one line naming the key and the file', () => {
   it('storage: cassandra without a cassandra section', () => void assertConfigError('storage: cassandra\n', 'storage'));
   it('an unknown storage', () => void assertConfigError('storage: redis\n', 'storage'));
   it('max_key_bytes beyond what LMDB can index', () =>
-    void assertConfigError('max_key_bytes: 4000\n', 'max_key_bytes', /at most 1900 on the embedded engine/));
+    void assertConfigError('max_key_bytes: 4000\n', 'max_key_bytes', /must be 1–1900 on the embedded engine .*, got 4000$/));
   it('max_key_bytes beyond what LMDB can index, with storage: embedded beside a cassandra section', () =>
     void assertConfigError('storage: embedded\ncassandra:\n  hosts: [a]\nmax_key_bytes: 1901\n', 'max_key_bytes', /embedded/));
   it("max_key_bytes beyond Cassandra's key limit", () =>
-    void assertConfigError('cassandra:\n  hosts: [a]\nmax_key_bytes: 65536\n', 'max_key_bytes', /at most 65535/));
+    void assertConfigError('cassandra:\n  hosts: [a]\nmax_key_bytes: 65536\n', 'max_key_bytes', /must be 1–65535 \(bytes; Cassandra's key limit\), got 65536$/));
   it('a zero max_key_bytes', () => void assertConfigError('max_key_bytes: 0\n', 'max_key_bytes'));
   it('base_uri / shadowing the service endpoints', () => void assertConfigError('base_uri: /\n', 'base_uri'));
   it('base_uri under a reserved path', () => void assertConfigError('base_uri: /metrics/x\n', 'base_uri', /reserved/));
@@ -343,7 +348,8 @@ describe('embedded.max_size', () => {
   for (const bad of ['512 parsecs', '4G', '-1MiB', 'lots', '1.5', 'true', '""']) {
     it(`refuses ${bad}`, () => void assertConfigError(`embedded:\n  max_size: ${bad}\n`, 'embedded.max_size'));
   }
-  it('refuses less than 1 MiB', () => void assertConfigError('embedded:\n  max_size: 1000KiB\n', 'embedded.max_size', /at least 1 MiB/));
+  it('refuses less than 1 MiB', () =>
+    void assertConfigError('embedded:\n  max_size: 1000KiB\n', 'embedded.max_size', /must be at least 1 MiB \(1048576 bytes\), got 1000KiB$/));
 });
 
 describe('conditional writes and serial consistency', () => {

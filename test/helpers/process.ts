@@ -1,12 +1,18 @@
-import { spawn, type ChildProcess, type SpawnOptionsWithStdioTuple } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptionsWithStdioTuple } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { watchLog } from './secrets.js';
-import { atFileEnd } from './tmp.js';
+import { atFileEnd, tempDir } from './tmp.js';
 
 export const FIRKIN_BIN = fileURLToPath(new URL('../../../bin/firkin.js', import.meta.url));
+
+/** Run the `firkin` command to its end (in a fresh directory), as an operator would: exit code and output. */
+export function runFirkin(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [FIRKIN_BIN, ...args], { encoding: 'utf8', timeout: 20_000, cwd: tempDir() });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
 
 export interface FirkinProcess {
   readonly child: ChildProcess;

@@ -57,7 +57,8 @@ describe('TLS reload', () => {
     f.child.kill('SIGHUP');
     await sleep(300);
     assert.equal((await get(`${f.url}/healthz`, false, caPem)).serial, fresh.serial);
-    assert.ok(f.stdout.some((l) => l.includes('TLS files not reloaded')));
+    const refused = f.stdout.find((l) => l.includes('TLS files not reloaded'));
+    assert.ok(refused?.includes(`tls.cert (${cert}): is not a PEM certificate`), `the log names the key and the file: ${refused}`);
     keepAlive.destroy();
     f.child.kill('SIGTERM');
     assert.equal(await f.exited, 0);

@@ -1,8 +1,8 @@
 /** cassandra-driver options from Firkin's (Kask's) cassandra config keys. */
-import { readFileSync } from 'node:fs';
 import { checkServerIdentity } from 'node:tls';
 import cassandra from 'cassandra-driver';
 import type { CassandraConfig } from '../../config/load.js';
+import { readCassandraTls } from '../../config/tls-files.js';
 import { CONSISTENCY } from './consistency.js';
 
 /**
@@ -42,9 +42,11 @@ export function clientOptions(c: CassandraConfig, { withKeyspace }: { withKeyspa
     options.credentials = { username: c.authentication.username, password: c.authentication.password };
   }
   if (c.tls) {
+    // Checked as check-config checks them: a TlsFileError names the key and the file that cannot be used.
+    const { ca, cert, key } = readCassandraTls(c.tls);
     options.sslOptions = {
-      ca: [readFileSync(c.tls.ca)],
-      ...(c.tls.cert && c.tls.key ? { cert: readFileSync(c.tls.cert), key: readFileSync(c.tls.key) } : {}),
+      ca: [ca],
+      ...(cert && key ? { cert, key } : {}),
       rejectUnauthorized: true,
       checkServerIdentity: c.tls.hostVerification ? checkServerIdentity : () => undefined,
     };
