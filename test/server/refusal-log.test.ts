@@ -7,9 +7,11 @@
  * request lines name the client too.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { isCertificateError, REFUSAL_LINES_PER_SECOND } from '../../src/server/refusal-log.js';
 import { request, type Reply } from '../helpers/http.js';
 import { pem, TestCa, type KeyPair } from '../helpers/pki.js';
@@ -175,6 +177,8 @@ describe('refusal log', () => {
     const represented = logged.reduce((sum, l) => sum + 1 + Number(l.suppressed ?? 0), 0);
     assert.equal(represented, flood + 1, 'every refusal is a line or counted in the next line\'s suppressed');
     assert.ok(Number(logged.at(-1)!.suppressed) > 0, 'the line after the pause counts those left out');
+    const security = readFileSync(fileURLToPath(new URL('../../../docs/security.md', import.meta.url)), 'utf8');
+    assert.ok(security.includes(`at most ${REFUSAL_LINES_PER_SECOND} \`authentication failed\` lines a second`), 'docs/security.md states the bound');
   });
 });
 
