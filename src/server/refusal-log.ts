@@ -10,8 +10,9 @@
  * namespace, operation or endpoint; or the TLS cause), REFUSAL_LINES_PER_SECOND
  * a second (throttled requests: one), and the first line after a pause carries
  * `suppressed`, the refusals of that cause not logged since. Every refusal is
- * still counted in the metrics. The causes come from the config and fixed lists,
- * never from clients, so the limiter's memory is bounded.
+ * still counted in the metrics. The causes come from the config and fixed lists
+ * (operations, guarded endpoints, OpenSSL's error codes), never from what a client
+ * writes, so the limiter's memory is bounded.
  */
 import type { TLSSocket } from 'node:tls';
 import { LogEvery } from '../log/log-every.js';
