@@ -14,7 +14,7 @@ import type { AccessConfig, Operation } from '../config/load.js';
 import { clientIdentities, hasVerifiedCertificate } from './tls.js';
 
 export type AccessDecision =
-  | { readonly allowed: true; readonly client: string | undefined }
+  | { readonly allowed: true; readonly client: string | undefined; readonly token?: string }
   | { readonly allowed: false; readonly status: 401 | 403; readonly detail: string };
 
 /** `Authorization: Bearer <token>` (RFC 6750's token68 syntax). */
@@ -84,7 +84,7 @@ export class AccessPolicy {
     if (authorization !== undefined) {
       const token = BEARER.exec(authorization)?.[1];
       const entry = token === undefined ? undefined : this.findToken(token);
-      if (entry?.operations.has(operation)) return { allowed: true, client: `token:${entry.name}` };
+      if (entry?.operations.has(operation)) return { allowed: true, client: `token:${entry.name}`, token: entry.name };
       if (entry !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in ${this.what}` };
       if (known === undefined && identities.length === 0) {
         return { allowed: false, status: 401, detail: 'The bearer token is not valid here' };

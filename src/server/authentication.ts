@@ -2,8 +2,8 @@
  * Authentication across the service, beside each namespace's own AccessPolicy:
  *
  *   - failed authentications (every 401 and 403) are throttled per source address
- *     and client certificate (AuthThrottle), logged (`authentication failed`, with
- *     the token's name, never its value) and counted;
+ *     and client certificate (AuthThrottle), logged (RefusalLog: `authentication
+ *     failed`, with the token's name, never its value) and counted;
  *   - once authentication is configured (tls.ca, namespace tokens or admin
  *     credentials), the service endpoints are guarded: /metrics and /admin/* need an
  *     admin client (admin.clients, admin.tokens), /openapi any valid credentials,
@@ -20,11 +20,8 @@ import { AccessPolicy, BEARER, BEARER_CHALLENGE } from './access.js';
 import { AuthThrottle, authSources } from './auth-throttle.js';
 import type { Exchange } from './exchange.js';
 import { PROBLEMS } from './problem.js';
-import { RateLimiter } from './rate-limit.js';
+import { RefusalLog, type Client, type Refused } from './refusal-log.js';
 import { clientIdentities, hasVerifiedCertificate } from './tls.js';
-
-/** Where a request was refused, for the log: a namespace's name or a service endpoint's path. */
-export type Refused = { readonly namespace: string } | { readonly endpoint: string };
 
 /** A refusal to answer: 401 (no or unknown credentials) or 403 (known, not allowed). */
 export interface Refusal {
@@ -48,15 +45,16 @@ export class Authentication {
   private readonly anyTokens: boolean;
   private readonly mutualTls: boolean;
   private readonly throttle: AuthThrottle;
-  /** At most one `authentication throttled` line per second per source address. */
-  private readonly throttleLog = new RateLimiter(1, 1);
+  /** Refused requests and TLS handshakes, logged at a bounded rate (shared by the listeners, as the throttle). */
+  readonly refusals: RefusalLog;
 
   constructor(
     config: FirkinConfig,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly metrics: Metrics,
     now?: () => number,
   ) {
+    this.refusals = new RefusalLog(logger);
     this.configured = config.authentication;
     this.mutualTls = config.tls?.ca !== undefined;
     // Without admin.clients or admin.tokens, an empty list: nobody is an admin client.
@@ -72,17 +70,12 @@ export class Authentication {
    * failed too often, answer 429 with Retry-After and return true. Valid credentials
    * get the same answer then, so the answer tells nothing about a guess.
    */
-  throttled(x: Exchange): boolean {
-    const sources = this.sourcesOf(x);
-    const wait = this.throttle.retryAfter(sources);
+  throttled(x: Exchange, where: Refused): boolean {
+    const wait = this.throttle.retryAfter(this.sourcesOf(x));
     if (wait === undefined) return false;
     this.metrics.authRefused(429);
-    if (this.throttleLog.take(sources[0]!).allowed) {
-      this.logger.info(
-        { request_id: x.requestId, address: x.req.socket.remoteAddress, identity: clientIdentities(x.req.socket)[0], retry_after_seconds: wait },
-        'authentication throttled',
-      );
-    }
+    // Credentials are not read while throttled: the line names the certificate only.
+    this.refusals.throttled(x, where, { identity: clientIdentities(x.req.socket)[0] }, wait);
     x.problem(PROBLEMS.tooManyAuthFailures, undefined, { 'Retry-After': String(wait) });
     return true;
   }
@@ -100,8 +93,8 @@ export class Authentication {
     if (!this.configured) return false;
     const guard = guardOf(path);
     if (guard === undefined) return false;
-    if (this.throttled(x)) return true;
     const where = { endpoint: path };
+    if (this.throttled(x, where)) return true;
     if (guard === 'admin') {
       const decision = this.admin.decide(x.req, 'read');
       if (decision.allowed) return false;
@@ -140,19 +133,19 @@ export class Authentication {
   /** Take a token from each source's bucket and log the failure (never the token itself, nor a key). */
   private failed(x: Exchange, where: Refused, status: number): void {
     this.throttle.failed(this.sourcesOf(x));
-    const authorization = x.req.headers.authorization;
-    this.logger.info(
-      {
-        request_id: x.requestId,
-        address: x.req.socket.remoteAddress,
-        ...where,
-        status,
-        identity: clientIdentities(x.req.socket)[0],
-        // The name of a configured token refused here; a token configured nowhere is 'unknown'.
-        token: authorization === undefined ? undefined : (this.tokenName(x) ?? 'unknown'),
-      },
-      'authentication failed',
-    );
+    const client = this.clientOf(x);
+    x.token = client.token;
+    this.refusals.failed(x, where, status, client);
+  }
+
+  /**
+   * Who a refused request says it is: its verified certificate's first identity, and
+   * the name of the configured token it carries ('unknown' for one configured nowhere).
+   */
+  private clientOf(x: Exchange): Client {
+    const identity = clientIdentities(x.req.socket)[0];
+    if (x.req.headers.authorization === undefined) return { identity };
+    return { identity, token: this.tokenName(x) ?? 'unknown' };
   }
 
   /** The name of the configured token the request carries, if it carries one. */

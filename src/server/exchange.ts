@@ -23,6 +23,8 @@ export class Exchange {
   namespace: string | undefined;
   key: string | undefined;
   operation: Operation | undefined;
+  /** The name of the configured token the request carried, once looked at ('unknown' for one configured nowhere): for the log. */
+  token: string | undefined;
   /** A service endpoint (/healthz, /metrics…): not counted in the request metrics. */
   endpoint = false;
   /** Counted against max_in_flight until the response has left. */

@@ -20,6 +20,7 @@ import { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js'
 import { TargetParser } from './target.js';
 import { AccessPolicy } from './access.js';
 import type { Authentication } from './authentication.js';
+import { clientIdentities } from './tls.js';
 import { addressBlock, RateLimiter } from './rate-limit.js';
 import type { Operation } from '../metrics/metrics.js';
 
@@ -103,6 +104,9 @@ export function createHandler(options: HandlerOptions): Handler {
             request_id: requestId,
             method: req.method,
             status: res.statusCode,
+            address: req.socket.remoteAddress,
+            identity: clientIdentities(req.socket)[0],
+            token: exchange.token,
             namespace: exchange.namespace,
             engine,
             key_hash: exchange.key === undefined ? undefined : keyHash(exchange.namespace!, exchange.key),
@@ -189,9 +193,11 @@ export function createHandler(options: HandlerOptions): Handler {
 
     const guard = guards.get(namespace.name)!;
     // Too many failed authentications from this address or certificate: 429, credentials unread.
-    if (!guard.policy.open && auth.throttled(x)) return;
+    const where = { namespace: namespace.name, operation };
+    if (!guard.policy.open && auth.throttled(x, where)) return;
     const decision = guard.policy.decide(x.req, operation);
-    if (!decision.allowed) return auth.refuse(x, { namespace: namespace.name }, decision, guard.policy.takesTokens);
+    if (!decision.allowed) return auth.refuse(x, where, decision, guard.policy.takesTokens);
+    x.token = decision.token;
     if (guard.limiter !== undefined) {
       // Keys by kind (cert:, token:, ip:) so one kind cannot drain another's bucket.
       const rate = guard.limiter.take(decision.client ?? `ip:${addressBlock(x.req.socket.remoteAddress)}`);

@@ -6,6 +6,7 @@
 import { createServer as createHttpServer, STATUS_CODES, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { FirkinConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -18,6 +19,7 @@ import { MAX_WAITING_HEAD_BYTES, oneAtATime } from './connection-lane.js';
 import { createHandler } from './handler.js';
 import { PROBLEMS, problemBody, type ProblemType } from './problem.js';
 import { ALLOWED_METHODS } from './protocol.js';
+import { isCertificateError } from './refusal-log.js';
 import { refuseForeignCertificates, secureContextOptions, serverTlsOptions } from './tls.js';
 
 export interface ServerOptions {
@@ -110,7 +112,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let server: Server;
   if (config.tls) {
     const https = createHttpsServer({ ...serverOptions, ...serverTlsOptions(config.tls), handshakeTimeout: TIMEOUTS.handshakeMs }, handler);
-    if (config.tls.ca !== undefined) refuseForeignCertificates(https);
+    const refusals = options.auth.refusals;
+    if (config.tls.ca !== undefined) refuseForeignCertificates(https, (socket, cause, claimed) => refusals.certificateRefused(socket, cause, claimed));
+    // A handshake that failed (the clientError listener below drops its connection): logged
+    // at info if it was refused for the client's certificate, else at debug (scanners, timeouts).
+    https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+      const cause = err.code ?? 'unknown';
+      if (isCertificateError(err.code)) refusals.certificateRefused(socket, cause, undefined);
+      else refusals.handshakeFailed(socket, cause);
+    });
     server = https;
   } else {
     server = createHttpServer(serverOptions, handler);

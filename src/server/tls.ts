@@ -55,24 +55,30 @@ export function serverTlsOptions(tls: TlsConfig): SecureContextOptions & { reque
   };
 }
 
+/** Told of each connection dropped for its certificate: why (CERT_HAS_EXPIRED…) and the first identity it claims. */
+export type OnCertificateRefused = (socket: TLSSocket, cause: string, claimed: string | undefined) => void;
+
 /**
  * With mutual TLS, drop a connection whose client certificate the CA did not sign,
- * before any HTTP; keep the identities of a verified one, read once at the handshake
- * (renegotiation is off, so the certificate cannot change afterwards).
+ * before any HTTP (and tell `onRefused`); keep the identities of a verified one, read
+ * once at the handshake (renegotiation is off, so the certificate cannot change afterwards).
  */
-export function refuseForeignCertificates(server: HttpsServer): void {
+export function refuseForeignCertificates(server: HttpsServer, onRefused: OnCertificateRefused): void {
   server.on('secureConnection', (socket: TLSSocket) => {
     if (!socket.authorized) {
-      if (hasPeerCertificate(socket)) socket.destroy();
+      const cert = peerCertificate(socket);
+      if (cert === undefined) return; // no certificate: the request gets its 401
+      onRefused(socket, String(socket.authorizationError ?? 'unverified'), identitiesOf(cert)[0]); // while its address is known
+      socket.destroy();
       return;
     }
     identityCache.set(socket, identitiesOf(socket.getPeerCertificate()));
   });
 }
 
-function hasPeerCertificate(socket: TLSSocket): boolean {
+function peerCertificate(socket: TLSSocket): PeerCertificate | undefined {
   const cert = socket.getPeerCertificate();
-  return cert !== null && Object.keys(cert).length > 0;
+  return cert !== null && Object.keys(cert).length > 0 ? cert : undefined;
 }
 
 /** Identities of each verified connection, recorded at its handshake. */

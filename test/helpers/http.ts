@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
-import { rememberKeyOf } from './secrets.js';
+import { rememberCredentialOf, rememberKeyOf } from './secrets.js';
 
 export interface Reply {
   readonly status: number;
@@ -25,6 +25,7 @@ export interface RequestOptions {
 /** One HTTP(S) request on a fresh connection; resolves with the whole reply. */
 export function request(url: string, options: RequestOptions = {}): Promise<Reply> {
   rememberKeyOf(url);
+  rememberCredentialOf(options.headers?.authorization);
   return new Promise((resolve, reject) => {
     const onResponse = (res: IncomingMessage): void => {
       const chunks: Buffer[] = [];

@@ -36,6 +36,8 @@ export interface SpawnOptions {
   readonly umask?: number;
   /** Mode of the config file written for it (default: what this process's umask gives, usually 0644). */
   readonly configMode?: number;
+  /** The command line after `firkin`, given the config file (default: `serve --config <file>`). */
+  readonly args?: (configFile: string) => readonly string[];
 }
 
 /** Write `config` to `dir/config.yaml`, run `firkin serve` on it and wait for its "listening" line. */
@@ -44,7 +46,7 @@ export async function spawnFirkin(dir: string, config: Record<string, unknown>, 
   // Fresh metrics at every scrape (tests read what they just did) unless the test says otherwise.
   writeFileSync(file, stringify({ listen_port: 0, workers: 1, metrics_max_age_ms: 0, ...config }), { mode: 0o600 });
   if (options.configMode !== undefined) chmodSync(file, options.configMode);
-  const args = [FIRKIN_BIN, 'serve', '--config', file];
+  const args = [FIRKIN_BIN, ...(options.args?.(file) ?? ['serve', '--config', file])];
   const how: SpawnOptionsWithStdioTuple<'ignore', 'pipe', 'pipe'> = { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env };
   // Process limits are set by a shell that then becomes the process (same pid).
   const prelude: string[] = [];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findKeysIn } from './secrets.js';
+import { findCredentialsIn, findKeysIn } from './secrets.js';
 
 describe('the key-in-logs check', () => {
   it('finds a key that a log line holds, in clear or percent-encoded, and ignores short words', () => {
@@ -10,5 +10,12 @@ describe('the key-in-logs check', () => {
     assert.deepEqual(findKeysIn([`{"url":"/sessions/v1/${encodeURIComponent(key)}"}`], [url]), [key]);
     assert.deepEqual(findKeysIn(['{"msg":"request","key_hash":"q3Yb0fX_1kPa"}'], [url]), []);
     assert.deepEqual(findKeysIn(['{"msg":"alpha"}'], ['http://h/sessions/v1/alpha']), [], 'short words are not tracked');
+  });
+
+  it('finds the token of an Authorization header that a log line holds, and ignores short credentials', () => {
+    const token = 'edge-token-5f1c2a9e7b3d';
+    assert.deepEqual(findCredentialsIn([`{"msg":"authentication failed","token":"${token}"}`], [`Bearer ${token}`]), [token]);
+    assert.deepEqual(findCredentialsIn(['{"msg":"authentication failed","token":"edge"}'], [`Bearer ${token}`]), [], 'the name is not the token');
+    assert.deepEqual(findCredentialsIn(['{"msg":"x","detail":"Bearer abc"}'], ['Bearer abc']), [], 'short credentials are not tracked');
   });
 });

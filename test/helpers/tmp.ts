@@ -2,15 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { assertNoKeysInLogs } from './secrets.js';
+import { assertNoSecretsInLogs } from './secrets.js';
 
 const cleanups: Array<() => unknown> = [];
 // Registered when this module is first imported, at the top level of a test file:
 // it runs once every test of that file has finished, in reverse order of registration.
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
-  // Last of all, with every service stopped: no session key reached any log of this file.
-  assertNoKeysInLogs();
+  // Last of all, with every service stopped: no session key or token reached any log of this file.
+  assertNoSecretsInLogs();
 });
 
 /** Run `cleanup` when the test file finishes (whatever scope the caller is in). */
