@@ -6,8 +6,11 @@
  * Node.js cannot open Unix datagram sockets (what rsyslog and journald listen
  * on), so local-socket lines go through util-linux `logger`, which does.
  *
- * Logging never blocks or fails a request: lines are queued up to a bound, then
- * dropped and counted; a lost connection is re-made in the background.
+ * Logging never blocks or fails a request, and never throws: lines are queued up
+ * to a bound, then dropped and counted; a lost connection is re-made in the
+ * background. While a server's name is resolved, a socket connects, or SIGHUP
+ * re-opens the destination, lines wait for the new connection instead of being
+ * dropped.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -80,20 +83,91 @@ export function createSyslogSink(
   onDrop: () => void,
 ): LogSink {
   const ctx: SinkContext = { facility: config.facility, id: syslogIdentity(serviceName), onDrop };
-  if (config.kind === 'syslog-socket') return new LoggerProcessSink(config.path, ctx);
-  if (config.protocol === 'udp') return new UdpSink(config.host, config.port, ctx);
-  return new TcpSink(config.host, config.port, ctx);
+  if (config.kind === 'syslog-socket') return neverThrows(new LoggerProcessSink(config.path, ctx), onDrop);
+  if (config.protocol === 'udp') return neverThrows(new UdpSink(config.host, config.port, ctx), onDrop);
+  return neverThrows(new TcpSink(config.host, config.port, ctx), onDrop);
 }
 
+/**
+ * A sink that never throws: the uncaught-exception handler logs its FATAL line
+ * through the same sink, and a throw there ends the process at once (exit 7),
+ * without the line. A line that cannot be handed over is counted as dropped.
+ */
+export function neverThrows(sink: LogSink, onDrop: () => void): LogSink {
+  return {
+    write: (line) => {
+      try {
+        sink.write(line);
+      } catch {
+        onDrop();
+      }
+    },
+    reopen: () => {
+      try {
+        sink.reopen();
+      } catch {
+        // the destination stays as it was; a later SIGHUP or reconnect tries again
+      }
+    },
+    end: (timeoutMs) => sink.end(timeoutMs).catch(() => undefined),
+  };
+}
+
+/**
+ * Lines written while there is no connection to send them on (start-up, a name
+ * lookup, a re-open, a reconnect), sent in order once there is one. Bounded,
+ * together with what the connection has not sent yet, by MAX_QUEUED_BYTES.
+ */
+class Waiting {
+  private lines: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly onDrop: () => void) {}
+
+  get bytes(): number {
+    return this.size;
+  }
+
+  /** Keep `message`, unless it would take the queue (plus `unsent` bytes not sent elsewhere) past the bound: then drop it. */
+  push(message: Buffer, unsent: number): void {
+    if (unsent + this.size + message.length > MAX_QUEUED_BYTES) return this.onDrop();
+    this.lines.push(message);
+    this.size += message.length;
+  }
+
+  take(): Buffer[] {
+    const lines = this.lines;
+    this.lines = [];
+    this.size = 0;
+    return lines;
+  }
+
+  dropAll(): void {
+    for (const _ of this.take()) this.onDrop();
+  }
+}
+
+/** Wait until `done()` holds, checking every 10 ms, for at most `timeoutMs`. */
+async function settle(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * One datagram per line on a connected UDP socket. A name is resolved before the
+ * socket is made (once, and again on SIGHUP), not per line. Until the socket is
+ * connected, lines wait in order: Node's dgram throws if send() is called on a
+ * socket that is still connecting.
+ */
 class UdpSink implements LogSink {
+  /** The connected socket; undefined while resolving or connecting. */
   private socket: UdpSocket | undefined;
-  /**
-   * Lines written while the socket is still connecting, sent once it is: Node's
-   * dgram throws if send() is called then (start-up logs lines at once).
-   */
-  private early: Buffer[] | undefined;
-  /** Bytes handed to the socket (or waiting in `early`) and not yet sent, for the current socket. */
-  private pending = 0;
+  /** Counts open() calls, so the callbacks of a superseded attempt do nothing. */
+  private attempt = 0;
+  private readonly waiting: Waiting;
+  /** Bytes handed to a socket (this one or one being re-opened) and not sent yet. */
+  private inFlight = 0;
+  private readonly retry = new Backoff(() => this.open());
   private closed = false;
 
   constructor(
@@ -101,80 +175,81 @@ class UdpSink implements LogSink {
     private readonly port: number,
     private readonly ctx: SinkContext,
   ) {
+    this.waiting = new Waiting(ctx.onDrop);
     this.open();
   }
 
-  /** Resolve the host once and connect, so sending a line costs no DNS lookup. */
   private open(): void {
-    const family = isIP(this.host);
-    const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
-    socket.on('error', () => undefined);
-    socket.unref();
-    if (family !== 0) {
-      this.early = [];
-      socket.connect(this.port, this.host, () => this.connected(socket));
-      this.socket = socket;
-      return;
-    }
-    socket.close();
-    lookup(this.host, (err, address, addressFamily) => {
-      if (err || this.closed) return; // lines are dropped (and counted) until a reopen resolves it
-      const resolved = createSocket(addressFamily === 6 ? 'udp6' : 'udp4');
-      resolved.on('error', () => undefined);
-      resolved.unref();
-      this.early = [];
-      resolved.connect(this.port, address, () => this.connected(resolved));
-      this.socket = resolved;
+    const attempt = ++this.attempt;
+    const current = (): boolean => attempt === this.attempt && !this.closed;
+    resolve(this.host, (err, address, family) => {
+      if (!current()) return;
+      if (err) return this.retry.schedule(); // lines wait (up to the bound) while the name does not resolve
+      const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
+      socket.on('error', () => undefined); // send errors reach send()'s callback
+      socket.unref();
+      socket.connect(this.port, address, (connectError?: Error) => {
+        if (!current()) return socket.close();
+        if (connectError) {
+          socket.close();
+          return this.retry.schedule();
+        }
+        this.socket = socket;
+        this.retry.reset();
+        for (const message of this.waiting.take()) this.send(socket, message);
+      });
     });
   }
 
-  private connected(socket: UdpSocket): void {
-    if (this.socket !== socket) return;
-    const early = this.early ?? [];
-    this.early = undefined;
-    for (const message of early) this.send(socket, message);
-  }
-
   write(line: string): void {
-    const socket = this.socket;
+    if (this.closed) return this.ctx.onDrop();
     const message = Buffer.from(formatRfc5424(line, this.ctx.facility, this.ctx.id));
-    if (this.closed || socket === undefined || this.pending + message.length > MAX_QUEUED_BYTES) return this.ctx.onDrop();
-    this.pending += message.length;
-    if (this.early !== undefined) this.early.push(message);
-    else this.send(socket, message);
+    if (this.socket === undefined) return this.waiting.push(message, this.inFlight);
+    if (this.inFlight + message.length > MAX_QUEUED_BYTES) return this.ctx.onDrop();
+    this.send(this.socket, message);
   }
 
   private send(socket: UdpSocket, message: Buffer): void {
+    this.inFlight += message.length;
     socket.send(message, (err) => {
-      if (this.socket === socket) this.pending -= message.length;
+      this.inFlight -= message.length;
       if (err) this.ctx.onDrop();
     });
   }
 
+  /** Resolve and connect again; lines written meanwhile wait for the new socket. */
   reopen(): void {
+    if (this.closed) return;
     const old = this.socket;
-    this.early?.forEach(() => this.ctx.onDrop());
-    this.early = undefined;
     this.socket = undefined;
-    this.pending = 0;
+    this.retry.cancel();
     this.open();
+    // The old socket is closed once what was handed to it has had time to go out.
     if (old) setTimeout(() => old.close(), 1000).unref();
   }
 
   async end(timeoutMs = 2000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await settle(() => this.waiting.bytes === 0 && this.inFlight === 0, timeoutMs);
     this.closed = true;
+    this.retry.cancel();
+    this.waiting.dropAll();
     this.socket?.close();
     this.socket = undefined;
   }
 }
 
+/** An IP address as it is; a name through the system resolver (as every other program on the host). */
+function resolve(host: string, done: (err: Error | null, address: string, family: number) => void): void {
+  const family = isIP(host);
+  if (family !== 0) process.nextTick(done, null, host, family);
+  else lookup(host, done);
+}
+
+/** RFC 6587 octet-counted frames on a TCP connection, re-made in the background when lost. */
 class TcpSink implements LogSink {
   private socket: Socket | undefined;
   private connected = false;
-  private queue: Buffer[] = [];
-  private queued = 0;
+  private readonly waiting: Waiting;
   private readonly retry = new Backoff(() => this.connect());
   private closed = false;
 
@@ -183,6 +258,7 @@ class TcpSink implements LogSink {
     private readonly port: number,
     private readonly ctx: SinkContext,
   ) {
+    this.waiting = new Waiting(ctx.onDrop);
     this.connect();
   }
 
@@ -190,18 +266,14 @@ class TcpSink implements LogSink {
     if (this.closed) return this.ctx.onDrop();
     const message = Buffer.from(formatRfc5424(line, this.ctx.facility, this.ctx.id));
     const frame = Buffer.concat([Buffer.from(`${message.length} `), message]);
-    if (this.connected && this.socket !== undefined) {
-      if (this.socket.writableLength > MAX_QUEUED_BYTES) return this.ctx.onDrop();
-      this.socket.write(frame);
-      return;
-    }
-    if (this.queued + frame.length > MAX_QUEUED_BYTES) return this.ctx.onDrop();
-    this.queue.push(frame);
-    this.queued += frame.length;
+    if (!this.connected || this.socket === undefined) return this.waiting.push(frame, 0);
+    if (this.socket.writableLength + frame.length > MAX_QUEUED_BYTES) return this.ctx.onDrop();
+    this.socket.write(frame);
   }
 
   private connect(): void {
     if (this.closed) return;
+    // net resolves a name itself (trying IPv6 and IPv4 addresses in turn); lines wait meanwhile.
     const socket = connect({ host: this.host, port: this.port });
     this.socket = socket;
     socket.unref();
@@ -212,12 +284,11 @@ class TcpSink implements LogSink {
       if (!this.connected) socket.destroy();
     });
     socket.on('connect', () => {
+      if (this.socket !== socket) return;
       socket.setTimeout(0);
       this.connected = true;
       this.retry.reset();
-      for (const frame of this.queue) socket.write(frame);
-      this.queue = [];
-      this.queued = 0;
+      for (const frame of this.waiting.take()) socket.write(frame);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -228,7 +299,9 @@ class TcpSink implements LogSink {
     });
   }
 
+  /** Connect again; the old connection sends what it has, lines written meanwhile wait for the new one. */
   reopen(): void {
+    if (this.closed) return;
     this.retry.cancel();
     const old = this.socket;
     this.socket = undefined;
@@ -238,8 +311,12 @@ class TcpSink implements LogSink {
   }
 
   async end(timeoutMs = 2000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    // Lines still waiting for a connection get until the deadline to have one.
+    await settle(() => this.waiting.bytes === 0, timeoutMs);
     this.closed = true;
     this.retry.cancel();
+    this.waiting.dropAll();
     const socket = this.socket;
     if (socket === undefined || !this.connected) {
       socket?.destroy();
@@ -249,7 +326,7 @@ class TcpSink implements LogSink {
       const timer = setTimeout(() => {
         socket.destroy();
         resolve();
-      }, timeoutMs);
+      }, Math.max(0, deadline - Date.now()));
       socket.end(() => {
         clearTimeout(timer);
         resolve();

@@ -1,17 +1,20 @@
 /**
  * Log lines to syslog: RFC 5424 framing, JSON payload, over UDP, TCP (octet
- * counting) and a local Unix datagram socket (as /dev/log is), received by real
- * listeners; SIGHUP re-opens the destination.
+ * counting) and a local Unix datagram socket (as /dev/log is), received by
+ * in-test listeners and by a real rsyslogd; SIGHUP re-opens the destination
+ * without losing a line, also while a server name is being resolved.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { createSyslogSink, formatRfc5424, priority, syslogIdentity } from '../../src/log/syslog.js';
+import { before, describe, it } from 'node:test';
+import { createSyslogSink, formatRfc5424, neverThrows, priority, syslogIdentity, type LogSink } from '../../src/log/syslog.js';
 import { request } from '../helpers/http.js';
 import { spawnFirkin } from '../helpers/process.js';
+import { scrape } from '../helpers/prometheus.js';
+import { startRsyslog, type Rsyslog } from '../helpers/rsyslog.js';
 import { atFileEnd, tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 
@@ -32,10 +35,10 @@ function parse(message: string): Received {
 }
 
 /** Resolves with the "listening" line's URL once it arrives. */
-function urlFrom(messages: Received[]): Promise<string> {
+function urlFrom(messages: Received[] | (() => Received[])): Promise<string> {
   return new Promise((resolve) => {
     const timer = setInterval(() => {
-      const listening = messages.find((m) => m.json.msg === 'listening');
+      const listening = (typeof messages === 'function' ? messages() : messages).find((m) => m.json.msg === 'listening');
       if (listening) {
         clearInterval(timer);
         resolve(String(listening.json.url));
@@ -50,12 +53,13 @@ async function exercise(url: string): Promise<void> {
   assert.equal((await request(`${url}/sessions/v1/k`)).status, 200);
 }
 
-function checkLines(received: Received[], facility: number, pid: number): void {
+function checkLines(received: Received[], facility: number, pid: number, app = 'sessionstore'): void {
   assert.ok(received.length >= 4, `only ${received.length} lines`);
   for (const r of received) {
-    assert.equal(r.app, 'sessionstore');
+    assert.equal(r.app, app);
     assert.equal(r.procId, pid);
-    assert.equal(r.json.appname, 'sessionstore');
+    assert.equal(r.json.pid, pid, 'pid on every line');
+    assert.equal(r.json.appname, app);
     for (const field of ['msg', 'time', 'level']) assert.ok(field in r.json, `${field} missing`);
     const severity = { DEBUG: 7, INFO: 6, WARNING: 4, ERROR: 3, FATAL: 2 }[String(r.json.level)];
     assert.equal(r.pri, facility * 8 + severity!, `PRI of a ${String(r.json.level)} line`);
@@ -116,6 +120,67 @@ describe('syslog', () => {
     assert.deepEqual(received.map((r) => r.json.msg), ['first', 'second']);
     assert.equal(dropped, 0);
     await sink.end();
+  });
+
+  it('keeps UDP lines written while a name resolves and across re-opens in a row, in order', async () => {
+    // Dual-stack: "localhost" may resolve to 127.0.0.1 or ::1.
+    const server = createSocket({ type: 'udp6', ipv6Only: false });
+    const received: Received[] = [];
+    server.on('message', (msg) => received.push(parse(msg.toString('utf8'))));
+    await new Promise<void>((r) => server.bind(0, '::', r));
+    atFileEnd(() => server.close());
+    let dropped = 0;
+    const sink = createSyslogSink(
+      { kind: 'syslog-server', host: 'localhost', port: server.address().port, protocol: 'udp', facility: 'user' },
+      'sessionstore',
+      () => dropped++,
+    );
+    sink.write('{"level":"INFO","msg":"during the lookup"}\n');
+    sink.reopen();
+    sink.write('{"level":"INFO","msg":"after a re-open"}\n');
+    sink.reopen();
+    sink.write('{"level":"INFO","msg":"after another"}\n');
+    await until(() => received.length === 3, 'all three lines');
+    sink.reopen(); // of a connected socket, this time
+    sink.write('{"level":"INFO","msg":"on the new socket"}\n');
+    await until(() => received.length === 4, 'the fourth line');
+    assert.deepEqual(received.map((r) => r.json.msg), ['during the lookup', 'after a re-open', 'after another', 'on the new socket']);
+    assert.equal(dropped, 0);
+    await sink.end();
+  });
+
+  it('counts lines for a name that never resolves as dropped at the end, without throwing', async () => {
+    let dropped = 0;
+    const sink = createSyslogSink(
+      { kind: 'syslog-server', host: 'no-such-host.invalid', port: 514, protocol: 'udp', facility: 'user' },
+      'sessionstore',
+      () => dropped++,
+    );
+    sink.write('{"level":"INFO","msg":"one"}\n');
+    sink.write('{"level":"FATAL","msg":"two"}\n');
+    assert.equal(dropped, 0, 'waiting, not dropped, while the name is retried');
+    await sink.end(300);
+    assert.equal(dropped, 2);
+    sink.write('{"level":"FATAL","msg":"after the end"}\n');
+    assert.equal(dropped, 3);
+  });
+
+  it('never throws from a sink: the crash handler writes its FATAL line through it', async () => {
+    let dropped = 0;
+    const broken: LogSink = {
+      write: () => {
+        throw new Error('ERR_SOCKET_BAD_PORT');
+      },
+      reopen: () => {
+        throw new Error('cannot re-open');
+      },
+      end: () => Promise.reject(new Error('cannot close')),
+    };
+    const sink = neverThrows(broken, () => dropped++);
+    sink.write('{"level":"FATAL","msg":"uncaught exception"}\n');
+    sink.reopen();
+    await sink.end(10);
+    assert.equal(dropped, 1, 'the line is counted as dropped');
   });
 
   it('sends lines over TCP with octet counting, and reconnects on SIGHUP', async () => {
@@ -191,5 +256,62 @@ describe('syslog', () => {
     assert.equal(await f.exited, 0);
     await until(() => received.some((r) => r.json.msg === 'stopped'), 'the stopped line');
     checkLines(received, 23, f.child.pid!);
+  });
+
+  describe('to a real rsyslogd', () => {
+    let rsyslog: Rsyslog;
+    before(async () => {
+      rsyslog = await startRsyslog();
+    });
+
+    /**
+     * A real `firkin serve` logging to rsyslogd: SIGHUP re-opens the destination and
+     * the process keeps serving; every line before and after (listening, the re-open
+     * line, each request, stopped) arrives, parsed by rsyslog as RFC 5424; none dropped.
+     */
+    async function acrossSighup(host: string, protocol: 'udp' | 'tcp'): Promise<void> {
+      const app = `firkin-${protocol}-${host.replace(/[^a-z0-9]/g, '-')}`;
+      const received = (): Received[] =>
+        rsyslog
+          .messages()
+          .filter((m) => m.app === app)
+          .map((m) => {
+            assert.equal(m.version, '1', 'rsyslog parsed it as RFC 5424');
+            return { pri: m.pri, app: m.app, procId: Number(m.procId), json: JSON.parse(m.msg) as Record<string, unknown> };
+          });
+      const messages = (): unknown[] => received().map((r) => r.json.msg);
+      const port = protocol === 'udp' ? rsyslog.udpPort : rsyslog.tcpPort;
+      const f = await spawnFirkin(
+        tempDir(),
+        { service_name: app, log_level: 'debug', embedded: { path: 'data' }, log: { syslog: { host, port, protocol, facility: 'local4' } } },
+        { url: urlFrom(received) },
+      );
+      const traced = async (tag: string): Promise<void> => {
+        const headers = (id: string) => ({ 'x-request-id': `${tag}-${id}` });
+        assert.equal((await request(`${f.url}/sessions/v1/k`, { method: 'POST', body: 'v', headers: headers('post') })).status, 201);
+        assert.equal((await request(`${f.url}/sessions/v1/k`, { headers: headers('get') })).status, 200);
+      };
+      await traced('before');
+      f.child.kill('SIGHUP');
+      await until(() => messages().includes('log destination re-opened'), 'the re-opened line at rsyslogd');
+      await traced('after');
+      assert.equal(f.child.exitCode, null, 'SIGHUP did not stop the service');
+      assert.equal((await scrape(f.url)).value('firkin_log_lines_dropped_total'), 0, 'no line dropped');
+      f.child.kill('SIGTERM');
+      assert.equal(await f.exited, 0);
+      await until(() => messages().includes('stopped'), 'the stopped line');
+      const all = received();
+      for (const msg of ['listening', 'log destination re-opened', 'stopping: draining in-flight requests', 'stopped']) {
+        assert.ok(messages().includes(msg), `"${msg}" arrived`);
+      }
+      const ids = all.filter((r) => r.json.msg === 'request').map((r) => r.json.request_id);
+      for (const id of ['before-post', 'before-get', 'after-post', 'after-get']) assert.ok(ids.includes(id), `request ${id} logged`);
+      assert.deepEqual(f.stdout, [], 'nothing on stdout');
+      checkLines(all, 20, f.child.pid!, app);
+    }
+
+    it('over UDP to 127.0.0.1', () => acrossSighup('127.0.0.1', 'udp'));
+    it('over UDP to localhost (a name to resolve)', () => acrossSighup('localhost', 'udp'));
+    it('over TCP to localhost', () => acrossSighup('localhost', 'tcp'));
   });
 });
