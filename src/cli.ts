@@ -188,12 +188,18 @@ async function serve(configFile: string | undefined): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // SIGHUP: re-open the log destination (reconnect to syslog, restart `logger`), as logrotate expects.
+  // SIGHUP: re-open the log destination (reconnect to syslog, restart `logger`), as logrotate expects,
   // and reload the TLS certificate, key and CA without dropping connections.
-  process.on('SIGHUP', () => {
-    service?.reopenLogs();
-    service?.reloadTls();
-  });
+  let pendingHup = false;
+  const hup = (): void => {
+    if (service === undefined) {
+      pendingHup = true;
+      return;
+    }
+    service.reopenLogs();
+    service.reloadTls();
+  };
+  process.on('SIGHUP', hup);
 
   try {
     service = await startService(config);
@@ -212,6 +218,7 @@ async function serve(configFile: string | undefined): Promise<void> {
     void s.flushLogs(1000).finally(() => process.exit(1));
   });
   if (pendingStop !== undefined) stop(pendingStop);
+  else if (pendingHup) hup();
   // A worker whose primary is gone (killed) stops too, after draining.
   if (cluster.isWorker) process.on('disconnect', () => stop('primary gone'));
 }

@@ -42,11 +42,17 @@ export function runPrimary(config: FirkinConfig): void {
   const pending = new Map<string, { answers: unknown[]; expected: number; done: (bodies: unknown[]) => void }>();
 
   const live = new Set<Worker>();
+  /** Workers that are up, so handle SIGHUP: a worker still loading its modules would die of one. */
+  const handling = new Set<Worker>();
+  /** Workers that were still starting when a SIGHUP came: they get it once they listen. */
+  const hupWaiting = new Set<Worker>();
   const fork = (): Worker => {
     const worker = cluster.fork(env);
     live.add(worker);
     worker.on('listening', () => {
-      if (!everListening) logger.info({ workers: config.workers, pid: process.pid }, 'primary: workers listening');
+      handling.add(worker);
+      if (hupWaiting.delete(worker)) worker.process.kill('SIGHUP');
+      if (!everListening) logger.info({ workers: config.workers }, 'primary: workers listening');
       everListening = true;
     });
     worker.on('message', (message: Ask | Reply) => {
@@ -97,6 +103,8 @@ export function runPrimary(config: FirkinConfig): void {
 
   cluster.on('exit', (worker, code, signal) => {
     live.delete(worker);
+    handling.delete(worker);
+    hupWaiting.delete(worker);
     if (stopping) {
       if (live.size === 0) {
         logger.info('primary: all workers stopped');
@@ -111,7 +119,7 @@ export function runPrimary(config: FirkinConfig): void {
       void sink.end().finally(() => process.exit(typeof code === 'number' && code !== 0 ? code : 1));
       return;
     }
-    logger.error({ pid: worker.process.pid, code, signal }, 'primary: a worker died; starting another');
+    logger.error({ worker_pid: worker.process.pid, code, signal }, 'primary: a worker died; starting another');
     // Not unref'd: with every worker dead this timer is all that keeps the primary alive.
     setTimeout(() => !stopping && fork(), 1000);
   });
@@ -121,7 +129,8 @@ export function runPrimary(config: FirkinConfig): void {
     stopping = true;
     logger.info({ signal }, 'primary: stopping the workers');
     if (live.size === 0) process.exit(0);
-    for (const w of live) w.process.kill('SIGTERM');
+    // The signal itself, so each worker's stopping line names the one the operator sent.
+    for (const w of live) w.process.kill(signal);
     // Workers drain within their own bounds; this is the backstop.
     setTimeout(() => {
       for (const w of live) w.process.kill('SIGKILL');
@@ -131,7 +140,10 @@ export function runPrimary(config: FirkinConfig): void {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     sink.reopen();
-    for (const w of live) w.process.kill('SIGHUP');
+    for (const w of live) {
+      if (handling.has(w)) w.process.kill('SIGHUP');
+      else hupWaiting.add(w);
+    }
   });
 
   for (let i = 0; i < config.workers; i++) fork();

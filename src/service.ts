@@ -113,7 +113,6 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     {
       version: VERSION,
       node_version: process.version,
-      pid: process.pid,
       url: server.url,
       admin_url: adminServer?.url,
       mutual_tls: config.tls?.ca !== undefined,

@@ -59,7 +59,8 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: PINO_LEVEL[options.level],
-      base: { appname: options.serviceName },
+      // pid on every line: with workers, several processes write to the same destination.
+      base: { appname: options.serviceName, pid: process.pid },
       messageKey: 'msg',
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
       formatters: {

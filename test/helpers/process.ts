@@ -38,6 +38,8 @@ export interface SpawnOptions {
   readonly configMode?: number;
   /** The command line after `firkin`, given the config file (default: `serve --config <file>`). */
   readonly args?: (configFile: string) => readonly string[];
+  /** Called as soon as the process is spawned, before it listens (e.g. to signal it while it starts). */
+  readonly onSpawn?: (child: ChildProcess) => void;
 }
 
 /** Write `config` to `dir/config.yaml`, run `firkin serve` on it and wait for its "listening" line. */
@@ -58,6 +60,7 @@ export async function spawnFirkin(dir: string, config: Record<string, unknown>, 
       ? spawn(process.execPath, args, how)
       : spawn('bash', ['-c', `${prelude.join('; ')}; exec "$0" "$@"`, process.execPath, ...args], how);
   atFileEnd(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+  options.onSpawn?.(child);
   const stdout: string[] = [];
   watchLog(`firkin serve in ${dir}`, stdout);
   let stderr = '';

@@ -81,6 +81,52 @@ describe('workers', () => {
     for (const pid of new Set([...pids, ...dead, ...now])) assert.throws(() => process.kill(pid, 0), `worker ${pid} left behind`);
   });
 
+  it('log their pid on every line, and the signal the operator sent', async () => {
+    const f = await spawnFirkin(tempDir(), { embedded: { path: 'data' }, workers: 2 });
+    const lines = (): Record<string, unknown>[] => f.stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
+    await until(() => lines().filter((l) => l.msg === 'listening').length === 2 && lines().some((l) => l.msg === 'primary: workers listening'), 'both workers and the primary');
+    f.child.kill('SIGINT');
+    assert.equal(await f.exited, 0);
+    const all = lines();
+    const primary = f.child.pid!;
+    const workers = new Set(all.filter((l) => l.msg === 'listening').map((l) => l.pid));
+    assert.equal(workers.size, 2, 'two workers, each its own pid');
+    assert.ok(!workers.has(primary));
+    for (const line of all) assert.ok(line.pid === primary || workers.has(line.pid), `pid on ${JSON.stringify(line)}`);
+    for (const line of all.filter((l) => String(l.msg).startsWith('primary:'))) assert.equal(line.pid, primary);
+    const stopping = all.filter((l) => l.msg === 'stopping: draining in-flight requests');
+    assert.deepEqual(new Set(stopping.map((l) => l.pid)), workers, 'each worker drained');
+    for (const line of stopping) assert.equal(line.signal, 'SIGINT', 'SIGINT stays SIGINT in the workers');
+    assert.equal(all.find((l) => l.msg === 'primary: stopping the workers')?.signal, 'SIGINT');
+  });
+
+  it('survive a SIGHUP that comes while the workers are still starting, and act on it once up', async () => {
+    let hupSent = false;
+    const f = await spawnFirkin(
+      tempDir(),
+      { embedded: { path: 'data' }, workers: 2 },
+      {
+        // As soon as the first worker exists: it is still loading its modules, where a SIGHUP would kill it.
+        onSpawn: (child) => {
+          const poll = setInterval(() => {
+            if (child.exitCode !== null || workerPids(child.pid!).length === 0) return;
+            clearInterval(poll);
+            child.kill('SIGHUP');
+            hupSent = true;
+          }, 5);
+        },
+      },
+    );
+    assert.ok(hupSent, 'the SIGHUP came before the first worker listened');
+    const lines = (): Record<string, unknown>[] => f.stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
+    await until(() => new Set(lines().filter((l) => l.msg === 'log destination re-opened').map((l) => l.pid)).size === 2, 'both workers re-opened their logs');
+    assert.equal(f.child.exitCode, null, 'still running');
+    assert.equal(lines().filter((l) => l.msg === 'listening').length, 2);
+    assert.ok(!lines().some((l) => String(l.msg).startsWith('primary: a worker')), 'no worker died');
+    f.child.kill('SIGTERM');
+    assert.equal(await f.exited, 0);
+  });
+
   it('stop with the failing worker\'s exit code when the workers cannot start', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
