@@ -63,7 +63,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   for (const { file, mode, message } of looseFiles(config)) logger.warn({ file, mode }, message);
   let engine: StorageEngine;
   try {
-    engine = openEngine(config, logger);
+    engine = openEngine(config, logger, metrics);
   } catch (err) {
     await sink?.end();
     throw err;
@@ -84,7 +84,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   const readiness = new Readiness(engine, config.readinessTimeoutMs, metrics);
   const cluster = workerChannel({ metricsJson: () => metrics.registry.getMetricsAsJSON(), topKeys: () => insight.report(config.insight.sketchSize) }); // the whole sketch: the primary merges
   const auth = new Authentication(config, logger, metrics);
-  const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness, cluster, auth };
+  const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness, cluster, auth, logger, namespaces };
   const common = { config, logger, engine: engine.kind, metrics, auth, closing: () => readiness.isDraining, budget: new ByteBudget(config.maxBufferedBytes) };
   const adminApart = config.admin.enabled && config.admin.listen !== undefined;
   const servers: RunningServer[] = [];

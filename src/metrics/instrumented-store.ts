@@ -49,6 +49,10 @@ export class InstrumentedStore implements KeyValueStore {
     return this.timed('delete', () => this.inner.delete(key), () => 'ok');
   }
 
+  truncate(): Promise<void> {
+    return this.timed('truncate', () => this.inner.truncate(), () => 'ok');
+  }
+
   private async timed<T>(operation: string, call: () => Promise<T>, result: (value: T) => string): Promise<T> {
     const started = performance.now();
     try {

@@ -5,7 +5,8 @@
  * `http_requests_total{code,method}` and `http_request_duration_seconds{code,method}`
  * (Firkin adds a `namespace` label), and `kask_build_info` with Kask's labels. Then Firkin's own, all prefixed `firkin_`:
  * per-operation outcomes and latency on the HTTP side and on the storage side,
- * write-pattern insight, readiness, and Node.js process metrics.
+ * write-pattern insight, readiness, admin truncations, the embedded store's size
+ * and entries (embedded engine only), and Node.js process metrics.
  *
  * Label values are bounded: methods outside the five served become OTHER, and
  * no label ever carries a session key or its hash.
@@ -45,6 +46,21 @@ export function operationResult(operation: Operation, status: number): string {
   if (status === 507) return 'full';
   if (status >= 500) return 'error';
   return 'invalid';
+}
+
+/** What an admin truncation came to, for `firkin_namespace_truncations_total`. */
+export type TruncationResult = 'truncated' | 'unavailable' | 'unknown' | 'error' | 'refused';
+
+/** What the embedded engine reports about its store, read at each scrape. */
+export interface EmbeddedStats {
+  /** Size of the data file. */
+  fileBytes(): number;
+  /** Bytes of the pages in use (space.ts). */
+  usedBytes(): number;
+  /** The size bound, `embedded.max_size`. */
+  readonly maxSize: number;
+  /** Values stored per namespace, expired ones not yet swept included. */
+  entries(): ReadonlyMap<string, number>;
 }
 
 /** A labelled series, as prom-client hands it out. */
@@ -138,6 +154,14 @@ export class Metrics {
     help: 'Log lines dropped because the log destination could not keep up or was unreachable.',
     registers: [this.registry],
   });
+  private readonly truncations = new Counter({
+    name: 'firkin_namespace_truncations_total',
+    help: 'Admin truncations of a namespace (POST /admin/namespaces/{name}/truncate), by namespace and result (truncated, unavailable, unknown, error, refused).',
+    labelNames: ['namespace', 'result'] as const,
+    registers: [this.registry],
+  });
+  /** Expired values the embedded sweeper removed; only with the embedded engine (see `embedded`). */
+  private reclaimed: Counter<'namespace'> | undefined;
 
   /** Requests being served (the gauge's value, readable without an async collect). */
   inFlight = 0;
@@ -254,5 +278,58 @@ export class Metrics {
 
   logLineDropped(): void {
     this.logDropped.inc();
+  }
+
+  truncation(namespace: string, result: TruncationResult): void {
+    this.truncations.inc({ namespace, result }); // rare: no cached child
+  }
+
+  /**
+   * The embedded store's gauges, read from `stats` at each scrape. Every worker reads
+   * the same file, so across workers they take the largest reading, not the sum.
+   */
+  embedded(stats: EmbeddedStats): void {
+    const gauge = (name: string, help: string, read: () => number): void => {
+      const g: Gauge = new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        aggregator: 'max',
+        collect: (): void => {
+          try {
+            g.set(read());
+          } catch {
+            // The store is closing or unreadable now: keep the last reading.
+          }
+        },
+      });
+    };
+    gauge('firkin_embedded_file_bytes', 'Size of the embedded store\'s data file (it never shrinks; freed pages are reused).', () => stats.fileBytes());
+    gauge('firkin_embedded_used_bytes', 'Bytes of the pages the embedded store uses, as the embedded.max_size bound counts them.', () => stats.usedBytes());
+    gauge('firkin_embedded_max_size_bytes', 'The embedded store\'s size bound (embedded.max_size): writes get 507 once used bytes reach it.', () => stats.maxSize);
+    const entries: Gauge<'namespace'> = new Gauge({
+      name: 'firkin_embedded_entries',
+      help: 'Values stored per namespace, from LMDB\'s statistics: expired values count until the sweeper removes them.',
+      labelNames: ['namespace'] as const,
+      registers: [this.registry],
+      aggregator: 'max',
+      collect: (): void => {
+        try {
+          for (const [namespace, count] of stats.entries()) entries.set({ namespace }, count);
+        } catch {
+          // As above: keep the last reading.
+        }
+      },
+    });
+    this.reclaimed = new Counter({
+      name: 'firkin_embedded_expired_reclaimed_total',
+      help: 'Expired values the embedded store\'s sweeper removed from disk, by namespace.',
+      labelNames: ['namespace'] as const,
+      registers: [this.registry],
+    });
+  }
+
+  expiredReclaimed(namespace: string, count: number): void {
+    this.reclaimed?.inc({ namespace }, count);
   }
 }

@@ -88,6 +88,11 @@ export class Namespace {
   delete(key: string): Promise<void> {
     return this.store.delete(key);
   }
+
+  /** Remove every value of this namespace (the admin truncation: every session signed out). */
+  truncate(): Promise<void> {
+    return this.store.truncate();
+  }
 }
 
 export function openNamespaces(

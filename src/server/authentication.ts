@@ -8,7 +8,9 @@
  *     credentials), the service endpoints are guarded: /metrics and /admin/* need an
  *     admin client (admin.clients, admin.tokens), /openapi any valid credentials,
  *     and /healthz shows its details (version, engine, uptime) to admin clients only.
- *     /readyz stays open. Without authentication configured, all stay open (Kask).
+ *     /readyz stays open. Without authentication configured, all stay open (Kask),
+ *     except the destructive ones (truncation), which need an admin client always
+ *     (adminClient).
  *
  * One per process, shared by its listeners (the main one and the admin one).
  */
@@ -40,6 +42,8 @@ export class Authentication {
   /** Authentication is configured: the service endpoints are guarded. */
   readonly configured: boolean;
   private readonly admin: AccessPolicy;
+  /** admin.clients or admin.tokens is set: someone can be an admin client. */
+  private readonly admins: boolean;
   /** Every configured token (namespaces' and admin's): SHA-256 (hex) to name, for /openapi and the log. */
   private readonly tokenNames: ReadonlyMap<string, string>;
   private readonly anyTokens: boolean;
@@ -58,6 +62,7 @@ export class Authentication {
     this.configured = config.authentication;
     this.mutualTls = config.tls?.ca !== undefined;
     // Without admin.clients or admin.tokens, an empty list: nobody is an admin client.
+    this.admins = config.admin.access !== undefined;
     this.admin = new AccessPolicy(config.admin.access ?? { clients: [], tokens: [] }, this.mutualTls, 'the admin endpoints');
     const tokens = [...config.namespaces.flatMap((ns) => ns.access?.tokens ?? []), ...(config.admin.access?.tokens ?? [])];
     this.tokenNames = new Map(tokens.map((t): [string, string] => [t.sha256, t.name]).reverse()); // the first name listed wins
@@ -111,6 +116,17 @@ export class Authentication {
       : 'A valid bearer token is required';
     this.refuse(x, where, { status: 401, detail: needed }, this.anyTokens);
     return true;
+  }
+
+  /**
+   * Who the admin client making this request is (`cert:<identity>` or `token:<name>`),
+   * for the log of a destructive operation; undefined when no admin client is configured,
+   * so nobody can be told apart. Call after refuseEndpoint has let the request through.
+   */
+  adminClient(x: Exchange): string | undefined {
+    if (!this.admins) return undefined;
+    const decision = this.admin.decide(x.req, 'read');
+    return decision.allowed ? decision.client : undefined;
   }
 
   /**

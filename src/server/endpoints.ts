@@ -1,13 +1,16 @@
 /**
  * The service's own endpoints, beside the namespaces: /healthz (liveness),
- * /readyz (readiness), /metrics (Prometheus), /openapi (the API document) and
- * /admin/top-keys (write-pattern insight, hashed keys only). GET and HEAD only.
+ * /readyz (readiness), /metrics (Prometheus), /openapi (the API document),
+ * /admin/top-keys (write-pattern insight, hashed keys only), all GET and HEAD only;
+ * and POST /admin/namespaces/{name}/truncate per namespace (truncate.ts).
  * With authentication configured, `auth` guards them (see authentication.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { FirkinConfig } from '../config/load.js';
 import type { WriteInsight } from '../insight/write-insight.js';
+import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { Namespace } from '../namespace/namespace.js';
 import { snapshot } from '../metrics/snapshot.js';
 import { openapiDocument } from '../openapi/document.js';
 import { VERSION } from '../version.js';
@@ -16,6 +19,7 @@ import type { Exchange } from './exchange.js';
 import { PROBLEMS } from './problem.js';
 import { ENDPOINT_METHODS, RETRY_AFTER_SECONDS } from './protocol.js';
 import type { Readiness } from './readiness.js';
+import { TRUNCATE_METHOD, truncateEndpoint, truncatePath } from './truncate.js';
 
 export interface EndpointOptions {
   readonly config: FirkinConfig;
@@ -23,6 +27,9 @@ export interface EndpointOptions {
   readonly metrics: Metrics;
   readonly insight: WriteInsight;
   readonly readiness: Readiness;
+  readonly logger: Logger;
+  /** The namespaces, each with its truncation endpoint. */
+  readonly namespaces: readonly Namespace[];
   /** In a worker process: the primary's cluster-wide views (metrics of every worker, merged top keys). */
   readonly cluster?: { ask(what: 'metrics' | 'top-keys'): Promise<unknown> };
   /** Guards the endpoints once authentication is configured; without it, all are open. */
@@ -94,18 +101,24 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
       },
     ],
   ]);
-  const wanted = [...endpoints].filter(([path]) => (path.startsWith('/admin/') ? include !== 'service' : include !== 'admin'));
+  /** Each path with the methods it takes (its Allow header). */
+  const routes: [string, string, Endpoint][] = [
+    ...[...endpoints].map(([path, endpoint]): [string, string, Endpoint] => [path, ENDPOINT_METHODS, endpoint]),
+    ...options.namespaces.map((ns): [string, string, Endpoint] => [truncatePath(ns.name), TRUNCATE_METHOD, truncateEndpoint(ns, options)]),
+  ];
+  const wanted = routes.filter(([path]) => (path.startsWith('/admin/') ? include !== 'service' : include !== 'admin'));
   return new Map(
-    wanted.map(([path, endpoint]) => [
-      path,
-      (x: Exchange) => {
-        if (options.auth?.refuseEndpoint(x, path)) return;
-        if (x.req.method !== 'GET' && x.req.method !== 'HEAD') {
-          return x.problem(PROBLEMS.methodNotAllowed, undefined, { Allow: ENDPOINT_METHODS });
-        }
-        return endpoint(x);
-      },
-    ]),
+    wanted.map(([path, methods, endpoint]) => {
+      const allowed = methods.split(', ');
+      return [
+        path,
+        (x: Exchange) => {
+          if (options.auth?.refuseEndpoint(x, path)) return;
+          if (!allowed.includes(x.req.method ?? '')) return x.problem(PROBLEMS.methodNotAllowed, undefined, { Allow: methods });
+          return endpoint(x);
+        },
+      ];
+    }),
   );
 }
 

@@ -43,6 +43,13 @@ export interface KeyValueStore {
   set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome>;
   /** Remove the key; succeeds whether or not it existed. */
   delete(key: string): Promise<void>;
+  /**
+   * Remove every value of this namespace, and nothing of any other. All or nothing
+   * where the engine can promise it (the embedded engine: one transaction). Cassandra
+   * refuses it (StorageUnavailableError) unless every node is up; one that timed out
+   * may have applied on some nodes only (StorageOutcomeUnknownError): repeat it.
+   */
+  truncate(): Promise<void>;
 }
 
 export interface NamespaceSpec {

@@ -1,11 +1,12 @@
 /** Opening the configured storage engine. */
 import type { FirkinConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { CassandraEngine } from './cassandra/cassandra-engine.js';
 import { EmbeddedEngine } from './embedded/lmdb-engine.js';
 import type { StorageEngine } from './engine.js';
 
-export function openEngine(config: FirkinConfig, logger: Logger): StorageEngine {
+export function openEngine(config: FirkinConfig, logger: Logger, metrics: Metrics): StorageEngine {
   switch (config.storage) {
     case 'embedded': {
       const engine = new EmbeddedEngine({
@@ -13,6 +14,13 @@ export function openEngine(config: FirkinConfig, logger: Logger): StorageEngine 
         maxSize: config.embedded.maxSize,
         onSweepError: (namespace, err) => logger.error({ err, namespace }, 'expiry sweep failed; retrying'),
         onMeasureError: (err) => logger.error({ err }, 'cannot measure the embedded store; using the last measurement'),
+        onReclaimed: (namespace, count) => metrics.expiredReclaimed(namespace, count),
+      });
+      metrics.embedded({
+        fileBytes: () => engine.fileBytes(),
+        usedBytes: () => engine.usedBytes(),
+        maxSize: engine.space.maxSize,
+        entries: () => engine.entries(),
       });
       const sizes = {
         path: config.embedded.path,

@@ -30,6 +30,7 @@ describe('namespace writes', () => {
       get: async () => undefined,
       set: async (_k, _v, ttl) => (ttls.push(ttl), { applied: true, version: 'v' }),
       delete: async () => undefined,
+      truncate: async () => undefined,
     };
     const ns = namespace(store, new Metrics({ engine: 'cassandra', processMetrics: false }));
     await ns.set('k', Buffer.from('x'), undefined, undefined);
@@ -46,6 +47,7 @@ describe('namespace writes', () => {
       },
       set: async () => (writes++, { applied: true, version: 'v' }),
       delete: async () => undefined,
+      truncate: async () => undefined,
     };
     const metrics = new Metrics({ engine: 'cassandra', processMetrics: false });
     const outcome = await namespace(store, metrics).set('k', Buffer.from('value'), undefined, undefined);

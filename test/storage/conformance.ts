@@ -1,7 +1,8 @@
 /**
  * The storage conformance suite: what every engine must do, exactly the same way.
  * An engine's test file calls `storageConformance` with a way to open it; the
- * engine must serve the namespaces `conf_a` and `conf_b`.
+ * engine must serve the namespaces `conf_a`, `conf_b` and `conf_truncated` (the only
+ * one truncated: on a shared Cassandra, other tests may be using the first two).
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -13,6 +14,7 @@ import { valueVersion } from '../../src/storage/version.js';
 export const CONFORMANCE_NAMESPACES = [
   { name: 'conf_a', table: 'conf_a' },
   { name: 'conf_b', table: 'conf_b' },
+  { name: 'conf_truncated', table: 'conf_truncated' },
 ] as const;
 
 /**
@@ -28,12 +30,14 @@ export function storageConformance(
     let engine: StorageEngine;
     let a: KeyValueStore;
     let b: KeyValueStore;
+    let truncated: KeyValueStore;
     const key = (label: string): string => `enwiki:MWSession:${label}:${randomUUID()}`;
 
     before(async () => {
       engine = await open();
       a = engine.store({ ...CONFORMANCE_NAMESPACES[0], ...spec });
       b = engine.store({ ...CONFORMANCE_NAMESPACES[1], ...spec });
+      truncated = engine.store({ ...CONFORMANCE_NAMESPACES[2], ...spec });
     });
     after(async () => {
       await engine.close();
@@ -133,6 +137,25 @@ export function storageConformance(
       assert.equal((await b.get(k))?.value.toString(), 'in b');
       await b.delete(k);
       assert.equal((await a.get(k))?.value.toString(), 'in a');
+    });
+
+    it('truncates one namespace: all of its values go, the other namespace keeps its own', async () => {
+      const keys = [key('trunc-1'), key('trunc-2'), key('trunc-3')];
+      for (const k of keys) {
+        await truncated.set(k, Buffer.from('signed out'), 60);
+        await a.set(k, Buffer.from('kept'), 60);
+      }
+      const forever = key('trunc-forever');
+      await truncated.set(forever, Buffer.from('signed out'), 0);
+      await truncated.truncate();
+      for (const k of [...keys, forever]) assert.equal(await truncated.get(k), undefined, 'gone from the truncated namespace');
+      for (const k of keys) assert.equal((await a.get(k))?.value.toString(), 'kept', 'the same key in another namespace is untouched');
+      // The namespace takes writes again at once; an add finds the key absent.
+      assert.equal((await truncated.set(keys[0]!, Buffer.from('again'), 60, { kind: 'absent' })).applied, true);
+      assert.equal((await truncated.get(keys[0]!))?.value.toString(), 'again');
+      await truncated.truncate();
+      await truncated.truncate(); // an empty namespace truncates too
+      assert.equal(await truncated.get(keys[0]!), undefined);
     });
 
     describe('conditional writes', () => {

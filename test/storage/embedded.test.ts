@@ -178,6 +178,39 @@ describe('embedded engine', () => {
     await engine.close();
   });
 
+  it('truncates a namespace and its expiry index together; the other namespace, its index and the sweep are untouched', async () => {
+    const path = tempDir();
+    const first = new EmbeddedEngine({ path, sweepIntervalMs: 3_600_000 });
+    const [gone, kept] = [first.store({ name: 'gone' }), first.store({ name: 'kept' })];
+    const value = randomBytes(2048);
+    for (let i = 0; i < 20; i++) {
+      await gone.set(`k${i}`, value, 10);
+      await kept.set(`k${i}`, value, 10);
+    }
+    await gone.set('forever', value, 0);
+    assert.deepEqual(first.entries(), new Map([['gone', 21], ['kept', 20]]));
+    const used = first.usedBytes();
+    await gone.truncate();
+    assert.deepEqual(first.entries(), new Map([['gone', 0], ['kept', 20]]));
+    assert.ok(first.usedBytes() < used - 20 * 2048, `pages in use ${used} -> ${first.usedBytes()}`);
+    await first.close();
+
+    // Underneath: the namespace and its expiry index are both empty, the other's both whole.
+    const root = open({ path: join(path, 'firkin.mdb'), maxDbs: 256 });
+    const count = (name: string): number => Array.from(root.openDB({ name }).getKeys()).length;
+    assert.deepEqual([count('ns:gone'), count('exp:gone'), count('ns:kept'), count('exp:kept')], [0, 0, 20, 20]);
+    await root.close();
+
+    // The sweep reclaims the other namespace's expired values, and reports them.
+    const reclaimed: [string, number][] = [];
+    const second = new EmbeddedEngine({ path, sweepIntervalMs: 3_600_000, onReclaimed: (ns, n) => reclaimed.push([ns, n]) });
+    second.store({ name: 'gone' });
+    second.store({ name: 'kept' });
+    assert.equal(await second.sweep(Date.now() + 20_000), 20);
+    assert.deepEqual(reclaimed, [['kept', 20]]);
+    await second.close();
+  });
+
   it('reports itself unavailable once closed', async () => {
     const engine = new EmbeddedEngine({ path: tempDir() });
     await engine.close();

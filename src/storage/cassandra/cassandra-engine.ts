@@ -47,7 +47,7 @@ import {
 import { conditionHolds, valueVersion } from '../version.js';
 import { CONSISTENCY } from './consistency.js';
 import { clientOptions } from './client-options.js';
-import { classify, PERMANENT_CAUSE_TEXT, storageError } from './errors.js';
+import { classify, PERMANENT_CAUSE_TEXT, storageError, truncateMayHaveApplied } from './errors.js';
 import { storableTtl } from './expiry.js';
 import { quoteIdentifier } from './schema.js';
 
@@ -56,6 +56,11 @@ const { Client } = cassandra;
 /** A key no client can send (the server refuses control characters in keys). */
 const PROBE_KEY = '\u0000firkin-readiness-probe';
 const PROBE_TIMEOUT_MS = 2000;
+/**
+ * How long the driver waits for a TRUNCATE: a little longer than Cassandra's own
+ * `truncate_request_timeout` (60 s by default), so the node's answer arrives first.
+ */
+export const TRUNCATE_TIMEOUT_MS = 65_000;
 
 export interface CassandraEngineOptions {
   readonly config: CassandraConfig;
@@ -236,7 +241,19 @@ const NEVER_STORED = Buffer.alloc(0);
 /** Attempts of a conditional-mode set or delete that finds exactly the empty blob stored (only Kask could have written it). */
 const UNCONDITIONAL_ATTEMPTS = 4;
 
-type Statement = 'get' | 'serialRead' | 'insert' | 'delete' | 'add' | 'replace' | 'cas' | 'put' | 'paxosDelete' | 'paxosDeleteEmpty' | 'probe';
+type Statement =
+  | 'get'
+  | 'serialRead'
+  | 'insert'
+  | 'delete'
+  | 'add'
+  | 'replace'
+  | 'cas'
+  | 'put'
+  | 'paxosDelete'
+  | 'paxosDeleteEmpty'
+  | 'probe'
+  | 'truncate';
 
 class CassandraStore implements KeyValueStore {
   private readonly q: Record<Statement, string>;
@@ -263,6 +280,7 @@ class CassandraStore implements KeyValueStore {
       paxosDelete: `DELETE FROM ${table} WHERE key = ? IF value != ?`,
       paxosDeleteEmpty: `DELETE FROM ${table} WHERE key = ? IF value = ?`,
       probe: `SELECT key FROM ${table} WHERE key = ?`,
+      truncate: `TRUNCATE TABLE ${table}`,
     };
   }
 
@@ -352,6 +370,22 @@ class CassandraStore implements KeyValueStore {
       throw err;
     }
     throw new StorageUnavailableError('the key changed between every attempt of an unconditional write');
+  }
+
+  /**
+   * TRUNCATE the namespace's table. Cassandra runs it on every node and refuses it up
+   * front (unavailable: nothing removed) unless all of them are up. Not idempotent for
+   * the driver, so never re-sent by it; a timeout may leave some nodes truncated.
+   */
+  async truncate(): Promise<void> {
+    try {
+      await this.run('truncate', [], { readTimeout: TRUNCATE_TIMEOUT_MS, prepare: false });
+    } catch (err) {
+      if (err instanceof StorageUnavailableError && truncateMayHaveApplied(err.cause)) {
+        throw new StorageOutcomeUnknownError('TRUNCATE did not finish in time: it may have applied on some nodes only', { cause: err.cause });
+      }
+      throw err;
+    }
   }
 
   async probe(timeoutMs: number): Promise<void> {

@@ -107,6 +107,17 @@ function serialPhase(err: InstanceType<typeof errors.ResponseError>): boolean {
 }
 
 /**
+ * A TRUNCATE that failed this way may have run on some nodes: Cassandra's own timeout
+ * (truncate error), the driver's, or a server error mid-way. An "unavailable" answer is
+ * given before any node is asked, so it changed nothing.
+ */
+export function truncateMayHaveApplied(err: unknown): boolean {
+  if (err instanceof errors.OperationTimedOutError) return true;
+  if (err instanceof errors.NoHostAvailableError) return Object.values((err.innerErrors ?? {}) as Record<string, unknown>).some(truncateMayHaveApplied);
+  return err instanceof errors.ResponseError && (err.code === codes.truncateError || err.code === codes.serverError);
+}
+
+/**
  * The storage error for a driver failure. `lwt`: the statement was a lightweight
  * transaction, so a timeout leaves its outcome unknown. `where` names the table.
  */

@@ -51,11 +51,14 @@ export interface EmbeddedEngineOptions {
   readonly maxSize?: number;
   /** Told when measuring the pages in use fails (for the log); the last measurement stays in use. */
   readonly onMeasureError?: (err: unknown) => void;
+  /** Told how many expired values a sweep removed from a namespace (for the metrics). */
+  readonly onReclaimed?: (namespace: string, count: number) => void;
 }
 
 /** LMDB's statistics of one database (lmdb's getStats()). */
 interface DbStats {
   readonly pageSize: number;
+  readonly entryCount: number;
   readonly treeBranchPageCount: number;
   readonly treeLeafPageCount: number;
   readonly overflowPages: number;
@@ -92,6 +95,9 @@ export class EmbeddedEngine implements StorageEngine {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly sweepBatch: number;
   private readonly onSweepError: (namespace: string, err: unknown) => void;
+  private readonly onReclaimed: (namespace: string, count: number) => void;
+  /** The LMDB data file (`<path>/firkin.mdb`). */
+  private readonly file: string;
   /** Handles used only to read each database's statistics, by database name. */
   private readonly measured = new Map<string, Database>();
   /** The size bound: admits or refuses every write. */
@@ -102,6 +108,7 @@ export class EmbeddedEngine implements StorageEngine {
 
   constructor(options: EmbeddedEngineOptions) {
     const file = join(options.path, 'firkin.mdb');
+    this.file = file;
     mkdirSync(options.path, { recursive: true, mode: 0o700 });
     if (statSync(options.path).mode & 0o1000) {
       // Never chmod a shared directory such as /tmp.
@@ -134,6 +141,7 @@ export class EmbeddedEngine implements StorageEngine {
     }
     this.sweepBatch = options.sweepBatch ?? 500;
     this.onSweepError = options.onSweepError ?? (() => undefined);
+    this.onReclaimed = options.onReclaimed ?? (() => undefined);
     this.pageSize = (this.root.getStats() as DbStats).pageSize;
     this.space = new SpaceBudget(options.maxSize ?? defaultMaxSize(options.path, file), () => this.usedBytes(), options.onMeasureError);
     this.sweepTimer = setInterval(() => void this.tick(), options.sweepIntervalMs ?? 1000);
@@ -168,6 +176,19 @@ export class EmbeddedEngine implements StorageEngine {
     return bytes;
   }
 
+  /** Size of the data file in bytes: what the store takes on disk (LMDB never shrinks it). */
+  fileBytes(): number {
+    return statSync(this.file).size;
+  }
+
+  /**
+   * Values stored per namespace, from LMDB's statistics (no scan): expired values
+   * still count until the sweeper has removed them (within a sweep interval).
+   */
+  entries(): Map<string, number> {
+    return new Map([...this.stores].map(([name, store]) => [name, store.entries()]));
+  }
+
   store(namespace: NamespaceSpec): KeyValueStore {
     let store = this.stores.get(namespace.name);
     if (!store) {
@@ -188,7 +209,7 @@ export class EmbeddedEngine implements StorageEngine {
 
   /**
    * Delete expired entries, oldest first, a batch per transaction, until none is left.
-   * Returns how many were deleted. Requests interleave between batches.
+   * Returns how many values were deleted. Requests interleave between batches.
    */
   async sweep(now = Date.now()): Promise<number> {
     if (this.sweeping || this.closed) return 0;
@@ -199,10 +220,13 @@ export class EmbeddedEngine implements StorageEngine {
         try {
           for (;;) {
             if (this.closed) return total;
-            const n = await store.sweepBatch(now, this.sweepBatch);
-            total += n;
-            if (n > 0) this.space.freed();
-            if (n < this.sweepBatch) break;
+            const { consumed, removed } = await store.sweepBatch(now, this.sweepBatch);
+            total += removed;
+            if (removed > 0) {
+              this.space.freed();
+              this.onReclaimed(name, removed);
+            }
+            if (consumed < this.sweepBatch) break;
           }
         } catch (err) {
           // Retried at the next interval; reads never return expired entries meanwhile.
@@ -291,25 +315,55 @@ class EmbeddedStore implements KeyValueStore {
     if (removed) this.space.freed();
   }
 
-  /** Delete up to `limit` entries that expired before `now`; returns how many index entries it consumed. */
-  sweepBatch(now: number, limit: number): Promise<number> {
+  /**
+   * Empty the namespace and its expiry index in one child transaction: a failure
+   * aborts both, so no value is ever left without its index entry or the reverse.
+   * Never refused by the size bound, like a delete.
+   */
+  async truncate(): Promise<void> {
+    await this.write(() => {
+      this.values.clearSync();
+      this.expiry.clearSync();
+    }, true);
+    this.space.freed();
+  }
+
+  /** Values stored, expired ones not yet swept included (LMDB's own count). */
+  entries(): number {
+    return (this.values.getStats() as DbStats).entryCount;
+  }
+
+  /**
+   * Delete up to `limit` entries that expired before `now`: how many index entries it
+   * consumed, and how many values it removed (an index entry whose value was rewritten
+   * since removes none).
+   */
+  sweepBatch(now: number, limit: number): Promise<{ consumed: number; removed: number }> {
     return this.write(() => {
       const due = Array.from(this.expiry.getKeys({ start: [0], end: [now], limit }));
+      let removed = 0;
       for (const [expiresAt, key] of due) {
         const record = this.values.get(key);
-        if (record !== undefined && record[0] === expiresAt) this.values.removeSync(key);
+        if (record !== undefined && record[0] === expiresAt) {
+          this.values.removeSync(key);
+          removed++;
+        }
         this.expiry.removeSync([expiresAt, key]);
       }
-      return due.length;
+      return { consumed: due.length, removed };
     });
   }
 
-  /** Run `body` in a write transaction and resolve once the commit is flushed to disk. */
-  private async write<T>(body: () => T): Promise<T> {
+  /**
+   * Run `body` in a write transaction and resolve once the commit is flushed to disk.
+   * `abortable`: as a child transaction, undone whole if `body` throws (lmdb-js commits
+   * what a plain transaction callback wrote before it threw, with its batch).
+   */
+  private async write<T>(body: () => T, abortable = false): Promise<T> {
     if (!this.isOpen()) throw new StorageUnavailableError('embedded engine is closed');
     let result: T;
     try {
-      result = await this.values.transaction(body);
+      result = await (abortable ? this.values.childTransaction(body) : this.values.transaction(body));
       // lmdb resolves `flushed` only on success: bound the wait so a failing fsync answers 503, not never.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
