@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -123,6 +125,29 @@ describe('workers', () => {
     assert.equal(f.child.exitCode, null, 'still running');
     assert.equal(lines().filter((l) => l.msg === 'listening').length, 2);
     assert.ok(!lines().some((l) => String(l.msg).startsWith('primary: a worker')), 'no worker died');
+    f.child.kill('SIGTERM');
+    assert.equal(await f.exited, 0);
+  });
+
+  it('report the one embedded store once, not once per worker, and every value reclaimed once', async () => {
+    const dir = tempDir();
+    const f = await spawnFirkin(dir, { embedded: { path: 'data' }, workers: 2 });
+    await sleep(500); // both workers up
+    // Fresh connections spread over both workers.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => request(`${f.url}/sessions/v1/long-${i}`, { method: 'PUT', body: 'v' })));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        request(`${f.url}/sessions/v1/short-${i}`, { method: 'PUT', body: 'v', headers: { 'cache-control': 'max-age=1' } }),
+      ),
+    );
+    const m = await scrape(f.url);
+    assert.equal(m.value('firkin_embedded_entries', { namespace: 'default' }), 30, 'the largest reading, not the sum of two');
+    assert.equal(m.value('firkin_embedded_file_bytes'), statSync(join(dir, 'data', 'firkin.mdb')).size);
+    assert.ok(m.value('firkin_embedded_used_bytes') <= m.value('firkin_embedded_file_bytes'));
+    // Each worker sweeps; an expired value is removed by one of them, in one transaction: summed, it counts once.
+    let after = m;
+    await until(async () => ((after = await scrape(f.url)), after.value('firkin_embedded_entries', { namespace: 'default' }) === 20), 'the sweep', 5000, 200);
+    assert.equal(after.value('firkin_embedded_expired_reclaimed_total', { namespace: 'default' }), 10);
     f.child.kill('SIGTERM');
     assert.equal(await f.exited, 0);
   });

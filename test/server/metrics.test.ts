@@ -1,11 +1,16 @@
 /** /metrics moves as requests happen; /admin/top-keys ranks rewritten keys by hash. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { keyHash } from '../../src/log/logger.js';
+import { Metrics } from '../../src/metrics/metrics.js';
 import { request, rawRequest } from '../helpers/http.js';
 import { scrape } from '../helpers/prometheus.js';
 import { startTestService } from '../helpers/service.js';
+import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 describe('metrics', () => {
   it("uses Kask's names and buckets, with a namespace label, and counts what happened", async () => {
@@ -72,6 +77,51 @@ describe('metrics', () => {
     for (const name of ['process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'firkin_http_requests_in_flight']) {
       assert.ok(m.has(name), `${name} is exported`);
     }
+  });
+
+  it('reports the embedded store: file and used bytes, its bound, entries per namespace, expired values reclaimed', async () => {
+    const path = tempDir();
+    const t = await startTestService({
+      embedded: { path, max_size: '64MiB' },
+      namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/' }, { name: 'tokens', base_uri: '/tokens/v1/' }],
+    });
+    const put = async (url: string, maxAge?: number): Promise<void> => {
+      const headers = maxAge === undefined ? {} : { 'cache-control': `max-age=${maxAge}` };
+      assert.equal((await request(url, { method: 'PUT', body: randomBytes(3000), headers })).status, 201);
+    };
+    for (let i = 0; i < 3; i++) await put(`${t.url}/sessions/v1/short-${i}`, 1);
+    for (let i = 0; i < 2; i++) await put(`${t.url}/sessions/v1/long-${i}`);
+    await put(`${t.url}/tokens/v1/long`);
+
+    const m = await scrape(t.url);
+    for (const [name, type] of [
+      ['firkin_embedded_file_bytes', 'gauge'],
+      ['firkin_embedded_used_bytes', 'gauge'],
+      ['firkin_embedded_max_size_bytes', 'gauge'],
+      ['firkin_embedded_entries', 'gauge'],
+      ['firkin_embedded_expired_reclaimed_total', 'counter'],
+    ]) {
+      assert.match(m.text, new RegExp(`^# TYPE ${name} ${type}$`, 'm'));
+    }
+    assert.equal(m.value('firkin_embedded_file_bytes'), statSync(join(path, 'firkin.mdb')).size);
+    const used = m.value('firkin_embedded_used_bytes');
+    assert.ok(used >= 6 * 3000 && used <= m.value('firkin_embedded_file_bytes'), `used ${used} bytes`);
+    assert.equal(m.value('firkin_embedded_max_size_bytes'), 64 * 2 ** 20);
+    assert.equal(m.value('firkin_embedded_entries', { namespace: 'sessions' }), 5);
+    assert.equal(m.value('firkin_embedded_entries', { namespace: 'tokens' }), 1);
+    assert.equal(m.value('firkin_embedded_expired_reclaimed_total'), 0);
+
+    // The sweeper (every second) removes the three expired values from disk.
+    let after = m;
+    await until(async () => ((after = await scrape(t.url)), after.value('firkin_embedded_expired_reclaimed_total', { namespace: 'sessions' }) === 3), 'three values reclaimed', 5000, 200);
+    assert.equal(after.value('firkin_embedded_expired_reclaimed_total', { namespace: 'tokens' }), 0);
+    assert.equal(after.value('firkin_embedded_entries', { namespace: 'sessions' }), 2);
+    assert.equal(after.value('firkin_embedded_entries', { namespace: 'tokens' }), 1);
+  });
+
+  it('has no embedded store metrics unless the embedded engine reports them (Cassandra)', async () => {
+    const metrics = new Metrics({ engine: 'cassandra', processMetrics: false });
+    assert.doesNotMatch(await metrics.registry.metrics(), /firkin_embedded_/);
   });
 
   it('lists the most-written keys as hashes at /admin/top-keys, never the keys', async () => {
