@@ -19,7 +19,7 @@ await runOnPrimaryNode(import.meta.url);
 console.error(`tests run on Node.js ${process.version}`);
 
 const root = new URL('..', import.meta.url).pathname;
-const { CLUSTER, CLUSTER_41, FAULT_CLUSTER, SERIAL_CLUSTER, SINGLE, SINGLE_41, isRunning, startNode, stopNode } = await import(
+const { CLUSTER, CLUSTER_41, FAULT_CLUSTER, SERIAL_CLUSTER, TRUNCATE_CLUSTER, SINGLE, SINGLE_41, isRunning, startNode, stopNode } = await import(
   join(root, 'dist/tools/cassandra/node.js')
 );
 const { startCluster } = await import(join(root, 'dist/tools/cassandra/cluster.js'));
@@ -73,13 +73,13 @@ const phases = [
         // time, with the two-DC cluster stopped, so that nothing else competes for the two cores.
         { name: 'attack suite', files: filesEnding('.test.js').filter(isAttack), nodeArgs: ['--test-timeout=600000', '--test-concurrency=1'] },
       ]),
-  // The fault files start the four-node FAULT_CLUSTER (and SERIAL_CLUSTER) themselves; the two-DC cluster idles meanwhile, so it is stopped first.
+  // The fault files start the four-node FAULT_CLUSTER (and SERIAL_CLUSTER, TRUNCATE_CLUSTER) themselves; the two-DC cluster idles meanwhile, so it is stopped first.
   { name: 'fault suite', files: filesEnding('.fault.js'), nodeArgs: ['--test-timeout=1800000', '--test-concurrency=1'] },
 ];
 
 // Nodes this run starts (or a fault test starts: the fault cluster) are stopped at the end.
 const ours = [SINGLE, ...CLUSTER, SINGLE_41, ...CLUSTER_41].filter((n) => !isRunning(n));
-const stopOurs = (which = [...ours, ...FAULT_CLUSTER, ...SERIAL_CLUSTER]) => Promise.all(which.map((n) => stopNode(n)));
+const stopOurs = (which = [...ours, ...FAULT_CLUSTER, ...SERIAL_CLUSTER, ...TRUNCATE_CLUSTER]) => Promise.all(which.map((n) => stopNode(n)));
 let child;
 const interrupted = (code) => {
   child?.kill('SIGTERM');

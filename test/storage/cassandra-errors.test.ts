@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import cassandra from 'cassandra-driver';
-import { classify, storageError } from '../../src/storage/cassandra/errors.js';
+import { classify, storageError, truncateMayHaveApplied } from '../../src/storage/cassandra/errors.js';
 import { StorageOutcomeUnknownError, StoragePermanentError, StorageUnavailableError } from '../../src/storage/engine.js';
 
 const { errors, types } = cassandra;
@@ -107,4 +107,23 @@ describe('cassandra error classification', () => {
     assert.ok(storageError(err, { lwt: true, where: 't add' }) instanceof StorageUnavailableError);
     assert.ok(storageError(err, { lwt: false, where: 't get' }) instanceof StorageUnavailableError);
   });
+});
+
+describe('a failed TRUNCATE', () => {
+  // Cassandra 5's TruncateStatement wraps its UnavailableException and its TimeoutException alike.
+  const cases: [string, Error, boolean][] = [
+    ['refused with a node down (Cassandra 5)', response(codes.truncateError, 'Error during truncate: Cannot achieve consistency level ALL'), false],
+    ['refused as unavailable', response(codes.unavailableException, 'Cannot achieve consistency level ALL'), false],
+    ['timed out on the node', response(codes.truncateError, 'Error during truncate: Truncate timed out - received only 1 responses'), true],
+    ['timed out in the driver', new errors.OperationTimedOutError('The host 127.0.0.1:9042 did not reply before timeout 65000 ms'), true],
+    ['a server error mid-way', response(codes.serverError, 'java.lang.RuntimeException'), true],
+    ['no host reachable', new errors.NoHostAvailableError({ '127.0.0.1:9042': new Error('connect ECONNREFUSED') }), false],
+    ['no host answered in time', new errors.NoHostAvailableError({ '127.0.0.1:9042': new errors.OperationTimedOutError('timeout') }), true],
+  ];
+  for (const [what, err, mayHaveApplied] of cases) {
+    it(`${what}: ${mayHaveApplied ? 'may have applied on some nodes' : 'changed nothing'}; transient (503) either way`, () => {
+      assert.equal(truncateMayHaveApplied(err), mayHaveApplied);
+      assert.equal(classify(err).kind, 'transient');
+    });
+  }
 });

@@ -120,6 +120,15 @@ export const SERIAL_CLUSTER: readonly NodeSpec[] = [
 ];
 
 /**
+ * A two-data-centre cluster private to test/faults/truncate.fault.ts, which stops its
+ * dc2 node to show that TRUNCATE needs every node up.
+ */
+export const TRUNCATE_CLUSTER: readonly NodeSpec[] = [
+  { name: 'truncate-dc1', listen: '127.0.0.51', jmxPort: 9510, dc: 'dc1', seeds: '127.0.0.51:7000' },
+  { name: 'truncate-dc2', listen: '127.0.0.52', jmxPort: 9520, dc: 'dc2', seeds: '127.0.0.51:7000' },
+];
+
+/**
  * JVM module flags, as Cassandra's own conf/jvm11-server.options (4.1 on Java 11) and
  * conf/jvm17-server.options (5.0 on Java 17) give them: 17's opens are 11's and more.
  */

@@ -107,15 +107,22 @@ function serialPhase(err: InstanceType<typeof errors.ResponseError>): boolean {
 }
 
 /**
- * A TRUNCATE that failed this way may have run on some nodes: Cassandra's own timeout
- * (truncate error), the driver's, or a server error mid-way. An "unavailable" answer is
- * given before any node is asked, so it changed nothing.
+ * A TRUNCATE that failed this way may have run on some nodes: Cassandra's own timeout,
+ * the driver's, or a server error mid-way. Cassandra wraps both its refusal and its
+ * timeout in a truncate error (TruncateStatement: "Error during truncate: <cause>"); the
+ * refusal, given before any node is asked because one is down, names the consistency
+ * level ALL it could not achieve, and changed nothing.
  */
 export function truncateMayHaveApplied(err: unknown): boolean {
   if (err instanceof errors.OperationTimedOutError) return true;
   if (err instanceof errors.NoHostAvailableError) return Object.values((err.innerErrors ?? {}) as Record<string, unknown>).some(truncateMayHaveApplied);
-  return err instanceof errors.ResponseError && (err.code === codes.truncateError || err.code === codes.serverError);
+  if (!(err instanceof errors.ResponseError)) return false;
+  if (err.code === codes.truncateError) return !REFUSED_UP_FRONT.test(err.message);
+  return err.code === codes.serverError;
 }
+
+/** The message of Cassandra's UnavailableException, inside a truncate error when a node is down. */
+const REFUSED_UP_FRONT = /Cannot achieve consistency level/i;
 
 /**
  * The storage error for a driver failure. `lwt`: the statement was a lightweight
