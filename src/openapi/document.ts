@@ -50,7 +50,7 @@ export function openapiDocument(config: FirkinConfig): Record<string, unknown> {
   config.namespaces.forEach((ns, i) => {
     paths[`${ns.baseUri}{key}`] = namespacePath(ns.name, ns.defaultTtl, i === 0);
   });
-  Object.assign(paths, servicePaths());
+  Object.assign(paths, servicePaths(config.namespaces.map((ns) => ns.name)));
   return {
     openapi: '3.0.3',
     info: {
@@ -163,7 +163,7 @@ function namespacePath(name: string, defaultTtl: number, monitored: boolean): Re
   return item;
 }
 
-function servicePaths(): Record<string, unknown> {
+function servicePaths(namespaces: readonly string[]): Record<string, unknown> {
   const json = (description: string, schema: Record<string, unknown> = { type: 'object' }) => ({
     description,
     content: { 'application/json': { schema } },
@@ -187,6 +187,31 @@ function servicePaths(): Record<string, unknown> {
       '200': json('Most-written keys per window, as keyed hashes (never the keys)'),
       ...ADMIN_ONLY,
     }),
+    '/admin/namespaces/{name}/truncate': {
+      parameters: [{ name: 'name', in: 'path', required: true, description: 'A configured namespace', schema: { type: 'string', enum: [...namespaces] } }],
+      post: {
+        summary: 'Truncate a namespace',
+        description:
+          'Remove every value of one namespace (sign everyone out of it), the other namespaces untouched. ' +
+          'Needs an admin client (admin.clients, admin.tokens), also where authentication is otherwise not configured.',
+        operationId: 'post_truncate_namespace',
+        tags: ['service'],
+        responses: {
+          '204': { description: 'Every value of the namespace is removed' },
+          ...ADMIN_ONLY,
+          '403': problem('Not an admin client; or no admin client is configured, and then truncation is refused to everyone'),
+          '404': problem('No such namespace'),
+          '500': { $ref: '#/components/responses/ServerError' },
+          '503': {
+            ...problem(
+              'Not truncated: the storage engine refused (Cassandra: a node is down) or could not be reached; retry (Retry-After). ' +
+                'Or (type urn:firkin:problem:outcome-unknown, no Retry-After) it did not finish in time and may have removed some values only: repeat it',
+            ),
+            headers: { 'Retry-After': header('RetryAfter') },
+          },
+        },
+      },
+    },
   };
 }
 

@@ -34,6 +34,7 @@ const NAMESPACES = [
 const ADMIN = { name: 'prometheus', sha256: tokenHash('admin-token') };
 const AS_ADMIN = { headers: { authorization: 'Bearer admin-token' } };
 const AS_READER = { headers: { authorization: 'Bearer reader-token' } };
+const TRUNCATE = '/admin/namespaces/{name}/truncate';
 
 describe('OpenAPI document', () => {
   it('lists every route and status the server answers', async () => {
@@ -43,9 +44,11 @@ describe('OpenAPI document', () => {
     assert.match(reply.headers['content-type']!, /^application\/json/);
     const doc = reply.json() as unknown as Doc;
     assert.equal(doc.openapi, '3.0.3');
-    for (const p of ['/sessions/v1/{key}', '/tokens/v1/{key}', '/healthz', '/readyz', '/metrics', '/openapi', '/admin/top-keys']) {
+    for (const p of ['/sessions/v1/{key}', '/tokens/v1/{key}', '/healthz', '/readyz', '/metrics', '/openapi', '/admin/top-keys', TRUNCATE]) {
       assert.ok(doc.paths[p], `${p} is documented`);
     }
+    const truncation = doc.paths[TRUNCATE] as unknown as { parameters: { schema: { enum: string[] } }[] };
+    assert.deepEqual(truncation.parameters[0]!.schema.enum, NAMESPACES.map((n) => n.name), 'the namespaces that can be truncated');
 
     const s = `${t.url}/sessions/v1/`;
     const k = `${t.url}/tokens/v1/`;
@@ -88,6 +91,9 @@ describe('OpenAPI document', () => {
       [`${t.url}/openapi`, {}],
       [`${t.url}/admin/top-keys`, {}],
       [`${t.url}/admin/top-keys`, AS_READER],
+      [`${t.url}/admin/namespaces/tokens/truncate`, { method: 'POST' }],
+      [`${t.url}/admin/namespaces/tokens/truncate`, { method: 'POST', ...AS_READER }],
+      [`${t.url}/admin/namespaces/tokens/truncate`, { method: 'POST', ...AS_ADMIN }],
     ];
     const seen: [string, string, number][] = [];
     const run = async (corpusPart: typeof corpus): Promise<void> => {
@@ -95,7 +101,7 @@ describe('OpenAPI document', () => {
         const r = await request(url, options);
         const path = new URL(url).pathname;
         const ns = NAMESPACES.find((n) => path.startsWith(n.base_uri));
-        const template = ns ? `${ns.base_uri}{key}` : path;
+        const template = ns ? `${ns.base_uri}{key}` : path.replace(/^\/admin\/namespaces\/[^/]+\/truncate$/, TRUNCATE);
         seen.push([template, (options.method ?? 'GET').toLowerCase(), r.status]);
       }
     };
@@ -107,6 +113,7 @@ describe('OpenAPI document', () => {
       [`${s}a`, { method: 'POST', body: 'v' }],
       [`${s}a`, { method: 'DELETE' }],
       [`${t.url}/readyz`, {}],
+      [`${t.url}/admin/namespaces/tokens/truncate`, { method: 'POST', ...AS_ADMIN }],
     ]);
 
     const statuses = new Set(seen.map(([, , status]) => status));
