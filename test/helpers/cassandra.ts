@@ -20,10 +20,34 @@ export const CASSANDRA_UNDER_TEST = `Cassandra ${TEST_NODES.single.version ?? CA
 const startHint = (what: string): string =>
   `run the tests with \`npm test\`, which starts it (or \`npm run cassandra -- ${what} --version ${TEST_LINE}\`)`;
 
+const checkedVersion = new Map<string, Promise<void>>();
+/** Fails unless the node at `host` runs the release line under test (a node left running from another version would pass for it). */
+function assertLine(host: string): Promise<void> {
+  let check = checkedVersion.get(host);
+  if (check === undefined) {
+    check = (async () => {
+      const { AllowListPolicy, RoundRobinPolicy } = cassandra.policies.loadBalancing;
+      const client = new cassandra.Client({
+        contactPoints: [host],
+        policies: { loadBalancing: new AllowListPolicy(new RoundRobinPolicy(), [`${host}:9042`]) },
+      });
+      try {
+        const version = String((await client.execute('SELECT release_version FROM system.local')).first().get('release_version'));
+        assert.ok(version.startsWith(`${TEST_LINE}.`), `the node on ${host} runs Cassandra ${version}, not ${TEST_LINE}: stop it (npm run cassandra -- stop --version ${TEST_LINE}) and run the tests again`);
+      } finally {
+        await client.shutdown();
+      }
+    })();
+    checkedVersion.set(host, check);
+  }
+  return check;
+}
+
 /** Config for the single test node; fails the test (never skips) when it is not running. */
 export async function singleNodeConfig(overrides: Partial<CassandraConfig> = {}): Promise<CassandraConfig> {
   const { single } = TEST_NODES;
   assert.ok(await cqlAnswers(single.listen), `no ${CASSANDRA_UNDER_TEST} answers on ${single.listen}:9042: ${startHint('start')}`);
+  await assertLine(single.listen);
   return {
     hosts: [single.listen],
     port: 9042,
@@ -59,6 +83,7 @@ export function rawClient(config: CassandraConfig): cassandra.Client {
 export async function clusterConfig(dc: 'dc1' | 'dc2', overrides: Partial<CassandraConfig> = {}): Promise<CassandraConfig> {
   const node = TEST_NODES.cluster.find((n) => n.dc === dc)!;
   assert.ok(await cqlAnswers(node.listen), `no ${CASSANDRA_UNDER_TEST} answers on ${node.listen}:9042: ${startHint('cluster start')}`);
+  await assertLine(node.listen);
   return {
     hosts: [node.listen],
     port: 9042,
@@ -87,17 +112,23 @@ export function engineLabel(engine: EngineUnderTest): string {
 
 /**
  * A test service config (startTestService) on `engine`: for Cassandra, the single test
- * node, `table` (created here) for the one namespace, and conditional_writes on, so that
- * atomic add and compare-and-set are served as on the embedded engine.
+ * node and `table` (created here) for the one namespace, with `conditionalWrites` (for
+ * atomic add and compare-and-set, served as on the embedded engine) or without (Kask's
+ * plain writes, what MediaWiki meets while Kask still shares the table).
  */
-export async function onEngine(engine: EngineUnderTest, table: string, config: Record<string, unknown>): Promise<Record<string, unknown>> {
+export async function onEngine(
+  engine: EngineUnderTest,
+  table: string,
+  config: Record<string, unknown>,
+  conditionalWrites: boolean,
+): Promise<Record<string, unknown>> {
   if (engine === 'embedded') return config;
   const c = await singleNodeConfig();
   await createTables(c, table);
   return {
     storage: 'cassandra',
     cassandra: { hosts: c.hosts, port: c.port, keyspace: c.keyspace, local_dc: c.localDc, replication: c.replication, table },
-    conditional_writes: true,
+    conditional_writes: conditionalWrites,
     ...config,
   };
 }

@@ -36,7 +36,7 @@ for (const engine of HTTP_ENGINES) {
     const url = (key: string): string => base + encodeURIComponent(key);
 
     before(async () => {
-      t = await startTestService(await onEngine(engine, 'contract_values', { default_ttl: 3600, max_value_bytes: 4096, max_key_bytes: 64 }));
+      t = await startTestService(await onEngine(engine, 'contract_values', { default_ttl: 3600, max_value_bytes: 4096, max_key_bytes: 64 }, true));
       base = t.base;
     });
 

@@ -82,7 +82,7 @@ for (const engine of HTTP_ENGINES) {
   describe(`MediaWiki RESTBagOStuff against Firkin (${engineLabel(engine)})`, () => {
     let t: TestService;
     before(async () => {
-      t = await startTestService(await onEngine(engine, 'mediawiki_values', { base_uri: '/sessions/v1' }));
+      t = await startTestService(await onEngine(engine, 'mediawiki_values', { base_uri: '/sessions/v1' }, false));
     });
 
     const variants = [

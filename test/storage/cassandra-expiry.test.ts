@@ -8,7 +8,7 @@ describe('storableTtl', () => {
   const now = Date.parse('2026-11-30T12:00:00Z');
   const last = LAST_EXPIRY_SECONDS * 1000;
 
-  it('is 2038-01-19T03:14:06Z', () => {
+  it('is 2038-01-19T03:14:06Z, a second before the first expiry Cassandra 4.1 refuses', () => {
     assert.equal(new Date(last).toISOString(), '2038-01-19T03:14:06.000Z');
   });
 
@@ -24,7 +24,12 @@ describe('storableTtl', () => {
     assert.equal(now + ttl * 1000, last - 86_400_000);
   });
 
-  it('never sends 0 (which would mean "forever") or less for a TTL near the limit', () => {
-    assert.equal(storableTtl(3600, last - 3_600_000), 1);
+  it('sends 1 s, never 0 (which would mean "forever"), for a TTL ending just past the cap', () => {
+    assert.equal(storableTtl(3600, last - 86_401_000), 1);
+  });
+
+  it('caps nothing within the last day before the limit or after it, rather than shortening every TTL to 1 s', () => {
+    assert.equal(storableTtl(3600, last - 3_600_000), 3600);
+    assert.equal(storableTtl(86_400, last + 1000), 86_400);
   });
 });

