@@ -1,26 +1,37 @@
-// Scenario 4: the same Cassandra queries Firkin's engine makes, through
-// cassandra-driver directly, without HTTP. Same workloads, modes and output as
-// loadgen, so Firkin's HTTP overhead on Cassandra is the difference between the two.
-//   node driver-bench.mjs <keyspace> <table> <workload get|mixed> <concurrency> <rate> <seconds> <warmup>
+// Scenario `driver`: the same Cassandra queries Firkin's engine makes in a namespace with
+// conditional_writes (the one run.mjs configures as `cassandra`), through cassandra-driver
+// directly, without HTTP, with the client options Firkin's engine uses. Same workloads,
+// modes and output as loadgen, so Firkin's HTTP overhead on Cassandra is the difference
+// between the two:
+//   node driver-bench.mjs <config.yaml> <workload get|mixed> <clients> <rate> <seconds> <warmup>
+// <config.yaml>: a Firkin config on Cassandra; its first namespace's table is queried.
+// <clients>: simulated clients, as many as the load generator's connections in the same
+// mode; each has one query in flight at a time (one query per simulated request), so
+// the driver sees the same concurrency as Firkin's engine behind HTTP.
+// Prints {"phase":"measure"} when the measured part starts (run.mjs samples CPU from then).
 import { randomBytes } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 
-const [keyspace, table, workload, conc, rateArg, secondsArg, warmupArg] = process.argv.slice(2);
-const concurrency = Number(conc);
+const dist = new URL('../dist/src/', import.meta.url);
+const { loadConfig } = await import(new URL('config/load.js', dist));
+const { clientOptions } = await import(new URL('storage/cassandra/client-options.js', dist));
+const { CONSISTENCY } = await import(new URL('storage/cassandra/consistency.js', dist));
+
+const [configFile, workload, clientsArg, rateArg, secondsArg, warmupArg] = process.argv.slice(2);
+const clients = Number(clientsArg);
 const rate = Number(rateArg);
-// As a namespace with conditional_writes (the one run.mjs configures): every write and delete a
-// lightweight transaction.
+const config = loadConfig(configFile);
+const table = `"${config.cassandra.keyspace}"."${config.namespaces[0].table}"`;
 const q = {
-  get: `SELECT value, TTL(value) AS ttl FROM "${keyspace}"."${table}" WHERE key = ?`,
-  set: `UPDATE "${keyspace}"."${table}" USING TTL ? SET value = ? WHERE key = ? IF value != 0x`,
-  del: `DELETE FROM "${keyspace}"."${table}" WHERE key = ? IF value != 0x`,
-  add: `UPDATE "${keyspace}"."${table}" USING TTL ? SET value = ? WHERE key = ? IF value = null`,
+  get: `SELECT value, TTL(value) AS ttl FROM ${table} WHERE key = ?`,
+  set: `UPDATE ${table} USING TTL ? SET value = ? WHERE key = ? IF value != 0x`,
+  del: `DELETE FROM ${table} WHERE key = ? IF value != 0x`,
+  add: `UPDATE ${table} USING TTL ? SET value = ? WHERE key = ? IF value = null`,
 };
-const { consistencies } = cassandra.types;
-const read = { prepare: true, consistency: consistencies.localQuorum };
-const write = { prepare: true, consistency: consistencies.localQuorum, serialConsistency: consistencies.localSerial };
-const del = { prepare: true, consistency: consistencies.eachQuorum, serialConsistency: consistencies.localSerial };
-const client = new cassandra.Client({ contactPoints: ['127.0.0.1'], localDataCenter: 'datacenter1', pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 1 } } });
+const read = { prepare: true, consistency: CONSISTENCY.read };
+const write = { prepare: true, consistency: CONSISTENCY.write, serialConsistency: CONSISTENCY.serial };
+const del = { prepare: true, consistency: CONSISTENCY.delete, serialConsistency: CONSISTENCY.serial };
+const client = new cassandra.Client(clientOptions(config.cassandra, { withKeyspace: false }));
 await client.connect();
 
 const keys = Array.from({ length: 20000 }, (_, i) => `enwiki:MWSession:${(BigInt(i) * 0x9e3779b97f4a7c15n & 0xffffffffffffffffn).toString(16).padStart(32, '0')}`);
@@ -40,7 +51,6 @@ async function drive(seconds, record) {
   const lat = [];
   let errors = 0;
   const start = performance.now();
-  const cpuStart = process.cpuUsage();
   const deadline = start + seconds * 1000;
   const one = async (due) => {
     try {
@@ -51,14 +61,14 @@ async function drive(seconds, record) {
     if (record) lat.push(performance.now() - due);
   };
   if (rate <= 0) {
-    await Promise.all(Array.from({ length: concurrency }, async () => {
+    await Promise.all(Array.from({ length: clients }, async () => {
       while (performance.now() < deadline) await one(performance.now());
     }));
   } else {
-    // Open loop: slots at a fixed rate, at most `concurrency` in flight; a slot that waits is charged for it.
+    // Open loop: slots at a fixed rate, at most `clients` in flight; a slot that waits is charged for it.
     const interval = 1000 / rate;
     let slot = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
+    await Promise.all(Array.from({ length: clients }, async () => {
       for (;;) {
         const due = start + slot++ * interval;
         if (due >= deadline) return;
@@ -69,17 +79,16 @@ async function drive(seconds, record) {
     }));
   }
   const elapsed = (performance.now() - start) / 1000;
-  const cpu = process.cpuUsage(cpuStart);
   lat.sort((a, b) => a - b);
   const pct = (p) => (lat.length ? lat[Math.floor(p * (lat.length - 1))] : 0);
   return {
     mode: rate > 0 ? 'open' : 'closed', workload, offered_rps: rate, requests: lat.length, errors, statuses: {}, seconds: elapsed,
     rps: lat.length / elapsed,
     latency_ms: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), p999: pct(0.999), max: pct(1) },
-    server: { cpu_percent: ((cpu.user + cpu.system) / 1e6 / elapsed) * 100, rss_mb: process.memoryUsage().rss / 2 ** 20 },
   };
 }
 
 if (Number(warmupArg) > 0) await drive(Number(warmupArg), false);
+process.stdout.write('{"phase":"measure"}\n');
 process.stdout.write(`${JSON.stringify(await drive(Number(secondsArg), true))}\n`);
 await client.shutdown();

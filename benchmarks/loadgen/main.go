@@ -10,8 +10,11 @@
 // Never pipelines: one request per connection at a time, keep-alive.
 // Workloads: get (pure reads of prefilled keys), post (pure writes), mixed (about
 // 3 reads per write, plus a few deletes and conditional writes), fixed (GET one URL),
-// verify (mixed, checking every answer against the last acknowledged write; see verify.go).
-// Prints one JSON object with throughput, latency percentiles and error counts.
+// verify (mixed, checking every answer against the last acknowledged write; see verify.go),
+// prefill (POST every key once: Kask answers POST, not PUT).
+// Prints one JSON object with throughput, latency percentiles and error counts; with
+// -phases, first a line {"phase":"measure"} when the measured part starts (after the
+// warm-up), so a caller can sample the server's CPU over exactly that window.
 package main
 
 import (
@@ -68,6 +71,8 @@ func main() {
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up before it")
 	keys := flag.Int("keys", 20000, "size of the key set")
 	prefix := flag.String("prefix", "enwiki:MWSession:", "key prefix")
+	conditional := flag.Bool("conditional", true, "mixed: send the adds with If-None-Match: * (false: as plain POSTs of new keys, for a server without conditional writes)")
+	phases := flag.Bool("phases", false, `print {"phase":"measure"} when the measured part starts`)
 	flag.Parse()
 	switch *workload {
 	case "get", "post", "mixed", "fixed", "prefill":
@@ -111,7 +116,7 @@ func main() {
 		v = newVerifier(client, *base, keyList, values, *conns)
 		do = v.do
 	} else {
-		next := generator(*workload, *base, *prefix, keyList, values)
+		next := generator(*workload, *base, *prefix, keyList, values, *conditional)
 		do = func(_ int, r *mrand.Rand) (int, bool) {
 			o := next(r)
 			s, _, err := send(client, o)
@@ -120,6 +125,9 @@ func main() {
 	}
 	if *warmup > 0 {
 		drive(do, *conns, *rate, *warmup, false)
+	}
+	if *phases {
+		fmt.Println(`{"phase":"measure"}`)
 	}
 	r := drive(do, *conns, *rate, *duration, true)
 	r.Workload = *workload
@@ -131,7 +139,11 @@ func main() {
 
 func is2xx(s int) bool { return s >= 200 && s < 300 }
 
-func generator(workload, base, prefix string, keys []string, values [][]byte) func(*mrand.Rand) op {
+func generator(workload, base, prefix string, keys []string, values [][]byte, conditional bool) func(*mrand.Rand) op {
+	var addHeader map[string]string
+	if conditional {
+		addHeader = map[string]string{"If-None-Match": "*"}
+	}
 	url := func(k string) string { return base + strings.ReplaceAll(k, ":", "%3A") }
 	return func(r *mrand.Rand) op {
 		k := keys[r.IntN(len(keys))]
@@ -154,7 +166,7 @@ func generator(workload, base, prefix string, keys []string, values [][]byte) fu
 				return op{method: "DELETE", path: url(k), ok: is2xx}
 			default:
 				return op{method: "POST", path: url(fmt.Sprintf("%snew-%016x", prefix, r.Uint64())), body: v,
-					header: map[string]string{"If-None-Match": "*"}, ok: func(s int) bool { return s == 201 || s == 412 }}
+					header: addHeader, ok: func(s int) bool { return s == 201 || s == 412 }}
 			}
 		}
 	}
@@ -191,7 +203,7 @@ func prefill(client *http.Client, base string, keys []string, values [][]byte, c
 		go func() {
 			defer wg.Done()
 			for k := range ch {
-				s, _, err := send(client, op{method: "PUT", path: base + strings.ReplaceAll(k, ":", "%3A"), body: values[len(k)%len(values)]})
+				s, _, err := send(client, op{method: "POST", path: base + strings.ReplaceAll(k, ":", "%3A"), body: values[len(k)%len(values)]})
 				if err != nil || s != 201 {
 					failed.Add(1)
 				}
