@@ -17,23 +17,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { applySchema } from '../../src/storage/cassandra/schema.js';
 import { startCluster } from '../../tools/cassandra/cluster.js';
 import { killNode, pauseNode, SERIAL_CLUSTER, stopNode, wipeNode } from '../../tools/cassandra/node.js';
-import { namespaceTables } from '../helpers/cassandra.js';
+import { namespaceTables, privateClusterConfig } from '../helpers/cassandra.js';
 import { request, type Reply } from '../helpers/http.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 const [DC1, DC2] = SERIAL_CLUSTER as [(typeof SERIAL_CLUSTER)[number], (typeof SERIAL_CLUSTER)[number]];
 const KEYSPACE = 'firkin_serial_fault';
-const CASSANDRA = {
-  hosts: [DC1.listen],
-  port: 9042,
-  keyspace: KEYSPACE,
-  localDc: 'dc1',
-  replication: { dc1: 1, dc2: 1 },
-  queryTimeoutMs: 12_000,
-  connectTimeoutMs: 5000,
-  authentication: undefined,
-  tls: undefined,
-};
+const CASSANDRA = privateClusterConfig(DC1, KEYSPACE);
 
 describe('fault: serial consistency with a data centre frozen or down', () => {
   let t: TestService;

@@ -16,7 +16,7 @@ import cassandra from 'cassandra-driver';
 import { applySchema } from '../../src/storage/cassandra/schema.js';
 import { startCluster } from '../../tools/cassandra/cluster.js';
 import { startNode, stopNode, TRUNCATE_CLUSTER, wipeNode } from '../../tools/cassandra/node.js';
-import { namespaceTables } from '../helpers/cassandra.js';
+import { namespaceTables, privateClusterConfig } from '../helpers/cassandra.js';
 import { request, type Reply } from '../helpers/http.js';
 import { scrape } from '../helpers/prometheus.js';
 import { tokenHash } from '../helpers/secrets.js';
@@ -24,17 +24,7 @@ import { startTestService, type TestService } from '../helpers/service.js';
 
 const [DC1, DC2] = TRUNCATE_CLUSTER as [(typeof TRUNCATE_CLUSTER)[number], (typeof TRUNCATE_CLUSTER)[number]];
 const KEYSPACE = 'firkin_truncate_fault';
-const CASSANDRA = {
-  hosts: [DC1.listen],
-  port: 9042,
-  keyspace: KEYSPACE,
-  localDc: 'dc1',
-  replication: { dc1: 1, dc2: 1 },
-  queryTimeoutMs: 12_000,
-  connectTimeoutMs: 5000,
-  authentication: undefined,
-  tls: undefined,
-};
+const CASSANDRA = privateClusterConfig(DC1, KEYSPACE);
 const ADMIN_TOKEN = 'oncall-token-6e0b2d9a7c41';
 const AS_ADMIN = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import cassandra from 'cassandra-driver';
 import type { CassandraConfig, NamespaceConfig } from '../../src/config/load.js';
 import { applySchema } from '../../src/storage/cassandra/schema.js';
-import { CASSANDRA_VERSION, cqlAnswers, NODES, releaseLine } from '../../tools/cassandra/node.js';
+import { CASSANDRA_VERSION, cqlAnswers, NODES, releaseLine, type NodeSpec } from '../../tools/cassandra/node.js';
 
 export const TEST_KEYSPACE = 'firkin_test';
 
@@ -77,6 +77,21 @@ export function rawClient(config: CassandraConfig): cassandra.Client {
     localDataCenter: config.localDc,
     protocolOptions: { port: config.port },
   });
+}
+
+/** Config for dc1 of a fault test's private two-DC cluster (one replica in each data centre). */
+export function privateClusterConfig(dc1: NodeSpec, keyspace: string): CassandraConfig {
+  return {
+    hosts: [dc1.listen],
+    port: 9042,
+    keyspace,
+    localDc: 'dc1',
+    replication: { dc1: 1, dc2: 1 },
+    queryTimeoutMs: 12_000,
+    connectTimeoutMs: 5000,
+    authentication: undefined,
+    tls: undefined,
+  };
 }
 
 /** Config for one data centre of the two-DC test cluster (tools/cassandra NODES[line].cluster). */

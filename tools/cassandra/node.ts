@@ -183,6 +183,7 @@ export function ensureJars(version = CASSANDRA_VERSION): string {
     [
       '-q',
       '-B',
+      '-Dstyle.color=never',
       '-f',
       join(SOURCE_DIR, 'pom.xml'),
       `-Dcassandra.version=${version}`,
