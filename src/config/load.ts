@@ -330,7 +330,7 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     namespaces,
     log: resolveLog(c, fail),
     maxConnections: c.max_connections ?? DEFAULTS.maxConnections,
-    workers: c.workers ?? Math.min(availableParallelism(), 16),
+    workers: c.workers ?? defaultWorkers(storage),
     maxInFlight: c.max_in_flight ?? DEFAULTS.maxInFlight,
     maxBufferedBytes: c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes,
     writeTimeoutMs: c.write_timeout_ms ?? DEFAULTS.writeTimeoutMs,
@@ -462,4 +462,15 @@ function dropNulls(value: unknown): unknown {
 
 function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * `workers` when the config leaves it out. On Cassandra, one process: the JVM needs the
+ * cores more than a second Node.js does, and one driver pool serves more than two (GET,
+ * 32 connections, 2 cores: 4 600–5 200 req/s, p99 18–21 ms, 176 MB RSS with one process;
+ * 3 550–3 780 req/s, p99 34–46 ms, 375 MB with two; docs/benchmarks.md). On the embedded
+ * engine, the Node.js processes do all the work: one per core, at most 16.
+ */
+export function defaultWorkers(storage: 'embedded' | 'cassandra'): number {
+  return storage === 'cassandra' ? 1 : Math.min(availableParallelism(), 16);
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
@@ -58,6 +59,14 @@ describe('config defaults', () => {
 
   it('treats an empty file as all defaults', () => {
     assert.equal(parseConfig('', 'empty.yaml').listenPort, 8081);
+  });
+
+  it('runs one process on Cassandra and one per core (at most 16) on the embedded engine, unless workers says otherwise', () => {
+    const cores = Math.min(availableParallelism(), 16);
+    assert.equal(parseConfig('', 'embedded.yaml').workers, cores);
+    assert.equal(parseConfig('cassandra:\n  hosts: [127.0.0.1]\n', 'cassandra.yaml').workers, 1);
+    assert.equal(parseConfig('cassandra:\n  hosts: [127.0.0.1]\nworkers: 3\n', 'cassandra.yaml').workers, 3);
+    assert.equal(parseConfig('workers: 1\n', 'embedded.yaml').workers, 1);
   });
 });
 
