@@ -306,7 +306,11 @@ class TcpSink implements LogSink {
     const old = this.socket;
     this.socket = undefined;
     this.connected = false;
-    old?.end();
+    if (old !== undefined) {
+      old.end();
+      // A receiver that stays connected but reads nothing must not keep each re-opened socket's lines.
+      setTimeout(() => old.destroy(), 2000).unref();
+    }
     this.connect();
   }
 

@@ -13,6 +13,7 @@
  * 503 `outcome-unknown` when it did not finish in time (some nodes may be truncated:
  * repeat it). Each attempt is logged with the admin client and counted, never a key.
  */
+import { LogEvery } from '../log/log-every.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics, TruncationResult } from '../metrics/metrics.js';
 import type { Namespace } from '../namespace/namespace.js';
@@ -21,6 +22,7 @@ import type { Authentication } from './authentication.js';
 import type { Exchange } from './exchange.js';
 import { PROBLEMS } from './problem.js';
 import { RETRY_AFTER_SECONDS } from './protocol.js';
+import { REFUSAL_LINES_PER_SECOND } from './refusal-log.js';
 
 /** The only method the truncation takes. */
 export const TRUNCATE_METHOD = 'POST';
@@ -35,12 +37,20 @@ export interface TruncateOptions {
 }
 
 export function truncateEndpoint(namespace: Namespace, { logger, metrics, engine, auth }: TruncateOptions): (x: Exchange) => Promise<void> {
+  const refusals = new LogEvery(1000, REFUSAL_LINES_PER_SECOND);
   return async (x) => {
     const admin = auth?.adminClient(x);
     const fields = { request_id: x.requestId, namespace: namespace.name, engine, admin, address: x.req.socket.remoteAddress };
     if (admin === undefined) {
       metrics.truncation(namespace.name, 'refused');
-      logger.warn(fields, 'namespace truncation refused: no admin client is configured (admin.clients or admin.tokens)');
+      // Anyone who reaches the listener can ask: bounded like every refusal line.
+      const count = refusals.due();
+      if (count !== undefined) {
+        logger.warn(
+          { ...fields, ...(count > 1 ? { suppressed: count - 1 } : {}) },
+          'namespace truncation refused: no admin client is configured (admin.clients or admin.tokens)',
+        );
+      }
       return x.problem(PROBLEMS.forbidden, 'Truncating a namespace needs an admin client: configure admin.tokens or admin.clients');
     }
     const started = performance.now();

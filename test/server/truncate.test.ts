@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { REFUSAL_LINES_PER_SECOND } from '../../src/server/refusal-log.js';
 import { request, type Reply, type RequestOptions } from '../helpers/http.js';
 import { pem, TestCa } from '../helpers/pki.js';
 import { scrape } from '../helpers/prometheus.js';
@@ -131,6 +133,22 @@ describe('namespace truncation without admin credentials configured', () => {
     assert.equal(warning?.address, '127.0.0.1');
     const m = await scrape(t.url);
     assert.equal(m.value('firkin_namespace_truncations_total', { namespace: 'sessions', result: 'refused' }), 1);
+  });
+
+  it('logs a flood of refused truncations boundedly: at most REFUSAL_LINES_PER_SECOND lines a second, the rest counted', async () => {
+    const t = await startTestService({ namespaces: NAMESPACES.slice(0, 1) });
+    const started = Date.now();
+    for (let i = 0; i < 40; i++) assert.equal((await truncate(t.url, 'sessions', {})).status, 403);
+    const seconds = Math.ceil((Date.now() - started) / 1000);
+    const refusedLines = (): Record<string, unknown>[] => logLines(t).filter((l) => String(l.msg).startsWith('namespace truncation refused'));
+    assert.ok(refusedLines().length <= REFUSAL_LINES_PER_SECOND * (seconds + 1), `${refusedLines().length} lines in ${seconds} s`);
+    // One more in a fresh second is logged, and counts the ones left out before it.
+    await sleep(1100);
+    assert.equal((await truncate(t.url, 'sessions', {})).status, 403);
+    const lines = refusedLines();
+    assert.equal(lines.length + lines.reduce((sum, l) => sum + Number(l.suppressed ?? 0), 0), 41, 'every refusal is a line or counted in one');
+    const m = await scrape(t.url);
+    assert.equal(m.value('firkin_namespace_truncations_total', { namespace: 'sessions', result: 'refused' }), 41);
   });
 });
 
