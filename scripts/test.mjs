@@ -95,12 +95,14 @@ process.on('SIGTERM', () => interrupted(143));
 let status = 0;
 try {
   for (const phase of phases) {
+    if (stopping) break; // interrupted: no further phase may start nodes
     const started = Date.now();
     // Each phase runs beside the nodes it needs only (two cores): the others this run started are stopped.
     const needed = [phase.single ?? SINGLE, ...(phase.cluster ?? [])];
     await stopOurs(ours.filter((n) => !needed.includes(n)));
     await startNode(phase.single ?? SINGLE);
     if (phase.cluster) await startCluster(undefined, phase.cluster);
+    if (stopping) break;
     console.error(`${phase.name}: Cassandra test nodes ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     // Asynchronously, so this process keeps reaping the Cassandra JVMs it started (tests kill some).
     const { FIRKIN_TEST_CASSANDRA: _, ...env } = process.env; // the phase says which line, not the caller's shell
@@ -110,6 +112,7 @@ try {
       env: { ...env, ...phase.env },
     });
     const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+    if (stopping) break;
     console.error(`${phase.name}: ${code === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (code !== 0) status = code;
   }
