@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CASSANDRA_UNDER_TEST, clusterConfig, createTables, TEST_NODES } from '../helpers/cassandra.js';
 import { request } from '../helpers/http.js';
+import { until } from '../helpers/wait.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { killNode, startNode } from '../../tools/cassandra/node.js';
 
@@ -40,9 +41,20 @@ describe(`two data centres (${CASSANDRA_UNDER_TEST})`, () => {
     const key = `enwiki:MWSession:${randomBytes(16).toString('hex')}`;
     const value = randomBytes(1024);
     assert.equal((await request(dc1.base + encodeURIComponent(key), { method: 'POST', body: value })).status, 201);
-    const got = await request(dc2.base + encodeURIComponent(key));
-    assert.equal(got.status, 200);
-    assert.ok(got.body.equals(value));
+    // A write is acknowledged by dc1's quorum (LOCAL_QUORUM, as Kask's); dc2 gets it
+    // asynchronously, within milliseconds on this cluster, so dc2 is read until it has it.
+    let got: Buffer | undefined;
+    await until(
+      async () => {
+        const reply = await request(dc2.base + encodeURIComponent(key));
+        got = reply.body;
+        return reply.status === 200;
+      },
+      'dc2 to have the write',
+      5000,
+      20,
+    );
+    assert.ok(got?.equals(value));
     assert.equal((await request(dc2.base + encodeURIComponent(key), { method: 'DELETE' })).status, 204);
     assert.equal((await request(dc1.base + encodeURIComponent(key))).status, 404);
   });
