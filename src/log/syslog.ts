@@ -10,33 +10,22 @@
  * to a bound, then dropped and counted; a lost connection is re-made in the
  * background. While a server's name is resolved, a socket connects, or SIGHUP
  * re-opens the destination, lines wait for the new connection instead of being
- * dropped.
+ * dropped. Framing: syslog-format.ts; the queue and backoff: syslog-queue.ts.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns';
 import { connect, isIP, type Socket } from 'node:net';
-import { hostname } from 'node:os';
 import type { LogDestinationConfig } from '../config/load.js';
 import type { SyslogFacility } from '../config/schema.js';
+import { formatRfc5424, priority, syslogIdentity, type SyslogIdentity } from './syslog-format.js';
+import { Backoff, MAX_QUEUED_BYTES, settle, Waiting } from './syslog-queue.js';
 
-const FACILITY: Record<SyslogFacility, number> = {
-  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
-  local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
-};
-/** Kask's level names (as the logger writes them) to syslog severities. */
-const SEVERITY: Record<string, number> = { FATAL: 2, ERROR: 3, WARNING: 4, INFO: 6, DEBUG: 7 };
-const LEVEL = /"level":"([A-Z]+)"/;
-
-/** Bytes queued for a slow or absent receiver before lines are dropped. */
-const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 /** Longest message `logger` is allowed to pass on. */
 const MAX_MESSAGE_BYTES = 65_000;
-const RECONNECT_MIN_MS = 100;
 const CONNECT_TIMEOUT_MS = 5_000;
 /** A `logger` child that lived this long counts as a good start (resets the backoff). */
 const STABLE_CHILD_MS = 5_000;
-const RECONNECT_MAX_MS = 5_000;
 
 export interface LogSink {
   write(line: string): void;
@@ -44,29 +33,6 @@ export interface LogSink {
   reopen(): void;
   /** Send what is queued (bounded by `timeoutMs`), then close. */
   end(timeoutMs?: number): Promise<void>;
-}
-
-/** RFC 5424 header fields that do not change per line. */
-export interface SyslogIdentity {
-  readonly appName: string;
-  readonly hostname: string;
-  readonly procId: string;
-}
-
-export function syslogIdentity(serviceName: string): SyslogIdentity {
-  return { appName: printable(serviceName, 48), hostname: printable(hostname(), 255), procId: String(process.pid) };
-}
-
-/** `<PRI>` for a JSON log line: facility * 8 + severity (from the line's level). */
-export function priority(line: string, facility: SyslogFacility): number {
-  const level = LEVEL.exec(line)?.[1];
-  return FACILITY[facility] * 8 + (SEVERITY[level ?? ''] ?? 6);
-}
-
-/** One RFC 5424 message: `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG`. */
-export function formatRfc5424(line: string, facility: SyslogFacility, id: SyslogIdentity, now = new Date()): string {
-  const msg = line.endsWith('\n') ? line.slice(0, -1) : line;
-  return `<${priority(msg, facility)}>1 ${now.toISOString()} ${id.hostname} ${id.appName} ${id.procId} - - ${msg}`;
 }
 
 /** What every destination needs besides its address. */
@@ -111,46 +77,6 @@ export function neverThrows(sink: LogSink, onDrop: () => void): LogSink {
     },
     end: (timeoutMs) => sink.end(timeoutMs).catch(() => undefined),
   };
-}
-
-/**
- * Lines written while there is no connection to send them on (start-up, a name
- * lookup, a re-open, a reconnect), sent in order once there is one. Bounded,
- * together with what the connection has not sent yet, by MAX_QUEUED_BYTES.
- */
-class Waiting {
-  private lines: Buffer[] = [];
-  private size = 0;
-
-  constructor(private readonly onDrop: () => void) {}
-
-  get bytes(): number {
-    return this.size;
-  }
-
-  /** Keep `message`, unless it would take the queue (plus `unsent` bytes not sent elsewhere) past the bound: then drop it. */
-  push(message: Buffer, unsent: number): void {
-    if (unsent + this.size + message.length > MAX_QUEUED_BYTES) return this.onDrop();
-    this.lines.push(message);
-    this.size += message.length;
-  }
-
-  take(): Buffer[] {
-    const lines = this.lines;
-    this.lines = [];
-    this.size = 0;
-    return lines;
-  }
-
-  dropAll(): void {
-    for (const _ of this.take()) this.onDrop();
-  }
-}
-
-/** Wait until `done()` holds, checking every 10 ms, for at most `timeoutMs`. */
-async function settle(done: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
 
 /**
@@ -431,30 +357,3 @@ class LoggerProcessSink implements LogSink {
   }
 }
 
-/** Re-runs `attempt` after a failure: 100 ms, doubling up to 5 s; reset() once it succeeds. */
-class Backoff {
-  private delayMs = RECONNECT_MIN_MS;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly attempt: () => void) {}
-
-  schedule(): void {
-    this.timer = setTimeout(this.attempt, this.delayMs);
-    this.timer.unref();
-    this.delayMs = Math.min(this.delayMs * 2, RECONNECT_MAX_MS);
-  }
-
-  reset(): void {
-    this.delayMs = RECONNECT_MIN_MS;
-  }
-
-  cancel(): void {
-    clearTimeout(this.timer);
-    this.reset();
-  }
-}
-
-function printable(s: string, max: number): string {
-  const clean = s.replace(/[^\x21-\x7e]/g, '_').slice(0, max);
-  return clean === '' ? '-' : clean;
-}

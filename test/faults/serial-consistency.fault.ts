@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { applySchema } from '../../src/storage/cassandra/schema.js';
 import { startCluster } from '../../tools/cassandra/cluster.js';
 import { killNode, pauseNode, SERIAL_CLUSTER, stopNode, wipeNode } from '../../tools/cassandra/node.js';
-import { namespaceTables, privateClusterConfig } from '../helpers/cassandra.js';
+import { configSection, namespaceTables, privateClusterConfig } from '../helpers/cassandra.js';
 import { request, type Reply } from '../helpers/http.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
@@ -41,7 +41,7 @@ describe('fault: serial consistency with a data centre frozen or down', () => {
       storage: 'cassandra',
       // The client waits longer than Cassandra's write_request_timeout (5 s), so the server's
       // own write timeout (writeType CAS) is what comes back.
-      cassandra: { hosts: CASSANDRA.hosts, keyspace: KEYSPACE, local_dc: 'dc1', replication: CASSANDRA.replication, query_timeout_ms: 12_000 },
+      cassandra: configSection(CASSANDRA),
       namespaces: [
         { name: 'serial', base_uri: '/serial/v1/', table: 'serial_t', conditional_writes: true, serial_consistency: 'serial' },
         { name: 'local', base_uri: '/local/v1/', table: 'local_t', conditional_writes: true },

@@ -16,7 +16,7 @@ import cassandra from 'cassandra-driver';
 import { applySchema } from '../../src/storage/cassandra/schema.js';
 import { startCluster } from '../../tools/cassandra/cluster.js';
 import { startNode, stopNode, TRUNCATE_CLUSTER, wipeNode } from '../../tools/cassandra/node.js';
-import { namespaceTables, privateClusterConfig } from '../helpers/cassandra.js';
+import { configSection, namespaceTables, privateClusterConfig } from '../helpers/cassandra.js';
 import { request, type Reply } from '../helpers/http.js';
 import { scrape } from '../helpers/prometheus.js';
 import { tokenHash } from '../helpers/secrets.js';
@@ -58,7 +58,7 @@ describe('fault: truncating a namespace on Cassandra with a node down', () => {
     await applySchema(CASSANDRA, namespaceTables('sessions_t', 'tokens_t'));
     t = await startTestService({
       storage: 'cassandra',
-      cassandra: { hosts: CASSANDRA.hosts, keyspace: KEYSPACE, local_dc: 'dc1', replication: CASSANDRA.replication, query_timeout_ms: 12_000 },
+      cassandra: configSection(CASSANDRA),
       namespaces: [
         { name: 'sessions', base_uri: '/sessions/v1/', table: 'sessions_t' },
         { name: 'tokens', base_uri: '/tokens/v1/', table: 'tokens_t' },

@@ -79,6 +79,20 @@ export function rawClient(config: CassandraConfig): cassandra.Client {
   });
 }
 
+/** The config file's `cassandra:` section for `c` (what startTestService takes). */
+export function configSection(c: CassandraConfig, table?: string): Record<string, unknown> {
+  return {
+    hosts: c.hosts,
+    port: c.port,
+    keyspace: c.keyspace,
+    local_dc: c.localDc,
+    replication: c.replication,
+    query_timeout_ms: c.queryTimeoutMs,
+    connect_timeout_ms: c.connectTimeoutMs,
+    ...(table === undefined ? {} : { table }),
+  };
+}
+
 /** Config for dc1 of a fault test's private two-DC cluster (one replica in each data centre). */
 export function privateClusterConfig(dc1: NodeSpec, keyspace: string): CassandraConfig {
   return {
@@ -142,7 +156,7 @@ export async function onEngine(
   await createTables(c, table);
   return {
     storage: 'cassandra',
-    cassandra: { hosts: c.hosts, port: c.port, keyspace: c.keyspace, local_dc: c.localDc, replication: c.replication, table },
+    cassandra: configSection(c, table),
     conditional_writes: conditionalWrites,
     ...config,
   };

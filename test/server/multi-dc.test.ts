@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CASSANDRA_UNDER_TEST, clusterConfig, createTables, TEST_NODES } from '../helpers/cassandra.js';
+import { CASSANDRA_UNDER_TEST, clusterConfig, configSection, createTables, TEST_NODES } from '../helpers/cassandra.js';
 import { request } from '../helpers/http.js';
 import { until } from '../helpers/wait.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -20,7 +20,7 @@ async function firkinIn(dc: 'dc1' | 'dc2'): Promise<TestService> {
   const c = await clusterConfig(dc);
   return startTestService({
     storage: 'cassandra',
-    cassandra: { hosts: c.hosts, keyspace: c.keyspace, local_dc: dc, query_timeout_ms: c.queryTimeoutMs, replication: c.replication },
+    cassandra: configSection(c),
     namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', default_ttl: 3600, table: 'mdc_sessions' }],
   });
 }
