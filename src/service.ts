@@ -18,7 +18,6 @@ import { Readiness } from './server/readiness.js';
 import { startServer, type RunningServer } from './server/server.js';
 import type { StorageEngine } from './storage/engine.js';
 import { openEngine } from './storage/open.js';
-import { CassandraEngine } from './storage/cassandra/cassandra-engine.js';
 import { VERSION } from './version.js';
 import { workerChannel } from './cluster.js';
 
@@ -63,7 +62,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   for (const { file, mode, message } of looseFiles(config)) logger.warn({ file, mode }, message);
   let engine: StorageEngine;
   try {
-    engine = openEngine(config, logger, metrics);
+    engine = await openEngine(config, logger, metrics);
   } catch (err) {
     await sink?.end();
     throw err;
@@ -74,13 +73,6 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     insight,
     compareSampleRate: config.insight.compareSampleRate,
   });
-  if (engine instanceof CassandraEngine) {
-    // Give the first connection a moment so a normal start serves no 503s; if Cassandra is
-    // down, serve anyway (503 until it answers: the engine keeps trying in the background).
-    await engine.waitUntilConnected(config.cassandra!.connectTimeoutMs).catch(() => {
-      logger.warn('Cassandra is not reachable yet; answering 503 until it is');
-    });
-  }
   const readiness = new Readiness(engine, config.readinessTimeoutMs, metrics);
   const cluster = workerChannel({ metricsJson: () => metrics.registry.getMetricsAsJSON(), topKeys: () => insight.report(config.insight.sketchSize) }); // the whole sketch: the primary merges
   const auth = new Authentication(config, logger, metrics);

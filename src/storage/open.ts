@@ -1,14 +1,17 @@
-/** Opening the configured storage engine. */
+/**
+ * Opening the configured storage engine. Only that engine's modules are loaded: lmdb
+ * alone allocates 16 MiB of buffers when imported, and cassandra-driver a few MiB of
+ * heap, which a process serving the other engine has no use for.
+ */
 import type { FirkinConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { CassandraEngine } from './cassandra/cassandra-engine.js';
-import { EmbeddedEngine } from './embedded/lmdb-engine.js';
 import type { StorageEngine } from './engine.js';
 
-export function openEngine(config: FirkinConfig, logger: Logger, metrics: Metrics): StorageEngine {
+export async function openEngine(config: FirkinConfig, logger: Logger, metrics: Metrics): Promise<StorageEngine> {
   switch (config.storage) {
     case 'embedded': {
+      const { EmbeddedEngine } = await import('./embedded/lmdb-engine.js');
       const engine = new EmbeddedEngine({
         path: config.embedded.path,
         maxSize: config.embedded.maxSize,
@@ -34,14 +37,21 @@ export function openEngine(config: FirkinConfig, logger: Logger, metrics: Metric
       return engine;
     }
     case 'cassandra': {
+      const { CassandraEngine } = await import('./cassandra/cassandra-engine.js');
       let failures = 0;
-      return new CassandraEngine({
+      const engine = new CassandraEngine({
         config: config.cassandra!,
         // Log the first failure and then every tenth, so an outage does not flood the log.
         onConnectError: (err) => {
           if (failures++ % 10 === 0) logger.error({ err, failures }, 'cannot connect to Cassandra; retrying');
         },
       });
+      // Give the first connection a moment so a normal start serves no 503s; if Cassandra is
+      // down, serve anyway (503 until it answers: the engine keeps trying in the background).
+      await engine.waitUntilConnected(config.cassandra!.connectTimeoutMs).catch(() => {
+        logger.warn('Cassandra is not reachable yet; answering 503 until it is');
+      });
+      return engine;
     }
   }
 }
