@@ -11,13 +11,8 @@
  * Label values are bounded: methods outside the five served become OTHER, and
  * no label ever carries a session key or its hash.
  */
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  collectDefaultMetrics,
-} from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram, type CounterSeries, type HistogramSeries } from './series.js';
 import { VERSION } from '../version.js';
 
 /** Kask's latency buckets (seconds), kept for its two metrics. */
@@ -63,55 +58,47 @@ export interface EmbeddedStats {
   entries(): ReadonlyMap<string, number>;
 }
 
-/** A labelled series, as prom-client hands it out. */
-interface Counted {
-  inc(v?: number): void;
-}
-interface Observed {
-  observe(v: number): void;
-}
-
 export class Metrics {
   readonly registry = new Registry();
 
-  private readonly httpRequests = new Counter({
+  private readonly httpRequests = new FastCounter({
     name: 'http_requests_total',
     help: 'Count of HTTP requests processed, partitioned by status code and HTTP method (and namespace: empty when none matched).',
-    labelNames: ['code', 'method', 'namespace'] as const,
-    registers: [this.registry],
+    labelNames: ['code', 'method', 'namespace'],
+    registry: this.registry,
   });
-  private readonly httpDuration = new Histogram({
+  private readonly httpDuration = new FastHistogram({
     name: 'http_request_duration_seconds',
     help: 'A histogram of latencies for requests, partitioned by status code and HTTP method (and namespace).',
-    labelNames: ['code', 'method', 'namespace'] as const,
+    labelNames: ['code', 'method', 'namespace'],
     buckets: KASK_BUCKETS,
-    registers: [this.registry],
+    registry: this.registry,
   });
-  private readonly operations = new Counter({
+  private readonly operations = new FastCounter({
     name: 'firkin_operations_total',
     help: 'Requests by namespace, operation (read, write, delete) and result (hit, miss, stored, deleted, rejected, invalid, unavailable, full, error, aborted).',
-    labelNames: ['namespace', 'operation', 'result'] as const,
-    registers: [this.registry],
+    labelNames: ['namespace', 'operation', 'result'],
+    registry: this.registry,
   });
-  private readonly operationDuration = new Histogram({
+  private readonly operationDuration = new FastHistogram({
     name: 'firkin_operation_duration_seconds',
     help: 'Time from request to response, by namespace and operation.',
-    labelNames: ['namespace', 'operation'] as const,
+    labelNames: ['namespace', 'operation'],
     buckets: FINE_BUCKETS,
-    registers: [this.registry],
+    registry: this.registry,
   });
-  private readonly storageOperations = new Counter({
+  private readonly storageOperations = new FastCounter({
     name: 'firkin_storage_operations_total',
     help: 'Storage engine calls by namespace, engine, operation (get, set, add, replace, cas, delete, compare_read) and result (hit, miss, applied, rejected, ok, unavailable, unknown, full, error).',
-    labelNames: ['namespace', 'engine', 'operation', 'result'] as const,
-    registers: [this.registry],
+    labelNames: ['namespace', 'engine', 'operation', 'result'],
+    registry: this.registry,
   });
-  private readonly storageDuration = new Histogram({
+  private readonly storageDuration = new FastHistogram({
     name: 'firkin_storage_operation_duration_seconds',
     help: 'Time spent in the storage engine per call, by namespace, engine and operation.',
-    labelNames: ['namespace', 'engine', 'operation'] as const,
+    labelNames: ['namespace', 'engine', 'operation'],
     buckets: FINE_BUCKETS,
-    registers: [this.registry],
+    registry: this.registry,
   });
   private readonly inflight: Gauge = new Gauge({
     name: 'firkin_http_requests_in_flight',
@@ -119,23 +106,23 @@ export class Metrics {
     registers: [this.registry],
     collect: (): void => this.inflight.set(this.inFlight), // one count, read at scrape time
   });
-  private readonly writtenBytes = new Counter({
+  private readonly writtenBytes = new FastCounter({
     name: 'firkin_written_bytes_total',
     help: 'Bytes of values stored by applied writes, by namespace.',
-    labelNames: ['namespace'] as const,
-    registers: [this.registry],
+    labelNames: ['namespace'],
+    registry: this.registry,
   });
-  private readonly writesCompared = new Counter({
+  private readonly writesCompared = new FastCounter({
     name: 'firkin_writes_compared_total',
     help: 'Applied writes whose previous value is known (all of them on the embedded engine, a sample on Cassandra).',
-    labelNames: ['namespace'] as const,
-    registers: [this.registry],
+    labelNames: ['namespace'],
+    registry: this.registry,
   });
-  private readonly writesUnchanged = new Counter({
+  private readonly writesUnchanged = new FastCounter({
     name: 'firkin_writes_unchanged_total',
     help: 'Of the compared writes, those whose value equals the value already stored.',
-    labelNames: ['namespace'] as const,
-    registers: [this.registry],
+    labelNames: ['namespace'],
+    registry: this.registry,
   });
   private readonly ready = new Gauge({
     name: 'firkin_storage_ready',
@@ -168,11 +155,11 @@ export class Metrics {
 
   private readonly requestChildren = new Map<
     string,
-    { count: Counted; duration: Observed; operation: Counted | undefined; operationDuration: Observed | undefined }
+    { count: CounterSeries; duration: HistogramSeries; operation: CounterSeries | undefined; operationDuration: HistogramSeries | undefined }
   >();
-  private readonly storageChildren = new Map<string, { count: Counted; duration: Observed }>();
+  private readonly storageChildren = new Map<string, { count: CounterSeries; duration: HistogramSeries }>();
 
-  private readonly writeChildren = new Map<string, { bytes: Counted; compared: Counted; unchanged: Counted }>();
+  private readonly writeChildren = new Map<string, { bytes: CounterSeries; compared: CounterSeries; unchanged: CounterSeries }>();
 
   constructor(options: { engine: string; processMetrics?: boolean }) {
     new Gauge({
@@ -215,8 +202,8 @@ export class Metrics {
       };
       this.requestChildren.set(id, c);
     }
-    c.count.inc();
-    c.operation?.inc();
+    c.count.value++;
+    if (c.operation !== undefined) c.operation.value++;
     if (seconds !== undefined) {
       c.duration.observe(seconds);
       c.operationDuration?.observe(seconds);
@@ -225,7 +212,7 @@ export class Metrics {
 
   /** A routed request the client abandoned before it was answered. */
   aborted(namespace: string, operation: Operation): void {
-    this.operations.inc({ namespace, operation, result: 'aborted' }); // rare: no cached child
+    this.operations.labels({ namespace, operation, result: 'aborted' }).value++; // rare: no cached series
   }
 
   requestStarted(): void {
@@ -246,7 +233,7 @@ export class Metrics {
       };
       this.storageChildren.set(id, c);
     }
-    c.count.inc();
+    c.count.value++;
     c.duration.observe(seconds);
   }
 
@@ -261,10 +248,10 @@ export class Metrics {
       };
       this.writeChildren.set(namespace, c);
     }
-    c.bytes.inc(bytes);
+    c.bytes.value += bytes;
     if (unchanged === undefined) return;
-    c.compared.inc();
-    if (unchanged) c.unchanged.inc();
+    c.compared.value++;
+    if (unchanged) c.unchanged.value++;
   }
 
   setReady(ready: boolean): void {
