@@ -17,7 +17,7 @@
 //
 // Environment: BENCH_SECONDS (measured seconds per run, default 8), BENCH_WORKERS
 // (Firkin's `workers`, default: the config default), BENCH_ONLY (comma-separated scenarios),
-// BENCH_KEYSPACE (default firkin_bench), KASK_BIN (a Kask binary: adds kask and cassandra-plain).
+// BENCH_WORKLOADS (comma-separated: fixed, get, mixed, post), BENCH_KEYSPACE (default firkin_bench), KASK_BIN (a Kask binary: adds kask and cassandra-plain).
 import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -50,6 +50,8 @@ const started = Date.now();
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
 const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+const WORKLOADS = process.env.BENCH_WORKLOADS?.split(',').filter(Boolean);
+for (const w of WORKLOADS ?? []) if (!['fixed', 'get', 'mixed', 'post'].includes(w)) throw new Error(`BENCH_WORKLOADS: unknown workload ${w} (known: fixed, get, mixed, post)`);
 const scenarios = ONLY ?? ALL.filter((s) => KASK_BIN || !['kask', 'cassandra-plain'].includes(s));
 for (const s of scenarios) if (!ALL.includes(s)) throw new Error(`BENCH_ONLY: unknown scenario ${s} (known: ${ALL.join(', ')})`);
 if (scenarios.includes('kask')) {
@@ -298,7 +300,7 @@ try {
     ['embedded', 'get'], ['kask', 'get'], ['cassandra', 'get'], ['cassandra-plain', 'get'], ['driver', 'get'],
     ['embedded', 'mixed'], ['kask', 'mixed'], ['cassandra', 'mixed'], ['cassandra-plain', 'mixed'], ['driver', 'mixed'],
     ['embedded', 'post'], ['kask', 'post'], ['cassandra', 'post'], ['cassandra-plain', 'post'],
-  ].filter(([s]) => servers[s]);
+  ].filter(([s, w]) => servers[s] && (!WORKLOADS || w === 'fixed' || WORKLOADS.includes(w)));
   const results = [];
   for (const [scenario, workload] of plan) {
     const server = servers[scenario];
