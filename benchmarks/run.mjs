@@ -65,6 +65,8 @@ if (scenarios.includes('kask')) {
 
 const { SINGLE, startNode, isRunning, stopNode, nodePid } = await import(join(root, 'dist/tools/cassandra/node.js'));
 const { loadgenBinary } = await import(join(root, 'dist/tools/loadgen.js'));
+// Firkin runs with the V8 flags its launchers give it (bin/firkin.js's #! line, npm start).
+const { V8_FLAGS } = await import(join(root, 'dist/src/runtime-flags.js'));
 const { processStats, processTree } = await import(join(root, 'dist/tools/proc-stats.js'));
 const loadgen = loadgenBinary();
 const children = [];
@@ -265,7 +267,7 @@ try {
     // Firkin's "listening" line (info level) names its URL; requests are not logged at info.
     const file = join(dir, `${name}.yaml`);
     writeFileSync(file, `listen_port: 0\nlog_level: info\n${workers}${yaml}`);
-    return startServer(name, process.execPath, [join(root, 'bin/firkin.js'), 'serve', '--config', file]);
+    return startServer(name, process.execPath, [...V8_FLAGS, join(root, 'bin/firkin.js'), 'serve', '--config', file]);
   }
 
   // The Cassandra scenarios share one table: fill it once, through the first of them (POST, which Kask answers too).

@@ -16,6 +16,7 @@ import type { FirkinConfig } from './config/load.js';
 import type { TopKeysReport, TopKeysWindow } from './insight/write-insight.js';
 import { createLogger, KEY_HASH_SECRET_ENV, openLogSink } from './log/logger.js';
 import { snapshot } from './metrics/snapshot.js';
+import { withV8Flags } from './runtime-flags.js';
 
 type Ask = { readonly type: 'firkin:ask'; readonly id: string; readonly what: 'metrics' | 'top-keys' };
 type Answer = { readonly type: 'firkin:answer'; readonly id: string; readonly body: unknown };
@@ -34,6 +35,7 @@ export function runPrimary(config: FirkinConfig): void {
   // accept every connection and pass it on: one more hop per connection, and a connection
   // handed to a worker that has just died is lost.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
+  cluster.setupPrimary({ execArgv: withV8Flags(process.execArgv) });
   const sink = openLogSink(config.log, config.serviceName, () => undefined);
   const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel, destination: sink });
   const env = { [KEY_HASH_SECRET_ENV]: randomBytes(32).toString('hex') };
