@@ -11,7 +11,7 @@
 //   driver           the `cassandra` scenario's queries through cassandra-driver, without HTTP
 // For each scenario and workload: the maximum throughput (closed loop), then latency
 // open loop at 50 %, 75 % and 90 % of it, after a warm-up; with Kask, every other
-// Cassandra-backed scenario also at 50 % and 75 % of Kask's maximum (the same absolute
+// Cassandra-backed scenario (and bare, at Kask's GET rates) also at 50 % and 75 % of Kask's maximum (the same absolute
 // rates as Kask's own runs). The load comes from benchmarks/loadgen (Go, standard
 // library), never pipelined.
 //
@@ -297,9 +297,9 @@ try {
 
   // --- measure, alternating scenarios ----------------------------------------------------
   // Kask first among the Cassandra scenarios of a workload: the others' extra rates derive from its maximum.
+  // Bare after Kask's GET too: it also runs at Kask's GET rates, the floor of HTTP's cost per request at those rates.
   const plan = [
-    ['bare', 'fixed'],
-    ['embedded', 'get'], ['kask', 'get'], ['cassandra', 'get'], ['cassandra-plain', 'get'], ['driver', 'get'],
+    ['embedded', 'get'], ['kask', 'get'], ['cassandra', 'get'], ['cassandra-plain', 'get'], ['driver', 'get'], ['bare', 'fixed'],
     ['embedded', 'mixed'], ['kask', 'mixed'], ['cassandra', 'mixed'], ['cassandra-plain', 'mixed'], ['driver', 'mixed'],
     ['embedded', 'post'], ['kask', 'post'], ['cassandra', 'post'], ['cassandra-plain', 'post'],
   ].filter(([s, w]) => servers[s] && (!WORKLOADS || w === 'fixed' || WORKLOADS.includes(w)));
@@ -314,8 +314,8 @@ try {
       log(`${scenario} ${workload}: ${fraction * 100} % = ${rate} req/s (open loop, ${SECONDS} s)…`);
       runs.push({ load: fraction, ...(await load(server, workload, rate, SECONDS, 1)) });
     }
-    const kaskMax = ownRun(results, 'kask', workload, 'max');
-    if (kaskMax && scenario !== 'kask' && CASSANDRA_BACKED.includes(scenario)) {
+    const kaskMax = ownRun(results, 'kask', scenario === 'bare' ? 'get' : workload, 'max');
+    if (kaskMax && scenario !== 'kask' && (CASSANDRA_BACKED.includes(scenario) || scenario === 'bare')) {
       for (const fraction of KASK_LOADS) {
         const rate = Math.max(1, Math.round(kaskMax.rps * fraction));
         log(`${scenario} ${workload}: ${fraction * 100} % of Kask's maximum = ${rate} req/s (open loop, ${SECONDS} s)…`);
@@ -362,6 +362,12 @@ try {
     cassandra_get_p99_at_50_ms: at('cassandra', 'get', 0.5)?.latency_ms.p99 ?? null,
     // With Kask: both at the same absolute rate (half Kask's maximum), rather than at half their own.
     cassandra_http_overhead_p50_ms_at_equal_rate: atKask('cassandra', 'get') && atKask('driver', 'get') ? atKask('cassandra', 'get').latency_ms.p50 - atKask('driver', 'get').latency_ms.p50 : null,
+    // Firkin's CPU per GET on Cassandra against the bare HTTP server's plus the driver's alone, at the same rates (Kask's).
+    cassandra_get_cpu_vs_bare_plus_driver_at_kask: KASK_LOADS.map((f) => {
+      const cpu = (s, w) => results.find((r) => r.scenario === s && r.workload === w)?.runs.find((run) => run.of === 'kask' && run.load === f)?.server?.cpu_ms_per_1k_requests;
+      const [firkin, bare, driver] = [cpu('cassandra-plain', 'get'), cpu('bare', 'fixed'), cpu('driver', 'get')];
+      return { fraction_of_kask_max: f, firkin: firkin ?? null, bare: bare ?? null, driver: driver ?? null, ratio: firkin && bare && driver ? firkin / (bare + driver) : null };
+    }),
     embedded_mixed_rss_mb: Math.max(...(results.find((r) => r.scenario === 'embedded' && r.workload === 'mixed')?.runs ?? []).map((run) => run.server?.rss_mb ?? 0)),
     embedded_mixed_rss_anon_mb: Math.max(...(results.find((r) => r.scenario === 'embedded' && r.workload === 'mixed')?.runs ?? []).map((run) => run.server?.rss_anon_mb ?? 0)),
   };
