@@ -11,17 +11,25 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (file: string): string => readFileSync(`${root}${file}`, 'utf8');
-const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(read('package.json')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+  workspaces: string[];
+};
 const lock = JSON.parse(read('package-lock.json')) as {
   lockfileVersion: number;
-  packages: Record<string, { version?: string; dev?: boolean; hasInstallScript?: boolean; dependencies?: Record<string, string> }>;
+  packages: Record<
+    string,
+    { version?: string; dev?: boolean; link?: boolean; resolved?: string; hasInstallScript?: boolean; dependencies?: Record<string, string> }
+  >;
 };
 /** The most production packages allowed without a justification in DEPENDENCIES.md. */
 const MAX_PRODUCTION_PACKAGES = 40;
 
 describe('dependencies', () => {
   it(`keep the installed production tree under ${MAX_PRODUCTION_PACKAGES} packages, and DEPENDENCIES.md says how many`, () => {
-    const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    // The server's tree alone: the workspaces (firkin-client, connect-firkin) are packages of their own, not the server's dependencies.
+    const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable', '--workspaces=false'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const count = out.trim().split('\n').length - 1; // the first line is the project itself
     assert.ok(count > 0 && count < MAX_PRODUCTION_PACKAGES, `${count} production packages`);
     assert.match(read('DEPENDENCIES.md'), new RegExp(`production tree is ${count} packages`), 'DEPENDENCIES.md states the current count');
@@ -34,6 +42,21 @@ describe('dependencies', () => {
       assert.equal(lock.packages[`node_modules/${name}`]?.version, range, `the lockfile holds ${name}@${range}`);
     }
     assert.deepEqual(lock.packages['']?.dependencies, pkg.dependencies, 'the lockfile matches package.json');
+  });
+
+  it('pins the workspace packages\' dependencies exactly too (peer dependencies are ranges on purpose)', () => {
+    assert.deepEqual(pkg.workspaces, ['packages/client', 'packages/connect-firkin']);
+    for (const dir of pkg.workspaces) {
+      const ws = JSON.parse(read(`${dir}/package.json`)) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+      assert.deepEqual(lock.packages[dir]?.dependencies ?? {}, ws.dependencies ?? {}, `the lockfile matches ${dir}/package.json`);
+      for (const [name, version] of Object.entries({ ...ws.dependencies, ...ws.devDependencies })) {
+        assert.match(version, /^\d+\.\d+\.\d+$/, `${dir}: ${name}@${version} is not an exact version`);
+        // A workspace's dependency is hoisted to the root, or linked to the workspace itself (firkin-client).
+        const installed = lock.packages[`node_modules/${name}`];
+        const locked = installed?.link === true ? lock.packages[installed.resolved ?? '']?.version : installed?.version;
+        assert.equal(locked, version, `the lockfile holds ${name}@${version} for ${dir}`);
+      }
+    }
   });
 
   it('lists and justifies every production dependency', () => {

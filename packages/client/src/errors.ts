@@ -1,0 +1,97 @@
+/**
+ * The errors a FirkinClient throws. Firkin answers errors with RFC 9457 problem
+ * documents; these carry its `type` and `detail` (which never contain the key),
+ * and messages name the operation, never the key: session keys are secrets.
+ */
+
+/** What a problem document said, as far as it said anything. */
+export interface Problem {
+  readonly status: number;
+  readonly type: string | undefined;
+  readonly title: string | undefined;
+  readonly detail: string | undefined;
+}
+
+/** Base class: every error a FirkinClient throws on purpose is one. */
+export class FirkinError extends Error {
+  override name = 'FirkinError';
+}
+
+/**
+ * The service could not serve the request now: a 5xx answer, or no answer at all
+ * (connection refused or reset, a timeout), after the retries the operation allows.
+ * `retryAfter` (seconds) is the server's Retry-After when it sent one.
+ */
+export class FirkinUnavailableError extends FirkinError {
+  override name = 'FirkinUnavailableError';
+  constructor(
+    message: string,
+    /** The HTTP status, or undefined when no answer came. */
+    readonly status: number | undefined,
+    readonly retryAfter: number | undefined,
+    readonly type: string | undefined,
+    readonly detail: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The server refused the request as made (a 4xx problem other than 401/403): sending it again will not help. */
+export class FirkinRejectedError extends FirkinError {
+  override name = 'FirkinRejectedError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly type: string | undefined,
+    readonly detail: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** 401 (no or unknown credentials) or 403 (these credentials may not do this here). */
+export class FirkinUnauthorisedError extends FirkinError {
+  override name = 'FirkinUnauthorisedError';
+  constructor(
+    message: string,
+    readonly status: 401 | 403,
+    readonly type: string | undefined,
+    readonly detail: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** Seconds from a Retry-After header (delay-seconds or an HTTP date); undefined when absent or unreadable. */
+export function parseRetryAfter(header: string | undefined, now = Date.now()): number | undefined {
+  if (header === undefined) return undefined;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** The fields of a problem document body, tolerating a body that is not one. */
+export function readProblem(status: number, body: Buffer, contentType: string | undefined): Problem {
+  let doc: Record<string, unknown> = {};
+  if (contentType !== undefined && /json/i.test(contentType)) {
+    try {
+      const parsed: unknown = JSON.parse(body.toString('utf8'));
+      if (typeof parsed === 'object' && parsed !== null) doc = parsed as Record<string, unknown>;
+    } catch {
+      // not JSON after all: the status alone describes it
+    }
+  }
+  const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  return { status, type: text(doc.type), title: text(doc.title), detail: text(doc.detail) };
+}
+
+/** The error for an answer no operation expects, by its status class. */
+export function errorFor(operation: string, problem: Problem, retryAfter: number | undefined): FirkinError {
+  const { status, type, title, detail } = problem;
+  const message = `firkin ${operation}: ${status}${title === undefined ? '' : ` ${title}`}${detail === undefined ? '' : `: ${detail}`}`;
+  if (status === 401 || status === 403) return new FirkinUnauthorisedError(message, status, type, detail);
+  if (status >= 500) return new FirkinUnavailableError(message, status, retryAfter, type, detail);
+  return new FirkinRejectedError(message, status, type, detail);
+}
