@@ -125,27 +125,44 @@ export class FirkinClient {
   async #perform(op: Operation): Promise<Exchange> {
     if (typeof op.key !== 'string' || op.key === '') throw new TypeError('key must be a non-empty string');
     const deadline = Date.now() + this.#timeoutMs;
-    const path = this.#basePath + encodeURIComponent(op.key);
+    const path = this.#basePath + encodeKey(op.key);
     const headers = { ...this.#headers, ...op.headers, ...(op.body === undefined ? {} : { 'content-type': 'application/octet-stream' }) };
+    let last503: Exchange | undefined;
     for (let backoff = FIRST_BACKOFF_MS; ; backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)) {
-      const remaining = deadline - Date.now();
       let pause: number;
       try {
-        const res = await this.#transport.send({ method: op.method, path, headers, body: op.body, timeoutMs: Math.max(1, remaining) });
+        const res = await this.#transport.send({ method: op.method, path, headers, body: op.body, timeoutMs: Math.max(1, deadline - Date.now()) });
         if (res.status !== 503 || !op.idempotent) return res;
+        last503 = res;
         const retryAfter = parseRetryAfter(header(res, 'retry-after'));
-        pause = retryAfter === undefined ? backoff : retryAfter * 1000;
-        if (Date.now() + pause >= deadline) return res; // no time left to wait: the caller gets the 503 itself
+        // The caller gets the 503 itself when the wait it asks for does not fit, or no time is left.
+        if (retryAfter !== undefined) {
+          pause = retryAfter * 1000;
+          if (Date.now() + pause >= deadline) return res;
+        } else {
+          pause = Math.min(backoff, deadline - Date.now());
+          if (pause <= 0) return res;
+        }
       } catch (err) {
         if (!(err instanceof NoAnswer)) throw err;
         const why = `firkin ${op.name}: no answer from ${this.#transport.origin} (${err.message})`;
-        if (!op.idempotent) throw new FirkinUnavailableError(`${why}; not retried, the write may have been applied`, undefined, undefined, undefined, undefined, { cause: err });
-        pause = backoff;
-        if (Date.now() + pause >= deadline) throw new FirkinUnavailableError(`${why} within ${this.#timeoutMs} ms`, undefined, undefined, undefined, undefined, { cause: err });
+        const unavailable = (more: string): FirkinUnavailableError =>
+          new FirkinUnavailableError(why + more, undefined, undefined, undefined, undefined, { cause: err });
+        if (!op.idempotent) throw unavailable('; not retried: the write may or may not have been applied');
+        // A last attempt as the deadline comes, rather than giving up a backoff early.
+        pause = Math.min(backoff, deadline - Date.now());
+        if (pause <= 0) {
+          if (last503 !== undefined) return last503; // the server's own word says more than the last attempt's timeout
+          throw unavailable(` within ${this.#timeoutMs} ms`);
+        }
       }
       await sleep(pause);
     }
   }
+}
+
+function encodeKey(key: string): string {
+  return key === '.' || key === '..' ? key.replaceAll('.', '%2E') : encodeURIComponent(key);
 }
 
 function bytes(value: Buffer | string): Buffer {
