@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test` (after compiling): every test. It starts the real Cassandra nodes the
-// tests need (tools/cassandra), runs every compiled test file (dist/test/**/*.test.js)
-// with node:test on Cassandra 5.0, then the Cassandra suites again on Cassandra 4.1
+// tests need (tools/cassandra), runs every compiled test file (dist/test/**/*.test.js,
+// and the workspace packages' packages/*/dist/test/**/*.test.js) with node:test on
+// Cassandra 5.0, then the Cassandra suites again on Cassandra 4.1
 // (CASSANDRA_41_SUITES, with FIRKIN_TEST_CASSANDRA=4.1), then the attack suite
 // (dist/test/attacks, one file at a time), then the fault-injection suite
 // (dist/test/**/*.fault.js, one file at a time: they kill, freeze and restart nodes,
@@ -11,7 +12,7 @@
 // Other arguments go to `node --test` (e.g. --test-name-pattern).
 // Everything runs on Node.js 24 (scripts/node-runtime.mjs fetches it when this `node` is older).
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOnPrimaryNode } from './node-runtime.mjs';
 
@@ -33,6 +34,19 @@ if (filesEnding('.test.js').length === 0 || filesEnding('.fault.js').length === 
   console.error('no test files found under dist/test: did the build run?');
   process.exit(1);
 }
+
+// The workspace packages' own tests (firkin-client, connect-firkin: `npm run build` builds them), in
+// the first phase beside the server's: they start `firkin serve` from this tree themselves.
+const { workspaces } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const packageTests = workspaces.flatMap((ws) => {
+  const testDir = join(root, ws, 'dist', 'test');
+  const files = existsSync(testDir) ? readdirSync(testDir, { recursive: true }).map(String).filter((f) => f.endsWith('.test.js')) : [];
+  if (files.length === 0 && !onlyFaults) {
+    console.error(`no test files found under ${testDir}: did the build run?`);
+    process.exit(1);
+  }
+  return files.sort().map((f) => join(testDir, f));
+});
 
 // The suites that run on Cassandra 4.1 as well: check-keys on a Kask table, conformance and
 // Kask interoperability, lightweight transactions, authentication and TLS, the HTTP contract
@@ -60,7 +74,7 @@ const phases = [
   ...(onlyFaults
     ? []
     : [
-        { name: 'tests', files: filesEnding('.test.js').filter((f) => !isAttack(f)), nodeArgs: ['--test-timeout=1800000'], cluster: CLUSTER },
+        { name: 'tests', files: [...filesEnding('.test.js').filter((f) => !isAttack(f)), ...packageTests], nodeArgs: ['--test-timeout=1800000'], cluster: CLUSTER },
         // The same suites on the Cassandra that production runs: its own single node and two-DC cluster.
         {
           name: 'tests on Cassandra 4.1',

@@ -1,0 +1,1 @@
+export { FirkinStore, type FirkinStoreOptions, type Serializer } from './store.js';
