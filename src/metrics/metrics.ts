@@ -202,8 +202,8 @@ export class Metrics {
       };
       this.requestChildren.set(id, c);
     }
-    c.count.value++;
-    if (c.operation !== undefined) c.operation.value++;
+    c.count.inc();
+    c.operation?.inc();
     if (seconds !== undefined) {
       c.duration.observe(seconds);
       c.operationDuration?.observe(seconds);
@@ -212,7 +212,7 @@ export class Metrics {
 
   /** A routed request the client abandoned before it was answered. */
   aborted(namespace: string, operation: Operation): void {
-    this.operations.labels({ namespace, operation, result: 'aborted' }).value++; // rare: no cached series
+    this.operations.labels({ namespace, operation, result: 'aborted' }).inc(); // rare: no cached series
   }
 
   requestStarted(): void {
@@ -233,7 +233,7 @@ export class Metrics {
       };
       this.storageChildren.set(id, c);
     }
-    c.count.value++;
+    c.count.inc();
     c.duration.observe(seconds);
   }
 
@@ -248,10 +248,10 @@ export class Metrics {
       };
       this.writeChildren.set(namespace, c);
     }
-    c.bytes.value += bytes;
+    c.bytes.inc(bytes);
     if (unchanged === undefined) return;
-    c.compared.value++;
-    if (unchanged) c.unchanged.value++;
+    c.compared.inc();
+    if (unchanged) c.unchanged.inc();
   }
 
   setReady(ready: boolean): void {
