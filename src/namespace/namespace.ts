@@ -3,7 +3,7 @@
  * key in two namespaces is two values. The server routes a request to one
  * namespace; the namespace applies its policy and talks to its storage.
  */
-import type { NamespaceConfig } from '../config/load.js';
+import type { NamespaceConfig } from '../config/types.js';
 import { MAX_TTL_SECONDS } from '../config/schema.js';
 import type { WriteInsight } from '../insight/write-insight.js';
 import { InstrumentedStore } from '../metrics/instrumented-store.js';

@@ -7,7 +7,7 @@
  * test/server/openapi.test.ts checks that every route and status the server
  * produces is listed here.
  */
-import type { FirkinConfig } from '../config/load.js';
+import type { FirkinConfig } from '../config/types.js';
 import { TTL_HEADER } from '../server/protocol.js';
 import { VERSION } from '../version.js';
 

@@ -35,7 +35,7 @@
  * background loop connects; after that the driver reconnects to nodes by itself.
  */
 import cassandra from 'cassandra-driver';
-import type { CassandraConfig } from '../../config/load.js';
+import type { CassandraConfig } from '../../config/types.js';
 import {
   StorageOutcomeUnknownError,
   StoragePermanentError,
