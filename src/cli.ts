@@ -8,7 +8,8 @@
 import { parseArgs } from 'node:util';
 import cluster from 'node:cluster';
 import { runPrimary } from './cluster.js';
-import { ConfigError, loadConfig, type FirkinConfig } from './config/load.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { FirkinConfig } from './config/types.js';
 import { checkTlsFiles, TlsFileError } from './config/tls-files.js';
 import { startService, type Service } from './service.js';
 import { applySchema, schemaStatements } from './storage/cassandra/schema.js';

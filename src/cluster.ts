@@ -12,7 +12,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
-import type { FirkinConfig } from './config/load.js';
+import type { FirkinConfig } from './config/types.js';
 import type { TopKeysReport, TopKeysWindow } from './insight/write-insight.js';
 import { createLogger, KEY_HASH_SECRET_ENV, openLogSink } from './log/logger.js';
 import { snapshot } from './metrics/snapshot.js';

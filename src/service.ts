@@ -5,7 +5,7 @@
  */
 import type { DestinationStream } from 'pino';
 import { looseFiles } from './config/file-modes.js';
-import type { FirkinConfig } from './config/load.js';
+import type { FirkinConfig } from './config/types.js';
 import { WriteInsight } from './insight/write-insight.js';
 import { createLogger, openLogSink, type Logger } from './log/logger.js';
 import type { LogSink } from './log/syslog.js';

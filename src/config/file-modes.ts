@@ -4,7 +4,7 @@
  * read gets a warning; Firkin still starts (the operator may have reasons).
  */
 import { statSync } from 'node:fs';
-import type { FirkinConfig } from './load.js';
+import type { FirkinConfig } from './types.js';
 
 export interface LooseFile {
   readonly file: string;

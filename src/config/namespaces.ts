@@ -4,7 +4,7 @@
  * token hashes, also for `admin:`), and the rules that keep namespaces apart.
  */
 import { IDENTITY_KINDS, typedIdentity, type IdentityKind } from '../server/tls.js';
-import type { AccessConfig, NamespaceConfig, Operation } from './load.js';
+import type { AccessConfig, NamespaceConfig, Operation } from './types.js';
 import { OPERATIONS, type ConfigFile } from './schema.js';
 
 type Fail = (key: string, problem: string) => never;

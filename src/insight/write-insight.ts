@@ -7,7 +7,7 @@
  * memory is `sketch_size` counters per window, whatever the number of keys.
  * Two windows are kept: the one filling now and the last complete one.
  */
-import type { InsightConfig } from '../config/load.js';
+import type { InsightConfig } from '../config/types.js';
 import { keyHash } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { SpaceSaving } from './space-saving.js';

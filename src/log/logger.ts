@@ -6,7 +6,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { LogDestinationConfig, LogLevel } from '../config/load.js';
+import type { LogDestinationConfig, LogLevel } from '../config/types.js';
 import { createSyslogSink, type LogSink } from './syslog.js';
 
 export type { Logger } from 'pino';

@@ -16,7 +16,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns';
 import { connect, isIP, type Socket } from 'node:net';
-import type { LogDestinationConfig } from '../config/load.js';
+import type { LogDestinationConfig } from '../config/types.js';
 import type { SyslogFacility } from '../config/schema.js';
 import { formatRfc5424, priority, syslogIdentity, type SyslogIdentity } from './syslog-format.js';
 import { Backoff, MAX_QUEUED_BYTES, settle, Waiting } from './syslog-queue.js';

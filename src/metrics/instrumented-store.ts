@@ -10,6 +10,7 @@ import {
   type KeyValueStore,
   type SetOutcome,
   type StoredValue,
+  type Touched,
 } from '../storage/engine.js';
 import type { Metrics } from './metrics.js';
 
@@ -43,6 +44,10 @@ export class InstrumentedStore implements KeyValueStore {
       () => this.inner.set(key, value, ttlSeconds, condition),
       (outcome) => (outcome.applied ? 'applied' : 'rejected'),
     );
+  }
+
+  touch(key: string, ttlSeconds: number): Promise<Touched | undefined> {
+    return this.timed('touch', () => this.inner.touch(key, ttlSeconds), (touched) => (touched === undefined ? 'miss' : 'applied'));
   }
 
   delete(key: string): Promise<void> {

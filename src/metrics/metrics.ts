@@ -8,7 +8,7 @@
  * write-pattern insight, readiness, admin truncations, the embedded store's size
  * and entries (embedded engine only), and Node.js process metrics.
  *
- * Label values are bounded: methods outside the five served become OTHER, and
+ * Label values are bounded: methods outside the six served become OTHER, and
  * no label ever carries a session key or its hash.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -22,20 +22,20 @@ export const FINE_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
+const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH']);
 export function methodLabel(method: string | undefined): string {
   return method !== undefined && METHODS.has(method) ? method : 'OTHER';
 }
 
 /** What a request did, for `firkin_operations_total`. */
-export type Operation = 'read' | 'write' | 'delete';
+export type Operation = 'read' | 'write' | 'delete' | 'touch';
 
 /** The outcome of a request, from its operation and status. */
 export function operationResult(operation: Operation, status: number): string {
   if (status === 200 || status === 304) return 'hit';
   if (status === 201) return 'stored';
-  if (status === 204) return 'deleted';
-  if (status === 404) return operation === 'read' ? 'miss' : 'invalid';
+  if (status === 204) return operation === 'touch' ? 'touched' : 'deleted';
+  if (status === 404) return operation === 'read' || operation === 'touch' ? 'miss' : 'invalid';
   if (status === 412) return 'rejected';
   if (status === 503) return 'unavailable';
   if (status === 507) return 'full';
@@ -76,7 +76,7 @@ export class Metrics {
   });
   private readonly operations = new FastCounter({
     name: 'firkin_operations_total',
-    help: 'Requests by namespace, operation (read, write, delete) and result (hit, miss, stored, deleted, rejected, invalid, unavailable, full, error, aborted).',
+    help: 'Requests by namespace, operation (read, write, delete, touch) and result (hit, miss, stored, deleted, touched, rejected, invalid, unavailable, full, error, aborted).',
     labelNames: ['namespace', 'operation', 'result'],
     registry: this.registry,
   });
@@ -89,7 +89,7 @@ export class Metrics {
   });
   private readonly storageOperations = new FastCounter({
     name: 'firkin_storage_operations_total',
-    help: 'Storage engine calls by namespace, engine, operation (get, set, add, replace, cas, delete, compare_read) and result (hit, miss, applied, rejected, ok, unavailable, unknown, full, error).',
+    help: 'Storage engine calls by namespace, engine, operation (get, set, add, replace, cas, touch, delete, compare_read, truncate) and result (hit, miss, applied, rejected, ok, unavailable, unknown, full, error).',
     labelNames: ['namespace', 'engine', 'operation', 'result'],
     registry: this.registry,
   });
@@ -202,8 +202,8 @@ export class Metrics {
       };
       this.requestChildren.set(id, c);
     }
-    c.count.value++;
-    if (c.operation !== undefined) c.operation.value++;
+    c.count.inc();
+    c.operation?.inc();
     if (seconds !== undefined) {
       c.duration.observe(seconds);
       c.operationDuration?.observe(seconds);
@@ -212,7 +212,7 @@ export class Metrics {
 
   /** A routed request the client abandoned before it was answered. */
   aborted(namespace: string, operation: Operation): void {
-    this.operations.labels({ namespace, operation, result: 'aborted' }).value++; // rare: no cached series
+    this.operations.labels({ namespace, operation, result: 'aborted' }).inc(); // rare: no cached series
   }
 
   requestStarted(): void {
@@ -233,7 +233,7 @@ export class Metrics {
       };
       this.storageChildren.set(id, c);
     }
-    c.count.value++;
+    c.count.inc();
     c.duration.observe(seconds);
   }
 
@@ -248,10 +248,10 @@ export class Metrics {
       };
       this.writeChildren.set(namespace, c);
     }
-    c.bytes.value += bytes;
+    c.bytes.inc(bytes);
     if (unchanged === undefined) return;
-    c.compared.value++;
-    if (unchanged) c.unchanged.value++;
+    c.compared.inc();
+    if (unchanged) c.unchanged.inc();
   }
 
   setReady(ready: boolean): void {

@@ -34,7 +34,7 @@ export interface SeriesOptions {
   readonly registry: Registry;
 }
 
-abstract class Series<S extends { readonly labels: Labels }> {
+abstract class Series<S extends { readonly labels: Labels; reset(): void }> {
   readonly aggregator = 'sum';
   readonly name: string;
   readonly help: string;
@@ -59,27 +59,46 @@ abstract class Series<S extends { readonly labels: Labels }> {
     return s;
   }
 
-  /** prom-client's Registry calls this on resetMetrics(). */
+  /**
+   * prom-client's Registry calls this on resetMetrics(). The series are zeroed in place,
+   * not dropped (their users keep references to them); like prom-client's, none is
+   * exported again until it counts something.
+   */
   reset(): void {
-    this.series.clear();
+    for (const s of this.series.values()) s.reset();
   }
 }
 
-export interface CounterSeries {
-  readonly labels: Labels;
-  value: number;
+export class CounterSeries {
+  value = 0;
+  /** Exported once counted, as prom-client creates a series on its first inc(). */
+  used = false;
+
+  constructor(readonly labels: Labels) {}
+
+  inc(n = 1): void {
+    if (!(n >= 0 && n < Infinity)) return; // never from a timer or a length; prom-client would throw
+    this.value += n;
+    this.used = true;
+  }
+
+  reset(): void {
+    this.value = 0;
+    this.used = false;
+  }
 }
 
 export class FastCounter extends Series<CounterSeries> {
   readonly type = 'counter';
 
-  /** The series with these labels; count with `series.value += n`. */
+  /** The series with these labels: keep it, and count with `series.inc(n)`. */
   labels(labels: Labels): CounterSeries {
-    return this.seriesFor(labels, (l) => ({ labels: l, value: 0 }));
+    return this.seriesFor(labels, (l) => new CounterSeries(l));
   }
 
   get(): Exported {
-    const values = [...this.series.values()].map((s) => ({ value: s.value, labels: { ...s.labels } }));
+    const values: ExportedValue[] = [];
+    for (const s of this.series.values()) if (s.used) values.push({ value: s.value, labels: { ...s.labels } });
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 }
@@ -98,12 +117,19 @@ export class HistogramSeries {
   }
 
   observe(value: number): void {
+    if (!Number.isFinite(value)) return; // never from a timer; prom-client would throw
     const bounds = this.bounds;
     let i = 0;
     while (i < bounds.length && value > bounds[i]!) i++;
     this.counts[i]!++;
     this.sum += value;
     this.count++;
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
   }
 }
 
@@ -125,6 +151,7 @@ export class FastHistogram extends Series<HistogramSeries> {
   get(): Exported {
     const values: ExportedValue[] = [];
     for (const s of this.series.values()) {
+      if (s.count === 0) continue; // observed nothing yet: prom-client creates a series on its first observe()
       let cumulative = 0;
       this.bounds.forEach((le, i) => {
         cumulative += s.counts[i]!;

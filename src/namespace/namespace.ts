@@ -3,12 +3,12 @@
  * key in two namespaces is two values. The server routes a request to one
  * namespace; the namespace applies its policy and talks to its storage.
  */
-import type { NamespaceConfig } from '../config/load.js';
+import type { NamespaceConfig } from '../config/types.js';
 import { MAX_TTL_SECONDS } from '../config/schema.js';
 import type { WriteInsight } from '../insight/write-insight.js';
 import { InstrumentedStore } from '../metrics/instrumented-store.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Condition, SetOutcome, StorageEngine, StoredValue } from '../storage/engine.js';
+import type { Condition, SetOutcome, StorageEngine, StoredValue, Touched } from '../storage/engine.js';
 
 /** What a namespace reports its writes to. */
 export interface NamespaceObservers {
@@ -83,6 +83,11 @@ export class Namespace {
       this.observers.insight.written(this.name, key, value.length, previous === undefined ? undefined : previous === outcome.version);
     }
     return outcome;
+  }
+
+  /** A new lifetime for the live value, clamped as a write's; undefined when absent or expired. */
+  touch(key: string, requestedTtl: number | undefined): Promise<Touched | undefined> {
+    return this.store.touch(key, this.ttlFor(requestedTtl));
   }
 
   delete(key: string): Promise<void> {

@@ -7,7 +7,7 @@
  * test/server/openapi.test.ts checks that every route and status the server
  * produces is listed here.
  */
-import type { FirkinConfig } from '../config/load.js';
+import type { FirkinConfig } from '../config/types.js';
 import { TTL_HEADER } from '../server/protocol.js';
 import { VERSION } from '../version.js';
 
@@ -152,6 +152,22 @@ function namespacePath(name: string, defaultTtl: number, monitored: boolean): Re
     },
     head: read('head'),
     put: write('put'),
+    patch: {
+      summary: 'Extend a value\'s lifetime (touch)',
+      description:
+        `Give the stored value a new lifetime without sending it (sliding expiry): its bytes and ETag stay as they are. ${retention} ` +
+        'No body; If-Match and If-None-Match are refused. A touch never brings back a value that a concurrent write replaced or a delete removed. ' +
+        'Needs the write right.',
+      operationId: `patch_${name}`,
+      tags: [name],
+      parameters: [{ $ref: '#/components/parameters/CacheControl' }],
+      responses: {
+        ...COMMON,
+        '204': { description: 'Touched: the value now lives for the TTL given in the TTL header', headers: { ETag: header('ETag'), [TTL_HEADER]: header('TouchTTL') } },
+        '400': problem('Malformed request: a body, If-Match or If-None-Match, or a malformed Cache-Control max-age'),
+        '404': problem('No such value (absent or expired): nothing was stored'),
+      },
+    },
     delete: {
       summary: 'Delete a value',
       description: 'On Cassandra, a 204 means every data centre has the deletion (EACH_QUORUM).',
@@ -244,13 +260,14 @@ const COMPONENTS = {
       name: 'Cache-Control',
       in: 'header',
       required: false,
-      description: '`max-age=N`: keep the value N seconds (1 or more); never longer than the namespace retention.',
+      description: '`max-age=N`: keep the value N seconds (1 or more) from now; never longer than the namespace retention.',
       schema: { type: 'string', example: 'max-age=3600' },
     },
   },
   headers: {
     ETag: { description: 'Strong entity-tag of the stored value', schema: { type: 'string' } },
     TTL: { description: 'Remaining lifetime in whole seconds, rounded up; absent when the value never expires', schema: { type: 'integer', minimum: 1 } },
+    TouchTTL: { description: 'The lifetime the touch gave the value, in whole seconds; absent when it never expires', schema: { type: 'integer', minimum: 1 } },
     RetryAfter: { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
   },
   responses: {

@@ -10,7 +10,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { AccessConfig, Operation } from '../config/load.js';
+import type { AccessConfig, Operation } from '../config/types.js';
 import { clientIdentities, hasVerifiedCertificate } from './tls.js';
 
 export type AccessDecision =

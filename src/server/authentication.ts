@@ -15,7 +15,7 @@
  * One per process, shared by its listeners (the main one and the admin one).
  */
 import { createHash } from 'node:crypto';
-import type { FirkinConfig } from '../config/load.js';
+import type { FirkinConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { AccessPolicy, BEARER, BEARER_CHALLENGE } from './access.js';

@@ -6,7 +6,7 @@
  * With authentication configured, `auth` guards them (see authentication.ts).
  */
 import { readFileSync } from 'node:fs';
-import type { FirkinConfig } from '../config/load.js';
+import type { FirkinConfig } from '../config/types.js';
 import type { WriteInsight } from '../insight/write-insight.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';

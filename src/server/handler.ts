@@ -28,7 +28,14 @@ const EMPTY_BODY = 'The request body (the value) is empty';
 /** A permanent storage failure is logged again, with the count refused since, after this long. */
 const PERMANENT_RELOG_MS = 10 * 60_000;
 
-const OPERATION_OF: Readonly<Record<string, Operation>> = { GET: 'read', HEAD: 'read', PUT: 'write', POST: 'write', DELETE: 'delete' };
+const OPERATION_OF: Readonly<Record<string, Operation>> = {
+  GET: 'read',
+  HEAD: 'read',
+  PUT: 'write',
+  POST: 'write',
+  DELETE: 'delete',
+  PATCH: 'touch',
+};
 
 export interface HandlerOptions {
   readonly namespaces: readonly Namespace[];
@@ -195,7 +202,8 @@ export function createHandler(options: HandlerOptions): Handler {
     // Too many failed authentications from this address or certificate: 429, credentials unread.
     const where = { namespace: namespace.name, operation };
     if (!guard.policy.open && auth.throttled(x, where)) return;
-    const decision = guard.policy.decide(x.req, operation);
+    // A touch changes state: it needs the write right (there is no right of its own to grant).
+    const decision = guard.policy.decide(x.req, operation === 'touch' ? 'write' : operation);
     if (!decision.allowed) return auth.refuse(x, where, decision, guard.policy.takesTokens);
     x.token = decision.token;
     if (guard.limiter !== undefined) {
@@ -211,6 +219,8 @@ export function createHandler(options: HandlerOptions): Handler {
         return write(x, namespace, key);
       case 'delete':
         return remove(x, namespace, key);
+      case 'touch':
+        return touch(x, namespace, key);
     }
   }
 
@@ -248,6 +258,25 @@ export function createHandler(options: HandlerOptions): Handler {
     const outcome = await namespace.set(key, body.body, maxAge.value, condition.value);
     if (!outcome.applied) return x.problem(PROBLEMS.preconditionFailed);
     return x.send(201, { ETag: etagOf(outcome.version), 'Content-Length': 0 });
+  }
+
+  /** PATCH: a new lifetime for the stored value, without sending it (sliding expiry). */
+  async function touch(x: Exchange, namespace: Namespace, key: string): Promise<void> {
+    const { headers } = x.req;
+    if (headers['if-match'] !== undefined || headers['if-none-match'] !== undefined) {
+      return x.problem(PROBLEMS.badRequest, 'PATCH does not take If-Match or If-None-Match');
+    }
+    const length = headers['content-length'];
+    if (headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) {
+      return x.problem(PROBLEMS.badRequest, 'PATCH takes no body');
+    }
+    const maxAge = requestedMaxAge(headers);
+    if (!maxAge.ok) return x.problem(PROBLEMS.badRequest, maxAge.detail);
+    const touched = await namespace.touch(key, maxAge.value);
+    if (touched === undefined) return x.problem(PROBLEMS.notFound);
+    const answer: OutgoingHttpHeaders = { ETag: etagOf(touched.version) };
+    if (touched.ttl !== null) answer[TTL_HEADER] = touched.ttl;
+    return x.send(204, answer);
   }
 
   async function remove(x: Exchange, namespace: Namespace, key: string): Promise<void> {

@@ -1,6 +1,6 @@
 /** Constants of the HTTP contract shared by the handler, the endpoints and the OpenAPI document. */
 
-export const ALLOWED_METHODS = 'GET, HEAD, PUT, POST, DELETE';
+export const ALLOWED_METHODS = 'GET, HEAD, PUT, POST, DELETE, PATCH';
 /** Methods the service endpoints (/healthz, /metrics…) answer. */
 export const ENDPOINT_METHODS = 'GET, HEAD';
 /** Seconds a client should wait before retrying after a 503. */

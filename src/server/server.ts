@@ -7,7 +7,7 @@ import { createServer as createHttpServer, STATUS_CODES, type Server } from 'nod
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { FirkinConfig } from '../config/load.js';
+import type { FirkinConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Namespace } from '../namespace/namespace.js';

@@ -9,7 +9,7 @@
 import type { Server as HttpsServer } from 'node:https';
 import { constants } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
-import type { FirkinConfig } from '../config/load.js';
+import type { FirkinConfig } from '../config/types.js';
 import { readServerTls } from '../config/tls-files.js';
 
 export const CIPHERS = [

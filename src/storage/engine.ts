@@ -35,12 +35,26 @@ export type SetOutcome =
     }
   | { readonly applied: false };
 
+/** A touched value: the lifetime it now has, its bytes and version unchanged. */
+export interface Touched {
+  /** The version of the value whose lifetime was extended (its ETag). */
+  readonly version: string;
+  /** The TTL applied, in whole seconds (an engine may cap what was asked), or null: no expiry. */
+  readonly ttl: number | null;
+}
+
 /** One namespace's keys: the same key in two stores is two values. */
 export interface KeyValueStore {
   /** The live value, or undefined when absent or expired. */
   get(key: string): Promise<StoredValue | undefined>;
   /** Store `value` for `ttlSeconds` (0: no expiry) if `condition` holds; atomic against concurrent writers. */
   set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome>;
+  /**
+   * Give the live value a new lifetime of `ttlSeconds` (0: no expiry), its bytes and version
+   * unchanged; undefined when absent or expired. Atomic against concurrent writers: a
+   * touch never brings back a value that a later write replaced or a delete removed.
+   */
+  touch(key: string, ttlSeconds: number): Promise<Touched | undefined>;
   /** Remove the key; succeeds whether or not it existed. */
   delete(key: string): Promise<void>;
   /**

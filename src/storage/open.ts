@@ -3,7 +3,7 @@
  * alone allocates 16 MiB of buffers when imported, and cassandra-driver a few MiB of
  * heap, which a process serving the other engine has no use for.
  */
-import type { FirkinConfig } from '../config/load.js';
+import type { FirkinConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { StorageEngine } from './engine.js';

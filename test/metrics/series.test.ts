@@ -37,7 +37,7 @@ describe('FastCounter and FastHistogram', () => {
           p.theirHistogram.labels(labels).observe(v);
           p.ourHistogram.labels(labels).observe(v);
           p.theirCounter.labels(labels).inc(n);
-          p.ourCounter.labels(labels).value += n;
+          p.ourCounter.labels(labels).inc(n);
         }
         assert.equal(await p.ours.metrics(), await p.theirs.metrics());
         // null vs absent exemplars aside, the JSON is the same.
@@ -55,7 +55,7 @@ describe('FastCounter and FastHistogram', () => {
         p.theirHistogram.labels(labels).observe(v);
         p.ourHistogram.labels(labels).observe(v);
         p.theirCounter.labels(labels).inc(i + 1);
-        p.ourCounter.labels(labels).value += i + 1;
+        p.ourCounter.labels(labels).inc(i + 1);
       }
     });
     const merged = async (side: 'ours' | 'theirs') =>
@@ -66,13 +66,47 @@ describe('FastCounter and FastHistogram', () => {
     assert.match(ours, /^h_seconds_bucket\{le="0.01",code="200",method="GET"\} 2$/m);
   });
 
-  it('keep one series per label set and forget them all on reset', async () => {
-    const { ours, ourCounter } = pair();
+  it('export a series only once it counted, as prom-client creates one on its first inc() or observe()', async () => {
+    const p = pair();
+    p.ourCounter.labels({ code: '200', method: 'GET' });
+    p.ourHistogram.labels({ code: '200', method: 'GET' });
+    p.theirCounter.labels({ code: '200', method: 'GET' });
+    p.theirHistogram.labels({ code: '200', method: 'GET' });
+    assert.equal(await p.ours.metrics(), await p.theirs.metrics());
+    assert.doesNotMatch(await p.ours.metrics(), /\{/);
+    p.ourCounter.labels({ code: '404', method: 'GET' }).inc(0);
+    p.theirCounter.labels({ code: '404', method: 'GET' }).inc(0);
+    assert.equal(await p.ours.metrics(), await p.theirs.metrics());
+    assert.match(await p.ours.metrics(), /^c_total\{code="404",method="GET"\} 0$/m);
+  });
+
+  it('keep one series per label set; a reset zeroes them and they count on afterwards', async () => {
+    const { ours, ourCounter, ourHistogram } = pair();
     const a = ourCounter.labels({ code: '200', method: 'GET' });
+    const h = ourHistogram.labels({ code: '200', method: 'GET' });
     assert.equal(ourCounter.labels({ method: 'GET', code: '200' }), a);
-    a.value += 2;
+    a.inc(2);
+    h.observe(0.5);
     assert.match(await ours.metrics(), /^c_total\{code="200",method="GET"\} 2$/m);
     ours.resetMetrics();
-    assert.doesNotMatch(await ours.metrics(), /c_total\{/);
+    assert.doesNotMatch(await ours.metrics(), /\{/, 'nothing exported after a reset');
+    a.inc();
+    h.observe(0.005);
+    const text = await ours.metrics();
+    assert.match(text, /^c_total\{code="200",method="GET"\} 1$/m);
+    assert.match(text, /^h_seconds_count\{code="200",method="GET"\} 1$/m);
+    assert.match(text, /^h_seconds_sum\{code="200",method="GET"\} 0.005$/m);
+  });
+
+  it('ignore values no timer or length produces (NaN, infinities, negative counts)', async () => {
+    const { ours, ourCounter, ourHistogram } = pair();
+    const h = ourHistogram.labels({ code: '200', method: 'GET' });
+    h.observe(0.5);
+    for (const v of [Number.NaN, Infinity, -Infinity]) h.observe(v);
+    for (const n of [Number.NaN, Infinity, -1]) ourCounter.labels({ code: '200', method: 'GET' }).inc(n);
+    const text = await ours.metrics();
+    assert.match(text, /^h_seconds_sum\{code="200",method="GET"\} 0.5$/m);
+    assert.match(text, /^h_seconds_count\{code="200",method="GET"\} 1$/m);
+    assert.doesNotMatch(text, /c_total\{/);
   });
 });

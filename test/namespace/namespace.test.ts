@@ -29,6 +29,7 @@ describe('namespace writes', () => {
     const store: KeyValueStore = {
       get: async () => undefined,
       set: async (_k, _v, ttl) => (ttls.push(ttl), { applied: true, version: 'v' }),
+      touch: async (_k, ttl) => (ttls.push(ttl), { version: 'v', ttl }),
       delete: async () => undefined,
       truncate: async () => undefined,
     };
@@ -39,6 +40,21 @@ describe('namespace writes', () => {
     assert.deepEqual(ttls, [3600, 60, 3600]);
   });
 
+  it('clamps a touch exactly as a write', async () => {
+    const ttls: number[] = [];
+    const store: KeyValueStore = {
+      get: async () => undefined,
+      set: async () => ({ applied: true, version: 'v' }),
+      touch: async (_k, ttl) => (ttls.push(ttl), { version: 'v', ttl }),
+      delete: async () => undefined,
+      truncate: async () => undefined,
+    };
+    const ns = namespace(store, new Metrics({ engine: 'cassandra', processMetrics: false }));
+    for (const requested of [undefined, 60, 3600, 3601, 99_999]) await ns.touch('k', requested);
+    assert.deepEqual(ttls, [ns.ttlFor(undefined), 60, 3600, 3600, 3600]);
+    assert.equal(ns.ttlFor(undefined), 3600);
+  });
+
   it('goes ahead with a write whose comparison read fails, uncompared', async () => {
     let writes = 0;
     const store: KeyValueStore = {
@@ -46,6 +62,7 @@ describe('namespace writes', () => {
         throw new StorageUnavailableError('read timed out');
       },
       set: async () => (writes++, { applied: true, version: 'v' }),
+      touch: async () => undefined,
       delete: async () => undefined,
       truncate: async () => undefined,
     };

@@ -103,6 +103,25 @@ describe(`HTTP on the cassandra engine (${CASSANDRA_UNDER_TEST})`, () => {
     const notModified = await request(url(key, 'central/v1'), { headers: { 'if-none-match': put.headers.etag! } });
     assert.equal(notModified.status, 304);
   });
+
+  it('without conditional_writes: PATCH touches as on the other namespaces, clamped, 404 when missing, and a later write wins', async () => {
+    const key = randomUUID();
+    assert.equal((await request(url(key, 'central/v1'), { method: 'PATCH' })).status, 404);
+    const put = await request(url(key, 'central/v1'), { method: 'PUT', body: 'plain', headers: { 'cache-control': 'max-age=60' } });
+    const touched = await request(url(key, 'central/v1'), { method: 'PATCH', headers: { 'cache-control': 'max-age=99999' } });
+    assert.equal(touched.status, 204);
+    assert.equal(touched.headers.etag, put.headers.etag);
+    assert.equal(touched.headers['x-ttl'], '7200', "clamped to the namespace's 7200");
+    const ttl = Number((await request(url(key, 'central/v1'))).headers['x-ttl']);
+    assert.ok(ttl > 7190 && ttl <= 7200, `ttl ${ttl}`);
+    assert.equal((await request(url(key, 'central/v1'), { method: 'PUT', body: 'later', headers: { 'cache-control': 'max-age=30' } })).status, 201);
+    const later = await request(url(key, 'central/v1'));
+    assert.equal(later.body.toString(), 'later');
+    assert.ok(Number(later.headers['x-ttl']) <= 30, 'the write is not shadowed by the touch before it');
+    assert.equal((await request(url(key, 'central/v1'), { method: 'DELETE' })).status, 204);
+    assert.equal((await request(url(key, 'central/v1'), { method: 'PATCH' })).status, 404);
+    assert.equal((await request(url(key, 'central/v1'))).status, 404);
+  });
 });
 
 describe('permanent Cassandra failures', () => {
@@ -243,9 +262,14 @@ describe('metrics on the cassandra engine', () => {
     for (const body of ['same', 'same', 'other']) assert.equal((await request(key, { method: 'POST', body })).status, 201);
     assert.equal((await request(key)).status, 200);
     assert.equal((await request(key, { method: 'POST', body: 'x', headers: { 'if-none-match': '*' } })).status, 412);
+    assert.equal((await request(key, { method: 'PATCH' })).status, 204);
+    assert.equal((await request(`${t.base}${randomUUID()}`, { method: 'PATCH' })).status, 404);
 
     const m = await scrape(t.url);
     const ns = { namespace: 'sessions', engine: 'cassandra' };
+    assert.equal(m.value('firkin_storage_operations_total', { ...ns, operation: 'touch', result: 'applied' }), 1);
+    assert.equal(m.value('firkin_storage_operations_total', { ...ns, operation: 'touch', result: 'miss' }), 1);
+    assert.equal(m.value('firkin_operations_total', { namespace: 'sessions', operation: 'touch', result: 'touched' }), 1);
     assert.equal(m.value('firkin_storage_operations_total', { ...ns, operation: 'set', result: 'applied' }), 3);
     assert.equal(m.value('firkin_storage_operations_total', { ...ns, operation: 'compare_read' }), 3);
     assert.equal(m.value('firkin_storage_operations_total', { ...ns, operation: 'get', result: 'hit' }), 1);

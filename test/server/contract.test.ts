@@ -247,6 +247,100 @@ for (const engine of HTTP_ENGINES) {
       });
     });
 
+    describe('PATCH (touch)', () => {
+      const ttlOf = async (key: string): Promise<number> => Number((await request(url(key))).headers['x-ttl']);
+
+      it('answers 204 with the unchanged ETag and the TTL applied, the value untouched', async () => {
+        const key = fresh();
+        const put = await request(url(key), { method: 'PUT', body: 'session', headers: { 'cache-control': 'max-age=60' } });
+        const reply = await request(url(key), { method: 'PATCH' });
+        assert.equal(reply.status, 204);
+        assert.equal(reply.body.length, 0);
+        assert.equal(reply.headers.etag, put.headers.etag);
+        assert.equal(reply.headers['x-ttl'], '3600', "the namespace's default_ttl");
+        const got = await request(url(key));
+        assert.equal(got.body.toString(), 'session');
+        assert.equal(got.headers.etag, put.headers.etag);
+        const ttl = Number(got.headers['x-ttl']);
+        assert.ok(ttl > 3590 && ttl <= 3600, `x-ttl ${ttl}`);
+      });
+
+      it('takes the new TTL from Cache-Control max-age, and accepts Content-Length: 0', async () => {
+        const key = fresh();
+        await request(url(key), { method: 'PUT', body: 'x' });
+        const reply = await request(url(key), { method: 'PATCH', headers: { 'cache-control': 'max-age=120', 'content-length': '0' } });
+        assert.equal(reply.status, 204);
+        assert.equal(reply.headers['x-ttl'], '120');
+        const ttl = await ttlOf(key);
+        assert.ok(ttl > 110 && ttl <= 120, `x-ttl ${ttl}`);
+      });
+
+      it('clamps a max-age longer than the namespace default to the default', async () => {
+        const key = fresh();
+        await request(url(key), { method: 'PUT', body: 'x', headers: { 'cache-control': 'max-age=10' } });
+        const reply = await request(url(key), { method: 'PATCH', headers: { 'cache-control': 'max-age=99999999999' } });
+        assert.equal(reply.status, 204);
+        assert.equal(reply.headers['x-ttl'], '3600');
+        assert.ok((await ttlOf(key)) > 3590);
+      });
+
+      it('keeps a value alive past the TTL it was written with', async () => {
+        const key = fresh();
+        await request(url(key), { method: 'PUT', body: 'sliding', headers: { 'cache-control': 'max-age=1' } });
+        assert.equal((await request(url(key), { method: 'PATCH', headers: { 'cache-control': 'max-age=60' } })).status, 204);
+        await sleep(2100);
+        assert.equal((await request(url(key))).body.toString(), 'sliding');
+      });
+
+      it('answers 404 for a missing key and for an expired value, and stores nothing', async () => {
+        const missing = fresh();
+        assertProblem(await request(url(missing), { method: 'PATCH' }), 404, KASK.notFound);
+        assert.equal((await request(url(missing))).status, 404);
+        const expired = fresh();
+        await request(url(expired), { method: 'PUT', body: 'x', headers: { 'cache-control': 'max-age=1' } });
+        await sleep(2100);
+        assertProblem(await request(url(expired), { method: 'PATCH' }), 404);
+        assert.equal((await request(url(expired))).status, 404);
+      });
+
+      it('answers 404 after a DELETE: a deleted value stays deleted', async () => {
+        const key = fresh();
+        await request(url(key), { method: 'PUT', body: 'x' });
+        await request(url(key), { method: 'DELETE' });
+        assertProblem(await request(url(key), { method: 'PATCH' }), 404);
+        assert.equal((await request(url(key))).status, 404);
+      });
+
+      for (const [name, options] of [
+        ['a body', { body: 'value' }],
+        ['a chunked body', { headers: { 'transfer-encoding': 'chunked' }, body: 'value' }],
+        ['If-Match', { headers: { 'if-match': '*' } }],
+        ['If-None-Match', { headers: { 'if-none-match': '*' } }],
+        ['a malformed max-age', { headers: { 'cache-control': 'max-age=abc' } }],
+        ['max-age=0', { headers: { 'cache-control': 'max-age=0' } }],
+      ] as const) {
+        it(`refuses ${name} with 400, the TTL unchanged`, async () => {
+          const key = fresh();
+          await request(url(key), { method: 'PUT', body: 'x', headers: { 'cache-control': 'max-age=60' } });
+          assertProblem(await request(url(key), { method: 'PATCH', ...options }), 400, KASK.badRequest);
+          const got = await request(url(key));
+          assert.equal(got.body.toString(), 'x');
+          assert.ok(Number(got.headers['x-ttl']) <= 60);
+        });
+      }
+
+      it('never brings back an old value over parallel writes', async () => {
+        const key = fresh();
+        await request(url(key), { method: 'PUT', body: 'old' });
+        const replies = await Promise.all([
+          ...Array.from({ length: 10 }, () => request(url(key), { method: 'PATCH' })),
+          request(url(key), { method: 'PUT', body: 'new', headers: { 'cache-control': 'max-age=60' } }),
+        ]);
+        assert.ok(replies.every((r) => r.status === 204 || r.status === 201), replies.map((r) => r.status).join());
+        assert.equal((await request(url(key))).body.toString(), 'new');
+      });
+    });
+
     describe('keys and paths', () => {
       it('percent-decodes the key as UTF-8: %2F is part of the key, not a separator', async () => {
         const key = `a/b c:ü€/${randomUUID()}`;
@@ -301,11 +395,11 @@ for (const engine of HTTP_ENGINES) {
         });
       }
 
-      for (const method of ['PATCH', 'OPTIONS', 'TRACE', 'PROPFIND']) {
+      for (const method of ['OPTIONS', 'TRACE', 'PROPFIND']) {
         it(`answers 405 with Allow to ${method}`, async () => {
           const reply = await request(url(fresh()), { method });
           assertProblem(reply, 405);
-          assert.equal(reply.headers.allow, 'GET, HEAD, PUT, POST, DELETE');
+          assert.equal(reply.headers.allow, 'GET, HEAD, PUT, POST, DELETE, PATCH');
         });
       }
     });

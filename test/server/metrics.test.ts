@@ -79,6 +79,27 @@ describe('metrics', () => {
     }
   });
 
+  it('counts touches (PATCH) as operation touch: touched, miss and invalid, on the HTTP and the storage side', async () => {
+    const t = await startTestService({ namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/' }] });
+    const key = t.base + randomBytes(8).toString('hex');
+    assert.equal((await request(key, { method: 'PUT', body: 'v' })).status, 201);
+    assert.equal((await request(key, { method: 'PATCH' })).status, 204);
+    assert.equal((await request(key, { method: 'PATCH', headers: { 'cache-control': 'max-age=60' } })).status, 204);
+    assert.equal((await request(t.base + 'missing', { method: 'PATCH' })).status, 404);
+    assert.equal((await request(key, { method: 'PATCH', body: 'a body' })).status, 400);
+
+    const m = await scrape(t.url);
+    const ns = { namespace: 'sessions' };
+    const op = (result: string) => m.value('firkin_operations_total', { ...ns, operation: 'touch', result });
+    assert.deepEqual([op('touched'), op('miss'), op('invalid')], [2, 1, 1]);
+    assert.equal(m.value('firkin_operation_duration_seconds_count', { ...ns, operation: 'touch' }), 4);
+    assert.equal(m.value('http_requests_total', { ...ns, method: 'PATCH', code: '204' }), 2, 'PATCH is a method label of its own');
+    const storage = (result: string) => m.value('firkin_storage_operations_total', { ...ns, engine: 'embedded', operation: 'touch', result });
+    assert.deepEqual([storage('applied'), storage('miss')], [2, 1], 'the 400 never reached the engine');
+    assert.equal(m.value('firkin_storage_operation_duration_seconds_count', { ...ns, operation: 'touch' }), 3);
+    assert.equal(m.value('firkin_written_bytes_total', ns), 1, 'a touch writes no value');
+  });
+
   it('reports the embedded store: file and used bytes, its bound, entries per namespace, expired values reclaimed', async () => {
     const path = tempDir();
     const t = await startTestService({

@@ -72,6 +72,16 @@ describe('mutual TLS and per-namespace authorisation', () => {
     assert.equal((await call('/sessions/v1/beta', { method: 'DELETE', client: clients.spiffe })).status, 403);
   });
 
+  it('needs the write right to touch (PATCH): a read-only client gets 403', async () => {
+    assert.equal((await call('/sessions/v1/epsilon', { method: 'PUT', body: 'v', client: clients.spiffe })).status, 201);
+    const refused = await call('/sessions/v1/epsilon', { method: 'PATCH', client: clients.reader });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.json().type, 'urn:firkin:problem:forbidden');
+    assert.equal((await call('/sessions/v1/epsilon', { method: 'PATCH', client: clients.spiffe })).status, 204);
+    assert.equal((await call('/sessions/v1/epsilon', { method: 'PATCH', headers: { authorization: `Bearer ${TOKEN}` } })).status, 204);
+    assert.equal((await call('/sessions/v1/epsilon', { method: 'PATCH' })).status, 401);
+  });
+
   it('answers 403 to a client of the right CA that is not listed, which may still use an open namespace', async () => {
     assert.equal((await call('/sessions/v1/beta', { client: clients.stranger })).status, 403);
     assert.equal((await call('/open/v1/gamma', { method: 'PUT', body: 'v', client: clients.stranger })).status, 201);

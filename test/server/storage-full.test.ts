@@ -1,6 +1,6 @@
 /**
  * embedded.max_size over HTTP: at the bound a write gets 507 with a problem
- * document, while reads and deletes go on; after a delete, writes succeed again.
+ * document, while reads, touches and deletes go on; after a delete, writes succeed again.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -35,6 +35,9 @@ describe('a full embedded store', () => {
     const first = await request(stored[0]!);
     assert.equal(first.status, 200);
     assert.ok(first.body.equals(value));
+    const touched = await request(stored[1]!, { method: 'PATCH' });
+    assert.equal(touched.status, 204, 'a touch stores nothing new: never refused as full');
+    assert.equal(touched.headers.etag, first.headers.etag);
     assert.equal((await request(stored[0]!, { method: 'DELETE' })).status, 204);
     assert.equal((await request(stored[0]!)).status, 404);
     assert.equal((await request(key(1001), { method: 'PUT', body: value })).status, 201, 'the deleted space is writable again');

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import cassandra from 'cassandra-driver';
 import type { CassandraConfig } from '../../src/config/load.js';
 import { CassandraEngine } from '../../src/storage/cassandra/cassandra-engine.js';
-import type { KeyValueStore } from '../../src/storage/engine.js';
+import { StorageUnavailableError, type KeyValueStore } from '../../src/storage/engine.js';
 import { valueVersion } from '../../src/storage/version.js';
 import { MAX_TTL_SECONDS } from '../../src/config/schema.js';
 import { storableTtl } from '../../src/storage/cassandra/expiry.js';
@@ -137,6 +137,104 @@ describe(`cassandra engine and Kask on one table (${CASSANDRA_UNDER_TEST})`, () 
       assert.ok((await s.set(key, value, MAX_TTL_SECONDS)).applied);
       const ttl = (await s.get(key))?.ttl;
       assert.ok(ttl !== undefined && ttl !== null && ttl <= cap && ttl > cap - 60, `ttl ${ttl}, cap ${cap}`);
+    }
+  });
+
+  it('touches 1 µs after the write time it read, and stamps its own writes even: a later Kask write or delete still wins', async () => {
+    const writetime = async (key: string): Promise<bigint> =>
+      BigInt(String((await kask.execute(`SELECT WRITETIME(value) AS w FROM "${TEST_KEYSPACE}"."kask_values" WHERE key = ?`, [key], lq)).first().get('w')));
+    const key = `k-${randomUUID()}`;
+    await store.set(key, Buffer.from('from firkin'), 60);
+    const written = await writetime(key);
+    assert.equal(written % 2n, 0n, 'Firkin stamps its writes even');
+    assert.equal((await store.touch(key, 300))?.ttl, 300);
+    assert.equal(await writetime(key), written + 1n);
+    assert.equal((await store.touch(key, 400))?.ttl, 400);
+    assert.equal(await writetime(key), written + 2n, 'a touch of a touch');
+    // Kask's own write, a few milliseconds later: its timestamp is higher, so it wins with its own TTL.
+    await new Promise((r) => setTimeout(r, 5));
+    await kask.execute(KASK.set, [key, Buffer.from('from kask'), 30], lq);
+    const got = await store.get(key);
+    assert.equal(got?.value.toString(), 'from kask');
+    assert.ok(got.ttl !== null && got.ttl <= 30);
+    assert.equal((await store.touch(key, 120))?.version, valueVersion(Buffer.from('from kask')));
+    await kask.execute(KASK.delete, [key], { prepare: true, consistency: cassandra.types.consistencies.eachQuorum });
+    assert.equal(await store.get(key), undefined);
+  });
+
+  it('never lets a touch bring back a value a write or delete replaced between its read and its write', async () => {
+    const execute = engine.execute.bind(engine);
+    let meanwhile: (() => Promise<void>) | undefined;
+    // Run `meanwhile` just before a touch's write reaches Cassandra.
+    engine.execute = async (query, params, options, how) => {
+      if (how?.where?.endsWith(' touch') && meanwhile !== undefined) {
+        const run = meanwhile;
+        meanwhile = undefined;
+        await run();
+      }
+      return execute(query, params, options, how);
+    };
+    try {
+      const key = `k-${randomUUID()}`;
+      await store.set(key, Buffer.from('old'), 60);
+      meanwhile = async () => void (await store.set(key, Buffer.from('new'), 60));
+      assert.equal((await store.touch(key, 600))?.version, valueVersion(Buffer.from('old')), 'the touch read the old value');
+      assert.equal(meanwhile, undefined, 'the write ran between the touch\'s read and its write');
+      const got = await store.get(key);
+      assert.equal(got?.value.toString(), 'new');
+      assert.ok(got.ttl !== null && got.ttl <= 60, 'with its own lifetime');
+      meanwhile = () => store.delete(key);
+      assert.ok(await store.touch(key, 600));
+      assert.equal(meanwhile, undefined, 'the delete ran between the touch\'s read and its write');
+      assert.equal(await store.get(key), undefined, 'still deleted');
+    } finally {
+      engine.execute = execute;
+    }
+  });
+
+  it('with conditional_writes, a touch that lost a race touches the value that won, once; a second lost race answers unavailable', async () => {
+    const paxos = engine.store({ name: 'kask_paxos', table: 'kask_values', conditionalWrites: true });
+    const execute = engine.execute.bind(engine);
+    const replacements: string[] = [];
+    const key = `k-${randomUUID()}`;
+    // Before each of the touch's compare-and-sets, another client replaces the value.
+    engine.execute = async (query, params, options, how) => {
+      if (how?.where?.endsWith(' cas') && params[2] === key && replacements.length > 0) {
+        await paxos.set(key, Buffer.from(replacements.shift()!), 60);
+      }
+      return execute(query, params, options, how);
+    };
+    try {
+      await paxos.set(key, Buffer.from('one'), 60);
+      replacements.push('two');
+      assert.deepEqual(await paxos.touch(key, 300), { version: valueVersion(Buffer.from('two')), ttl: 300 });
+      const got = await paxos.get(key);
+      assert.equal(got?.value.toString(), 'two');
+      assert.ok(got.ttl !== null && got.ttl > 290, `ttl ${got.ttl}`);
+      replacements.push('three', 'four');
+      await assert.rejects(paxos.touch(key, 600), StorageUnavailableError);
+      const last = await paxos.get(key);
+      assert.equal(last?.value.toString(), 'four');
+      assert.ok(last.ttl !== null && last.ttl <= 60, 'the last write kept its own lifetime');
+      // A value Kask stored empty is touched too (`IF value = 0x`).
+      await kask.execute(KASK.set, [key, Buffer.alloc(0), 60], lq);
+      assert.equal((await paxos.touch(key, 300))?.ttl, 300);
+      assert.ok(((await paxos.get(key))?.ttl ?? 0) > 290);
+    } finally {
+      engine.execute = execute;
+    }
+  });
+
+  it('caps a touch at the last expiry Cassandra stores (2038), in both write modes', async () => {
+    const paxos = engine.store({ name: 'kask_paxos', table: 'kask_values', conditionalWrites: true });
+    for (const s of [store, paxos]) {
+      const key = `k-${randomUUID()}`;
+      assert.ok((await s.set(key, Buffer.from('x'), 60)).applied);
+      const cap = storableTtl(MAX_TTL_SECONDS);
+      const touched = await s.touch(key, MAX_TTL_SECONDS);
+      assert.ok(touched?.ttl !== undefined && touched.ttl !== null && touched.ttl <= cap && touched.ttl > cap - 60, `ttl ${touched?.ttl}`);
+      const ttl = (await s.get(key))?.ttl;
+      assert.ok(ttl !== undefined && ttl !== null && ttl <= touched.ttl && ttl > cap - 60, `ttl ${ttl}, cap ${cap}`);
     }
   });
 

@@ -158,6 +158,98 @@ export function storageConformance(
       assert.equal(await truncated.get(keys[0]!), undefined);
     });
 
+    describe('touch', () => {
+      it('gives a live value a new lifetime, its bytes and version unchanged', async () => {
+        const k = key('touch');
+        const out = await a.set(k, Buffer.from('session'), 60);
+        assert.ok(out.applied);
+        const touched = await a.touch(k, 300);
+        assert.deepEqual(touched, { version: out.version, ttl: 300 });
+        const got = await a.get(k);
+        assert.equal(got?.value.toString(), 'session');
+        assert.equal(got?.version, out.version);
+        assert.ok(got.ttl !== null && got.ttl > 295 && got.ttl <= 300, `ttl ${got.ttl}`);
+      });
+
+      it('shortens a lifetime as well as it lengthens one', async () => {
+        const k = key('touch-shorter');
+        await a.set(k, Buffer.from('x'), 300);
+        assert.equal((await a.touch(k, 20))?.ttl, 20);
+        const ttl = (await a.get(k))?.ttl;
+        assert.ok(ttl !== null && ttl !== undefined && ttl > 15 && ttl <= 20, `ttl ${ttl}`);
+      });
+
+      it('keeps a value alive past the lifetime it was written with', async () => {
+        const k = key('touch-alive');
+        await a.set(k, Buffer.from('sliding'), 1);
+        assert.ok(await a.touch(k, 60));
+        await sleep(2100);
+        assert.equal((await a.get(k))?.value.toString(), 'sliding');
+      });
+
+      it('applies TTL 0 as a write does: no expiry, and a touch can give an expiry back', async () => {
+        const k = key('touch-forever');
+        await a.set(k, Buffer.from('x'), 60);
+        assert.equal((await a.touch(k, 0))?.ttl, null);
+        assert.equal((await a.get(k))?.ttl, null);
+        assert.equal((await a.touch(k, 60))?.ttl, 60);
+        const ttl = (await a.get(k))?.ttl;
+        assert.ok(ttl !== null && ttl !== undefined && ttl > 55 && ttl <= 60, `ttl ${ttl}`);
+      });
+
+      it('answers undefined for a missing key, and stores nothing', async () => {
+        const k = key('touch-missing');
+        assert.equal(await a.touch(k, 60), undefined);
+        assert.equal(await a.get(k), undefined);
+      });
+
+      it('answers undefined for an expired value, and does not bring it back', async () => {
+        const k = key('touch-expired');
+        await a.set(k, Buffer.from('old'), 1);
+        await sleep(2100);
+        assert.equal(await a.touch(k, 60), undefined);
+        assert.equal(await a.get(k), undefined);
+      });
+
+      it('does not bring back a deleted value, nor touch another namespace', async () => {
+        const k = key('touch-deleted');
+        await a.set(k, Buffer.from('x'), 60);
+        await a.delete(k);
+        assert.equal(await a.touch(k, 60), undefined);
+        assert.equal(await a.get(k), undefined);
+        await b.set(k, Buffer.from('in b'), 60);
+        assert.equal(await a.touch(k, 60), undefined);
+      });
+
+      it('touches the latest value, and a later write or delete wins over touches', async () => {
+        const k = key('touch-then-write');
+        await a.set(k, Buffer.from('one'), 60);
+        const two = await a.set(k, Buffer.from('two'), 60);
+        assert.ok(two.applied);
+        assert.equal((await a.touch(k, 120))?.version, two.version);
+        assert.ok(await a.touch(k, 300)); // a touch of a touched value
+        await a.set(k, Buffer.from('three'), 30);
+        const got = await a.get(k);
+        assert.equal(got?.value.toString(), 'three');
+        assert.ok(got.ttl !== null && got.ttl <= 30, 'the write\'s own lifetime, not the touch\'s');
+        await a.delete(k);
+        assert.equal(await a.get(k), undefined);
+      });
+
+      it('never brings back an old value over a concurrent write or delete', async () => {
+        for (let i = 0; i < 15; i++) {
+          const k = key(`touch-race-${i}`);
+          await a.set(k, Buffer.from('old'), 60);
+          const [, written] = await Promise.all([a.touch(k, 600), a.set(k, Buffer.from('new'), 60)]);
+          assert.ok(written.applied);
+          // The touch came before the write, or touched the new value after it: never the old one.
+          assert.equal((await a.get(k))?.value.toString(), 'new', `round ${i}`);
+          await Promise.all([a.touch(k, 600), a.delete(k)]);
+          assert.equal(await a.get(k), undefined, `round ${i}: deleted`);
+        }
+      });
+    });
+
     describe('conditional writes', () => {
       it('adds only when absent', async () => {
         const k = key('add');

@@ -5,7 +5,9 @@
  * A namespace runs in one of two write modes (docs/cassandra.md, "Writes"):
  *
  * - plain (default, Kask's): set is Kask's own `INSERT … USING TTL` at LOCAL_QUORUM,
- *   delete a `DELETE` at EACH_QUORUM, both with the driver's client-side timestamps.
+ *   delete a `DELETE` at EACH_QUORUM, both with client-side timestamps (even ones:
+ *   timestamps.ts); touch reads the value and its write time and writes the same
+ *   bytes back stamped 1 µs later, so a later write or delete still wins.
  *   The server refuses conditional requests here: a lightweight transaction takes its
  *   timestamp from the coordinator's Paxos ballot, and mixed with client-timestamped
  *   mutations on the same key, clock skew can make an acknowledged write invisible.
@@ -20,7 +22,8 @@
  *   - replace (If-Match: *): `UPDATE … IF value != null`;
  *   - compare-and-set (If-Match: "v"): the version is derived from the bytes, so the
  *     current bytes are read at the serial consistency and the update is conditional
- *     on them: `UPDATE … IF value = <those bytes>`. No schema change is needed.
+ *     on them: `UPDATE … IF value = <those bytes>`. No schema change is needed;
+ *   - touch: the same compare-and-set, with the bytes read as the new value too.
  *   Conditions test the value cell, not the row: a row that Kask's INSERT left with a
  *   live row marker but an expired value is absent, as a GET says.
  *
@@ -32,7 +35,7 @@
  * background loop connects; after that the driver reconnects to nodes by itself.
  */
 import cassandra from 'cassandra-driver';
-import type { CassandraConfig } from '../../config/load.js';
+import type { CassandraConfig } from '../../config/types.js';
 import {
   StorageOutcomeUnknownError,
   StoragePermanentError,
@@ -43,6 +46,7 @@ import {
   type SetOutcome,
   type StorageEngine,
   type StoredValue,
+  type Touched,
 } from '../engine.js';
 import { conditionHolds, valueVersion } from '../version.js';
 import { CONSISTENCY } from './consistency.js';
@@ -50,6 +54,7 @@ import { clientOptions } from './client-options.js';
 import { classify, PERMANENT_CAUSE_TEXT, storageError, truncateMayHaveApplied } from './errors.js';
 import { storableTtl } from './expiry.js';
 import { quoteIdentifier } from './schema.js';
+import { EvenTimestampGenerator, touchTimestamp } from './timestamps.js';
 
 const { Client } = cassandra;
 
@@ -89,7 +94,8 @@ export class CassandraEngine implements StorageEngine {
 
   constructor(private readonly options: CassandraEngineOptions) {
     const driverOptions = clientOptions(options.config, { withKeyspace: false });
-    if (options.timestampGeneration) driverOptions.policies = { ...driverOptions.policies, timestampGeneration: options.timestampGeneration };
+    // Even timestamps only, so that a touch (timestamps.ts) never ties with a write of Firkin's.
+    driverOptions.policies = { ...driverOptions.policies, timestampGeneration: options.timestampGeneration ?? new EvenTimestampGenerator() };
     this.client = new Client(driverOptions);
     // cassandra-driver 4.10 replaces a Host object on some topology refreshes (after a
     // reconnect) without shutting the old one down, leaking its timers and pool; do it here.
@@ -240,11 +246,15 @@ export class CassandraEngine implements StorageEngine {
 const NEVER_STORED = Buffer.alloc(0);
 /** Attempts of a conditional-mode set or delete that finds exactly the empty blob stored (only Kask could have written it). */
 const UNCONDITIONAL_ATTEMPTS = 4;
+/** Attempts of a conditional-mode touch: the first, and one more if the value changed in between. */
+const TOUCH_ATTEMPTS = 2;
 
 type Statement =
   | 'get'
   | 'serialRead'
   | 'insert'
+  | 'touchRead'
+  | 'touch'
   | 'delete'
   | 'add'
   | 'replace'
@@ -272,6 +282,8 @@ class CassandraStore implements KeyValueStore {
       get: `SELECT value, TTL(value) AS ttl FROM ${table} WHERE key = ?`,
       serialRead: `SELECT value FROM ${table} WHERE key = ?`,
       insert: `INSERT INTO ${table} (key, value) VALUES (?, ?) USING TTL ?`,
+      touchRead: `SELECT value, WRITETIME(value) AS written FROM ${table} WHERE key = ?`,
+      touch: `INSERT INTO ${table} (key, value) VALUES (?, ?) USING TTL ? AND TIMESTAMP ?`,
       delete: `DELETE FROM ${table} WHERE key = ?`,
       add: `${update} IF value = null`,
       replace: `${update} IF value != null`,
@@ -336,6 +348,51 @@ class CassandraStore implements KeyValueStore {
         return cas.wasApplied() ? applied(currentVersion) : { applied: false };
       }
     }
+  }
+
+  /**
+   * Plain namespaces (no lightweight transaction, as Kask's writes): read the value and its
+   * write time, then write the same bytes back stamped 1 µs later (timestamps.ts), so any
+   * later write or delete still wins. Conditional-writes namespaces: see touchThroughPaxos.
+   */
+  async touch(key: string, requestedTtl: number): Promise<Touched | undefined> {
+    const ttlSeconds = storableTtl(requestedTtl);
+    const touched = (value: Buffer): Touched => ({ version: valueVersion(value), ttl: ttlSeconds === 0 ? null : ttlSeconds });
+    if (this.conditionalWrites) {
+      const value = await this.touchThroughPaxos(key, ttlSeconds);
+      return value === undefined ? undefined : touched(value);
+    }
+    const row = (await this.run('touchRead', [key], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
+    const value = row?.get('value') as Buffer | null | undefined;
+    if (value === null || value === undefined) return undefined;
+    const written = row.get('written') as cassandra.types.Long;
+    // Idempotent: the same bytes at the same timestamp, however often it is applied.
+    await this.run('touch', [key, value, ttlSeconds, touchTimestamp(written)], { consistency: CONSISTENCY.write, isIdempotent: true });
+    return touched(value);
+  }
+
+  /**
+   * The touched bytes, or undefined when absent: `UPDATE … IF value = <the bytes read>`, so a
+   * value replaced or deleted meanwhile is left alone. The failed transaction answers with
+   * the current bytes: one more attempt touches those; a second lost race answers 503
+   * (retrying is safe: a touch repeated only extends the lifetime again).
+   */
+  private async touchThroughPaxos(key: string, ttlSeconds: number): Promise<Buffer | undefined> {
+    const rs = await this.run('serialRead', [key], { consistency: this.serial });
+    let current = rs.first()?.get('value') as Buffer | null | undefined;
+    try {
+      for (let attempt = 0; attempt < TOUCH_ATTEMPTS; attempt++) {
+        if (current === null || current === undefined) return undefined;
+        const cas = await this.run('cas', [ttlSeconds, current, key, current], this.lwt(CONSISTENCY.write), true);
+        if (cas.wasApplied()) return current;
+        current = cas.first()?.get('value') as Buffer | null | undefined;
+      }
+    } catch (err) {
+      if (err instanceof StorageOutcomeUnknownError) throw new StorageUnavailableError('Cassandra request timed out', { cause: err.cause });
+      throw err;
+    }
+    if (current === null || current === undefined) return undefined;
+    throw new StorageUnavailableError('the key changed between every attempt of a touch');
   }
 
   async delete(key: string): Promise<void> {

@@ -10,7 +10,7 @@
  * consistency ONE, 1000 keys a page. It reports counts and lengths, never a key.
  */
 import cassandra from 'cassandra-driver';
-import type { CassandraConfig, NamespaceConfig } from '../../config/load.js';
+import type { CassandraConfig, NamespaceConfig } from '../../config/types.js';
 import { clientOptions } from './client-options.js';
 import { quoteIdentifier } from './schema.js';
 

@@ -1,7 +1,7 @@
 /** cassandra-driver options from Firkin's (Kask's) cassandra config keys. */
 import { checkServerIdentity } from 'node:tls';
 import cassandra from 'cassandra-driver';
-import type { CassandraConfig } from '../../config/load.js';
+import type { CassandraConfig } from '../../config/types.js';
 import { readCassandraTls } from '../../config/tls-files.js';
 import { CONSISTENCY } from './consistency.js';
 

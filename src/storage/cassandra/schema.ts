@@ -3,7 +3,7 @@
  * in a keyspace replicated per data centre. `firkin schema` prints it;
  * `--apply` runs it (idempotently: IF NOT EXISTS).
  */
-import type { CassandraConfig, NamespaceConfig } from '../../config/load.js';
+import type { CassandraConfig, NamespaceConfig } from '../../config/types.js';
 
 /** Identifiers are quoted exactly as configured, as Kask does ("keyspace"."table"). */
 export function quoteIdentifier(name: string): string {

@@ -28,6 +28,7 @@ import {
   type SetOutcome,
   type StorageEngine,
   type StoredValue,
+  type Touched,
 } from '../engine.js';
 import { conditionHolds, valueVersion } from '../version.js';
 
@@ -301,6 +302,25 @@ class EmbeddedStore implements KeyValueStore {
       this.space.settle(bytes, previous !== undefined && previous !== false);
     }
     return previous === false ? { applied: false } : { applied: true, version, previousVersion: previous };
+  }
+
+  /**
+   * Read and rewrite in one write transaction: the same bytes and version, a new expiry.
+   * Never refused by the size bound, like a delete: it stores nothing new, and refusing
+   * it at the bound would end sessions early.
+   */
+  async touch(key: string, ttlSeconds: number): Promise<Touched | undefined> {
+    const version = await this.write((): string | undefined => {
+      const old = this.values.get(key);
+      const now = Date.now();
+      if (old === undefined || (old[0] !== 0 && old[0] <= now)) return undefined;
+      const expiresAt = ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0;
+      if (old[0] !== 0) this.expiry.removeSync([old[0], key]);
+      this.values.putSync(key, [expiresAt, old[1], old[2]]);
+      if (expiresAt !== 0) this.expiry.putSync([expiresAt, key], 1);
+      return old[1];
+    });
+    return version === undefined ? undefined : { version, ttl: ttlSeconds > 0 ? ttlSeconds : null };
   }
 
   /** Never refused by the size bound: LMDB grows the map for it if need be, and frees the pages. */
