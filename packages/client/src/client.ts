@@ -3,10 +3,12 @@
  * delete, touch) are retried on 503 (after Retry-After) and on connection failures
  * until `timeoutMs` has passed; add and cas are sent once, since a second attempt
  * after an unknown outcome could report its own earlier success as a conflict.
+ * Failures that a retry cannot mend (a refused TLS certificate, an oversized answer)
+ * are thrown at once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorFor, FirkinUnavailableError, parseRetryAfter, readProblem } from './errors.js';
-import { NoAnswer, Transport, type Exchange, type TlsOptions } from './transport.js';
+import { errorFor, FirkinError, FirkinResponseTooLargeError, FirkinTlsError, FirkinUnavailableError, parseRetryAfter, readProblem } from './errors.js';
+import { NoAnswer, TooLarge, Transport, type Exchange, type TlsOptions } from './transport.js';
 
 export interface FirkinClientOptions {
   /** The namespace's URL, e.g. `http://127.0.0.1:8081/sessions/v1/` (a missing trailing `/` is added). */
@@ -17,6 +19,12 @@ export interface FirkinClientOptions {
   readonly tls?: TlsOptions;
   /** How long one operation may take, retries included (default 5000 ms). */
   readonly timeoutMs?: number;
+  /**
+   * The largest answer body the client reads, in bytes (default 16 MiB + 64 KiB: Firkin's
+   * largest allowed max_value_bytes, plus room for a problem document). A larger one
+   * fails with FirkinResponseTooLargeError, so a broken server cannot fill memory.
+   */
+  readonly maxResponseBytes?: number;
 }
 
 export interface WriteOptions {
@@ -33,6 +41,8 @@ export interface Entry {
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
+/** The server's largest max_value_bytes (MAX_VALUE_BYTES_LIMIT in its config schema), plus room for a problem document. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024 + 64 * 1024;
 /** Pause before retrying after no answer, or after a 503 without Retry-After; doubled each time up to the cap. */
 const FIRST_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1000;
@@ -51,12 +61,15 @@ export class FirkinClient {
   readonly #basePath: string;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
+  #closed = false;
 
   constructor(options: FirkinClientOptions) {
     const base = new URL(options.baseUrl);
     if (base.search !== '' || base.hash !== '') throw new TypeError('baseUrl must have no query or fragment');
     this.#basePath = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
-    this.#transport = new Transport(base, options.tls);
+    const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes <= 0) throw new RangeError('maxResponseBytes must be a positive whole number');
+    this.#transport = new Transport(base, options.tls, maxResponseBytes);
     this.#headers = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(this.#timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
@@ -111,8 +124,9 @@ export class FirkinClient {
     return true;
   }
 
-  /** Close the kept-alive connections; the client must not be used afterwards. */
+  /** Close the kept-alive connections; operations called afterwards throw FirkinError('… client closed'). */
   close(): void {
+    this.#closed = true;
     this.#transport.close();
   }
 
@@ -124,11 +138,15 @@ export class FirkinClient {
   /** Send `op`, retrying an idempotent one on 503 and on no answer until the deadline; the last answer otherwise. */
   async #perform(op: Operation): Promise<Exchange> {
     if (typeof op.key !== 'string' || op.key === '') throw new TypeError('key must be a non-empty string');
+    // encodeURIComponent would throw a bare URIError; and the server could not store such a key as UTF-8 anyway.
+    if (LONE_SURROGATE.test(op.key)) throw new TypeError('key must be well-formed Unicode (it holds a lone surrogate)');
     const deadline = Date.now() + this.#timeoutMs;
     const path = this.#basePath + encodeKey(op.key);
     const headers = { ...this.#headers, ...op.headers, ...(op.body === undefined ? {} : { 'content-type': 'application/octet-stream' }) };
     let last503: Exchange | undefined;
     for (let backoff = FIRST_BACKOFF_MS; ; backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)) {
+      // Checked before every attempt: a client closed while an operation waits to retry opens no new connection.
+      if (this.#closed) throw new FirkinError(`firkin ${op.name}: client closed`);
       let pause: number;
       try {
         const res = await this.#transport.send({ method: op.method, path, headers, body: op.body, timeoutMs: Math.max(1, deadline - Date.now()) });
@@ -136,15 +154,17 @@ export class FirkinClient {
         last503 = res;
         const retryAfter = parseRetryAfter(header(res, 'retry-after'));
         // The caller gets the 503 itself when the wait it asks for does not fit, or no time is left.
-        if (retryAfter !== undefined) {
-          pause = retryAfter * 1000;
-          if (Date.now() + pause >= deadline) return res;
-        } else {
-          pause = Math.min(backoff, deadline - Date.now());
-          if (pause <= 0) return res;
-        }
+        if (retryAfter !== undefined && Date.now() + retryAfter * 1000 >= deadline) return res;
+        // Never less than the backoff: `Retry-After: 0` must not make a tight loop.
+        pause = Math.min(Math.max((retryAfter ?? 0) * 1000, backoff), deadline - Date.now());
+        if (pause <= 0) return res;
       } catch (err) {
+        if (err instanceof TooLarge) {
+          throw new FirkinResponseTooLargeError(`firkin ${op.name}: the answer (${err.status}) from ${this.#transport.origin} exceeds maxResponseBytes (${err.limit}); not read, not retried`, err.status, err.limit);
+        }
         if (!(err instanceof NoAnswer)) throw err;
+        const tls = tlsFailure(err.cause);
+        if (tls !== undefined) throw new FirkinTlsError(`firkin ${op.name}: TLS with ${this.#transport.origin} failed, ${tls.what} (${tls.code}); not retried`, tls.code, { cause: err });
         const why = `firkin ${op.name}: no answer from ${this.#transport.origin} (${err.message})`;
         const unavailable = (more: string): FirkinUnavailableError =>
           new FirkinUnavailableError(why + more, undefined, undefined, undefined, undefined, { cause: err });
@@ -160,6 +180,28 @@ export class FirkinClient {
     }
   }
 }
+
+/** Codes of a server certificate that failed verification (OpenSSL's X509_V_ERR names as Node.js reports them, and its host name check). */
+const SERVER_CERTIFICATE_REFUSED =
+  /^(CERT_\w+|ERR_TLS_CERT_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|HOSTNAME_MISMATCH)$/;
+/**
+ * Other TLS failures no retry mends: a handshake alert (e.g. the server refused the client's
+ * certificate), a protocol mismatch (EPROTO: OpenSSL's "wrong version number", as for an
+ * https: URL to a plain HTTP listener).
+ */
+const TLS_FAILURE = /^(ERR_TLS_\w+|ERR_SSL_\w+|EPROTO)$/;
+
+/** The code and a description of a TLS failure that no retry mends; undefined for any other failure. */
+function tlsFailure(cause: unknown): { code: string; what: string } | undefined {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (SERVER_CERTIFICATE_REFUSED.test(code)) return { code, what: "the server's certificate was refused" };
+  if (TLS_FAILURE.test(code)) return { code, what: 'the TLS handshake failed' };
+  return undefined;
+}
+
+/** In a `u` regex a surrogate pair is one code point, so this matches only a surrogate without its other half. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 function encodeKey(key: string): string {
   return key === '.' || key === '..' ? key.replaceAll('.', '%2E') : encodeURIComponent(key);

@@ -18,9 +18,10 @@ export class FirkinError extends Error {
 }
 
 /**
- * The service could not serve the request now: a 5xx answer, or no answer at all
- * (connection refused or reset, a timeout), after the retries the operation allows.
- * `retryAfter` (seconds) is the server's Retry-After when it sent one.
+ * The service could not serve the request now: a 5xx or 429 (too many requests)
+ * answer, or no answer at all (connection refused or reset, a timeout), after the
+ * retries the operation allows. `retryAfter` (seconds) is the server's Retry-After
+ * when it sent one.
  */
 export class FirkinUnavailableError extends FirkinError {
   override name = 'FirkinUnavailableError';
@@ -37,7 +38,45 @@ export class FirkinUnavailableError extends FirkinError {
   }
 }
 
-/** The server refused the request as made (a 4xx problem other than 401/403): sending it again will not help. */
+/**
+ * The answer's body was larger than the client's `maxResponseBytes`: a broken or
+ * hostile server (or proxy). The client stopped reading it and closed the connection;
+ * it is not retried. `status` is the answer's HTTP status (for a write, the server
+ * did answer: a 201 means it was stored).
+ */
+export class FirkinResponseTooLargeError extends FirkinUnavailableError {
+  override name = 'FirkinResponseTooLargeError';
+  constructor(
+    message: string,
+    status: number,
+    /** The client's maxResponseBytes. */
+    readonly limit: number,
+  ) {
+    super(message, status, undefined, undefined, undefined);
+  }
+}
+
+/**
+ * The TLS handshake failed: the server's certificate was refused (not signed by a
+ * trusted CA, expired, for another host name; `code` says which, e.g.
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), or the two sides could not agree on TLS at all
+ * (`ERR_SSL_*`, e.g. an https: URL for an http: listener). Thrown at once, never
+ * retried: only a change of certificate or of the client's `tls` options helps.
+ * The request was not sent.
+ */
+export class FirkinTlsError extends FirkinError {
+  override name = 'FirkinTlsError';
+  constructor(
+    message: string,
+    /** The OpenSSL or Node.js error code. */
+    readonly code: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The server refused the request as made (a 4xx problem other than 401/403/429): sending it again will not help. */
 export class FirkinRejectedError extends FirkinError {
   override name = 'FirkinRejectedError';
   constructor(
@@ -92,6 +131,7 @@ export function errorFor(operation: string, problem: Problem, retryAfter: number
   const { status, type, title, detail } = problem;
   const message = `firkin ${operation}: ${status}${title === undefined ? '' : ` ${title}`}${detail === undefined ? '' : `: ${detail}`}`;
   if (status === 401 || status === 403) return new FirkinUnauthorisedError(message, status, type, detail);
-  if (status >= 500) return new FirkinUnavailableError(message, status, retryAfter, type, detail);
+  // 429: too many requests (the namespace's rate limit, or failed authentications): the same request may succeed after Retry-After.
+  if (status >= 500 || status === 429) return new FirkinUnavailableError(message, status, retryAfter, type, detail);
   return new FirkinRejectedError(message, status, type, detail);
 }

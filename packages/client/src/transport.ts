@@ -35,13 +35,26 @@ export class NoAnswer extends Error {
   override name = 'NoAnswer';
 }
 
+/** The answer's body (declared or as it arrived) was larger than the transport's limit: the rest was not read. */
+export class TooLarge extends Error {
+  override name = 'TooLarge';
+  constructor(
+    readonly status: number,
+    readonly limit: number,
+  ) {
+    super(`the answer's body exceeds ${limit} bytes`);
+  }
+}
+
 export class Transport {
   readonly #agent: http.Agent;
   readonly #request: typeof http.request;
   readonly #origin: URL;
+  readonly #maxResponseBytes: number;
 
-  constructor(origin: URL, tls: TlsOptions | undefined) {
+  constructor(origin: URL, tls: TlsOptions | undefined, maxResponseBytes: number) {
     this.#origin = origin;
+    this.#maxResponseBytes = maxResponseBytes;
     const secure = origin.protocol === 'https:';
     if (!secure && origin.protocol !== 'http:') throw new TypeError(`baseUrl must be http: or https:, not ${origin.protocol}`);
     if (!secure && tls !== undefined) throw new TypeError('tls options need an https: baseUrl');
@@ -75,15 +88,28 @@ export class Transport {
         failed(err);
       });
       req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        // Memory stays bounded whatever the server sends: refuse a declared length at once, count the rest as it comes.
+        const tooLarge = (): void => {
+          clearTimeout(timer);
+          reject(new TooLarge(status, this.#maxResponseBytes));
+          req.destroy();
+        };
+        if (Number(res.headers['content-length'] ?? 0) > this.#maxResponseBytes) return tooLarge();
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let received = 0;
+        res.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > this.#maxResponseBytes) return tooLarge();
+          chunks.push(chunk);
+        });
         res.on('error', (err) => {
           clearTimeout(timer);
           failed(err);
         });
         res.on('end', () => {
           clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+          resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
         });
       });
       req.end(attempt.body);

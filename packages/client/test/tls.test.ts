@@ -1,13 +1,18 @@
 /**
  * FirkinClient over HTTPS with bearer tokens, and with client certificates
  * (mutual TLS), against a real `firkin serve`: access granted, and the typed
- * FirkinUnauthorisedError for 401 and 403.
+ * FirkinUnauthorisedError for 401 and 403. And TLS failures (a server certificate
+ * the client does not trust, an https: URL for a plain listener) thrown at once as
+ * FirkinTlsError, not retried until timeoutMs.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { FirkinClient, FirkinUnauthorisedError } from '../src/index.js';
+import { FirkinClient, FirkinTlsError, FirkinUnauthorisedError } from '../src/index.js';
 import { startFirkin, TestPki } from './helpers/firkin.js';
 
 const pki = new TestPki();
@@ -94,5 +99,51 @@ describe('FirkinClient with a client certificate (mutual TLS)', () => {
     const reader = client({ tls: { ca, cert: readFileSync(readerCert.cert), key: readFileSync(readerCert.key) } }, base);
     assert.equal((await reader.get('mtls key'))?.value.toString(), 'v');
     await assert.rejects(reader.delete('mtls key'), unauthorised(403));
+  });
+});
+
+describe('FirkinClient TLS failures', () => {
+  let requests = 0;
+  const listen = async (server: http.Server): Promise<number> => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    return (server.address() as AddressInfo).port;
+  };
+  const handler: http.RequestListener = (_req, res) => {
+    requests++;
+    res.end();
+  };
+  const refusedAtOnce = async (c: FirkinClient, code: RegExp, what: RegExp): Promise<void> => {
+    const started = Date.now();
+    await assert.rejects(c.get('secret key'), (err: unknown) => {
+      assert.ok(err instanceof FirkinTlsError, String(err));
+      assert.match(err.code, code);
+      assert.match(err.message, what);
+      assert.ok(!err.message.includes('secret'));
+      return true;
+    });
+    const took = Date.now() - started;
+    assert.ok(took < 2000, `thrown after ${took} ms, not retried until timeoutMs`);
+  };
+
+  it("throws FirkinTlsError at once when the server's certificate is not signed by a trusted CA, or is self-signed", async () => {
+    const port = await listen(https.createServer({ cert: readFileSync(server.cert), key: readFileSync(server.key) }, handler));
+    // No ca: Node's bundled roots do not know the test CA.
+    await refusedAtOnce(client({ timeoutMs: 10_000 }, `https://127.0.0.1:${port}/s/`), /^UNABLE_TO_VERIFY_LEAF_SIGNATURE$/, /server's certificate was refused/);
+    const otherCa = readFileSync(new TestPki().ca);
+    await refusedAtOnce(client({ timeoutMs: 10_000, tls: { ca: otherCa } }, `https://127.0.0.1:${port}/s/`), /^UNABLE_TO_VERIFY_LEAF_SIGNATURE$/, /server's certificate was refused/);
+    const selfSigned = new TestPki();
+    const selfPort = await listen(https.createServer({ cert: readFileSync(selfSigned.ca), key: readFileSync(selfSigned.caKey) }, handler));
+    await refusedAtOnce(client({ timeoutMs: 10_000 }, `https://127.0.0.1:${selfPort}/s/`), /^DEPTH_ZERO_SELF_SIGNED_CERT$/, /server's certificate was refused/);
+    assert.equal(requests, 0);
+  });
+
+  it('throws FirkinTlsError at once for an https: URL to a plain HTTP listener', async () => {
+    const port = await listen(http.createServer(handler));
+    await refusedAtOnce(client({ timeoutMs: 10_000, tls: { ca } }, `https://127.0.0.1:${port}/s/`), /^EPROTO$/, /TLS handshake failed/);
+    assert.equal(requests, 0);
   });
 });

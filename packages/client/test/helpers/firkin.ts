@@ -86,11 +86,11 @@ export function cassandraSection(keyspace: string): Record<string, unknown> {
 export class TestPki {
   readonly dir = tempDir();
   readonly ca = join(this.dir, 'ca.pem');
-  readonly #caKey = join(this.dir, 'ca.key');
+  readonly caKey = join(this.dir, 'ca.key');
   #serial = 1;
 
   constructor() {
-    openssl('req', '-x509', ...EC, '-keyout', this.#caKey, '-out', this.ca, '-days', '1', '-subj', '/CN=firkin-client test CA');
+    openssl('req', '-x509', ...EC, '-keyout', this.caKey, '-out', this.ca, '-days', '1', '-subj', '/CN=firkin-client test CA');
   }
 
   /** Files of a certificate for `cn` signed by the CA. */
@@ -98,7 +98,7 @@ export class TestPki {
     const [key, csr, cert, ext] = ['key', 'csr', 'pem', 'ext'].map((suffix) => join(this.dir, `${cn}.${suffix}`)) as [string, string, string, string];
     openssl('req', ...EC, '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`);
     writeFileSync(ext, `extendedKeyUsage=${usage}\n${usage === 'serverAuth' ? 'subjectAltName=IP:127.0.0.1\n' : ''}`);
-    openssl('x509', '-req', '-in', csr, '-CA', this.ca, '-CAkey', this.#caKey, '-set_serial', String(this.#serial++), '-days', '1', '-out', cert, '-extfile', ext);
+    openssl('x509', '-req', '-in', csr, '-CA', this.ca, '-CAkey', this.caKey, '-set_serial', String(this.#serial++), '-days', '1', '-out', cert, '-extfile', ext);
     return { cert, key };
   }
 }
