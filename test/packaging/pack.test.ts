@@ -9,6 +9,10 @@
  * prepack build (which empties dist/) must not pull the compiled tests from under
  * the other test files running beside this one; the prepack scripts are checked
  * to exist instead.
+ *
+ * Installing the tarballs into the project needs the npm registry, or a warm npm
+ * cache: the server's dependencies and express-session come from there
+ * (`--prefer-offline` uses the cache when it holds them).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';

@@ -1,1 +1,1 @@
-export { FirkinStore, type FirkinStoreOptions, type Serializer } from './store.js';
+export { FirkinStore, type FirkinStoreClient, type FirkinStoreOptions, type Serializer } from './store.js';

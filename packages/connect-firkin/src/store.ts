@@ -9,16 +9,28 @@
  */
 import session from 'express-session';
 import type { SessionData } from 'express-session';
-import type { FirkinClient } from 'firkin-client';
 
 export interface Serializer {
   parse(text: string): SessionData | Promise<SessionData>;
   stringify(data: SessionData): string;
 }
 
+/**
+ * What the store uses of a FirkinClient (firkin-client's), by shape rather than by
+ * class: a FirkinClient from any copy of firkin-client fits (a class with private
+ * fields would only accept the copy connect-firkin was compiled against), and so
+ * does a test double.
+ */
+export interface FirkinStoreClient {
+  get(key: string): Promise<{ readonly value: Buffer } | undefined>;
+  set(key: string, value: string, options: { ttl?: number }): Promise<unknown>;
+  touch(key: string, options: { ttl?: number }): Promise<unknown>;
+  delete(key: string): Promise<unknown>;
+}
+
 export interface FirkinStoreOptions {
-  /** The client of the Firkin namespace that holds the sessions. */
-  readonly client: FirkinClient;
+  /** The client of the Firkin namespace that holds the sessions (a FirkinClient). */
+  readonly client: FirkinStoreClient;
   /** Prepended to every session ID to make its key (default `sess:`). */
   readonly prefix?: string;
   /**
@@ -37,7 +49,7 @@ type Callback = (err?: unknown) => void;
 type GetCallback = (err: unknown, data?: SessionData | null) => void;
 
 export class FirkinStore extends session.Store {
-  readonly client: FirkinClient;
+  readonly client: FirkinStoreClient;
   readonly prefix: string;
   readonly ttl: number | ((data: SessionData) => number) | undefined;
   readonly disableTouch: boolean;
@@ -84,12 +96,13 @@ export class FirkinStore extends session.Store {
 
   /** Seconds the session should live from now: `ttl` if a function, else the cookie's expiry, else `ttl`, else undefined (the server's default). */
   #ttlOf(data: SessionData): number | undefined {
-    if (typeof this.ttl === 'function') return this.ttl(data);
+    // Whole seconds, as Firkin takes them: a fraction rounds up (never to a shorter life, nor to 0 and a delete).
+    if (typeof this.ttl === 'function') return Math.ceil(this.ttl(data));
     const expires = data.cookie?.expires;
     if (expires !== undefined && expires !== null) {
       return Math.ceil((new Date(expires).getTime() - Date.now()) / 1000);
     }
-    return this.ttl;
+    return this.ttl === undefined ? undefined : Math.ceil(this.ttl);
   }
 }
 

@@ -13,7 +13,7 @@ import express from 'express';
 import session from 'express-session';
 import type { SessionData } from 'express-session';
 import { FirkinClient } from 'firkin-client';
-import { FirkinStore, type FirkinStoreOptions } from '../src/index.js';
+import { FirkinStore, type FirkinStoreClient, type FirkinStoreOptions } from '../src/index.js';
 // The server-spawning helper of firkin-client's tests (built first by the root build): its types from
 // the source tree's point of view, the module from the compiled test's (dist/test/).
 import type * as Helpers from '../../client/dist/test/helpers/firkin.js';
@@ -163,5 +163,45 @@ describe('FirkinStore options', () => {
   it('hands errors to the callback (an unreachable Firkin)', async () => {
     const store = new FirkinStore({ client: new FirkinClient({ baseUrl: 'http://127.0.0.1:1/s/', timeoutMs: 100 }) });
     await assert.rejects(promisify(store.get.bind(store))('x'), /ECONNREFUSED/);
+  });
+});
+
+describe('FirkinStore with any client of the right shape', () => {
+  /**
+   * A test double, typed only by FirkinStoreClient: that it compiles as the store's
+   * `client` is the point (a FirkinClient-typed option refuses it, its private fields
+   * making the class nominal, as it refuses a FirkinClient from another copy of firkin-client).
+   */
+  const recording = () => {
+    const calls: Array<[string, string, number | undefined]> = [];
+    const client: FirkinStoreClient = {
+      get: async () => undefined,
+      set: async (key, _value, options) => void calls.push(['set', key, options.ttl]),
+      touch: async (key, options) => (calls.push(['touch', key, options.ttl]), true),
+      delete: async (key) => void calls.push(['delete', key, undefined]),
+    };
+    return { client, calls };
+  };
+
+  it('rounds a ttl function\'s fractional seconds up, for set and touch (never to 0 and a delete)', async () => {
+    const { client, calls } = recording();
+    const fractions = [59.2, 0.4];
+    const store = new FirkinStore({ client, ttl: () => fractions.shift() ?? 1.5 });
+    const session = { cookie: { originalMaxAge: null, path: '/' } } as unknown as SessionData;
+    await promisify(store.set.bind(store))('a', session);
+    await promisify(store.set.bind(store))('b', session);
+    await promisify(store.touch.bind(store))('c', session);
+    assert.deepEqual(calls, [
+      ['set', 'sess:a', 60],
+      ['set', 'sess:b', 1],
+      ['touch', 'sess:c', 2],
+    ]);
+  });
+
+  it('rounds a fractional number ttl up too', async () => {
+    const { client, calls } = recording();
+    const store = new FirkinStore({ client, ttl: 30.5 });
+    await promisify(store.set.bind(store))('a', { cookie: { originalMaxAge: null, path: '/' } } as unknown as SessionData);
+    assert.deepEqual(calls, [['set', 'sess:a', 31]]);
   });
 });
