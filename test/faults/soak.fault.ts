@@ -1,5 +1,5 @@
 /**
- * Soak: mixed load at about 70 % of the measured maximum for FIRKIN_SOAK_SECONDS
+ * Soak: mixed load at 60 % of the measured maximum for FIRKIN_SOAK_SECONDS
  * (default 240, for CI; FIRKIN_SOAK_SECONDS=600 for the full ten minutes) against a real
  * `firkin serve` (one process), on the embedded engine and on the single Cassandra
  * node. The load comes from the benchmarks' Go load generator (a Node.js client beside
@@ -23,6 +23,8 @@ import { until } from '../helpers/wait.js';
 import { processStats } from '../../tools/proc-stats.js';
 
 const SECONDS = Number(process.env.FIRKIN_SOAK_SECONDS ?? 240);
+/** The soak's rate, a fraction of the measured maximum: load a server sustains, with room for the collections the test forces. */
+const LOAD_FRACTION = 0.6;
 const KEYS = 20_000;
 /**
  * Seconds of load before the warm level is taken: a fifth of the run, at least 120 s (at
@@ -60,7 +62,7 @@ function median(xs: number[]): number {
 
 describe('soak', () => {
   for (const [engine, config] of Object.entries(engines)) {
-    it(`${engine}: ${SECONDS} s of mixed load at 70 % of its maximum without an error or a lost write`, { timeout: (SECONDS + 300) * 1000 }, async (t) => {
+    it(`${engine}: ${SECONDS} s of mixed load at ${LOAD_FRACTION * 100} % of its maximum without an error or a lost write`, { timeout: (SECONDS + 300) * 1000 }, async (t) => {
       assert.ok(SECONDS >= WARM_UP + 30 + 40, `FIRKIN_SOAK_SECONDS=${SECONDS}: too short for a warm-up and two measurement windows (at least 140)`);
       const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim();
       const f = await spawnFirkin(tempDir(), await config(), { env: { ...process.env, NODE_OPTIONS: nodeOptions } });
@@ -80,12 +82,14 @@ describe('soak', () => {
         const load = (connections: number, rate: number, seconds: number, prefix: string) =>
           runLoadgen({ base, workload: 'verify', connections, rate, seconds, keys: KEYS, prefix: `${prefix}-${run}:`, signal: abort.signal });
 
-        // The maximum: a closed loop on 32 connections for 5 s (verified too).
-        const max = await load(32, 0, 5, 'soakmax');
+        // The maximum: a closed loop on 32 connections for 15 s (verified too). A shorter burst
+        // overstates what the embedded store sustains once its writes reach the disk: one run
+        // measured 10 874 req/s in 5 s and then kept up with only 7 265 req/s (67 %) over 240 s.
+        const max = await load(32, 0, 15, 'soakmax');
         assert.equal(max.errors, 0, `errors while measuring the maximum: ${max.failures?.join('; ')}`);
         assert.equal(max.lost, 0, `lost writes while measuring the maximum: ${max.failures?.join('; ')}`);
         assert.ok(max.rps >= 100, `a maximum of ${max.rps.toFixed(0)} req/s: the machine is too busy to soak`);
-        const rate = Math.round(max.rps * 0.7);
+        const rate = Math.round(max.rps * LOAD_FRACTION);
 
         // The soak: an open loop at `rate`. Every 10 s, and once more after the load, a full
         // collection and a measurement. Warm level: the median of the measurements in the
@@ -117,7 +121,7 @@ describe('soak', () => {
         const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
         t.diagnostic(
           `injected: ${SECONDS} s of mixed load (72 % GET, 25 % POST of 1–2 KiB, 3 % DELETE over ${KEYS} keys) at ${rate} req/s, ` +
-            `70 % of a measured ${max.rps.toFixed(0)} req/s (closed loop, 32 connections, ${max.errors} errors); ` +
+            `${LOAD_FRACTION * 100} % of a measured ${max.rps.toFixed(0)} req/s (closed loop, 32 connections, ${max.errors} errors); ` +
             `observed: ${soak.requests} requests in ${soak.seconds.toFixed(1)} s (${soak.missed} not sent for lateness), ${soak.errors} errors, ` +
             `statuses ${JSON.stringify(soak.statuses)}, latency p50 ${soak.latency_ms.p50} ms p99 ${soak.latency_ms.p99} ms max ${soak.latency_ms.max} ms; ` +
             `read back ${soak.verified} keys, ${soak.lost} lost; ` +
