@@ -1,0 +1,190 @@
+/**
+ * One namespace of the embedded engine (lmdb-engine.ts describes the layout): its
+ * values and their expiry index, each write in one LMDB write transaction that is
+ * acknowledged once flushed to disk.
+ */
+import type { Database, RootDatabase } from 'lmdb';
+import {
+  StorageUnavailableError,
+  type Condition,
+  type KeyValueStore,
+  type SetOutcome,
+  type StoredValue,
+  type Touched,
+} from '../engine.js';
+import { conditionHolds, valueVersion } from '../version.js';
+import { writeCost, type SpaceBudget } from './space.js';
+
+/** On-disk record: [expiresAtMs (0: never), version, value]. */
+type StoredRecord = [number, string, Buffer];
+type ExpiryKey = [number, string];
+
+/** LMDB's statistics of one database (lmdb's getStats()). */
+export interface DbStats {
+  readonly pageSize: number;
+  readonly entryCount: number;
+  readonly treeBranchPageCount: number;
+  readonly treeLeafPageCount: number;
+  readonly overflowPages: number;
+}
+
+/** A write whose commit has not been flushed after this long is reported unavailable (503). */
+const FLUSH_TIMEOUT_MS = 10_000;
+
+/** Whether a record is still live at `now` (ms). */
+const isLive = (record: StoredRecord, now: number): boolean => record[0] === 0 || record[0] > now;
+
+export class EmbeddedStore implements KeyValueStore {
+  private readonly values: Database<StoredRecord, string>;
+  private readonly expiry: Database<number, ExpiryKey>;
+
+  constructor(
+    private readonly root: RootDatabase,
+    name: string,
+    /** False once the engine is closed: LMDB must not be touched after that. */
+    private readonly isOpen: () => boolean,
+    private readonly space: SpaceBudget,
+    private readonly pageSize: number,
+  ) {
+    this.values = root.openDB<StoredRecord, string>({ name: `ns:${name}` });
+    this.expiry = root.openDB<number, ExpiryKey>({ name: `exp:${name}` });
+  }
+
+  async get(key: string): Promise<StoredValue | undefined> {
+    if (!this.isOpen()) throw new StorageUnavailableError('embedded engine is closed');
+    let record: StoredRecord | undefined;
+    try {
+      record = this.values.get(key);
+    } catch (err) {
+      throw new StorageUnavailableError('embedded read failed', { cause: err });
+    }
+    if (record === undefined) return undefined;
+    const now = Date.now();
+    if (!isLive(record, now)) return undefined;
+    const [expiresAt, version, value] = record;
+    return { value, version, ttl: expiresAt === 0 ? null : Math.ceil((expiresAt - now) / 1000) };
+  }
+
+  async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
+    if (!this.isOpen()) throw new StorageUnavailableError('embedded engine is closed');
+    const bytes = writeCost(Buffer.byteLength(key), value.length, this.pageSize);
+    this.space.admit(bytes); // throws StorageFullError at the bound
+    const expiresAt = ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0;
+    const version = valueVersion(value);
+    let previous: string | null | false | undefined;
+    try {
+      // The transaction's result: the replaced live version (null: none), or false if the condition failed.
+      previous = await this.write((): string | null | false => {
+        const old = this.values.get(key);
+        const live = old !== undefined && isLive(old, Date.now()) ? old : undefined;
+        if (!conditionHolds(condition, live?.[1])) return false;
+        this.replace(key, old, [expiresAt, version, value]);
+        return live?.[1] ?? null;
+      });
+    } finally {
+      this.space.settle(bytes, previous !== undefined && previous !== false);
+    }
+    return previous === false ? { applied: false } : { applied: true, version, previousVersion: previous };
+  }
+
+  /**
+   * Read and rewrite in one write transaction: the same bytes and version, a new expiry.
+   * Never refused by the size bound, like a delete: it stores nothing new, and refusing
+   * it at the bound would end sessions early.
+   */
+  async touch(key: string, ttlSeconds: number): Promise<Touched | undefined> {
+    const version = await this.write((): string | undefined => {
+      const old = this.values.get(key);
+      const now = Date.now();
+      if (old === undefined || !isLive(old, now)) return undefined;
+      this.replace(key, old, [ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0, old[1], old[2]]);
+      return old[1];
+    });
+    return version === undefined ? undefined : { version, ttl: ttlSeconds > 0 ? ttlSeconds : null };
+  }
+
+  /** Never refused by the size bound: LMDB grows the map for it if need be, and frees the pages. */
+  async delete(key: string): Promise<void> {
+    const removed = await this.write(() => {
+      const old = this.values.get(key);
+      if (old === undefined) return false;
+      if (old[0] !== 0) this.expiry.removeSync([old[0], key]);
+      this.values.removeSync(key);
+      return true;
+    });
+    if (removed) this.space.freed();
+  }
+
+  /**
+   * Empty the namespace and its expiry index in one child transaction: a failure
+   * aborts both, so no value is ever left without its index entry or the reverse.
+   * Never refused by the size bound, like a delete.
+   */
+  async truncate(): Promise<void> {
+    await this.write(() => {
+      this.values.clearSync();
+      this.expiry.clearSync();
+    }, true);
+    this.space.freed();
+  }
+
+  /** Values stored, expired ones not yet swept included (LMDB's own count). */
+  entries(): number {
+    return (this.values.getStats() as DbStats).entryCount;
+  }
+
+  /**
+   * Delete up to `limit` entries that expired before `now`: how many index entries it
+   * consumed, and how many values it removed (an index entry whose value was rewritten
+   * since removes none).
+   */
+  sweepBatch(now: number, limit: number): Promise<{ consumed: number; removed: number }> {
+    return this.write(() => {
+      const due = Array.from(this.expiry.getKeys({ start: [0], end: [now], limit }));
+      let removed = 0;
+      for (const [expiresAt, key] of due) {
+        const record = this.values.get(key);
+        if (record !== undefined && record[0] === expiresAt) {
+          this.values.removeSync(key);
+          removed++;
+        }
+        this.expiry.removeSync([expiresAt, key]);
+      }
+      return { consumed: due.length, removed };
+    });
+  }
+
+  /** Within a write transaction: store `record` in place of `old`, moving its expiry index entry. */
+  private replace(key: string, old: StoredRecord | undefined, record: StoredRecord): void {
+    if (old !== undefined && old[0] !== 0) this.expiry.removeSync([old[0], key]);
+    this.values.putSync(key, record);
+    if (record[0] !== 0) this.expiry.putSync([record[0], key], 1);
+  }
+
+  /**
+   * Run `body` in a write transaction and resolve once the commit is flushed to disk.
+   * `abortable`: as a child transaction, undone whole if `body` throws (lmdb-js commits
+   * what a plain transaction callback wrote before it threw, with its batch).
+   */
+  private async write<T>(body: () => T, abortable = false): Promise<T> {
+    if (!this.isOpen()) throw new StorageUnavailableError('embedded engine is closed');
+    let result: T;
+    try {
+      result = await (abortable ? this.values.childTransaction(body) : this.values.transaction(body));
+      // lmdb resolves `flushed` only on success: bound the wait so a failing fsync answers 503, not never.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.root.flushed,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`commit not flushed within ${FLUSH_TIMEOUT_MS} ms`)), FLUSH_TIMEOUT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
+    } catch (err) {
+      // lmdb later rejects a second promise with the commit's own error (ENOSPC, EIO, EFBIG…):
+      // handle it so it cannot surface as an unhandled rejection.
+      (err as { commitError?: Promise<unknown> }).commitError?.catch(() => undefined);
+      throw new StorageUnavailableError('embedded write failed', { cause: err });
+    }
+    return result;
+  }
+}
