@@ -8,12 +8,13 @@
 import { parseArgs } from 'node:util';
 import cluster from 'node:cluster';
 import { runPrimary } from './cluster.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError } from './base/config-error.js';
+import { version } from './base/version.js';
+import { loadConfig } from './config/load.js';
 import type { FirkinConfig } from './config/types.js';
 import { checkTlsFiles, TlsFileError } from './config/tls-files.js';
 import { startService, type Service } from './service.js';
 import { applySchema, schemaStatements } from './storage/cassandra/schema.js';
-import { VERSION } from './version.js';
 
 const USAGE = `Usage:
   firkin serve [--config FILE]         run the service (no config: embedded engine in ./data, 127.0.0.1:8081)
@@ -47,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const { values, positionals } = parsed;
   if (values.version) {
-    process.stdout.write(`${VERSION}\n`);
+    process.stdout.write(`${version()}\n`);
     return;
   }
   const command = positionals[0];

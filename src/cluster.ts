@@ -14,8 +14,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
 import type { FirkinConfig } from './config/types.js';
 import type { TopKeysReport, TopKeysWindow } from './insight/write-insight.js';
-import { createLogger, KEY_HASH_SECRET_ENV, openLogSink } from './log/logger.js';
-import { snapshot } from './metrics/snapshot.js';
+import { KEY_HASH_SECRET_ENV } from './log/key-hash.js';
+import { createLogger, openLogSink } from './log/logger.js';
+import { snapshot } from './base/snapshot.js';
 import { withV8Flags } from './runtime-flags.js';
 
 type Ask = { readonly type: 'firkin:ask'; readonly id: string; readonly what: 'metrics' | 'top-keys' };

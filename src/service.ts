@@ -1,24 +1,32 @@
 /**
  * The whole service put together, in the order a request travels:
- * config -> server (routing, limits, endpoints) -> namespace -> storage engine,
- * with metrics and logging at the edges.
+ * config → transport (listener, lanes, TLS) → API (routes, answers) → access
+ * (who may) and namespace (policy) → storage engine; metrics, logging and the
+ * write-pattern insight at the edges, wired here through the hooks each layer
+ * declares. This is the only module that knows them all.
  */
 import type { DestinationStream } from 'pino';
+import { Authentication } from './access/authentication.js';
+import { serviceEndpoints } from './api/endpoints.js';
+import { createApi } from './api/handler.js';
+import { Readiness } from './api/readiness.js';
+import type { ServiceState } from './base/request.js';
+import { version } from './base/version.js';
 import { looseFiles } from './config/file-modes.js';
 import type { FirkinConfig } from './config/types.js';
 import { WriteInsight } from './insight/write-insight.js';
+import { KeyHasher, takeSharedKeyHashSecret } from './log/key-hash.js';
 import { createLogger, openLogSink, type Logger } from './log/logger.js';
 import type { LogSink } from './log/syslog.js';
+import { InstrumentedStore } from './metrics/instrumented-store.js';
 import { Metrics } from './metrics/metrics.js';
-import { openNamespaces, type Namespace } from './namespace/namespace.js';
-import { ByteBudget } from './server/byte-budget.js';
-import { Authentication } from './server/authentication.js';
-import { serviceEndpoints } from './server/endpoints.js';
-import { Readiness } from './server/readiness.js';
-import { startServer, type RunningServer } from './server/server.js';
+import { requestObserver } from './metrics/requests.js';
+import { Namespace, namespaceSpec } from './namespace/namespace.js';
 import type { StorageEngine } from './storage/engine.js';
 import { openEngine } from './storage/open.js';
-import { VERSION } from './version.js';
+import { ByteBudget } from './transport/byte-budget.js';
+import { InFlight } from './transport/in-flight.js';
+import { startListener, type RunningListener } from './transport/listener.js';
 import { workerChannel } from './cluster.js';
 
 export interface Service {
@@ -27,6 +35,10 @@ export interface Service {
   readonly engine: StorageEngine;
   readonly namespaces: readonly Namespace[];
   readonly metrics: Metrics;
+  /** This process's key hashes (log lines, /admin/top-keys). */
+  readonly hasher: KeyHasher;
+  /** Requests being served now (the one count max_in_flight bounds). */
+  inFlight(): number;
   /** The admin listener's URL when the admin endpoints have their own. */
   readonly adminUrl: string | undefined;
   /** Re-open the log destination (SIGHUP). */
@@ -58,55 +70,104 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     level: config.logLevel,
     destination: options.logDestination ?? sink!,
   });
+  // A worker shares its primary's secret, so that the hashes of every worker agree.
+  const hasher = new KeyHasher(takeSharedKeyHashSecret());
   for (const warning of config.warnings) logger.warn(warning);
   for (const { file, mode, message } of looseFiles(config)) logger.warn({ file, mode }, message);
   let engine: StorageEngine;
   try {
-    engine = await openEngine(config, logger, metrics);
+    engine = await openEngine(config, logger, { onReclaimed: (namespace, count) => metrics.expiredReclaimed(namespace, count) });
   } catch (err) {
     await sink?.end();
     throw err;
   }
-  const insight = new WriteInsight(config.insight, metrics);
-  const namespaces = openNamespaces(config.namespaces, engine, {
-    metrics,
-    insight,
-    compareSampleRate: config.insight.compareSampleRate,
+  if (engine.space !== undefined) metrics.embedded(engine.space);
+
+  const insight = new WriteInsight(config.insight, hasher);
+  const namespaces = config.namespaces.map((c) => {
+    const store = new InstrumentedStore(engine.store(namespaceSpec(c)), metrics, c.name, engine.kind);
+    return new Namespace(c, {
+      store,
+      storeKnowsPrevious: engine.knowsPreviousVersion,
+      sampleRead: (key) => store.compareRead(key),
+      compareSampleRate: config.insight.compareSampleRate,
+      onWritten: (namespace, key, bytes, unchanged) => {
+        metrics.written(namespace, bytes, unchanged);
+        insight.written(namespace, key);
+      },
+    });
   });
-  const readiness = new Readiness(engine, config.readinessTimeoutMs, metrics);
+
+  const state: ServiceState = { draining: false };
+  const inFlight = new InFlight();
+  metrics.trackInFlight(() => inFlight.count);
+  const readiness = new Readiness(engine, config.readinessTimeoutMs, state, (ready) => metrics.setReady(ready));
+  // In a worker, /metrics and /admin/top-keys show every worker's: the primary collects them.
   const cluster = workerChannel({ metricsJson: () => metrics.registry.getMetricsAsJSON(), topKeys: () => insight.report(config.insight.sketchSize) }); // the whole sketch: the primary merges
-  const auth = new Authentication(config, logger, metrics);
-  const endpointOptions = { config, engine: engine.kind, metrics, insight, readiness, cluster, auth, logger, namespaces };
-  const common = { config, logger, engine: engine.kind, metrics, auth, closing: () => readiness.isDraining, budget: new ByteBudget(config.maxBufferedBytes) };
+  const auth = new Authentication(config, logger, (status) => metrics.authRefused(status));
+  const endpointOptions = {
+    config,
+    engine: engine.kind,
+    readiness,
+    logger,
+    namespaces,
+    auth,
+    metrics: {
+      contentType: metrics.registry.contentType,
+      text: async () => (cluster ? String(await cluster.ask('metrics')) : await metrics.registry.metrics()),
+    },
+    topKeys: async () => (cluster ? await cluster.ask('top-keys') : insight.report()),
+    onTruncation: (namespace: string, result: Parameters<Metrics['truncation']>[1]) => metrics.truncation(namespace, result),
+  };
+  const hooks = requestObserver(metrics, logger, hasher, engine.kind);
+  const listenerOptions = {
+    config,
+    logger,
+    hooks,
+    refusals: auth.refusals,
+    limits: { maxInFlight: config.maxInFlight, inFlight, budget: new ByteBudget(config.maxBufferedBytes), writeTimeoutMs: config.writeTimeoutMs, state },
+  };
+  const apiOptions = {
+    maxKeyBytes: config.maxKeyBytes,
+    maxValueBytes: config.maxValueBytes,
+    mutualTls: config.tls?.ca !== undefined,
+    auth,
+    logger,
+    hasher,
+    engine: engine.kind,
+  };
   const adminApart = config.admin.enabled && config.admin.listen !== undefined;
-  const servers: RunningServer[] = [];
+  const listeners: RunningListener[] = [];
   try {
-    servers.push(
-      await startServer({
-        ...common,
-        namespaces,
-        endpoints: serviceEndpoints(endpointOptions, config.admin.enabled && !adminApart ? 'all' : 'service'),
+    listeners.push(
+      await startListener({
+        ...listenerOptions,
+        api: createApi({ ...apiOptions, namespaces, endpoints: serviceEndpoints(endpointOptions, config.admin.enabled && !adminApart ? 'all' : 'service') }),
       }),
     );
     if (adminApart) {
-      servers.push(
-        await startServer({ ...common, namespaces: [], endpoints: serviceEndpoints(endpointOptions, 'admin'), listen: config.admin.listen }),
+      listeners.push(
+        await startListener({
+          ...listenerOptions,
+          api: createApi({ ...apiOptions, namespaces: [], endpoints: serviceEndpoints(endpointOptions, 'admin') }),
+          listen: config.admin.listen,
+        }),
       );
     }
   } catch (err) {
-    await Promise.all(servers.map((s) => s.close(0)));
+    await Promise.all(listeners.map((s) => s.close(0)));
     await engine.close();
     await sink?.end();
     throw err;
   }
-  const [server, adminServer] = servers as [RunningServer, RunningServer | undefined];
+  const [listener, adminListener] = listeners as [RunningListener, RunningListener | undefined];
   void readiness.check(); // sets firkin_storage_ready before the first /readyz
   logger.info(
     {
-      version: VERSION,
+      version: version(),
       node_version: process.version,
-      url: server.url,
-      admin_url: adminServer?.url,
+      url: listener.url,
+      admin_url: adminListener?.url,
       mutual_tls: config.tls?.ca !== undefined,
       authentication: config.authentication,
       engine: engine.kind,
@@ -117,12 +178,14 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   );
   let closing: Promise<void> | undefined;
   return {
-    url: server.url,
-    adminUrl: adminServer?.url,
+    url: listener.url,
+    adminUrl: adminListener?.url,
     logger,
     engine,
     namespaces,
     metrics,
+    hasher,
+    inFlight: () => inFlight.count,
     reopenLogs: () => {
       sink?.reopen();
       logger.info({ log: config.log.kind }, 'log destination re-opened');
@@ -130,7 +193,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     reloadTls: () => {
       if (config.tls === undefined) return;
       try {
-        for (const s of servers) s.reloadTls();
+        for (const s of listeners) s.reloadTls();
         logger.info('TLS certificate, key and CA reloaded');
       } catch (err) {
         logger.error({ err }, 'TLS files not reloaded; the previous ones stay in use');
@@ -147,10 +210,10 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
         // Keep accepting (every answer says Connection: close, /readyz says 503) until load
         // balancers have noticed, then stop accepting and let what is in flight finish.
         if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-        await Promise.all(servers.map((s) => s.close(drainMs)));
+        await Promise.all(listeners.map((s) => s.close(drainMs)));
         // Handlers whose client went away may still be waiting on the engine: give them the rest of the budget.
         const deadline = started + config.shutdownDelayMs + drainMs;
-        while (metrics.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        while (inFlight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         await engine.close();
         logger.info({ drain_ms: Date.now() - started }, 'stopped');
         logger.flush();

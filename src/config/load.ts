@@ -10,6 +10,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { plainWords } from './messages.js';
 import { resolveAccess, resolveNamespaces } from './namespaces.js';
+import { ConfigError } from '../base/config-error.js';
 import { configSchema, MAX_KEY_BYTES_CASSANDRA, MAX_KEY_BYTES_EMBEDDED, type ConfigFile } from './schema.js';
 
 export type * from './types.js';
@@ -46,23 +47,6 @@ export const DEFAULTS = {
     connectTimeoutMs: 5_000,
   },
 } as const;
-
-/**
- * A config problem: `key` is the dotted key path (or undefined for the file as a whole);
- * `target` the file that key names, when the problem is with that file (a TLS key, say).
- */
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string | undefined,
-    readonly key: string | undefined,
-    readonly problem: string,
-    readonly target?: string,
-  ) {
-    const where = key === undefined ? '' : `: ${key}${target === undefined ? '' : ` (${target})`}`;
-    super(`config error in ${file ?? '(built-in defaults)'}${where}: ${oneLine(problem)}`);
-    this.name = 'ConfigError';
-  }
-}
 
 /** Load and validate a config file; with no file, the built-in defaults. */
 export function loadConfig(file?: string): FirkinConfig {
@@ -331,10 +315,6 @@ function dropNulls(value: unknown): unknown {
     return out;
   }
   return value;
-}
-
-function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
 }
 
 /**

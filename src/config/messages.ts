@@ -6,6 +6,7 @@
  * here. Only numbers are repeated back: a text value may be a misplaced secret.
  */
 import type { z } from 'zod';
+import { zodDefinition } from '../base/internals.js';
 
 type RawIssue = z.core.$ZodRawIssue;
 
@@ -78,11 +79,9 @@ export interface NumberRange {
   readonly maxInclusive: boolean;
 }
 
-type CheckDef = { readonly check?: string; readonly value?: unknown; readonly inclusive?: boolean };
-
 /** The range of a z.number() / z.int() schema, or undefined for any other schema. */
 export function numberRange(schema: z.core.$ZodType | undefined): NumberRange | undefined {
-  const def = schema?._zod.def as { type?: string; format?: string; checks?: { _zod: { def: CheckDef } }[] } | undefined;
+  const def = zodDefinition(schema);
   if (def?.type !== 'number') return undefined;
   let range: NumberRange = { whole: def.format !== undefined && /int/.test(def.format), min: undefined, minInclusive: true, max: undefined, maxInclusive: true };
   for (const { _zod } of def.checks ?? []) {

@@ -3,7 +3,7 @@
  * `namespaces:` entries), who may use each (typed certificate identities and
  * token hashes, also for `admin:`), and the rules that keep namespaces apart.
  */
-import { IDENTITY_KINDS, typedIdentity, type IdentityKind } from '../server/tls.js';
+import { IDENTITY_KINDS, typedIdentity, type IdentityKind } from '../base/identity.js';
 import type { AccessConfig, NamespaceConfig, Operation } from './types.js';
 import { OPERATIONS, type ConfigFile } from './schema.js';
 

@@ -13,7 +13,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { ConfigError } from './load.js';
+import { ConfigError } from '../base/config-error.js';
 import type { CassandraConfig, FirkinConfig } from './types.js';
 
 /** A TLS file that cannot be used: `key` is the config key naming it, `path` the file. */

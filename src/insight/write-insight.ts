@@ -8,8 +8,7 @@
  * Two windows are kept: the one filling now and the last complete one.
  */
 import type { InsightConfig } from '../config/types.js';
-import { keyHash } from '../log/logger.js';
-import type { Metrics } from '../metrics/metrics.js';
+import type { KeyHasher } from '../log/key-hash.js';
 import { SpaceSaving } from './space-saving.js';
 
 interface Window {
@@ -57,7 +56,7 @@ export class WriteInsight {
 
   constructor(
     private readonly config: InsightConfig,
-    private readonly metrics: Metrics,
+    private readonly hasher: KeyHasher,
     private readonly now: () => number = Date.now,
   ) {
     this.windowMs = config.windowSeconds * 1000;
@@ -66,11 +65,10 @@ export class WriteInsight {
     this.current = this.newWindow(started - (started % this.windowMs));
   }
 
-  /** An applied write of `bytes`; `unchanged` when known (undefined: not compared). */
-  written(namespace: string, key: string, bytes: number, unchanged: boolean | undefined): void {
-    this.metrics.written(namespace, bytes, unchanged);
+  /** An applied write of `key` in `namespace`. */
+  written(namespace: string, key: string): void {
     this.rotate();
-    this.current.sketch.add(namespace + SEPARATOR + keyHash(namespace, key));
+    this.current.sketch.add(namespace + SEPARATOR + this.hasher.hash(namespace, key));
   }
 
   /** The report, listing `limit` keys per window (the workers send the primary their whole sketch). */

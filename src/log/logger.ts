@@ -2,9 +2,8 @@
  * JSON logs, one object per line, in Kask's shape: `msg`, `appname`, `time`
  * (RFC 3339), `level` (DEBUG, INFO, WARNING, ERROR, FATAL) and `request_id`,
  * plus Firkin's own fields. Session keys never reach a log line in clear: log
- * `keyHash(namespace, key)` where a line needs to name one.
+ * a KeyHasher's hash (key-hash.ts) where a line needs to name one.
  */
-import { createHmac, randomBytes } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LogDestinationConfig, LogLevel } from '../config/types.js';
 import { createSyslogSink, type LogSink } from './syslog.js';
@@ -69,26 +68,4 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
-}
-
-/** Environment variable carrying the key-hash secret from the primary to its workers. */
-export const KEY_HASH_SECRET_ENV = 'FIRKIN_KEY_HASH_SECRET';
-const keyHashSecret = takeSharedSecret() ?? randomBytes(32);
-
-/** Worker processes share the primary's secret, so their hashes agree (src/cluster.ts). */
-function takeSharedSecret(): Buffer | undefined {
-  const hex = process.env[KEY_HASH_SECRET_ENV];
-  delete process.env[KEY_HASH_SECRET_ENV];
-  return hex !== undefined && /^[0-9a-f]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
-}
-
-/**
- * A short keyed hash of a session key in its namespace, for correlating log lines
- * and /admin/top-keys without revealing the key. The namespace is hashed too, so
- * the same key in two namespaces (two values) has two hashes. The secret is random
- * per process (shared by its workers), so a hash cannot be brute-forced back to a
- * key from the logs alone.
- */
-export function keyHash(namespace: string, key: string): string {
-  return createHmac('sha256', keyHashSecret).update(namespace).update('\u0000').update(key).digest('base64url').slice(0, 12);
 }

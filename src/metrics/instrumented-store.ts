@@ -1,17 +1,11 @@
 /**
  * A KeyValueStore that times every call into the storage engine and counts its
  * outcome, so an operator can see how much of a request's time is the engine.
+ * Wrapped around each namespace's store at assembly (src/service.ts): the data path
+ * itself knows only the storage interface.
  */
-import {
-  StorageFullError,
-  StorageOutcomeUnknownError,
-  StorageUnavailableError,
-  type Condition,
-  type KeyValueStore,
-  type SetOutcome,
-  type StoredValue,
-  type Touched,
-} from '../storage/engine.js';
+import type { Condition, KeyValueStore, SetOutcome, StoredValue, Touched } from '../storage/engine.js';
+import { StorageError, type StorageFailure } from '../storage/errors.js';
 import type { Metrics } from './metrics.js';
 
 const SET_OPERATION: Record<Condition['kind'] | 'none', string> = {
@@ -21,13 +15,27 @@ const SET_OPERATION: Record<Condition['kind'] | 'none', string> = {
   version: 'cas',
 };
 
+/** The `result` label of a failed call, per kind of failure (`error`: a permanent failure or a bug). */
+const FAILURE_RESULT: Readonly<Record<StorageFailure, string>> = {
+  unavailable: 'unavailable',
+  timeout: 'timeout',
+  'outcome-unknown': 'unknown',
+  full: 'full',
+  permanent: 'error',
+  corrupt: 'corrupt',
+};
+
 export class InstrumentedStore implements KeyValueStore {
+  readonly acceptsConditions: boolean;
+
   constructor(
     private readonly inner: KeyValueStore,
     private readonly metrics: Metrics,
     private readonly namespace: string,
     private readonly engine: string,
-  ) {}
+  ) {
+    this.acceptsConditions = inner.acceptsConditions;
+  }
 
   get(key: string): Promise<StoredValue | undefined> {
     return this.timed('get', () => this.inner.get(key), (found) => (found === undefined ? 'miss' : 'hit'));
@@ -65,14 +73,7 @@ export class InstrumentedStore implements KeyValueStore {
       this.metrics.storage(this.namespace, this.engine, operation, result(value), (performance.now() - started) / 1000);
       return value;
     } catch (err) {
-      const outcome =
-        err instanceof StorageUnavailableError
-          ? 'unavailable'
-          : err instanceof StorageOutcomeUnknownError
-            ? 'unknown'
-            : err instanceof StorageFullError
-              ? 'full'
-              : 'error';
+      const outcome = err instanceof StorageError ? FAILURE_RESULT[err.kind] : 'error';
       this.metrics.storage(this.namespace, this.engine, operation, outcome, (performance.now() - started) / 1000);
       throw err;
     }

@@ -12,8 +12,11 @@
  * no label ever carries a session key or its hash.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Operation } from '../base/operations.js';
+import { version } from '../base/version.js';
+import type { TruncationResult } from '../api/truncate.js';
+import type { SpaceReport } from '../storage/engine.js';
 import { FastCounter, FastHistogram, type CounterSeries, type HistogramSeries } from './series.js';
-import { VERSION } from '../version.js';
 
 /** Kask's latency buckets (seconds), kept for its two metrics. */
 export const KASK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -27,9 +30,6 @@ export function methodLabel(method: string | undefined): string {
   return method !== undefined && METHODS.has(method) ? method : 'OTHER';
 }
 
-/** What a request did, for `firkin_operations_total`. */
-export type Operation = 'read' | 'write' | 'delete' | 'touch';
-
 /** The outcome of a request, from its operation and status. */
 export function operationResult(operation: Operation, status: number): string {
   if (status === 200 || status === 304) return 'hit';
@@ -41,21 +41,6 @@ export function operationResult(operation: Operation, status: number): string {
   if (status === 507) return 'full';
   if (status >= 500) return 'error';
   return 'invalid';
-}
-
-/** What an admin truncation came to, for `firkin_namespace_truncations_total`. */
-export type TruncationResult = 'truncated' | 'unavailable' | 'unknown' | 'error' | 'refused';
-
-/** What the embedded engine reports about its store, read at each scrape. */
-export interface EmbeddedStats {
-  /** Size of the data file. */
-  fileBytes(): number;
-  /** Bytes of the pages in use (space.ts). */
-  usedBytes(): number;
-  /** The size bound, `embedded.max_size`. */
-  readonly maxSize: number;
-  /** Values stored per namespace, expired ones not yet swept included. */
-  entries(): ReadonlyMap<string, number>;
 }
 
 export class Metrics {
@@ -102,10 +87,12 @@ export class Metrics {
   });
   private readonly inflight: Gauge = new Gauge({
     name: 'firkin_http_requests_in_flight',
-    help: 'Requests being served right now.',
+    help: 'Requests being served right now, each until its answer has left the process (what max_in_flight bounds).',
     registers: [this.registry],
-    collect: (): void => this.inflight.set(this.inFlight), // one count, read at scrape time
+    collect: (): void => this.inflight.set(this.readInFlight()), // the transport's one count, read at scrape time
   });
+  /** Reads the transport's in-flight count (transport/in-flight.ts). */
+  private readInFlight: () => number = () => 0;
   private readonly writtenBytes = new FastCounter({
     name: 'firkin_written_bytes_total',
     help: 'Bytes of values stored by applied writes, by namespace.',
@@ -150,9 +137,6 @@ export class Metrics {
   /** Expired values the embedded sweeper removed; only with the embedded engine (see `embedded`). */
   private reclaimed: Counter<'namespace'> | undefined;
 
-  /** Requests being served (the gauge's value, readable without an async collect). */
-  inFlight = 0;
-
   private readonly requestChildren = new Map<
     string,
     { count: CounterSeries; duration: HistogramSeries; operation: CounterSeries | undefined; operationDuration: HistogramSeries | undefined }
@@ -168,7 +152,7 @@ export class Metrics {
       labelNames: ['version', 'node_version', 'engine'] as const,
       registers: [this.registry],
       aggregator: 'max',
-    }).set({ version: VERSION, node_version: process.version, engine: options.engine }, 1);
+    }).set({ version: version(), node_version: process.version, engine: options.engine }, 1);
     // Kask's own build gauge, with the labels Kask v1.0.10 exports, so a dashboard built for
     // Kask keeps working: `version` is Firkin's; Firkin is not stamped at build time, so
     // `build_date` and `build_host` are `unknown` (as Kask reports an unstamped field), and
@@ -179,7 +163,7 @@ export class Metrics {
       labelNames: ['version', 'build_date', 'build_host', 'go_version'] as const,
       registers: [this.registry],
       aggregator: 'max',
-    }).set({ version: VERSION, build_date: 'unknown', build_host: 'unknown', go_version: `node${process.versions.node}` }, 1);
+    }).set({ version: version(), build_date: 'unknown', build_host: 'unknown', go_version: `node${process.versions.node}` }, 1);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -215,12 +199,9 @@ export class Metrics {
     this.operations.labels({ namespace, operation, result: 'aborted' }).inc(); // rare: no cached series
   }
 
-  requestStarted(): void {
-    this.inFlight++;
-  }
-
-  requestEnded(): void {
-    this.inFlight--;
+  /** The gauge firkin_http_requests_in_flight reads `count` at each scrape. */
+  trackInFlight(count: () => number): void {
+    this.readInFlight = count;
   }
 
   storage(namespace: string, engine: string, operation: string, result: string, seconds: number): void {
@@ -275,7 +256,7 @@ export class Metrics {
    * The embedded store's gauges, read from `stats` at each scrape. Every worker reads
    * the same file, so across workers they take the largest reading, not the sum.
    */
-  embedded(stats: EmbeddedStats): void {
+  embedded(stats: SpaceReport): void {
     const gauge = (name: string, help: string, read: () => number): void => {
       const g: Gauge = new Gauge({
         name,

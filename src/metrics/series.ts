@@ -10,6 +10,7 @@
  * across workers, and the series' names and labels are unchanged.
  */
 import type { Registry } from 'prom-client';
+import { registerCustomMetric } from '../base/internals.js';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -45,7 +46,7 @@ abstract class Series<S extends { readonly labels: Labels; reset(): void }> {
     this.name = options.name;
     this.help = options.help;
     this.labelNames = options.labelNames;
-    options.registry.registerMetric(this as never);
+    registerCustomMetric(options.registry, this); // prom-client's metric protocol: base/internals.ts
   }
 
   /** The series for these labels, created on first use: keep it, and count through it. */

@@ -1,21 +1,33 @@
 /**
  * A namespace: a base URI, a retention policy and a store of its own. The same
- * key in two namespaces is two values. The server routes a request to one
- * namespace; the namespace applies its policy and talks to its storage.
+ * key in two namespaces is two values. The API routes a request to one namespace;
+ * the namespace applies its policy (the TTL clamp) and talks to its store through
+ * the storage interface only (instrumentation, when wanted, wraps the store at
+ * assembly: src/service.ts).
  */
-import type { NamespaceConfig } from '../config/types.js';
 import { MAX_TTL_SECONDS } from '../config/schema.js';
-import type { WriteInsight } from '../insight/write-insight.js';
-import { InstrumentedStore } from '../metrics/instrumented-store.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { Condition, SetOutcome, StorageEngine, StoredValue, Touched } from '../storage/engine.js';
+import type { NamespaceConfig } from '../config/types.js';
+import type { Condition, KeyValueStore, NamespaceSpec, SetOutcome, StoredValue, Touched } from '../storage/engine.js';
 
-/** What a namespace reports its writes to. */
-export interface NamespaceObservers {
-  readonly metrics: Metrics;
-  readonly insight: WriteInsight;
-  /** Fraction of plain writes preceded by a read when the engine cannot report the replaced value itself. */
+/** Told of each applied write: its size and, when known, whether it repeated the stored value. */
+export type WriteObserver = (namespace: string, key: string, bytes: number, unchanged: boolean | undefined) => void;
+
+export interface NamespaceOptions {
+  readonly store: KeyValueStore;
+  /** The store reports the version each applied plain write replaced (the embedded engine does, Cassandra's blind writes cannot). */
+  readonly storeKnowsPrevious: boolean;
+  /**
+   * A read made only to learn whether a write repeats the stored value, for a store that
+   * cannot tell: a fraction `compareSampleRate` of plain writes is preceded by one.
+   */
+  readonly sampleRead?: (key: string) => Promise<StoredValue | undefined>;
   readonly compareSampleRate: number;
+  readonly onWritten?: WriteObserver;
+}
+
+/** What the storage engine needs to know of a namespace to give it a store. */
+export function namespaceSpec(c: NamespaceConfig): NamespaceSpec {
+  return { name: c.name, table: c.table, conditionalWrites: c.conditionalWrites, serialConsistency: c.serialConsistency };
 }
 
 export class Namespace {
@@ -23,27 +35,28 @@ export class Namespace {
   readonly baseUri: string;
   /** Seconds; 0: values never expire. */
   readonly defaultTtl: number;
-  /** Who may use it (enforced by the server, which sees the client). */
+  /** Who may use it (enforced by the API through access/, which sees the client). */
   readonly access: NamespaceConfig['access'];
   readonly rateLimit: NamespaceConfig['rateLimit'];
-
   /**
-   * @param acceptsConditions whether writes with a condition (If-Match, If-None-Match) are
-   *   served: always on the embedded engine, on Cassandra only with `conditional_writes`,
-   *   where every write and delete is then a lightweight transaction (docs/cassandra.md).
+   * Whether writes with a condition (If-Match, If-None-Match) are served: always on the
+   * embedded engine, on Cassandra only with `conditional_writes`, where every write and
+   * delete is then a lightweight transaction (docs/cassandra.md).
    */
+  readonly acceptsConditions: boolean;
+  private readonly store: KeyValueStore;
+
   constructor(
     config: NamespaceConfig,
-    private readonly store: InstrumentedStore,
-    private readonly engineKnowsPrevious: boolean,
-    private readonly observers: Pick<NamespaceObservers, 'insight' | 'compareSampleRate'>,
-    readonly acceptsConditions = true,
+    private readonly options: NamespaceOptions,
   ) {
     this.name = config.name;
     this.baseUri = config.baseUri;
     this.defaultTtl = config.defaultTtl;
     this.access = config.access;
     this.rateLimit = config.rateLimit;
+    this.store = options.store;
+    this.acceptsConditions = options.store.acceptsConditions;
   }
 
   /**
@@ -61,26 +74,28 @@ export class Namespace {
   }
 
   async set(key: string, value: Buffer, requestedTtl: number | undefined, condition: Condition | undefined): Promise<SetOutcome> {
-    // To count writes that repeat the stored value, an engine that cannot tell cheaply
-    // (Cassandra's blind writes) reads a sample of keys first.
+    const { sampleRead, compareSampleRate, onWritten } = this.options;
+    // To count writes that repeat the stored value, a store that cannot tell cheaply
+    // (Cassandra's blind writes) has a sample of keys read first.
     let sampled: string | null | undefined;
     if (
-      !this.engineKnowsPrevious &&
+      sampleRead !== undefined &&
+      !this.options.storeKnowsPrevious &&
       condition?.kind !== 'absent' &&
       condition?.kind !== 'version' &&
-      this.observers.compareSampleRate > 0 &&
-      Math.random() < this.observers.compareSampleRate
+      compareSampleRate > 0 &&
+      Math.random() < compareSampleRate
     ) {
       // Only a statistic: if the read fails, the write goes ahead uncompared.
-      sampled = await this.store.compareRead(key).then(
+      sampled = await sampleRead(key).then(
         (found) => found?.version ?? null,
         () => undefined,
       );
     }
     const outcome = await this.store.set(key, value, this.ttlFor(requestedTtl), condition);
-    if (outcome.applied) {
+    if (outcome.applied && onWritten !== undefined) {
       const previous = outcome.previousVersion !== undefined ? outcome.previousVersion : sampled;
-      this.observers.insight.written(this.name, key, value.length, previous === undefined ? undefined : previous === outcome.version);
+      onWritten(this.name, key, value.length, previous === undefined ? undefined : previous === outcome.version);
     }
     return outcome;
   }
@@ -98,26 +113,4 @@ export class Namespace {
   truncate(): Promise<void> {
     return this.store.truncate();
   }
-}
-
-export function openNamespaces(
-  configs: readonly NamespaceConfig[],
-  engine: StorageEngine,
-  observers: NamespaceObservers,
-): Namespace[] {
-  return configs.map(
-    (c) =>
-      new Namespace(
-        c,
-        new InstrumentedStore(
-          engine.store({ name: c.name, table: c.table, conditionalWrites: c.conditionalWrites, serialConsistency: c.serialConsistency }),
-          observers.metrics,
-          c.name,
-          engine.kind,
-        ),
-        engine.knowsPreviousVersion,
-        observers,
-        engine.kind !== 'cassandra' || c.conditionalWrites,
-      ),
-  );
 }

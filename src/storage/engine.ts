@@ -45,6 +45,12 @@ export interface Touched {
 
 /** One namespace's keys: the same key in two stores is two values. */
 export interface KeyValueStore {
+  /**
+   * Whether `set` takes a condition. Always on the embedded engine; on Cassandra only in a
+   * namespace whose every write is a lightweight transaction (`conditional_writes`): a
+   * plain (Kask-mode) store refuses a condition outright, as a programming error.
+   */
+  readonly acceptsConditions: boolean;
   /** The live value, or undefined when absent or expired. */
   get(key: string): Promise<StoredValue | undefined>;
   /** Store `value` for `ttlSeconds` (0: no expiry) if `condition` holds; atomic against concurrent writers. */
@@ -60,8 +66,8 @@ export interface KeyValueStore {
   /**
    * Remove every value of this namespace, and nothing of any other. All or nothing
    * where the engine can promise it (the embedded engine: one transaction). Cassandra
-   * refuses it (StorageUnavailableError) unless every node is up; one that timed out
-   * may have applied on some nodes only (StorageOutcomeUnknownError): repeat it.
+   * refuses it (`unavailable`) unless every node is up; one that timed out may have
+   * applied on some nodes only (`outcome-unknown`): repeat it.
    */
   truncate(): Promise<void>;
 }
@@ -73,9 +79,10 @@ export interface NamespaceSpec {
   /**
    * Cassandra: every write and delete of this namespace runs as a lightweight transaction
    * (Paxos), so plain and conditional writes order correctly whatever the clocks do.
-   * Off: plain writes and deletes are ordinary mutations (Kask's statements); conditional
-   * sets still work here but must not be mixed with them (the server refuses them).
-   * The embedded engine ignores it: its writes are serialised in one process.
+   * Off: plain writes and deletes are ordinary mutations (Kask's statements), and the
+   * store takes no condition at all (a lightweight transaction mixed with them could
+   * make an acknowledged write invisible under clock skew).
+   * The embedded engine ignores it: its writes are serialised.
    */
   readonly conditionalWrites?: boolean;
   /** Cassandra: Paxos across the local data centre only (default) or across all of them. */
@@ -90,70 +97,22 @@ export interface StorageEngine {
   readonly knowsPreviousVersion: boolean;
   /** The store for one namespace; call once per namespace at start-up. */
   store(namespace: NamespaceSpec): KeyValueStore;
-  /** Resolves when the engine answers a real request within `timeoutMs`; rejects with StorageUnavailableError otherwise. */
+  /** Resolves when the engine answers a real request within `timeoutMs`; rejects with a StorageError otherwise. */
   probe(timeoutMs?: number): Promise<void>;
+  /** The embedded engine's size and contents, read at each scrape; undefined on Cassandra. */
+  readonly space?: SpaceReport;
   /** Flush and release everything; the engine is unusable afterwards. */
   close(): Promise<void>;
 }
 
-/**
- * The engine could not do what was asked (disk full, database unreachable, timeout).
- * The server answers 503; `cause` carries the engine's own error for the log only.
- */
-export class StorageUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StorageUnavailableError';
-  }
-}
-
-/** Why the engine refuses for a reason that retrying cannot fix; names no host, table or driver text. */
-export type PermanentCause =
-  | 'missing-keyspace'
-  | 'missing-table'
-  | 'invalid-query'
-  | 'unauthorized'
-  | 'bad-credentials'
-  | 'configuration'
-  | 'protocol';
-
-/**
- * The engine refused for a reason that lasts until an operator acts (a missing table,
- * refused credentials, a statement Cassandra calls invalid). The server answers 500,
- * logs the cause once, and /readyz reports it; `cause` carries the engine's own error.
- */
-export class StoragePermanentError extends Error {
-  constructor(
-    message: string,
-    readonly category: PermanentCause,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'StoragePermanentError';
-  }
-}
-
-/**
- * A conditional write timed out after it was sent: it may have applied, or may still
- * apply. The server answers 503 with its own problem type: the client should read the
- * key before deciding to retry.
- */
-export class StorageOutcomeUnknownError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StorageOutcomeUnknownError';
-  }
-}
-
-/**
- * The store is at its configured size bound (`embedded.max_size`): the write was
- * refused before it started, nothing of it is stored. Reads, deletes and expiry go
- * on, and writes succeed again once entries expire or are deleted. The server
- * answers 507. Only the embedded engine throws it; Cassandra never does.
- */
-export class StorageFullError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StorageFullError';
-  }
+/** What the embedded engine reports about its store (metrics read it at each scrape). */
+export interface SpaceReport {
+  /** Size of the data file. */
+  fileBytes(): number;
+  /** Bytes of the pages in use (embedded/space.ts). */
+  usedBytes(): number;
+  /** The size bound, `embedded.max_size`. */
+  readonly maxSize: number;
+  /** Values stored per namespace, expired ones not yet swept included. */
+  entries(): ReadonlyMap<string, number>;
 }

@@ -5,10 +5,15 @@
  */
 import type { FirkinConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { Metrics } from '../metrics/metrics.js';
 import type { StorageEngine } from './engine.js';
 
-export async function openEngine(config: FirkinConfig, logger: Logger, metrics: Metrics): Promise<StorageEngine> {
+/** What the rest of the service wants to hear from the engine (the metrics, wired at assembly). */
+export interface EngineHooks {
+  /** The embedded sweeper removed `count` expired values from `namespace`. */
+  readonly onReclaimed?: (namespace: string, count: number) => void;
+}
+
+export async function openEngine(config: FirkinConfig, logger: Logger, hooks: EngineHooks = {}): Promise<StorageEngine> {
   switch (config.storage) {
     case 'embedded': {
       const { EmbeddedEngine } = await import('./embedded/lmdb-engine.js');
@@ -17,20 +22,14 @@ export async function openEngine(config: FirkinConfig, logger: Logger, metrics: 
         maxSize: config.embedded.maxSize,
         onSweepError: (namespace, err) => logger.error({ err, namespace }, 'expiry sweep failed; retrying'),
         onMeasureError: (err) => logger.error({ err }, 'cannot measure the embedded store; using the last measurement'),
-        onReclaimed: (namespace, count) => metrics.expiredReclaimed(namespace, count),
-      });
-      metrics.embedded({
-        fileBytes: () => engine.fileBytes(),
-        usedBytes: () => engine.usedBytes(),
-        maxSize: engine.space.maxSize,
-        entries: () => engine.entries(),
+        ...(hooks.onReclaimed ? { onReclaimed: hooks.onReclaimed } : {}),
       });
       const sizes = {
         path: config.embedded.path,
-        max_size: engine.space.maxSize,
+        max_size: engine.budget.maxSize,
         // default: the file's size plus half the free disk, 64 MiB to 4 GiB (see docs/embedded.md)
         max_size_from: config.embedded.maxSize === undefined ? 'default' : 'config',
-        used_bytes: engine.space.estimate,
+        used_bytes: engine.budget.estimate,
       };
       logger.info(sizes, 'embedded store opened');
       if (sizes.used_bytes >= sizes.max_size) logger.warn(sizes, 'the embedded store is already at max_size: writes get 507 until entries expire or are deleted');

@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/base/config-error.js';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const dir = tempDir();

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { z } from 'zod';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/base/config-error.js';
+import { parseConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 
 type Schema = z.core.$ZodType;

@@ -34,7 +34,7 @@ describe('fault: slow Cassandra', () => {
 
     const results: { at: number; ms: number; status: number; retryAfter: string | undefined }[] = [];
     let maxInFlight = 0;
-    const sampler = setInterval(() => (maxInFlight = Math.max(maxInFlight, s.service.metrics.inFlight)), 20);
+    const sampler = setInterval(() => (maxInFlight = Math.max(maxInFlight, s.service.inFlight())), 20);
     const start = Date.now();
     const fault = (async () => {
       await sleep(STOP_AT_MS);

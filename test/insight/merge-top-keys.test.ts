@@ -9,15 +9,15 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { mergeTopKeys } from '../../src/cluster.js';
 import { WriteInsight } from '../../src/insight/write-insight.js';
-import { keyHash } from '../../src/log/logger.js';
-import { Metrics } from '../../src/metrics/metrics.js';
+import { KeyHasher } from '../../src/log/key-hash.js';
 
-const metrics = new Metrics({ engine: 'embedded', processMetrics: false });
+const hasher = new KeyHasher();
+const keyHash = (namespace: string, key: string): string => hasher.hash(namespace, key);
 const NOW = Date.parse('2026-01-01T00:00:30Z');
 
 function worker(sketchSize: number, writes: readonly string[]): WriteInsight {
-  const insight = new WriteInsight({ windowSeconds: 60, sketchSize, topKeys: 3, compareSampleRate: 0 }, metrics, () => NOW);
-  for (const key of writes) insight.written('sessions', key, 1, undefined);
+  const insight = new WriteInsight({ windowSeconds: 60, sketchSize, topKeys: 3, compareSampleRate: 0 }, hasher, () => NOW);
+  for (const key of writes) insight.written('sessions', key);
   return insight;
 }
 

@@ -1,19 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WriteInsight } from '../../src/insight/write-insight.js';
-import { keyHash } from '../../src/log/logger.js';
-import { Metrics } from '../../src/metrics/metrics.js';
+import { KeyHasher } from '../../src/log/key-hash.js';
+
+const hasher = new KeyHasher();
+const keyHash = (namespace: string, key: string): string => hasher.hash(namespace, key);
 
 const config = { windowSeconds: 60, sketchSize: 50, topKeys: 3, compareSampleRate: 0 };
 
 describe('write insight', () => {
   it('ranks keys per window by hash, never in clear, and rotates windows', () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
-    const insight = new WriteInsight(config, new Metrics({ engine: 'embedded', processMetrics: false }), () => now);
+    const insight = new WriteInsight(config, hasher, () => now);
     const hot = 'enwiki:MWSession:0123456789abcdef0123456789abcdef';
-    for (let i = 0; i < 9; i++) insight.written('sessions', hot, 10, undefined);
-    for (let i = 0; i < 4; i++) insight.written('sessions', 'warm', 10, undefined);
-    insight.written('other', hot, 10, undefined);
+    for (let i = 0; i < 9; i++) insight.written('sessions', hot);
+    for (let i = 0; i < 4; i++) insight.written('sessions', 'warm');
+    insight.written('other', hot);
 
     let report = insight.report();
     assert.equal(report.windows.length, 1);
@@ -32,24 +34,12 @@ describe('write insight', () => {
     assert.notEqual(keyHash('sessions', hot), keyHash('other', hot), 'the namespace is part of the hash');
 
     now += 61_000; // into the next window
-    insight.written('sessions', 'warm', 10, undefined);
+    insight.written('sessions', 'warm');
     report = insight.report();
     assert.deepEqual(report.windows.map((w) => [w.complete, w.writes]), [[false, 1], [true, 14]]);
 
     now += 10 * 60_000; // long silence: both windows are empty
     report = insight.report();
     assert.deepEqual(report.windows.map((w) => [w.complete, w.writes]), [[false, 0], [true, 0]]);
-  });
-
-  it('counts bytes and unchanged rewrites in the metrics', async () => {
-    const metrics = new Metrics({ engine: 'embedded', processMetrics: false });
-    const insight = new WriteInsight(config, metrics);
-    insight.written('sessions', 'k', 100, false);
-    insight.written('sessions', 'k', 100, true);
-    insight.written('sessions', 'k', 50, undefined);
-    const text = await metrics.registry.metrics();
-    assert.match(text, /^firkin_written_bytes_total\{namespace="sessions"\} 250$/m);
-    assert.match(text, /^firkin_writes_compared_total\{namespace="sessions"\} 2$/m);
-    assert.match(text, /^firkin_writes_unchanged_total\{namespace="sessions"\} 1$/m);
   });
 });

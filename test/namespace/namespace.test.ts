@@ -1,11 +1,11 @@
 /** A namespace's write path: TTL clamp and the write-insight comparison. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WriteInsight } from '../../src/insight/write-insight.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { InstrumentedStore } from '../../src/metrics/instrumented-store.js';
 import { Namespace } from '../../src/namespace/namespace.js';
-import { StorageUnavailableError, type KeyValueStore } from '../../src/storage/engine.js';
+import type { KeyValueStore } from '../../src/storage/engine.js';
+import { StorageError } from '../../src/storage/errors.js';
 
 const nsConfig = {
   name: 'sessions',
@@ -18,15 +18,23 @@ const nsConfig = {
   serialConsistency: 'local_serial',
 } as const;
 
+/** As the service assembles it on Cassandra: an instrumented store, every plain write compared. */
 function namespace(store: KeyValueStore, metrics: Metrics): Namespace {
-  const insight = new WriteInsight({ windowSeconds: 60, sketchSize: 10, topKeys: 5, compareSampleRate: 1 }, metrics);
-  return new Namespace(nsConfig, new InstrumentedStore(store, metrics, 'sessions', 'cassandra'), false, { insight, compareSampleRate: 1 });
+  const instrumented = new InstrumentedStore(store, metrics, 'sessions', 'cassandra');
+  return new Namespace(nsConfig, {
+    store: instrumented,
+    storeKnowsPrevious: false,
+    sampleRead: (key) => instrumented.compareRead(key),
+    compareSampleRate: 1,
+    onWritten: (ns, _key, bytes, unchanged) => metrics.written(ns, bytes, unchanged),
+  });
 }
 
 describe('namespace writes', () => {
   it('clamps the client TTL to the namespace retention', async () => {
     const ttls: number[] = [];
     const store: KeyValueStore = {
+      acceptsConditions: false,
       get: async () => undefined,
       set: async (_k, _v, ttl) => (ttls.push(ttl), { applied: true, version: 'v' }),
       touch: async (_k, ttl) => (ttls.push(ttl), { version: 'v', ttl }),
@@ -43,6 +51,7 @@ describe('namespace writes', () => {
   it('clamps a touch exactly as a write', async () => {
     const ttls: number[] = [];
     const store: KeyValueStore = {
+      acceptsConditions: false,
       get: async () => undefined,
       set: async () => ({ applied: true, version: 'v' }),
       touch: async (_k, ttl) => (ttls.push(ttl), { version: 'v', ttl }),
@@ -58,8 +67,9 @@ describe('namespace writes', () => {
   it('goes ahead with a write whose comparison read fails, uncompared', async () => {
     let writes = 0;
     const store: KeyValueStore = {
+      acceptsConditions: false,
       get: async () => {
-        throw new StorageUnavailableError('read timed out');
+        throw new StorageError('timeout', 'read timed out');
       },
       set: async () => (writes++, { applied: true, version: 'v' }),
       touch: async () => undefined,
@@ -72,7 +82,7 @@ describe('namespace writes', () => {
     assert.equal(writes, 1);
     const text = await metrics.registry.metrics();
     assert.doesNotMatch(text, /^firkin_writes_compared_total\{namespace="sessions"\} [1-9]/m, 'not counted as compared');
-    assert.match(text, /^firkin_storage_operations_total\{namespace="sessions",engine="cassandra",operation="compare_read",result="unavailable"\} 1$/m);
+    assert.match(text, /^firkin_storage_operations_total\{namespace="sessions",engine="cassandra",operation="compare_read",result="timeout"\} 1$/m);
     assert.match(text, /^firkin_written_bytes_total\{namespace="sessions"\} 5$/m);
   });
 });

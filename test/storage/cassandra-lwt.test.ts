@@ -5,8 +5,10 @@
  * the driver's client-side timestamp. When the client's clock runs ahead of the
  * coordinator's (here by 5 s, through the driver's timestamp generator), a plain
  * mutation shadows the lightweight transactions that follow it: they report success
- * and are invisible. With `conditional_writes` every write and delete of the namespace
- * goes through Paxos and the same sequences are correct.
+ * and are invisible. The anomalies below mix a plain store's writes with a conditional
+ * store's transactions on the same table (a plain store takes no condition at all, so
+ * Firkin itself never mixes them). With `conditional_writes` every write and delete of
+ * the namespace goes through Paxos and the same sequences are correct.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -62,7 +64,7 @@ for (const [clock, skewMs] of [
         const k = key('delete-add');
         await plain.set(k, Buffer.from('session'), 60);
         await plain.delete(k);
-        const add = await plain.set(k, Buffer.from('new session'), 60, { kind: 'absent' });
+        const add = await paxos.set(k, Buffer.from('new session'), 60, { kind: 'absent' });
         assert.equal(add.applied, true, 'the add reports success (HTTP 201)');
         assert.equal(await plain.get(k), undefined, 'but the tombstone, 5 s in the future, shadows it (GET 404)');
       });
@@ -71,7 +73,7 @@ for (const [clock, skewMs] of [
         const k = key('write-cas');
         const first = await plain.set(k, Buffer.from('one'), 60);
         assert.ok(first.applied);
-        const cas = await plain.set(k, Buffer.from('two'), 60, { kind: 'version', versions: [first.version] });
+        const cas = await paxos.set(k, Buffer.from('two'), 60, { kind: 'version', versions: [first.version] });
         assert.equal(cas.applied, true, 'the compare-and-set reports success');
         assert.equal(await text(plain, k), 'one', 'but the plain write, 5 s in the future, wins');
       });
@@ -80,7 +82,7 @@ for (const [clock, skewMs] of [
         const k = key('cas-write');
         const first = await plain.set(k, Buffer.from('one'), 60);
         assert.ok(first.applied);
-        assert.ok((await plain.set(k, Buffer.from('two'), 60, { kind: 'version', versions: [first.version] })).applied);
+        assert.ok((await paxos.set(k, Buffer.from('two'), 60, { kind: 'version', versions: [first.version] })).applied);
         assert.equal(await text(plain, k), 'two');
         assert.ok((await plain.set(k, Buffer.from('three'), 60)).applied, 'the plain write reports success');
         assert.equal(await text(plain, k), 'two', 'but its timestamp, 5 s in the past, loses to the Paxos ballot');
@@ -88,11 +90,21 @@ for (const [clock, skewMs] of [
 
       it('without conditional_writes: a DELETE after an add answers 204 and the value stays (the anomaly)', async () => {
         const k = key('add-delete');
-        assert.ok((await plain.set(k, Buffer.from('session'), 60, { kind: 'absent' })).applied);
+        assert.ok((await paxos.set(k, Buffer.from('session'), 60, { kind: 'absent' })).applied);
         await plain.delete(k);
         assert.equal(await text(plain, k), 'session', 'a logged-out session is still readable');
       });
     }
+
+    it('a plain store refuses a condition outright: it cannot issue a lightweight transaction', async () => {
+      assert.equal(plain.acceptsConditions, false);
+      assert.equal(paxos.acceptsConditions, true);
+      const k = key('refused');
+      for (const condition of [{ kind: 'absent' }, { kind: 'present' }, { kind: 'version', versions: ['v'] }] as const) {
+        await assert.rejects(plain.set(k, Buffer.from('x'), 60, condition), TypeError);
+      }
+      assert.equal(await plain.get(k), undefined, 'nothing was written');
+    });
 
     it('with conditional_writes: DELETE then add stores the value, and a compare-and-set after a write holds', async () => {
       const k = key('paxos');

@@ -19,12 +19,15 @@ export const CONFORMANCE_NAMESPACES = [
 
 /**
  * `spec`: settings of both namespaces beyond their name and table (e.g. Cassandra's
- * conditional_writes), so each engine configuration runs the same suite.
+ * conditional_writes), so each engine configuration runs the same suite. A store
+ * that takes no condition (Cassandra's plain, Kask-mode namespaces) is held to
+ * refusing every condition instead of serving them.
  */
 export function storageConformance(
   engineName: string,
   open: () => Promise<StorageEngine>,
   spec: Omit<NamespaceSpec, 'name' | 'table'> = {},
+  { conditions = true }: { readonly conditions?: boolean } = {},
 ): void {
   describe(`storage conformance: ${engineName}`, () => {
     let engine: StorageEngine;
@@ -150,8 +153,8 @@ export function storageConformance(
       await truncated.truncate();
       for (const k of [...keys, forever]) assert.equal(await truncated.get(k), undefined, 'gone from the truncated namespace');
       for (const k of keys) assert.equal((await a.get(k))?.value.toString(), 'kept', 'the same key in another namespace is untouched');
-      // The namespace takes writes again at once; an add finds the key absent.
-      assert.equal((await truncated.set(keys[0]!, Buffer.from('again'), 60, { kind: 'absent' })).applied, true);
+      // The namespace takes writes again at once (where it takes conditions, an add finds the key absent).
+      assert.equal((await truncated.set(keys[0]!, Buffer.from('again'), 60, conditions ? { kind: 'absent' } : undefined)).applied, true);
       assert.equal((await truncated.get(keys[0]!))?.value.toString(), 'again');
       await truncated.truncate();
       await truncated.truncate(); // an empty namespace truncates too
@@ -250,7 +253,23 @@ export function storageConformance(
       });
     });
 
+    if (!conditions) {
+      it('takes no condition at all: every kind is refused, nothing written', async () => {
+        assert.equal(a.acceptsConditions, false);
+        const k = key('no-conditions');
+        for (const condition of [{ kind: 'absent' }, { kind: 'present' }, { kind: 'version', versions: ['v'] }] as const) {
+          await assert.rejects(a.set(k, Buffer.from('x'), 60, condition));
+        }
+        assert.equal(await a.get(k), undefined);
+      });
+      return;
+    }
+
     describe('conditional writes', () => {
+      it('says it takes conditions', () => {
+        assert.equal(a.acceptsConditions, true);
+      });
+
       it('adds only when absent', async () => {
         const k = key('add');
         const first = await a.set(k, Buffer.from('first'), 60, { kind: 'absent' });

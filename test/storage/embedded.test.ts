@@ -4,7 +4,10 @@ import { chmodSync, closeSync, ftruncateSync, mkdirSync, openSync, statSync } fr
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open } from 'lmdb';
-import { StorageFullError, type KeyValueStore } from '../../src/storage/engine.js';
+import type { KeyValueStore } from '../../src/storage/engine.js';
+import { isStorageError } from '../../src/storage/errors.js';
+
+const isFull = (err: unknown): boolean => isStorageError(err, 'full');
 import { EmbeddedEngine } from '../../src/storage/embedded/lmdb-engine.js';
 import { defaultMaxSize } from '../../src/storage/embedded/space.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -21,7 +24,7 @@ async function fill(store: KeyValueStore, prefix: string, value: Buffer, ttl: nu
     try {
       await store.set(`${prefix}${i}`, value, ttl);
     } catch (err) {
-      assert.ok(err instanceof StorageFullError, `refused as full, not ${String(err)}`);
+      assert.ok(isFull(err), `refused as full, not ${String(err)}`);
       return keys;
     }
     keys.push(`${prefix}${i}`);
@@ -143,8 +146,8 @@ describe('embedded engine', () => {
     // Full: 4 MiB hold about sixty 64 KiB values (each takes 17 pages of 4 KiB).
     const keys = await fill(store, 'a', value, 0);
     assert.ok(keys.length >= 50 && keys.length <= 64, `${keys.length} values fitted`);
-    await assert.rejects(store.set('another', value, 0), StorageFullError);
-    assert.ok(engine.space.estimate <= maxSize, 'the bound holds');
+    await assert.rejects(store.set('another', value, 0), isFull);
+    assert.ok(engine.budget.estimate <= maxSize, 'the bound holds');
     // Reads and deletes go on; the refused keys were not stored.
     assert.ok((await store.get(keys[0]!))?.value.equals(value));
     assert.equal(await store.get('another'), undefined);
@@ -159,17 +162,18 @@ describe('embedded engine', () => {
     for (const k of [...keys, ...refilled]) await store.delete(k);
     const short = await fill(store, 'c', value, 1);
     assert.ok(short.length >= 50, `${short.length} short-lived values fitted`);
-    await assert.rejects(store.set('another', value, 0), StorageFullError);
+    await assert.rejects(store.set('another', value, 0), isFull);
     await until(
-      () => store.set('d', value, 0).then(() => true, (err: unknown) => (err instanceof StorageFullError ? false : Promise.reject(err))),
+      () => store.set('d', value, 0).then(() => true, (err: unknown) => (isFull(err) ? false : Promise.reject(err))),
       'a write to be accepted once the short-lived values expired and were swept',
       5000,
       100,
     );
     // Once every one of them is swept (and measured), their whole space is writable again.
-    await until(() => engine.space.estimate < maxSize / 8, 'the sweeper to delete every expired value', 5000);
+    await until(() => engine.budget.estimate < maxSize / 8, 'the sweeper to delete every expired value', 5000);
     const after = await fill(store, 'e', value, 0);
-    assert.ok(after.length + 1 >= short.length - 2, `${after.length + 1} values written after ${short.length} expired`);
+    // LMDB keeps some freed pages in reserve (copy-on-write), so allow a tenth less.
+    assert.ok(after.length + 1 >= Math.floor(short.length * 0.9), `${after.length + 1} values written after ${short.length} expired`);
 
     // The file is bigger than the pages in use: LMDB keeps freed pages for reuse.
     const ratio = statSync(join(path, 'firkin.mdb')).size / maxSize;
@@ -214,7 +218,7 @@ describe('embedded engine', () => {
   it('reports itself unavailable once closed', async () => {
     const engine = new EmbeddedEngine({ path: tempDir() });
     await engine.close();
-    await assert.rejects(engine.probe(), { name: 'StorageUnavailableError' });
+    await assert.rejects(engine.probe(), { name: 'StorageError', kind: 'unavailable' });
   });
 });
 

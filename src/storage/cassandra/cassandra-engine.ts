@@ -2,8 +2,9 @@
  * The Cassandra engine: Kask's table layout (`key text PRIMARY KEY, value blob`),
  * unchanged, so Firkin and Kask can share a keyspace.
  *
- * Each namespace's table is a CassandraStore (cassandra-store.ts: its statements and
- * write modes), all sharing this engine's one driver client.
+ * Each namespace's table is a store of its write mode (plain-store.ts, Kask's; or
+ * paxos-store.ts, `conditional_writes`), all sharing this engine's one driver client
+ * through the CqlSession it implements (cassandra-store.ts).
  *
  * Driver failures are classified (errors.ts): transient, permanent, or (a timed-out
  * lightweight transaction) of unknown outcome.
@@ -12,12 +13,16 @@
  * background loop connects; after that the driver reconnects to nodes by itself.
  */
 import cassandra from 'cassandra-driver';
+import { closeDriverLeftovers, shutDownReplacedHost } from '../../base/internals.js';
 import type { CassandraConfig } from '../../config/types.js';
-import { StoragePermanentError, StorageUnavailableError, type KeyValueStore, type NamespaceSpec, type StorageEngine } from '../engine.js';
-import { CassandraStore } from './cassandra-store.js';
+import type { KeyValueStore, NamespaceSpec, StorageEngine } from '../engine.js';
+import { StorageError } from '../errors.js';
+import type { CassandraTable, CqlSession } from './cassandra-store.js';
 import { clientOptions } from './client-options.js';
 import { CONSISTENCY } from './consistency.js';
-import { classify, PERMANENT_CAUSE_TEXT, storageError } from './errors.js';
+import { classify, permanentError, storageError } from './errors.js';
+import { PaxosStore } from './paxos-store.js';
+import { PlainStore } from './plain-store.js';
 import { quoteIdentifier } from './schema.js';
 import { EvenTimestampGenerator } from './timestamps.js';
 
@@ -37,32 +42,26 @@ export interface CassandraEngineOptions {
 }
 
 
-export class CassandraEngine implements StorageEngine {
+export class CassandraEngine implements StorageEngine, CqlSession {
   readonly kind = 'cassandra' as const;
   /** A plain write is blind: knowing the value it replaced would cost a read. */
   readonly knowsPreviousVersion = false;
   private readonly client: cassandra.Client;
-  private readonly stores = new Map<string, CassandraStore>();
+  private readonly stores = new Map<string, CassandraTable<string>>();
   private connected = false;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
   /** Why the last connection attempt failed, when that was permanent (refused credentials). */
-  private connectFailure: StoragePermanentError | undefined;
+  private connectFailure: StorageError | undefined;
 
   constructor(private readonly options: CassandraEngineOptions) {
     const driverOptions = clientOptions(options.config, { withKeyspace: false });
     // Even timestamps only, so that a touch (timestamps.ts) never ties with a write of Firkin's.
     driverOptions.policies = { ...driverOptions.policies, timestampGeneration: options.timestampGeneration ?? new EvenTimestampGenerator() };
     this.client = new Client(driverOptions);
-    // cassandra-driver 4.10 replaces a Host object on some topology refreshes (after a
-    // reconnect) without shutting the old one down, leaking its timers and pool; do it here.
-    this.client.on('hostRemove', (host: cassandra.Host) => {
-      queueMicrotask(() => {
-        if (this.client.hosts.values().includes(host)) return;
-        (host as unknown as { shutdown(waitForPending: boolean): Promise<void> }).shutdown(false).catch(() => undefined);
-      });
-    });
+    // A Host the driver replaced without shutting it down (base/internals.ts).
+    this.client.on('hostRemove', (host: cassandra.Host) => shutDownReplacedHost(this.client, host));
     this.connectInBackground(0);
   }
 
@@ -70,7 +69,7 @@ export class CassandraEngine implements StorageEngine {
   async waitUntilConnected(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.connected) {
-      if (this.closed || Date.now() > deadline) throw this.connectFailure ?? new StorageUnavailableError('not connected to Cassandra');
+      if (this.closed || Date.now() > deadline) throw this.connectFailure ?? new StorageError('unavailable', 'not connected to Cassandra');
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -79,7 +78,8 @@ export class CassandraEngine implements StorageEngine {
     const table = namespace.table ?? namespace.name;
     let store = this.stores.get(namespace.name);
     if (!store) {
-      store = new CassandraStore(this, `${quoteIdentifier(this.options.config.keyspace)}.${quoteIdentifier(table)}`, namespace);
+      const qualified = `${quoteIdentifier(this.options.config.keyspace)}.${quoteIdentifier(table)}`;
+      store = namespace.conditionalWrites ? new PaxosStore(this, qualified, namespace) : new PlainStore(this, qualified, namespace);
       this.stores.set(namespace.name, store);
     }
     return store;
@@ -94,13 +94,13 @@ export class CassandraEngine implements StorageEngine {
    */
   async probe(timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
     if (this.stores.size === 0) {
-      await this.execute('SELECT release_version FROM system.local', [], { readTimeout: timeoutMs });
+      await this.execute('SELECT release_version FROM system.local', [], { readTimeout: timeoutMs }, { lwt: false, where: 'system' });
       return;
     }
     // One failure decides; a permanent one wins over a transient one, as it needs an operator.
     const results = await Promise.allSettled([...this.stores.values()].map((s) => s.probe(timeoutMs)));
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
-    const permanent = failures.find((e) => e instanceof StoragePermanentError);
+    const permanent = failures.find((e) => e instanceof StorageError && e.needsOperator);
     if (permanent ?? failures[0]) throw permanent ?? failures[0];
   }
 
@@ -110,50 +110,19 @@ export class CassandraEngine implements StorageEngine {
     clearTimeout(this.reconnectTimer);
     await this.connecting?.catch(() => undefined);
     await this.client.shutdown();
-    await this.closeDriverLeftovers();
+    await closeDriverLeftovers(this.client); // races at shutdown (base/internals.ts)
   }
 
   /**
-   * Work around races in cassandra-driver 4.10 at shutdown: a control connection
-   * that was reconnecting when shutdown() ran can finish opening afterwards, and a
-   * host re-added by that late refresh starts its health timer and pool again. Left
-   * alone they keep the process alive. For a second after shutdown, close them.
+   * Run a prepared statement. Driver failures become StorageErrors (errors.ts): for a
+   * lightweight transaction (`lwt`) that timed out, `outcome-unknown`. `where` names the
+   * table and statement, for the log.
    */
-  private async closeDriverLeftovers(): Promise<void> {
-    type Pool = { connections: unknown[]; clearNewConnectionAttempt(): void; shutdown(): Promise<void> };
-    type Host = { _healthResponseCountTimer?: NodeJS.Timeout | null; pool: Pool };
-    const internals = this.client as unknown as {
-      controlConnection?: { connection?: { isSocketOpen?: boolean; close(): void } | null };
-      hosts?: { values(): Host[] };
-    };
-    for (let i = 0; i < 10; i++) {
-      const connection = internals.controlConnection?.connection;
-      if (connection?.isSocketOpen) connection.close();
-      for (const host of internals.hosts?.values() ?? []) {
-        if (host._healthResponseCountTimer) clearInterval(host._healthResponseCountTimer);
-        host._healthResponseCountTimer = null;
-        host.pool.clearNewConnectionAttempt();
-        if (host.pool.connections.length > 0) await host.pool.shutdown().catch(() => undefined);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  /**
-   * Run a prepared statement. Driver failures become StorageUnavailableError (transient),
-   * StoragePermanentError, or for a lightweight transaction (`lwt`) that timed out,
-   * StorageOutcomeUnknownError. `where` names the table and statement, for the log.
-   */
-  async execute(
-    query: string,
-    params: unknown[],
-    options: cassandra.QueryOptions = {},
-    { lwt = false, where = 'system' }: { lwt?: boolean; where?: string } = {},
-  ): Promise<cassandra.types.ResultSet> {
-    if (this.closed) throw new StorageUnavailableError('Cassandra engine is closed');
+  async execute(query: string, params: unknown[], options: cassandra.QueryOptions, { lwt, where }: { lwt: boolean; where: string }): Promise<cassandra.types.ResultSet> {
+    if (this.closed) throw new StorageError('unavailable', 'Cassandra engine is closed');
     if (!this.connected) {
       this.connectInBackground(0);
-      throw this.connectFailure ?? new StorageUnavailableError('not connected to Cassandra');
+      throw this.connectFailure ?? new StorageError('unavailable', 'not connected to Cassandra');
     }
     try {
       return await this.client.execute(query, params, { prepare: true, ...options });
@@ -187,10 +156,7 @@ export class CassandraEngine implements StorageEngine {
         (err: unknown) => {
           this.connecting = undefined;
           const c = classify(err);
-          this.connectFailure =
-            c.kind === 'permanent'
-              ? new StoragePermanentError(`cannot connect: ${PERMANENT_CAUSE_TEXT[c.cause]} (${c.cause})`, c.cause, { cause: err })
-              : undefined;
+          this.connectFailure = c.kind === 'permanent' ? permanentError(c.cause, 'connecting', err) : undefined;
           this.options.onConnectError?.(err);
           this.connectInBackground(Math.min(Math.max(delayMs * 2, 500), 5000));
         },

@@ -8,36 +8,32 @@
  * - transient: unavailable, read/write timeout, read/write failure, overloaded,
  *   bootstrapping, truncate error, server error, NoHostAvailable (unless every host
  *   refused for a permanent reason), OperationTimedOut, busy connections, TLS and
- *   socket errors. The server answers 503 with Retry-After.
+ *   socket errors: StorageError `timeout` (the timeouts) or `unavailable`. The server
+ *   answers 503 with Retry-After.
  * - permanent: syntax error, invalid (including an unconfigured table or keyspace),
  *   unauthorized, bad credentials (AuthenticationError), config error, protocol error,
- *   already exists, a driver ArgumentError or NotSupportedError. Retrying cannot help;
- *   the server answers 500 and /readyz reports it.
+ *   already exists, a driver ArgumentError or NotSupportedError: StorageError
+ *   `permanent`. Retrying cannot help; the server answers 500 and /readyz reports it.
  * - a write timeout, write failure or OperationTimedOut of a lightweight transaction
  *   may have applied (Paxos may finish it later), and so may one answered
  *   "unavailable" at its commit consistency (not SERIAL/LOCAL_SERIAL: the proposal
- *   may have been accepted) or with a server error: the outcome is unknown.
+ *   may have been accepted) or with a server error: StorageError `outcome-unknown`.
  */
 import cassandra from 'cassandra-driver';
-import {
-  StorageOutcomeUnknownError,
-  StoragePermanentError,
-  StorageUnavailableError,
-  type PermanentCause,
-} from '../engine.js';
+import { StorageError, type PermanentCause } from '../errors.js';
 
 const { errors, types } = cassandra;
 const codes = types.responseErrorCodes;
 
 export type Classification =
   | { readonly kind: 'transient'; readonly timeout: boolean }
-  | { readonly kind: 'permanent'; readonly cause: PermanentCause };
+  | { readonly kind: 'permanent'; readonly cause: Exclude<PermanentCause, 'permission'> };
 
 const TRANSIENT: Classification = { kind: 'transient', timeout: false };
 const TIMEOUT: Classification = { kind: 'transient', timeout: true };
 
 /** The permanent cause of a server error code, or undefined when the code is transient. */
-function permanentCodeCause(code: number, message: string): PermanentCause | undefined {
+function permanentCodeCause(code: number, message: string): Exclude<PermanentCause, 'permission'> | undefined {
   switch (code) {
     case codes.syntaxError:
       return 'invalid-query';
@@ -90,7 +86,7 @@ export function classify(err: unknown): Classification {
 }
 
 /** Human words for a permanent cause, for /readyz and the problem log line (no driver text). */
-export const PERMANENT_CAUSE_TEXT: Readonly<Record<PermanentCause, string>> = {
+export const PERMANENT_CAUSE_TEXT: Readonly<Record<Exclude<PermanentCause, 'permission'>, string>> = {
   'missing-keyspace': 'the keyspace does not exist',
   'missing-table': 'the table does not exist',
   'invalid-query': 'Cassandra refused the statement as invalid',
@@ -128,18 +124,21 @@ const REFUSED_UP_FRONT = /Cannot achieve consistency level/i;
  * The storage error for a driver failure. `lwt`: the statement was a lightweight
  * transaction, so a timeout leaves its outcome unknown. `where` names the table.
  */
-export function storageError(err: unknown, { lwt, where }: { lwt: boolean; where: string }): Error {
+export function storageError(err: unknown, { lwt, where }: { lwt: boolean; where: string }): StorageError {
   const c = classify(err);
-  if (c.kind === 'permanent') {
-    return new StoragePermanentError(`${PERMANENT_CAUSE_TEXT[c.cause]} (${c.cause}; ${where})`, c.cause, { cause: err });
-  }
+  if (c.kind === 'permanent') return permanentError(c.cause, where, err);
   if (lwt && c.timeout && !(err instanceof errors.ResponseError && err.code === codes.readTimeout)) {
-    return new StorageOutcomeUnknownError('a lightweight transaction timed out: it may or may not have applied', { cause: err });
+    return new StorageError('outcome-unknown', 'a lightweight transaction timed out: it may or may not have applied', { cause: err });
   }
   if (lwt && err instanceof errors.ResponseError && (err.code === codes.serverError || (err.code === codes.unavailableException && !serialPhase(err)))) {
     // Unavailable at the commit (LOCAL_QUORUM / EACH_QUORUM), after the proposal was
     // accepted, or a server error mid-round: the write may have applied.
-    return new StorageOutcomeUnknownError('a lightweight transaction failed after it may have applied', { cause: err });
+    return new StorageError('outcome-unknown', 'a lightweight transaction failed after it may have applied', { cause: err });
   }
-  return new StorageUnavailableError('Cassandra request failed', { cause: err });
+  return new StorageError(c.timeout ? 'timeout' : 'unavailable', c.timeout ? 'Cassandra did not answer in time' : 'Cassandra request failed', { cause: err });
+}
+
+/** A permanent failure with its cause in words (no driver text); `where` names the table and statement, or the connection. */
+export function permanentError(cause: Exclude<PermanentCause, 'permission'>, where: string, err: unknown): StorageError {
+  return new StorageError('permanent', `${PERMANENT_CAUSE_TEXT[cause]} (${cause}; ${where})`, { cause: err, category: cause });
 }

@@ -12,11 +12,10 @@
  * 1 µs after another: a touch of a value Firkin wrote ties with none of them.
  */
 import cassandra from 'cassandra-driver';
+import { timestampGeneratorBase } from '../../base/internals.js';
 
-/** The driver's base class (its types declare only an interface; the driver checks `instanceof`). */
-const { TimestampGenerator } = cassandra.policies.timestampGeneration as unknown as {
-  TimestampGenerator: new () => cassandra.policies.timestampGeneration.TimestampGenerator;
-};
+/** The driver's base class (its types declare only an interface; the driver checks `instanceof`: base/internals.ts). */
+const TimestampGenerator = timestampGeneratorBase<cassandra.policies.timestampGeneration.TimestampGenerator>(cassandra);
 
 /** Microseconds since the epoch, always even, strictly increasing within the process. */
 export class EvenTimestampGenerator extends TimestampGenerator {

@@ -22,8 +22,10 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
-import { StorageUnavailableError, type KeyValueStore, type NamespaceSpec, type StorageEngine } from '../engine.js';
-import { EmbeddedStore, type DbStats } from './lmdb-store.js';
+import type { KeyValueStore, NamespaceSpec, SpaceReport, StorageEngine } from '../engine.js';
+import { StorageError } from '../errors.js';
+import { lmdbError } from './errors.js';
+import { EmbeddedStore, type DbStats, type EngineState } from './lmdb-store.js';
 import { defaultMaxSize, SpaceBudget } from './space.js';
 
 const FORMAT = 1;
@@ -65,9 +67,11 @@ function restrictMode(path: string, mode: number): void {
   }
 }
 
-export class EmbeddedEngine implements StorageEngine {
+export class EmbeddedEngine implements StorageEngine, EngineState {
   readonly kind = 'embedded' as const;
   readonly knowsPreviousVersion = true;
+  /** What the metrics read at each scrape. */
+  readonly space: SpaceReport;
   private readonly root: RootDatabase;
   private readonly meta: Database;
   private readonly stores = new Map<string, EmbeddedStore>();
@@ -80,10 +84,12 @@ export class EmbeddedEngine implements StorageEngine {
   /** Handles used only to read each database's statistics, by database name. */
   private readonly measured = new Map<string, Database>();
   /** The size bound: admits or refuses every write. */
-  readonly space: SpaceBudget;
+  readonly budget: SpaceBudget;
   private readonly pageSize: number;
   private sweeping = false;
   private closed = false;
+  /** False once closed: the stores check it before touching LMDB. */
+  open = true;
 
   constructor(options: EmbeddedEngineOptions) {
     const file = join(options.path, 'firkin.mdb');
@@ -122,7 +128,13 @@ export class EmbeddedEngine implements StorageEngine {
     this.onSweepError = options.onSweepError ?? (() => undefined);
     this.onReclaimed = options.onReclaimed ?? (() => undefined);
     this.pageSize = (this.root.getStats() as DbStats).pageSize;
-    this.space = new SpaceBudget(options.maxSize ?? defaultMaxSize(options.path, file), () => this.usedBytes(), options.onMeasureError);
+    this.budget = new SpaceBudget(options.maxSize ?? defaultMaxSize(options.path, file), () => this.usedBytes(), options.onMeasureError);
+    this.space = {
+      fileBytes: () => this.fileBytes(),
+      usedBytes: () => this.usedBytes(),
+      maxSize: this.budget.maxSize,
+      entries: () => this.entries(),
+    };
     this.sweepTimer = setInterval(() => void this.tick(), options.sweepIntervalMs ?? 1000);
     this.sweepTimer.unref();
   }
@@ -130,7 +142,7 @@ export class EmbeddedEngine implements StorageEngine {
   /** Every sweeper interval: delete what expired, then measure the pages in use afresh. */
   private async tick(): Promise<void> {
     await this.sweep();
-    if (!this.closed) this.space.refresh();
+    if (!this.closed) this.budget.refresh();
   }
 
   /**
@@ -171,19 +183,21 @@ export class EmbeddedEngine implements StorageEngine {
   store(namespace: NamespaceSpec): KeyValueStore {
     let store = this.stores.get(namespace.name);
     if (!store) {
-      store = new EmbeddedStore(this.root, namespace.name, () => !this.closed, this.space, this.pageSize);
+      store = new EmbeddedStore(this.root, namespace.name, this, this.budget, this.pageSize);
       this.stores.set(namespace.name, store);
     }
     return store;
   }
 
   async probe(): Promise<void> {
-    if (this.closed) throw new StorageUnavailableError('embedded engine is closed');
+    if (this.closed) throw new StorageError('unavailable', 'embedded engine is closed');
+    let format: unknown;
     try {
-      if (this.meta.get(FORMAT_KEY) !== FORMAT) throw new Error('format marker missing');
+      format = this.meta.get(FORMAT_KEY);
     } catch (err) {
-      throw new StorageUnavailableError('embedded engine did not answer', { cause: err });
+      throw lmdbError(err, 'embedded probe', { decoding: true });
     }
+    if (format !== FORMAT) throw new StorageError('corrupt', 'embedded probe failed: the format marker is missing or wrong');
   }
 
   /**
@@ -202,7 +216,7 @@ export class EmbeddedEngine implements StorageEngine {
             const { consumed, removed } = await store.sweepBatch(now, this.sweepBatch);
             total += removed;
             if (removed > 0) {
-              this.space.freed();
+              this.budget.freed();
               this.onReclaimed(name, removed);
             }
             if (consumed < this.sweepBatch) break;
@@ -221,6 +235,7 @@ export class EmbeddedEngine implements StorageEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.open = false;
     clearInterval(this.sweepTimer);
     await this.root.flushed;
     await this.root.close();

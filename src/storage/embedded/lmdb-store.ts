@@ -4,15 +4,11 @@
  * acknowledged once flushed to disk.
  */
 import type { Database, RootDatabase } from 'lmdb';
-import {
-  StorageUnavailableError,
-  type Condition,
-  type KeyValueStore,
-  type SetOutcome,
-  type StoredValue,
-  type Touched,
-} from '../engine.js';
+import { settleCommitError } from '../../base/internals.js';
+import type { Condition, KeyValueStore, SetOutcome, StoredValue, Touched } from '../engine.js';
+import { StorageError } from '../errors.js';
 import { conditionHolds, valueVersion } from '../version.js';
+import { lmdbError } from './errors.js';
 import { writeCost, type SpaceBudget } from './space.js';
 
 /** On-disk record: [expiresAtMs (0: never), version, value]. */
@@ -34,15 +30,25 @@ const FLUSH_TIMEOUT_MS = 10_000;
 /** Whether a record is still live at `now` (ms). */
 const isLive = (record: StoredRecord, now: number): boolean => record[0] === 0 || record[0] > now;
 
+/** A record as this engine writes it; anything else read back is damaged. */
+const wellFormed = (record: unknown): record is StoredRecord =>
+  Array.isArray(record) && record.length === 3 && typeof record[0] === 'number' && typeof record[1] === 'string' && Buffer.isBuffer(record[2]);
+
+/** What the store shares with its engine (lmdb-engine.ts). */
+export interface EngineState {
+  /** False once the engine is closed: LMDB must not be touched after that. */
+  readonly open: boolean;
+}
+
 export class EmbeddedStore implements KeyValueStore {
+  readonly acceptsConditions = true;
   private readonly values: Database<StoredRecord, string>;
   private readonly expiry: Database<number, ExpiryKey>;
 
   constructor(
     private readonly root: RootDatabase,
     name: string,
-    /** False once the engine is closed: LMDB must not be touched after that. */
-    private readonly isOpen: () => boolean,
+    private readonly engine: EngineState,
     private readonly space: SpaceBudget,
     private readonly pageSize: number,
   ) {
@@ -51,14 +57,15 @@ export class EmbeddedStore implements KeyValueStore {
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
-    if (!this.isOpen()) throw new StorageUnavailableError('embedded engine is closed');
+    if (!this.engine.open) throw new StorageError('unavailable', 'embedded engine is closed');
     let record: StoredRecord | undefined;
     try {
       record = this.values.get(key);
     } catch (err) {
-      throw new StorageUnavailableError('embedded read failed', { cause: err });
+      throw lmdbError(err, 'embedded read', { decoding: true });
     }
     if (record === undefined) return undefined;
+    if (!wellFormed(record)) throw new StorageError('corrupt', 'embedded read failed: a stored record is not of this engine\'s shape');
     const now = Date.now();
     if (!isLive(record, now)) return undefined;
     const [expiresAt, version, value] = record;
@@ -66,7 +73,7 @@ export class EmbeddedStore implements KeyValueStore {
   }
 
   async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
-    if (!this.isOpen()) throw new StorageUnavailableError('embedded engine is closed');
+    if (!this.engine.open) throw new StorageError('unavailable', 'embedded engine is closed');
     const bytes = writeCost(Buffer.byteLength(key), value.length, this.pageSize);
     this.space.admit(bytes); // throws StorageFullError at the bound
     const expiresAt = ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0;
@@ -76,7 +83,8 @@ export class EmbeddedStore implements KeyValueStore {
       // The transaction's result: the replaced live version (null: none), or false if the condition failed.
       previous = await this.write((): string | null | false => {
         const old = this.values.get(key);
-        const live = old !== undefined && isLive(old, Date.now()) ? old : undefined;
+        // A damaged record is overwritten: the new value replaces it.
+        const live = old !== undefined && wellFormed(old) && isLive(old, Date.now()) ? old : undefined;
         if (!conditionHolds(condition, live?.[1])) return false;
         this.replace(key, old, [expiresAt, version, value]);
         return live?.[1] ?? null;
@@ -96,6 +104,7 @@ export class EmbeddedStore implements KeyValueStore {
     const version = await this.write((): string | undefined => {
       const old = this.values.get(key);
       const now = Date.now();
+      if (old !== undefined && !wellFormed(old)) throw new StorageError('corrupt', 'embedded touch failed: a stored record is not of this engine\'s shape');
       if (old === undefined || !isLive(old, now)) return undefined;
       this.replace(key, old, [ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0, old[1], old[2]]);
       return old[1];
@@ -108,7 +117,7 @@ export class EmbeddedStore implements KeyValueStore {
     const removed = await this.write(() => {
       const old = this.values.get(key);
       if (old === undefined) return false;
-      if (old[0] !== 0) this.expiry.removeSync([old[0], key]);
+      if (wellFormed(old) && old[0] !== 0) this.expiry.removeSync([old[0], key]);
       this.values.removeSync(key);
       return true;
     });
@@ -144,7 +153,7 @@ export class EmbeddedStore implements KeyValueStore {
       let removed = 0;
       for (const [expiresAt, key] of due) {
         const record = this.values.get(key);
-        if (record !== undefined && record[0] === expiresAt) {
+        if (record !== undefined && wellFormed(record) && record[0] === expiresAt) {
           this.values.removeSync(key);
           removed++;
         }
@@ -156,7 +165,7 @@ export class EmbeddedStore implements KeyValueStore {
 
   /** Within a write transaction: store `record` in place of `old`, moving its expiry index entry. */
   private replace(key: string, old: StoredRecord | undefined, record: StoredRecord): void {
-    if (old !== undefined && old[0] !== 0) this.expiry.removeSync([old[0], key]);
+    if (old !== undefined && wellFormed(old) && old[0] !== 0) this.expiry.removeSync([old[0], key]);
     this.values.putSync(key, record);
     if (record[0] !== 0) this.expiry.putSync([record[0], key], 1);
   }
@@ -167,7 +176,7 @@ export class EmbeddedStore implements KeyValueStore {
    * what a plain transaction callback wrote before it threw, with its batch).
    */
   private async write<T>(body: () => T, abortable = false): Promise<T> {
-    if (!this.isOpen()) throw new StorageUnavailableError('embedded engine is closed');
+    if (!this.engine.open) throw new StorageError('unavailable', 'embedded engine is closed');
     let result: T;
     try {
       result = await (abortable ? this.values.childTransaction(body) : this.values.transaction(body));
@@ -180,10 +189,8 @@ export class EmbeddedStore implements KeyValueStore {
         }),
       ]).finally(() => clearTimeout(timer));
     } catch (err) {
-      // lmdb later rejects a second promise with the commit's own error (ENOSPC, EIO, EFBIG…):
-      // handle it so it cannot surface as an unhandled rejection.
-      (err as { commitError?: Promise<unknown> }).commitError?.catch(() => undefined);
-      throw new StorageUnavailableError('embedded write failed', { cause: err });
+      settleCommitError(err); // base/internals.ts
+      throw lmdbError(err, 'embedded write');
     }
     return result;
   }

@@ -9,7 +9,7 @@
  * so the file can end up somewhat larger than `maxSize` (docs/embedded.md).
  */
 import { statfsSync, statSync } from 'node:fs';
-import { StorageFullError } from '../engine.js';
+import { StorageError } from '../errors.js';
 
 const MiB = 1024 * 1024;
 /** The default bound never exceeds this… */
@@ -97,14 +97,14 @@ export class SpaceBudget {
   }
 
   /**
-   * Admit a write of about `bytes`, or throw StorageFullError if it would take the
+   * Admit a write of about `bytes`, or throw a StorageError `full` if it would take the
    * store past `maxSize`. An admitted write must be `settle`d once it finished.
    */
   admit(bytes: number): void {
     if (this.committed > this.maxSize / 100) this.refreshSoon();
     if (this.estimate + bytes > this.maxSize && this.stale) this.refreshSoon();
     if (this.estimate + bytes > this.maxSize) {
-      throw new StorageFullError(`the embedded store is full: about ${this.estimate} bytes of embedded.max_size ${this.maxSize} in use`);
+      throw new StorageError('full', `the embedded store is full: about ${this.estimate} bytes of embedded.max_size ${this.maxSize} in use`);
     }
     this.pending += bytes;
   }

@@ -1,0 +1,65 @@
+/**
+ * From a raw request target to (namespace, key): the whole of Firkin's routing.
+ *
+ * The key is the single path segment after a namespace's base URI, percent-decoded
+ * as UTF-8, so `/` inside a key travels as `%2F`. The raw target is checked before
+ * it is decoded, the decoded key after; nothing here echoes the key back.
+ */
+import { PROBLEMS, type ProblemType } from './problem.js';
+
+export type Target<N> =
+  | { readonly ok: true; readonly namespace: N; readonly key: string }
+  | { readonly ok: false; readonly problem: ProblemType; readonly detail?: string };
+
+export interface Routable {
+  readonly baseUri: string;
+}
+
+/** Printable ASCII only: raw bytes outside it have no place in a request target. */
+const RAW_SEGMENT = /^[\x21-\x7e]+$/;
+/** C0 controls and DEL: a key never needs them, and logs and terminals mishandle them. */
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+export class Router<N extends Routable> {
+  /** Longest base first, though config forbids overlapping bases. */
+  private readonly namespaces: readonly N[];
+
+  constructor(
+    namespaces: readonly N[],
+    private readonly maxKeyBytes: number,
+  ) {
+    this.namespaces = [...namespaces].sort((a, b) => b.baseUri.length - a.baseUri.length);
+  }
+
+  /** The namespace whose base URI prefixes `path`, if any. */
+  namespaceOf(path: string): N | undefined {
+    for (const ns of this.namespaces) if (path.startsWith(ns.baseUri)) return ns;
+    return undefined;
+  }
+
+  parse(rawUrl: string): Target<N> {
+    const q = rawUrl.indexOf('?');
+    const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const namespace = this.namespaceOf(path);
+    if (namespace === undefined) return { ok: false, problem: PROBLEMS.noRoute };
+    if (q !== -1) return { ok: false, problem: PROBLEMS.badRequest, detail: 'Query strings are not accepted' };
+
+    const raw = path.slice(namespace.baseUri.length);
+    if (raw === '') return { ok: false, problem: PROBLEMS.notFound, detail: 'The path names no key' };
+    if (raw.includes('/')) return { ok: false, problem: PROBLEMS.notFound, detail: 'The path has segments after the key' };
+    // Every byte of a key is at most three characters (%XX) in the target.
+    if (raw.length > this.maxKeyBytes * 3) return { ok: false, problem: PROBLEMS.keyTooLong };
+    if (!RAW_SEGMENT.test(raw)) {
+      return { ok: false, problem: PROBLEMS.badRequest, detail: 'The key must be percent-encoded printable ASCII' };
+    }
+    let key: string;
+    try {
+      key = raw.includes('%') ? decodeURIComponent(raw) : raw;
+    } catch {
+      return { ok: false, problem: PROBLEMS.badRequest, detail: 'The key is not valid percent-encoded UTF-8' };
+    }
+    if (CONTROL.test(key)) return { ok: false, problem: PROBLEMS.badRequest, detail: 'The key contains a control character' };
+    if (Buffer.byteLength(key, 'utf8') > this.maxKeyBytes) return { ok: false, problem: PROBLEMS.keyTooLong };
+    return { ok: true, namespace, key };
+  }
+}

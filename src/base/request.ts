@@ -1,0 +1,45 @@
+/**
+ * One request as every layer above the transport sees it: built once by the
+ * transport (src/transport/context.ts) with a fixed shape, and never changed
+ * afterwards. The access rules, the API and the service endpoints read it and
+ * return their decisions and answers; none of them touches the socket.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** What the TLS handshake proved about the client: fixed for the connection. */
+export interface Peer {
+  /** The client presented a certificate that the configured CA signed (mutual TLS). */
+  readonly verified: boolean;
+  /** That certificate's typed identities (`cn:…`, `dns:…`, `uri:…`, see base/identity.ts), in its order; empty unless verified. */
+  readonly identities: readonly string[];
+}
+
+/** A connection without a verified client certificate. */
+export const ANONYMOUS: Peer = Object.freeze({ verified: false, identities: Object.freeze([]) as readonly string[] });
+
+export type BodyResult =
+  | { readonly ok: true; readonly body: Buffer }
+  | { readonly ok: false; readonly reason: 'too-large' | 'aborted' };
+
+export interface RequestContext {
+  readonly method: string;
+  /** The request target as sent (path and query). */
+  readonly url: string;
+  /** The target's path: `url` without its query. */
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The client's X-Request-ID when it is safe to echo, else a new one (every answer carries it). */
+  readonly requestId: string;
+  readonly remoteAddress: string | undefined;
+  readonly peer: Peer;
+  /** Read the body into memory, never past `limit` bytes (a declared larger Content-Length reads nothing). */
+  readBody(limit: number): Promise<BodyResult>;
+  /** `Expect: 100-continue`: invite the body, once the request is known to be acceptable. */
+  inviteBody(): void;
+}
+
+/** What the whole process shares about its own state. */
+export interface ServiceState {
+  /** Set once the service drains before exit: /readyz says 503 and every answer closes its connection. */
+  draining: boolean;
+}

@@ -1,0 +1,151 @@
+/**
+ * A namespace with `conditional_writes: true` on Cassandra: every write and delete is
+ * a lightweight transaction, so all of a key's mutations carry ballot timestamps in
+ * Paxos order, and conditions (If-Match, If-None-Match) are served:
+ *
+ * - set: `UPDATE … IF value != 0x` (applies to any value but the empty blob, which
+ *   Firkin never stores, and to an absent key; the empty blob gets `IF value = 0x`);
+ * - delete: `DELETE … IF value != 0x` likewise, committed at EACH_QUORUM;
+ * - add (If-None-Match: *): `UPDATE … IF value = null`;
+ * - replace (If-Match: *): `UPDATE … IF value != null`;
+ * - compare-and-set (If-Match: "v"): the version is derived from the bytes, so the
+ *   current bytes are read at the serial consistency and the update is conditional on
+ *   them: `UPDATE … IF value = <those bytes>`. No schema change is needed;
+ * - touch: the same compare-and-set, with the bytes read as the new value too.
+ *
+ * Conditions test the value cell, not the row: a row that Kask's INSERT left with a
+ * live row marker but an expired value is absent, as a GET says. Serial consistency
+ * per namespace: LOCAL_SERIAL (default) or SERIAL.
+ */
+import type cassandra from 'cassandra-driver';
+import type { Condition, NamespaceSpec, SetOutcome, Touched } from '../engine.js';
+import { StorageError } from '../errors.js';
+import { conditionHolds, valueVersion } from '../version.js';
+import { CassandraTable, type CqlSession } from './cassandra-store.js';
+import { CONSISTENCY } from './consistency.js';
+import { storableTtl } from './expiry.js';
+
+/** The value no write stores (Firkin refuses empty values): `IF value != 0x` holds for every other state of a key. */
+const NEVER_STORED = Buffer.alloc(0);
+/** Attempts of a set or delete that finds exactly the empty blob stored (only Kask could have written it). */
+const UNCONDITIONAL_ATTEMPTS = 4;
+/** Attempts of a touch: the first, and one more if the value changed in between. */
+const TOUCH_ATTEMPTS = 2;
+
+type Statement = 'serialRead' | 'add' | 'replace' | 'cas' | 'put' | 'paxosDelete' | 'paxosDeleteEmpty';
+
+export class PaxosStore extends CassandraTable<Statement> {
+  readonly acceptsConditions = true;
+  private readonly serial: number;
+
+  constructor(session: CqlSession, table: string, spec: NamespaceSpec) {
+    const update = `UPDATE ${table} USING TTL ? SET value = ? WHERE key = ?`;
+    super(session, table, {
+      serialRead: `SELECT value FROM ${table} WHERE key = ?`,
+      add: `${update} IF value = null`,
+      replace: `${update} IF value != null`,
+      cas: `${update} IF value = ?`,
+      put: `${update} IF value != ?`,
+      paxosDelete: `DELETE FROM ${table} WHERE key = ? IF value != ?`,
+      paxosDeleteEmpty: `DELETE FROM ${table} WHERE key = ? IF value = ?`,
+    });
+    this.serial = spec.serialConsistency === 'serial' ? CONSISTENCY.crossDcSerial : CONSISTENCY.serial;
+  }
+
+  /** Options of a lightweight transaction committed at `consistency`. */
+  private lwt(consistency: number): cassandra.QueryOptions {
+    return { consistency, serialConsistency: this.serial };
+  }
+
+  async set(key: string, value: Buffer, requestedTtl: number, condition?: Condition): Promise<SetOutcome> {
+    const ttlSeconds = storableTtl(requestedTtl);
+    const version = valueVersion(value);
+    const write = this.lwt(CONSISTENCY.write);
+    const applied = (previousVersion?: string | null): SetOutcome => ({ applied: true, version, previousVersion });
+    switch (condition?.kind) {
+      case undefined:
+        await this.unconditionally('put', 'cas', [ttlSeconds, value, key], write);
+        return applied();
+      case 'absent': {
+        const rs = await this.run('add', [ttlSeconds, value, key], write, true);
+        return rs.wasApplied() ? applied(null) : { applied: false };
+      }
+      case 'present': {
+        const rs = await this.run('replace', [ttlSeconds, value, key], write, true);
+        return rs.wasApplied() ? applied() : { applied: false };
+      }
+      case 'version': {
+        // Read the current bytes linearizably, then update only if they are still those bytes.
+        const rs = await this.run('serialRead', [key], { consistency: this.serial });
+        const current = rs.first()?.get('value') as Buffer | null | undefined;
+        if (current === null || current === undefined) return { applied: false };
+        const currentVersion = valueVersion(current);
+        if (!conditionHolds(condition, currentVersion)) return { applied: false };
+        const cas = await this.run('cas', [ttlSeconds, value, key, current], write, true);
+        return cas.wasApplied() ? applied(currentVersion) : { applied: false };
+      }
+    }
+  }
+
+  /**
+   * `UPDATE … IF value = <the bytes read>`, so a value replaced or deleted meanwhile is
+   * left alone. The failed transaction answers with the current bytes: one more attempt
+   * touches those; a second lost race answers 503 (retrying is safe: a touch repeated
+   * only extends the lifetime again).
+   */
+  async touch(key: string, requestedTtl: number): Promise<Touched | undefined> {
+    const ttlSeconds = storableTtl(requestedTtl);
+    const rs = await this.run('serialRead', [key], { consistency: this.serial });
+    let current = rs.first()?.get('value') as Buffer | null | undefined;
+    try {
+      for (let attempt = 0; attempt < TOUCH_ATTEMPTS; attempt++) {
+        if (current === null || current === undefined) return undefined;
+        const cas = await this.run('cas', [ttlSeconds, current, key, current], this.lwt(CONSISTENCY.write), true);
+        if (cas.wasApplied()) return { version: valueVersion(current), ttl: ttlSeconds === 0 ? null : ttlSeconds };
+        current = cas.first()?.get('value') as Buffer | null | undefined;
+      }
+    } catch (err) {
+      throw asRetryable(err);
+    }
+    if (current === null || current === undefined) return undefined;
+    throw new StorageError('unavailable', 'the key changed between every attempt of a touch');
+  }
+
+  async delete(key: string): Promise<void> {
+    // Committed at EACH_QUORUM: a 204 means every data centre has the tombstone (QUORUM where
+    // the keyspace has no data centres: SimpleStrategy).
+    await this.unconditionally('paxosDelete', 'paxosDeleteEmpty', [key], this.lwt(this.paxosDeleteConsistency()));
+  }
+
+  /**
+   * A write or delete that must apply, as a lightweight transaction: `IF value != 0x`
+   * holds unless the stored value is the empty blob, for which `IF value = 0x` holds.
+   * Its client sent no condition, so a timeout is an ordinary 503: repeating an
+   * unconditional write or delete is safe.
+   */
+  private async unconditionally(
+    statement: 'put' | 'paxosDelete',
+    whenEmpty: 'cas' | 'paxosDeleteEmpty',
+    params: unknown[],
+    options: cassandra.QueryOptions,
+  ): Promise<void> {
+    try {
+      for (let attempt = 0; attempt < UNCONDITIONAL_ATTEMPTS; attempt++) {
+        const rs = await this.run(attempt % 2 === 0 ? statement : whenEmpty, [...params, NEVER_STORED], options, true);
+        if (rs.wasApplied()) return;
+      }
+    } catch (err) {
+      throw asRetryable(err);
+    }
+    throw new StorageError('unavailable', 'the key changed between every attempt of an unconditional write');
+  }
+}
+
+/**
+ * A request the client sent without a condition (a plain write, delete or touch) that
+ * timed out inside Paxos is safe to repeat: its unknown outcome is an ordinary timeout.
+ */
+function asRetryable(err: unknown): unknown {
+  if (err instanceof StorageError && err.kind === 'outcome-unknown') return new StorageError('timeout', 'Cassandra request timed out', { cause: err.cause });
+  return err;
+}

@@ -1,0 +1,62 @@
+/**
+ * A plain (Kask-mode, the default) namespace on Cassandra: Kask's own statements.
+ *
+ * - set: `INSERT … USING TTL` at LOCAL_QUORUM; delete: `DELETE` at EACH_QUORUM; both
+ *   with client-side timestamps (even ones: timestamps.ts).
+ * - touch reads the value and its write time and writes the same bytes back stamped
+ *   1 µs later, so a later write or delete still wins.
+ *
+ * It takes no condition: the server refuses conditional requests on such a namespace
+ * (400 conditional-writes-disabled), and a condition reaching this store is a bug
+ * (see cassandra-store.ts for why the modes must not mix).
+ */
+import type cassandra from 'cassandra-driver';
+import type { Condition, NamespaceSpec, SetOutcome, Touched } from '../engine.js';
+import { valueVersion } from '../version.js';
+import { CassandraTable, type CqlSession } from './cassandra-store.js';
+import { CONSISTENCY } from './consistency.js';
+import { storableTtl } from './expiry.js';
+import { touchTimestamp } from './timestamps.js';
+
+type Statement = 'insert' | 'touchRead' | 'touch' | 'delete';
+
+export class PlainStore extends CassandraTable<Statement> {
+  readonly acceptsConditions = false;
+
+  constructor(session: CqlSession, table: string, spec: NamespaceSpec) {
+    super(session, table, {
+      insert: `INSERT INTO ${table} (key, value) VALUES (?, ?) USING TTL ?`,
+      touchRead: `SELECT value, WRITETIME(value) AS written FROM ${table} WHERE key = ?`,
+      touch: `INSERT INTO ${table} (key, value) VALUES (?, ?) USING TTL ? AND TIMESTAMP ?`,
+      delete: `DELETE FROM ${table} WHERE key = ?`,
+    });
+    if (spec.conditionalWrites) throw new Error(`namespace ${spec.name} has conditional_writes: it needs a PaxosStore`);
+  }
+
+  async set(key: string, value: Buffer, requestedTtl: number, condition?: Condition): Promise<SetOutcome> {
+    if (condition !== undefined) {
+      throw new TypeError(`a conditional write reached the plain (Kask-mode) table ${this.table}: conditions need conditional_writes`);
+    }
+    await this.run('insert', [key, value, storableTtl(requestedTtl)], { consistency: CONSISTENCY.write, isIdempotent: true });
+    return { applied: true, version: valueVersion(value) };
+  }
+
+  /**
+   * Read the value and its write time, then write the same bytes back stamped 1 µs later
+   * (timestamps.ts), so any later write or delete still wins.
+   */
+  async touch(key: string, requestedTtl: number): Promise<Touched | undefined> {
+    const ttlSeconds = storableTtl(requestedTtl);
+    const row = (await this.run('touchRead', [key], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
+    const value = row?.get('value') as Buffer | null | undefined;
+    if (value === null || value === undefined) return undefined;
+    const written = row.get('written') as cassandra.types.Long;
+    // Idempotent: the same bytes at the same timestamp, however often it is applied.
+    await this.run('touch', [key, value, ttlSeconds, touchTimestamp(written)], { consistency: CONSISTENCY.write, isIdempotent: true });
+    return { version: valueVersion(value), ttl: ttlSeconds === 0 ? null : ttlSeconds };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.run('delete', [key], { consistency: CONSISTENCY.delete, isIdempotent: true });
+  }
+}

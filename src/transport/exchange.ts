@@ -1,0 +1,192 @@
+/**
+ * One request, from its arrival to its answer having left: the transport's part of
+ * every exchange. `createExchange` gives the listener its request handler, which
+ *
+ *   1. counts the request in flight (in-flight.ts) and refuses it (503) past
+ *      `max_in_flight`, unless it is for a service endpoint;
+ *   2. builds its context (base/request.ts): fixed shape, never changed afterwards;
+ *      reading the body and inviting it (`100 Continue`) are its only doors back to
+ *      the socket;
+ *   3. asks the API for the answer and writes it, with what every answer carries:
+ *      `Cache-Control: no-store`, the request ID, `Connection: close` where the
+ *      connection must not carry another request, a place in the process's budget of
+ *      response bytes, and a deadline for the client to take them;
+ *   4. reports it (the metrics and the log, wired at assembly).
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { ANONYMOUS, type BodyResult, type Peer, type RequestContext, type ServiceState } from '../base/request.js';
+import { problem, type Answer, type Served } from '../api/answer.js';
+import type { Api } from '../api/handler.js';
+import { PROBLEMS, type ProblemType } from '../api/problem.js';
+import { RETRY_AFTER_SECONDS } from '../api/protocol.js';
+import type { Logger } from '../log/logger.js';
+import { readBody } from './body.js';
+import type { ByteBudget } from './byte-budget.js';
+import type { InFlight } from './in-flight.js';
+
+/** What the transport reports, for the metrics and the log (wired at assembly). */
+export interface ExchangeHooks {
+  /**
+   * A request ended: answered with `status`, or (`status` undefined) abandoned by its
+   * client before an answer could be written. `seconds` from its arrival.
+   */
+  served(ctx: RequestContext, served: Served, status: number | undefined, seconds: number): void;
+  /** A request answered before it could be parsed (malformed HTTP, CONNECT): its status only. */
+  refusedUnparsed(status: number): void;
+}
+
+/** What every exchange of the process shares. */
+export interface ExchangeLimits {
+  /** Requests served at once; beyond it, 503 at once (service endpoints exempt). */
+  readonly maxInFlight: number;
+  /** The process's one count of requests being served (every listener of it). */
+  readonly inFlight: InFlight;
+  /** Bytes of response bodies not yet handed to the kernel, across the process. */
+  readonly budget: ByteBudget;
+  /** A response still not flushed this long after it was written closes its connection. */
+  readonly writeTimeoutMs: number;
+  /** While the service drains before exit, answers ask clients to reconnect elsewhere. */
+  readonly state: ServiceState;
+}
+
+export interface ExchangeOptions {
+  readonly api: Api;
+  readonly hooks: ExchangeHooks;
+  readonly limits: ExchangeLimits;
+  readonly logger: Logger;
+  /** With mutual TLS: what the handshake of a connection proved (tls.ts); without, every client is anonymous. */
+  readonly peerOf?: ((socket: object) => Peer) | undefined;
+}
+
+/** Serve a request; with `refuse`, answer that problem without asking the API. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse, refuse?: ProblemType) => void;
+
+/**
+ * An incoming X-Request-ID is echoed only if it is 1-128 characters that are safe in a
+ * URI (it becomes part of a problem's `instance`); otherwise a new one is made.
+ */
+const REQUEST_ID = /^[A-Za-z0-9._~:@!$&'()*+,;=-]{1,128}$/;
+
+/** Bodies up to this size are not counted against the budget (bounded by connections × this). */
+const UNCOUNTED_BODY_BYTES = 16 * 1024;
+
+class HttpContext implements RequestContext {
+  readonly method: string;
+  readonly url: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly requestId: string;
+  readonly remoteAddress: string | undefined;
+  readonly peer: Peer;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    peer: Peer,
+  ) {
+    this.method = req.method ?? '';
+    this.url = req.url ?? '';
+    const query = this.url.indexOf('?');
+    this.path = query === -1 ? this.url : this.url.slice(0, query);
+    this.headers = req.headers;
+    const incoming = req.headers['x-request-id'];
+    this.requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    this.remoteAddress = req.socket.remoteAddress;
+    this.peer = peer;
+  }
+
+  readBody(limit: number): Promise<BodyResult> {
+    return readBody(this.req, limit);
+  }
+
+  inviteBody(): void {
+    this.res.writeContinue();
+  }
+}
+
+export function createExchange({ api, hooks, limits, logger, peerOf }: ExchangeOptions): RequestHandler {
+  const { inFlight, maxInFlight } = limits;
+  return (req, res, refuse) => {
+    const started = performance.now();
+    // Counted until both the answer has left and the handler has finished.
+    inFlight.count++;
+    let pending = 2;
+    const settle = (): void => {
+      if (--pending === 0) inFlight.count--;
+    };
+    res.once('close', settle);
+    const ctx = new HttpContext(req, res, peerOf === undefined ? ANONYMOUS : peerOf(req.socket));
+    let served: Promise<Served>;
+    if (refuse !== undefined) {
+      served = Promise.resolve(unrouted(problem(ctx.requestId, refuse)));
+    } else if (inFlight.count > maxInFlight && !api.isEndpoint(ctx.path)) {
+      // Only namespace requests are refused: health checks and scrapes never are.
+      served = Promise.resolve(unrouted(problem(ctx.requestId, PROBLEMS.overloaded, undefined, { 'Retry-After': RETRY_AFTER_SECONDS })));
+    } else {
+      served = api.handle(ctx);
+    }
+    served
+      .then(
+        (s) => {
+          writeAnswer(req, res, s.answer, ctx.requestId, limits);
+          hooks.served(ctx, s, s.answer.abandoned ? undefined : res.statusCode, (performance.now() - started) / 1000);
+        },
+        (err: unknown) => {
+          // A bug: the API answers every failure it expects itself.
+          logger.error({ request_id: ctx.requestId, method: ctx.method, err }, 'request failed');
+          if (!res.headersSent && !res.destroyed) writeAnswer(req, res, problem(ctx.requestId, PROBLEMS.internal), ctx.requestId, limits);
+          else res.destroy();
+        },
+      )
+      .finally(settle);
+  };
+}
+
+/** An answer to a request that reached no namespace or endpoint. */
+function unrouted(answer: Answer): Served {
+  return { answer, endpoint: false, namespace: undefined, key: undefined, operation: undefined, token: undefined };
+}
+
+/**
+ * Write `answer` (its headers object becomes the response's: the common headers are
+ * added to it). An abandoned request's connection is dropped instead.
+ */
+function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, requestId: string, limits: ExchangeLimits): void {
+  if (answer.abandoned) {
+    res.destroy();
+    return;
+  }
+  const { body, headers } = answer;
+  // A short string (a problem document, a 404) is under the bound whatever its encoding
+  // (at most 3 bytes per UTF-16 unit), without measuring it.
+  const size =
+    body === undefined ? 0 : typeof body !== 'string' ? body.length : body.length * 3 <= UNCOUNTED_BODY_BYTES ? 0 : Buffer.byteLength(body);
+  if (size > UNCOUNTED_BODY_BYTES && req.method !== 'HEAD') {
+    if (!limits.budget.take(size)) {
+      const refused = problem(requestId, PROBLEMS.overloaded, 'Too many response bytes are waiting to be sent; retry later', { 'Retry-After': RETRY_AFTER_SECONDS });
+      return writeAnswer(req, res, refused, requestId, limits);
+    }
+    res.once('close', () => limits.budget.release(size));
+  }
+  headers['Cache-Control'] ??= 'no-store';
+  headers['X-Request-ID'] = requestId;
+  // A body we did not read must not be read later as the next request: close instead.
+  if (hasUnreadBody(req) || limits.state.draining) headers.Connection = 'close';
+  res.writeHead(answer.status, headers);
+  res.end(body);
+  // What the kernel would not take yet waits in the socket: a client that does not read
+  // must not hold it (and its slot) for longer than the write timeout.
+  const socket = res.socket;
+  if (socket !== null && socket.writableLength > 0 && !res.writableFinished) {
+    const timer = setTimeout(() => socket.destroy(), limits.writeTimeoutMs);
+    timer.unref();
+    res.once('close', () => clearTimeout(timer));
+  }
+}
+
+function hasUnreadBody(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}

@@ -1,0 +1,128 @@
+/**
+ * Bounds a hostile or runaway client meets: per-client rate limits (429),
+ * in-flight requests (503 at once, never a queue), connections, and the
+ * admin endpoints disabled or moved to a listener of their own.
+ */
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { addressBlock, RateLimiter } from '../../src/access/rate-limit.js';
+import { openSocket, request } from '../helpers/http.js';
+import { tokenHash } from '../helpers/secrets.js';
+import { startTestService } from '../helpers/service.js';
+
+
+describe('rate limits', () => {
+  it('refill a token bucket per client at the configured rate', () => {
+    let now = 0;
+    const limiter = new RateLimiter(2, 3, () => now);
+    const results = Array.from({ length: 4 }, () => limiter.take('a').allowed);
+    assert.deepEqual(results, [true, true, true, false], 'a burst of 3');
+    assert.deepEqual(limiter.take('a'), { allowed: false, retryAfterSeconds: 1 });
+    assert.equal(limiter.take('b').allowed, true, 'another client has its own bucket');
+    now += 500; // half a second: one more token
+    assert.equal(limiter.take('a').allowed, true);
+    assert.equal(limiter.take('a').allowed, false);
+  });
+
+  it('answer 429 with Retry-After per client and namespace, over HTTP', async () => {
+    const t = await startTestService({
+      namespaces: [
+        {
+          name: 'sessions',
+          base_uri: '/sessions/v1/',
+          tokens: [
+            { name: 'one', sha256: tokenHash('token-one-abcdef') },
+            { name: 'two', sha256: tokenHash('token-two-abcdef') },
+          ],
+          rate_limit: { requests_per_second: 0.5, burst: 2 },
+        },
+        { name: 'other', base_uri: '/other/v1/' },
+      ],
+    });
+    const as = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+    const one = await Promise.all([1, 2, 3].map(() => request(`${t.url}/sessions/v1/k`, as('token-one-abcdef'))));
+    assert.deepEqual(one.map((r) => r.status).sort(), [404, 404, 429], 'a burst of 2, then limited');
+    const limited = one.find((r) => r.status === 429)!;
+    assert.equal(limited.json().type, 'urn:firkin:problem:rate-limited');
+    assert.ok(Number(limited.headers['retry-after']) >= 1);
+    assert.equal((await request(`${t.url}/sessions/v1/k`, as('token-two-abcdef'))).status, 404, 'another client is not limited');
+    assert.equal((await request(`${t.url}/other/v1/k`)).status, 404, 'another namespace is not limited');
+  });
+});
+
+describe('rate-limit keys and memory', () => {
+  it('group IPv6 clients by /64 and keep IPv4 addresses whole', () => {
+    assert.equal(addressBlock('127.0.0.1'), '127.0.0.1');
+    assert.equal(addressBlock('::ffff:10.0.0.5'), '::ffff:10.0.0.5');
+    assert.equal(addressBlock('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+    assert.equal(addressBlock('2001:db8:1:2::7'), '2001:db8:1:2::/64');
+    assert.equal(addressBlock('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(addressBlock('::1'), '0:0:0:0::/64');
+  });
+
+  it('keep at most 100000 clients, forgetting the least recently seen', () => {
+    const limiter = new RateLimiter(1, 1, () => 0);
+    assert.equal(limiter.take('kept').allowed, true);
+    for (let i = 0; i < 150_000; i++) {
+      limiter.take(`c${i}`);
+      if (i % 10_000 === 0) limiter.take('kept');
+      assert.ok(limiter.size <= 100_000);
+    }
+    assert.equal(limiter.take('kept').allowed, false, 'a client seen recently keeps its (empty) bucket');
+    assert.equal(limiter.take('c0').allowed, true, 'one not seen for long starts afresh');
+  });
+});
+
+describe('in-flight and connection bounds', () => {
+  it('answer 503 with Retry-After beyond max_in_flight, keep /healthz answering, and recover', async () => {
+    const t = await startTestService({ max_in_flight: 2 });
+    const { pathname } = new URL(t.base);
+    const held: Socket[] = [];
+    for (let i = 0; i < 2; i++) {
+      const s = await openSocket(t.url);
+      s.write(`PUT ${pathname}slow${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab`);
+      held.push(s);
+    }
+    await sleep(100);
+    const over = await request(`${t.base}k`);
+    assert.equal(over.status, 503);
+    assert.equal(over.json().type, 'urn:firkin:problem:overloaded');
+    assert.equal(over.headers['retry-after'], '1');
+    assert.equal((await request(`${t.url}/healthz`)).status, 200, 'service endpoints are exempt');
+    for (const s of held) s.end('cd');
+    await sleep(100);
+    assert.equal((await request(`${t.base}k`)).status, 404, 'served again once the load is gone');
+    assert.equal((await request(`${t.base}slow0`)).body.toString(), 'abcd');
+  });
+
+  it('close connections beyond max_connections', async () => {
+    const t = await startTestService({ max_connections: 2 });
+    const a = await openSocket(t.url);
+    const b = await openSocket(t.url);
+    await assert.rejects(request(`${t.url}/healthz`), /ECONNRESET|socket hang up/);
+    a.destroy();
+    b.destroy();
+    await sleep(100);
+    assert.equal((await request(`${t.url}/healthz`)).status, 200);
+  });
+});
+
+describe('admin endpoints', () => {
+  it('can be disabled', async () => {
+    const t = await startTestService({ admin: { enabled: false } });
+    assert.equal((await request(`${t.url}/admin/top-keys`)).status, 404);
+    assert.equal((await request(`${t.url}/metrics`)).status, 200);
+  });
+
+  it('can be moved to a listener of their own', async () => {
+    const t = await startTestService({ admin: { listen_address: '127.0.0.1', listen_port: 0 } });
+    const adminUrl = t.service.adminUrl!;
+    assert.notEqual(adminUrl, t.url);
+    assert.equal((await request(`${t.url}/admin/top-keys`)).status, 404, 'not on the main listener');
+    assert.equal((await request(`${adminUrl}/admin/top-keys`)).status, 200);
+    assert.equal((await request(`${adminUrl}/sessions/v1/k`)).status, 404, 'no namespace on the admin listener');
+    assert.equal((await request(`${adminUrl}/healthz`)).status, 404);
+  });
+});
