@@ -52,7 +52,7 @@ export const PREREQUISITES = [
     debian: 'golang-go',
     // Debian 12's own golang-go is Go 1.19; bookworm-backports has 1.23.
     backports: 'bookworm-backports',
-    tiers: ['full'],
+    tiers: ['unit', 'full'],
     why: 'builds the load generator (benchmarks/loadgen) for the soak and test/helpers/loadgen.test.ts',
   },
   { program: 'npm', debian: 'npm', tiers: ['unit', 'full'], why: 'fetches Node.js 24 (scripts/node-runtime.mjs); test/packaging, test/dependencies.test.ts' },
