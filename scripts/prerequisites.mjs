@@ -20,6 +20,7 @@
 // `--tier unit`: only what `npm run test:unit` (the fast tier) needs.
 // `--install` (.ci/run, as root): `apt-get install -y` of the missing programs that cannot
 // be provisioned (the README's list), nothing else; `npm test` provisions the rest itself.
+// With `--simulate`: what it would run, changing nothing.
 // FIRKIN_PRETEND_MISSING=prog,prog (for testing this script): treat these programs as absent
 // from the machine.
 //
@@ -154,6 +155,7 @@ const versionAtLeast = (found, wanted) => {
 
 /** Check one program that cannot be provisioned: undefined if fine, else why not (e.g. "found java 21"). */
 async function checkInstalled(prereq) {
+  if (pretendMissing.has(prereq.program)) return 'missing';
   if (prereq.program === 'pip') {
     if (systemProgram({ program: 'python3' }) === undefined) return 'missing';
     const r = await run('python3', ['-m', 'pip', '--version']);
@@ -358,8 +360,8 @@ export function problemLine(problems, command = 'npm test') {
   return `${command}: missing ${what}${failed}; install ${them} with: ${installCommand(problems.map((p) => p.prereq), { root })}`;
 }
 
-/** `--install`: apt-get install the missing programs that cannot be provisioned (as root). */
-async function install() {
+/** `--install`: apt-get install the missing programs that cannot be provisioned (as root; `--simulate`: say what, change nothing). */
+async function install(simulate) {
   const missing = (await checkPrerequisites({ provision: false })).map((p) => p.prereq);
   if (missing.length === 0) {
     console.error('prerequisites: everything to install is there');
@@ -367,21 +369,26 @@ async function install() {
   }
   const apt = async (...args) => {
     console.error(`prerequisites: apt-get ${args.join(' ')}`);
+    if (simulate) {
+      // Only a plain install can be simulated: backports are not among the sources yet.
+      if (args[0] !== 'install' || args.includes('-t')) return;
+      args = ['-s', ...args];
+    }
     const child = spawn('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
     const code = await new Promise((done) => child.on('close', done).on('error', () => done(-1)));
     if (code !== 0) throw new Error(`apt-get ${args.join(' ')} failed`);
   };
   const backported = onBookworm() ? missing.filter((p) => p.backports) : [];
   if (backported.length > 0 && !existsSync('/etc/apt/sources.list.d/firkin-bookworm-backports.sources')) {
-    writeFileSync(
-      '/etc/apt/sources.list.d/firkin-bookworm-backports.sources',
-      'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n',
-    );
+    console.error('prerequisites: adding bookworm-backports in /etc/apt/sources.list.d/firkin-bookworm-backports.sources');
+    const source = 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n';
+    if (!simulate) writeFileSync('/etc/apt/sources.list.d/firkin-bookworm-backports.sources', source);
   }
   await apt('-qq', 'update');
   const plain = [...new Set(missing.filter((p) => !backported.includes(p)).map((p) => p.debian))];
   if (plain.length > 0) await apt('install', '-y', '-qq', '--no-install-recommends', ...plain);
   if (backported.length > 0) await apt('install', '-y', '-qq', '--no-install-recommends', '-t', 'bookworm-backports', ...new Set(backported.map((p) => p.debian)));
+  if (simulate) return 0;
   const still = await checkPrerequisites({ provision: false });
   if (still.length > 0) {
     console.error(problemLine(still, 'prerequisites --install'));
@@ -398,7 +405,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     console.error(`prerequisites: --tier is unit or full, not ${tier}`);
     process.exit(2);
   }
-  if (args.includes('--install')) process.exit(await install().catch((err) => (console.error(`prerequisites: ${err.message}`), 1)));
+  if (args.includes('--install')) process.exit(await install(args.includes('--simulate')).catch((err) => (console.error(`prerequisites: ${err.message}`), 1)));
   const command = { test: 'npm test', 'test:unit': 'npm run test:unit', 'test:faults': 'npm run test:faults' }[process.env.npm_lifecycle_event] ?? 'prerequisites';
   const problems = await checkPrerequisites({ tier });
   if (problems.length > 0) {
