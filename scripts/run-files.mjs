@@ -67,7 +67,7 @@ export function readProgress(file, testFile) {
 }
 
 /**
- * Run `files` (absolute paths); resolves with { files, passed, failed, skipped, failedFiles, seconds (each file's) }
+ * Run `files` (absolute paths); resolves with { files, ran, passed, failed, skipped, failedFiles, seconds (each file's) }
  * once all have ended. Options: nodeArgs (for each `node --test`, e.g. --test-timeout), concurrency,
  * timeoutS (the whole-file limit), env, cwd, node (the node binary), killGraceS (SIGTERM to SIGKILL),
  * write (where output goes; default process.stdout), signal (an AbortSignal: kills the running files).
@@ -87,7 +87,7 @@ export async function runFiles(files, options = {}) {
   // A runner started from a test file (test/runner) must not look like one nested in it to node:test.
   const { NODE_TEST_CONTEXT: _, ...childEnv } = env;
   const scratch = mkdtempSync(join(tmpdir(), 'firkin-run-files-'));
-  const total = { files: files.length, passed: 0, failed: 0, skipped: 0, failedFiles: [], seconds: {} };
+  const total = { files: files.length, ran: 0, passed: 0, failed: 0, skipped: 0, failedFiles: [], seconds: {} };
   const running = new Set(); // process groups of the files now running
   const killGroup = (pid, sig) => {
     try {
@@ -174,6 +174,7 @@ export async function runFiles(files, options = {}) {
     total.skipped += counts.skipped;
     if (code !== 0 || killedAfter !== undefined) total.failedFiles.push(shown);
     total.seconds[shown] = (Date.now() - started) / 1000;
+    total.ran += 1;
   };
 
   try {

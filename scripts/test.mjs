@@ -73,7 +73,7 @@ async function runPhase(phase, started = Date.now()) {
   totals.skipped += r.skipped;
   const ok = r.failed === 0 && r.failedFiles.length === 0;
   console.error(
-    `${phase.name}: ${ok ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s: ${r.files} files, ${r.passed} tests passed, ${r.failed} failed, ${r.skipped} skipped` +
+    `${phase.name}: ${abort.signal.aborted ? 'INTERRUPTED' : ok ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s: ${r.ran} of ${r.files} files, ${r.passed} tests passed, ${r.failed} failed, ${r.skipped} skipped` +
       (r.failedFiles.length > 0 ? `; failed files: ${r.failedFiles.join(', ')}` : ''),
   );
   const slowest = Object.entries(r.seconds).sort((a, b) => b[1] - a[1]).slice(0, 5);
