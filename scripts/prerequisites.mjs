@@ -215,11 +215,13 @@ function writeWrapper(root, program, packages) {
   const binary = unpackedProgram(root, program);
   if (binary === undefined) throw new Error(`the package has no ${program}`);
   const [args, env] = wrapperNeeds(root, program);
+  const libs = libraryDirs(root);
   const text = [
     '#!/bin/sh',
     `# ${program} from the Debian packages ${packages}, unpacked without root by scripts/prerequisites.mjs.`,
     ...Object.entries(env).map(([k, v]) => `${k}=\${${k}:-${shq(v)}}; export ${k}`),
-    `LD_LIBRARY_PATH=${shq(libraryDirs(root).join(':'))}\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH} exec ${[binary, ...args].map(shq).join(' ')} "$@"`,
+    // (No empty entry: that would be the current directory.)
+    `${libs.length > 0 ? `LD_LIBRARY_PATH=${shq(libs.join(':'))}\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH} ` : ''}exec ${[binary, ...args].map(shq).join(' ')} "$@"`,
     '',
   ].join('\n');
   const wrapper = join(DEBIAN_BIN, program);
