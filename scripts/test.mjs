@@ -80,7 +80,8 @@ async function runPhase(phase, started = Date.now()) {
   if (slowest.length > 0) console.error(`${phase.name}: slowest files: ${slowest.map(([f, t]) => `${f} ${t.toFixed(1)} s`).join(', ')}`);
   return ok;
 }
-const closingLine = () => console.error(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+// On stdout, last: the line that sums up the whole run.
+const closingLine = () => console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 
 if (unitTier) {
   // The fast tier: no Cassandra node is started, stopped or even looked at.
@@ -157,7 +158,8 @@ const phases = [
         { name: 'attack suite', files: found.attacks, nodeArgs: ['--test-timeout=600000'], concurrency: 1, timeoutS: fileLimit(600) },
       ]),
   // The fault files start the four-node FAULT_CLUSTER (and SERIAL_CLUSTER, TRUNCATE_CLUSTER) themselves; the two-DC cluster idles meanwhile, so it is stopped first.
-  { name: 'fault suite', files: found.faults, nodeArgs: ['--test-timeout=1800000'], concurrency: 1, timeoutS: fileLimit(1800) },
+  // A fault file may take 30 minutes, and longer with longer soaks (two soaks, one per engine).
+  { name: 'fault suite', files: found.faults, nodeArgs: ['--test-timeout=1800000'], concurrency: 1, timeoutS: fileLimit(1800 + 2 * (Number(process.env.FIRKIN_SOAK_SECONDS) || 0)) },
 ];
 
 if (listOnly) listPhases(phases);
