@@ -1,3 +1,4 @@
+// test-tier: full (npm audit asks the npm registry)
 /**
  * The dependency rules of DEPENDENCIES.md, checked on every run: a small
  * production tree, exact versions, a committed lockfile that matches, no

@@ -1,3 +1,4 @@
+// test-tier: full (slow: 9 s alone on two cores; scripts/test-files.mjs)
 /**
  * TLS files that cannot be used, through the real command: `check-config` refuses
  * them as `serve` would, and `serve` refuses them before listening; both exit 2 with

@@ -1,14 +1,15 @@
 /**
  * deploy/firkin.service: systemd accepts it (`systemd-analyze verify`, which needs
- * no running systemd; the Debian package systemd, installed by .ci/run), its
+ * no running systemd; from the Debian package systemd, which `npm test` provisions
+ * without root where the machine lacks it: scripts/prerequisites.mjs), its
  * sandbox is all there, and its command lines work with Firkin's CLI: ExecStart
  * serves the config docs/operations.md shows, ExecReload's signal reloads,
  * KillSignal drains and exits 0 within TimeoutStopSec.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -47,17 +48,38 @@ const setting = (key: string): string | undefined => SETTINGS.get(key)?.at(-1);
 /** A command line setting split into words (the unit uses no quoting). */
 const words = (key: string): string[] => setting(key)!.split(/\s+/);
 
-/** Run systemd-analyze; it must be installed (never skip): .ci/run installs it. */
+/** Run systemd-analyze; it must be there (never skip): `npm test` provisions it where the machine lacks it. */
 function systemdAnalyze(args: string[], cwd: string): { status: number | null; output: string } {
   const run = spawnSync('systemd-analyze', args, { cwd, encoding: 'utf8' });
-  if (run.error) assert.fail(`systemd-analyze cannot run (${run.error.message}): apt-get install -y systemd`);
+  if (run.error) assert.fail(`systemd-analyze cannot run (${run.error.message}): run the tests with npm test (it provisions it), or apt-get install -y systemd`);
   return { status: run.status, output: `${run.stdout}${run.stderr}`.trim() };
 }
 
-/** The unit as systemd-analyze may check it here: ExecStart's program, not installed here, is this checkout's. */
+const executable = (file: string): boolean => {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+};
+/**
+ * ExecReload's program, /bin/kill (Debian's procps). On a machine without procps, the same
+ * program from the same package stands in for it: the `kill` that `npm test` provisioned
+ * (scripts/prerequisites.mjs), first on PATH.
+ */
+const RELOAD_PROGRAM = words('ExecReload')[0]!;
+const RELOAD_HERE = executable(RELOAD_PROGRAM)
+  ? RELOAD_PROGRAM
+  : ((process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'kill')).find(executable) ?? RELOAD_PROGRAM);
+
+/** The unit as systemd-analyze may check it here: ExecStart's program, not installed here, is this checkout's (and ExecReload's, RELOAD_HERE). */
 function unitHere(dir: string, text = UNIT_TEXT): string {
   const file = join(dir, 'firkin.service');
-  writeFileSync(file, text.replace(`ExecStart=${words('ExecStart')[0]} `, `ExecStart=${FIRKIN_BIN} `));
+  writeFileSync(
+    file,
+    text.replace(`ExecStart=${words('ExecStart')[0]} `, `ExecStart=${FIRKIN_BIN} `).replace(`ExecReload=${RELOAD_PROGRAM} `, `ExecReload=${RELOAD_HERE} `),
+  );
   return file;
 }
 
@@ -126,6 +148,7 @@ describe('the systemd unit', () => {
     const root = tempDir();
     mkdirSync(join(root, 'etc'));
     const run = spawnSync('systemd-sysusers', [`--root=${root}`, repoFile('deploy/firkin.sysusers')], { encoding: 'utf8' });
+    if (run.error) assert.fail(`systemd-sysusers cannot run (${run.error.message}): run the tests with npm test (it provisions it), or apt-get install -y systemd`);
     assert.equal(run.status, 0, run.stderr);
     const passwd = readFileSync(join(root, 'etc/passwd'), 'utf8');
     assert.match(passwd, new RegExp(`^${setting('User')}:x:\\d+:\\d+:[^:]*:/var/lib/${setting('StateDirectory')}:/usr/sbin/nologin$`, 'm'));
@@ -161,7 +184,7 @@ describe('the systemd unit', () => {
     // A worker still starting has nothing to reload yet (it is reading its files afresh): wait for both.
     await until(() => said('listening') === 2, 'both workers listening');
     const pid = String(f.child.pid);
-    const reload = words('ExecReload').map((w) => (w === '$MAINPID' ? pid : w));
+    const reload = words('ExecReload').map((w, i) => (i === 0 ? RELOAD_HERE : w === '$MAINPID' ? pid : w));
     assert.equal(spawnSync(reload[0]!, reload.slice(1)).status, 0, reload.join(' '));
     await until(() => said('log destination re-opened') === 2, 'each worker re-opening its log');
     assert.equal((await request(`${f.url}/readyz`)).status, 200, 'still serving after the reload');

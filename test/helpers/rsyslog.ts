@@ -2,12 +2,15 @@
  * A real syslog daemon for the tests: Debian's rsyslogd, run in the foreground on
  * a scratch config (UDP and TCP inputs on free ports, every message written to a
  * file in a temp dir), nothing system-wide. Stopped when the test file ends.
+ * The rsyslogd is the first on PATH (where `npm test` puts the one it provisioned
+ * when the machine has none: scripts/prerequisites.mjs), else /usr/sbin/rsyslogd
+ * (not on a non-root user's PATH).
  */
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { atFileEnd, tempDir } from './tmp.js';
 import { until } from './wait.js';
 
@@ -29,7 +32,18 @@ export interface Rsyslog {
   messages(): RsyslogMessage[];
 }
 
-const RSYSLOGD = existsSync('/usr/sbin/rsyslogd') ? '/usr/sbin/rsyslogd' : 'rsyslogd';
+/** The rsyslogd to run, or undefined if there is none. */
+function findRsyslogd(): string | undefined {
+  const candidates = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'rsyslogd')), '/usr/sbin/rsyslogd'];
+  return candidates.find((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
 
 /** A UDP port nobody is bound to now (imudp cannot be given port 0). */
 async function freeUdpPort(): Promise<number> {
@@ -41,6 +55,11 @@ async function freeUdpPort(): Promise<number> {
 }
 
 export async function startRsyslog(): Promise<Rsyslog> {
+  // Before anything is started or opened: a test file without rsyslogd fails here and ends.
+  const rsyslogd = findRsyslogd();
+  if (rsyslogd === undefined) {
+    throw new Error('no rsyslogd on PATH nor at /usr/sbin/rsyslogd: run the tests with `npm test` (it provisions one), or apt-get install rsyslog');
+  }
   const dir = tempDir('firkin-rsyslog-');
   const out = join(dir, 'out.log');
   const tcpPortFile = join(dir, 'tcp.port');
@@ -60,18 +79,25 @@ export async function startRsyslog(): Promise<Rsyslog> {
       '',
     ].join('\n'),
   );
-  const child = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(rsyslogd, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   let exited = false;
-  child.on('exit', () => (exited = true));
-  child.on('error', (err) => (output += String(err)));
+  const gone = new Promise<void>((resolve) => {
+    child.on('exit', () => resolve());
+    // A process that could not be spawned (ENOENT, EACCES) never emits 'exit': without this, the cleanup below would wait forever.
+    child.on('error', (err) => {
+      output += String(err);
+      resolve();
+    });
+  }).then(() => void (exited = true));
   atFileEnd(async () => {
     if (exited) return;
-    const gone = new Promise((resolve) => child.on('exit', resolve));
     child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await gone;
+    clearTimeout(killer);
   });
 
   const messages = (): RsyslogMessage[] => {
@@ -86,7 +112,7 @@ export async function startRsyslog(): Promise<Rsyslog> {
   };
   // A daemon that could not start (bad config, port taken) fails the wait at once, with its own words.
   const alive = (): true => {
-    if (exited) throw new Error(`rsyslogd exited: ${output}`);
+    if (exited) throw new Error(`${rsyslogd} exited: ${output}`);
     return true;
   };
   await until(() => alive() && existsSync(tcpPortFile) && readFileSync(tcpPortFile, 'utf8').trim() !== '', 'rsyslogd to listen');

@@ -1,3 +1,4 @@
+// test-tier: full (slow: 16 s alone on two cores; scripts/test-files.mjs)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, ftruncateSync, mkdirSync, openSync, statSync } from 'node:fs';

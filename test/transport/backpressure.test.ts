@@ -1,3 +1,4 @@
+// test-tier: full (slow: 8 s alone on two cores; scripts/test-files.mjs)
 /**
  * What a client that pipelines, or never reads, can hold: one request at a time
  * per connection (pipelined ones wait their turn, answered in order), a bounded

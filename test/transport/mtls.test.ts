@@ -1,3 +1,4 @@
+// test-tier: full (slow: 11 s alone on two cores; scripts/test-files.mjs)
 /**
  * Mutual TLS and per-namespace authorisation: client certificates signed by
  * tls.ca, identities by subject CN or SAN, operations per client, bearer tokens

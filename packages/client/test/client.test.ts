@@ -1,3 +1,4 @@
+// test-tier: full (its Cassandra namespace starts a Cassandra node: cassandraSection in helpers/firkin.ts)
 /**
  * FirkinClient against a real `firkin serve`: every method on both engines (the
  * embedded one, and Cassandra with a plain namespace and a conditional_writes one),
