@@ -1,6 +1,6 @@
 /**
- * The import graph of src/, drawn from the imports themselves (static `import` and
- * `export … from`, `import type` included, and dynamic `import()`), checked against
+ * The import graph of src/, drawn from the imports themselves (as TypeScript reads
+ * them: `import`, `import type`, `export … from` and dynamic `import()`), checked against
  * the layers the code is meant to have: every module may import modules of its own
  * folder and of folders in a lower layer, never a higher one, and no chain of imports
  * may lead back to where it started. test/layout.test.ts holds src/ to it;
@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 
 /**
  * The layers, lowest first: a request travels from the top (transport) down to
@@ -33,8 +34,6 @@ export interface Graph {
   readonly edges: ReadonlyMap<string, readonly string[]>;
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g;
-
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
@@ -47,10 +46,10 @@ function tsFiles(dir: string): string[] {
 export function importGraph(src: string): Graph {
   const edges = new Map<string, string[]>();
   for (const file of tsFiles(src)) {
-    const text = readFileSync(file, 'utf8');
+    // TypeScript's own reading of a file's imports: `import`, `import type`, `export … from`, `import()`.
+    const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
     const targets: string[] = [];
-    for (const m of text.matchAll(IMPORT)) {
-      const spec = m[1] ?? m[2] ?? m[3]!;
+    for (const { fileName: spec } of importedFiles) {
       if (!spec.startsWith('.')) continue; // a package or node: built-in
       targets.push(relative(src, resolve(dirname(file), spec.replace(/\.js$/, '.ts'))));
     }

@@ -1,6 +1,6 @@
 /**
  * What the API answers: a status, headers and a body, for the transport to write
- * (with the headers every answer carries: transport/reply.ts). Built by the
+ * (with the headers every answer carries: transport/exchange.ts). Built by the
  * constructors below, so every answer has the same shape.
  */
 import type { OutgoingHttpHeaders } from 'node:http';

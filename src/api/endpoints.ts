@@ -37,7 +37,10 @@ export interface EndpointOptions {
   readonly auth?: Authentication;
 }
 
-export type Endpoint = (ctx: RequestContext) => Served | Promise<Served>;
+export type Endpoint = ((ctx: RequestContext) => Served | Promise<Served>) & {
+  /** It calls the storage engine per request (the truncation): counted in flight like a namespace request. */
+  readonly storageWork: boolean;
+};
 type Handler = (ctx: RequestContext) => ReturnType<typeof answer> | Promise<ReturnType<typeof answer>>;
 
 /** Which endpoints a listener serves: the service ones, the admin ones, or both. */
@@ -101,24 +104,22 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
       },
     ],
   ]);
-  /** Each path with the methods it takes (its Allow header). */
-  const routes: [string, string, Handler][] = [
-    ...[...handlers].map(([path, handler]): [string, string, Handler] => [path, ENDPOINT_METHODS, handler]),
-    ...options.namespaces.map((ns): [string, string, Handler] => [truncatePath(ns.name), TRUNCATE_METHOD, truncateEndpoint(ns, options)]),
+  /** Each path with the methods it takes (its Allow header) and whether it calls the engine per request. */
+  const routes: [string, string, Handler, boolean][] = [
+    ...[...handlers].map(([path, handler]): [string, string, Handler, boolean] => [path, ENDPOINT_METHODS, handler, false]),
+    ...options.namespaces.map((ns): [string, string, Handler, boolean] => [truncatePath(ns.name), TRUNCATE_METHOD, truncateEndpoint(ns, options), true]),
   ];
   const wanted = routes.filter(([path]) => (path.startsWith('/admin/') ? include !== 'service' : include !== 'admin'));
   return new Map(
-    wanted.map(([path, methods, handler]) => {
+    wanted.map(([path, methods, handler, storageWork]) => {
       const allowed = methods.split(', ');
-      return [
-        path,
-        async (x: RequestContext) => {
-          const refused = options.auth?.refuseEndpoint(x, path);
-          if (refused !== undefined) return fromEndpoint(refusalAnswer(x.requestId, refused));
-          if (!allowed.includes(x.method)) return fromEndpoint(problem(x.requestId, PROBLEMS.methodNotAllowed, undefined, { Allow: methods }));
-          return fromEndpoint(await handler(x));
-        },
-      ];
+      const endpoint = async (x: RequestContext): Promise<Served> => {
+        const refused = options.auth?.refuseEndpoint(x, path);
+        if (refused !== undefined) return fromEndpoint(refusalAnswer(x.requestId, refused));
+        if (!allowed.includes(x.method)) return fromEndpoint(problem(x.requestId, PROBLEMS.methodNotAllowed, undefined, { Allow: methods }));
+        return fromEndpoint(await handler(x));
+      };
+      return [path, Object.assign(endpoint, { storageWork })];
     }),
   );
 }

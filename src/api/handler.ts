@@ -51,8 +51,8 @@ export interface ApiOptions {
 }
 
 export interface Api {
-  /** True for the exact path of a service endpoint: never refused for max_in_flight. */
-  isEndpoint(path: string): boolean;
+  /** True for the exact path of a service endpoint that does no storage work: neither counted in flight nor refused for max_in_flight. */
+  exempt(path: string): boolean;
   handle(ctx: RequestContext): Promise<Served>;
 }
 
@@ -84,7 +84,7 @@ export function createApi(options: ApiOptions): Api {
   });
 
   return {
-    isEndpoint: (path) => endpoints.has(path),
+    exempt: (path) => endpoints.get(path)?.storageWork === false,
     handle: async (ctx) => {
       const endpoint = endpoints.get(ctx.path);
       if (endpoint !== undefined) return endpoint(ctx); // guarded by `auth` itself (endpoints.ts)

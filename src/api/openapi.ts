@@ -4,7 +4,7 @@
  * the problem schema, the service endpoints, and Kask-style `x-amples` that a
  * monitor (Wikimedia's service-checker) runs: store a reserved test key, then read it.
  *
- * test/server/openapi.test.ts checks that every route and status the server
+ * test/api/openapi.test.ts checks that every route and status the server
  * produces is listed here.
  */
 import type { FirkinConfig } from '../config/types.js';

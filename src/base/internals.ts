@@ -139,12 +139,42 @@ export function registerCustomMetric(registry: { registerMetric(metric: never): 
 // ─── lmdb 3.5.6 (storage/embedded/lmdb-store.ts) ───────────────────────────
 
 /**
- * lmdb-js rejects a failed commit's transaction promise, and later a second promise
- * (`err.commitError`) with the commit's own error (ENOSPC, EIO, EFBIG…): handle that one
- * so it cannot surface as an unhandled rejection.
+ * lmdb-js rejects a failed commit's transaction promise with "Commit failed" and no
+ * code, and a second promise (`err.commitError`) with the commit's own error, which
+ * carries LMDB's code (EIO for a write the disk refused, EACCES…). Resolves with that
+ * error (handled: it cannot surface as an unhandled rejection), or undefined when
+ * `err` is not such a failure.
  */
-export function settleCommitError(err: unknown): void {
-  (err as { commitError?: Promise<unknown> } | null)?.commitError?.catch(() => undefined);
+export async function commitFailure(err: unknown): Promise<unknown> {
+  const second = (err as { commitError?: Promise<unknown> } | null)?.commitError;
+  if (second === undefined || typeof second.then !== 'function') return undefined;
+  return second.then(
+    () => undefined,
+    (cause: unknown) => cause,
+  );
+}
+
+/**
+ * lmdb-js puts LMDB's error number on a failure's `code` (a positive errno, or one of
+ * LMDB's own codes, -30799 to -30780); errors from decoding a record (msgpackr) carry none.
+ */
+export function lmdbCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** LMDB's statistics of a database (lmdb-js's getStats(), typed `{}`; the root's also has `free`, the free-page list's). */
+export interface LmdbStats {
+  readonly pageSize: number;
+  readonly entryCount: number;
+  readonly treeBranchPageCount: number;
+  readonly treeLeafPageCount: number;
+  readonly overflowPages: number;
+  readonly free?: LmdbStats;
+}
+
+export function lmdbStats(db: { getStats(): unknown }): LmdbStats {
+  return db.getStats() as LmdbStats;
 }
 
 // ─── zod 4.6.7 (config/messages.ts) ───────────────────────────────────────

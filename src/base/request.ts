@@ -1,6 +1,6 @@
 /**
  * One request as every layer above the transport sees it: built once by the
- * transport (src/transport/context.ts) with a fixed shape, and never changed
+ * transport (src/transport/exchange.ts) with a fixed shape, and never changed
  * afterwards. The access rules, the API and the service endpoints read it and
  * return their decisions and answers; none of them touches the socket.
  */

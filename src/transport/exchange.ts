@@ -3,7 +3,8 @@
  * every exchange. `createExchange` gives the listener its request handler, which
  *
  *   1. counts the request in flight (in-flight.ts) and refuses it (503) past
- *      `max_in_flight`, unless it is for a service endpoint;
+ *      `max_in_flight`, unless it is for a service endpoint that does no storage work
+ *      (those are neither counted nor refused);
  *   2. builds its context (base/request.ts): fixed shape, never changed afterwards;
  *      reading the body and inviting it (`100 Continue`) are its only doors back to
  *      the socket;
@@ -38,7 +39,7 @@ export interface ExchangeHooks {
 
 /** What every exchange of the process shares. */
 export interface ExchangeLimits {
-  /** Requests served at once; beyond it, 503 at once (service endpoints exempt). */
+  /** Requests served at once; beyond it, 503 at once (service endpoints that do no storage work exempt). */
   readonly maxInFlight: number;
   /** The process's one count of requests being served (every listener of it). */
   readonly inFlight: InFlight;
@@ -109,36 +110,39 @@ export function createExchange({ api, hooks, limits, logger, peerOf }: ExchangeO
   const { inFlight, maxInFlight } = limits;
   return (req, res, refuse) => {
     const started = performance.now();
-    // Counted until both the answer has left and the handler has finished.
-    inFlight.count++;
-    let pending = 2;
-    const settle = (): void => {
-      if (--pending === 0) inFlight.count--;
-    };
-    res.once('close', settle);
     const ctx = new HttpContext(req, res, peerOf === undefined ? ANONYMOUS : peerOf(req.socket));
     let served: Promise<Served>;
+    let settle: (() => void) | undefined;
     if (refuse !== undefined) {
       served = Promise.resolve(unrouted(problem(ctx.requestId, refuse)));
-    } else if (inFlight.count > maxInFlight && !api.isEndpoint(ctx.path)) {
-      // Only namespace requests are refused: health checks and scrapes never are.
+    } else if (api.exempt(ctx.path)) {
+      // Health checks and scrapes are never refused, and never counted.
+      served = api.handle(ctx);
+    } else if (inFlight.count >= maxInFlight) {
       served = Promise.resolve(unrouted(problem(ctx.requestId, PROBLEMS.overloaded, undefined, { 'Retry-After': RETRY_AFTER_SECONDS })));
     } else {
+      // Counted until both the answer has left and the handler has finished (the engine call returned).
+      inFlight.count++;
+      let pending = 2;
+      settle = (): void => {
+        if (--pending === 0) inFlight.count--;
+      };
+      res.once('close', settle);
       served = api.handle(ctx);
     }
     served
-      .then(
-        (s) => {
-          writeAnswer(req, res, s.answer, ctx.requestId, limits);
-          hooks.served(ctx, s, s.answer.abandoned ? undefined : res.statusCode, (performance.now() - started) / 1000);
-        },
-        (err: unknown) => {
-          // A bug: the API answers every failure it expects itself.
-          logger.error({ request_id: ctx.requestId, method: ctx.method, err }, 'request failed');
-          if (!res.headersSent && !res.destroyed) writeAnswer(req, res, problem(ctx.requestId, PROBLEMS.internal), ctx.requestId, limits);
-          else res.destroy();
-        },
-      )
+      .then((s) => {
+        writeAnswer(req, res, s.answer, ctx.requestId, limits);
+        hooks.served(ctx, s, s.answer.abandoned ? undefined : res.statusCode, (performance.now() - started) / 1000);
+      })
+      .catch((err: unknown) => {
+        // A bug: the API answers every failure it expects itself.
+        logger.error({ request_id: ctx.requestId, method: ctx.method, err }, 'request failed');
+        if (res.headersSent || res.destroyed) return void res.destroy();
+        const failed = unrouted(problem(ctx.requestId, PROBLEMS.internal));
+        writeAnswer(req, res, failed.answer, ctx.requestId, limits);
+        hooks.served(ctx, failed, res.statusCode, (performance.now() - started) / 1000);
+      })
       .finally(settle);
   };
 }

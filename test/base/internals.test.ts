@@ -19,7 +19,10 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import { z } from 'zod';
 import {
   answerHalfClosedClients,
+  commitFailure,
   handshakeDone,
+  lmdbCode,
+  lmdbStats,
   holdPaused,
   pausedByHttp,
   registerCustomMetric,
@@ -216,18 +219,19 @@ describe('base/internals.ts: the dependencies as relied upon', () => {
   });
 
   describe('lmdb', () => {
-    it('rejects a failed commit with an error carrying a second promise, `commitError` (settleCommitError)', () => {
-      // A file-size limit makes the commit fail (EFBIG) without root; SIGXFSZ ignored, as test/helpers/process.ts does.
+    it('rejects a failed commit with "Commit failed" and the cause, with LMDB\u2019s code, on `commitError` (commitFailure)', () => {
+      // A file-size limit makes the commit fail without root; SIGXFSZ ignored, as test/helpers/process.ts does.
       const dir = tempDir();
       const script = `
         import { open } from 'lmdb';
+        import { commitFailure, lmdbCode } from ${JSON.stringify(join(ROOT, 'dist/src/base/internals.js'))};
         const db = open({ path: ${JSON.stringify(join(dir, 'x.mdb'))} });
         try {
           for (let i = 0; i < 1000; i++) await db.put('k' + i, Buffer.alloc(64 * 1024, 1));
           console.log('no failure');
         } catch (err) {
-          console.log(JSON.stringify({ hasCommitError: typeof err?.commitError?.then === 'function' }));
-          await err.commitError?.catch(() => undefined);
+          const cause = await commitFailure(err);
+          console.log(JSON.stringify({ outer: lmdbCode(err) ?? null, inner: lmdbCode(cause) ?? null }));
         }
         process.exit(0);`;
       const run = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 2048; exec "$0" --input-type=module -e "$1"`, process.execPath, script], {
@@ -236,7 +240,35 @@ describe('base/internals.ts: the dependencies as relied upon', () => {
         timeout: 60_000,
       });
       assert.equal(run.status, 0, run.stderr);
-      assert.match(run.stdout, /"hasCommitError":true/, `lmdb's failed commit: ${run.stdout}`);
+      const seen = JSON.parse(run.stdout.trim()) as { outer: number | null; inner: number | null };
+      assert.equal(seen.outer, null, 'the rejection itself carries no code');
+      assert.equal(typeof seen.inner, 'number', `the commit's own error carries LMDB's code: ${run.stdout}`);
+    });
+
+    it('puts LMDB\u2019s code on its errors, and the statistics the size bound reads on getStats()', async () => {
+      const { open } = await import('lmdb');
+      const root = open({ path: join(tempDir(), 'stats.mdb'), maxDbs: 4 });
+      try {
+        const db = root.openDB<string, string>({ name: 'x' });
+        await db.put('k', 'v');
+        // More named databases than maxDbs: LMDB's MDB_DBS_FULL.
+        let code: number | undefined;
+        try {
+          for (const name of ['a', 'b', 'c', 'd', 'e']) root.openDB({ name });
+        } catch (err) {
+          code = lmdbCode(err);
+        }
+        assert.equal(code, -30791, 'MDB_DBS_FULL, as a number on `code`');
+        for (const stats of [lmdbStats(root), lmdbStats(db)]) {
+          for (const field of ['pageSize', 'entryCount', 'treeBranchPageCount', 'treeLeafPageCount', 'overflowPages'] as const) {
+            assert.equal(typeof stats[field], 'number', field);
+          }
+        }
+        assert.equal(typeof lmdbStats(root).free?.treeLeafPageCount, 'number', "the root's free-page list");
+        assert.equal(await commitFailure(new Error('no commit')), undefined);
+      } finally {
+        await root.close();
+      }
     });
   });
 

@@ -65,9 +65,32 @@ describe('LMDB failures', () => {
     assert.ok(!t.logs.some((l) => l.includes(key) || l.includes('damaged-0123456789abcdef')), 'the key is never logged');
     const m = await scrape(t.url);
     assert.equal(m.value('firkin_storage_operations_total', { namespace: 'default', engine: 'embedded', operation: 'get', result: 'corrupt' }), 3);
-    // Other keys are served as ever, and a new write replaces the damaged record.
+    // Other keys are served as ever, a touch refuses it too, and a new write replaces the damaged record.
     assert.equal((await request(t.base + 'other', { method: 'PUT', body: 'x' })).status, 201);
+    assert.equal((await request(t.base + encodeURIComponent(key), { method: 'PATCH' })).status, 500);
     assert.equal((await request(t.base + encodeURIComponent(key), { method: 'PUT', body: 'a new session' })).status, 201);
     assert.equal((await request(t.base + encodeURIComponent(key))).body.toString(), 'a new session');
+  });
+
+  it('refuse a record whose bytes do not decode on every path but the ones that replace or remove it', async () => {
+    const path = tempDir();
+    const t = await startTestService({ embedded: { path } });
+    const keys = ['undecodable-a', 'undecodable-b', 'undecodable-c'];
+    for (const k of keys) assert.equal((await request(t.base + k, { method: 'PUT', body: 'a session', headers: { 'Cache-Control': 'max-age=1' } })).status, 201);
+    // Bytes msgpackr cannot decode (a 3-element array announced, one element given).
+    const raw = open({ path: join(path, 'firkin.mdb') }).openDB({ name: 'ns:default', encoding: 'binary' });
+    for (const k of keys) await raw.put(k, Buffer.from([0x93, 0x01]));
+    assert.equal((await request(t.base + keys[0])).status, 500, 'GET');
+    assert.equal((await request(t.base + keys[0], { method: 'PATCH' })).status, 500, 'PATCH');
+    assert.equal((await request(t.base + keys[0], { method: 'PUT', body: 'x', headers: { 'If-Match': '"v"' } })).status, 412, 'a condition on it fails');
+    assert.equal((await request(t.base + keys[0], { method: 'DELETE' })).status, 204, 'DELETE removes it');
+    assert.equal((await request(t.base + keys[0])).status, 404);
+    assert.equal((await request(t.base + keys[1], { method: 'PUT', body: 'replaced' })).status, 201, 'PUT replaces it');
+    assert.equal((await request(t.base + keys[1])).body.toString(), 'replaced');
+    assert.ok(!t.logs.some((l) => l.includes('"storage unavailable"')), 'never taken for an outage (503)');
+    // The sweeper meets the third, left damaged, once its index entry is due: it carries on, and leaves the record refused.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.ok(!t.logs.some((l) => l.includes('expiry sweep failed')), 'the sweeper carries on');
+    assert.equal((await request(t.base + keys[2])).status, 500);
   });
 });

@@ -91,8 +91,12 @@ describe('in-flight and connection bounds', () => {
     assert.equal(over.json().type, 'urn:firkin:problem:overloaded');
     assert.equal(over.headers['retry-after'], '1');
     assert.equal((await request(`${t.url}/healthz`)).status, 200, 'service endpoints are exempt');
+    // One count: the two held writes; neither the refused request, nor /healthz, nor the scrape itself.
+    assert.equal(t.service.inFlight(), 2);
+    assert.match((await request(`${t.url}/metrics`)).body.toString(), /^firkin_http_requests_in_flight 2$/m);
     for (const s of held) s.end('cd');
     await sleep(100);
+    assert.equal(t.service.inFlight(), 0, 'each counted out once answered');
     assert.equal((await request(`${t.base}k`)).status, 404, 'served again once the load is gone');
     assert.equal((await request(`${t.base}slow0`)).body.toString(), 'abcd');
   });

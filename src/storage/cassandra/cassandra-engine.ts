@@ -20,7 +20,7 @@ import { StorageError } from '../errors.js';
 import type { CassandraTable, CqlSession } from './cassandra-store.js';
 import { clientOptions } from './client-options.js';
 import { CONSISTENCY } from './consistency.js';
-import { classify, permanentError, storageError } from './errors.js';
+import { classify, connectionRefused, storageError } from './errors.js';
 import { PaxosStore } from './paxos-store.js';
 import { PlainStore } from './plain-store.js';
 import { quoteIdentifier } from './schema.js';
@@ -156,7 +156,7 @@ export class CassandraEngine implements StorageEngine, CqlSession {
         (err: unknown) => {
           this.connecting = undefined;
           const c = classify(err);
-          this.connectFailure = c.kind === 'permanent' ? permanentError(c.cause, 'connecting', err) : undefined;
+          this.connectFailure = c.kind === 'permanent' ? connectionRefused(c.cause, err) : undefined;
           this.options.onConnectError?.(err);
           this.connectInBackground(Math.min(Math.max(delayMs * 2, 500), 5000));
         },

@@ -18,7 +18,7 @@ import { quoteIdentifier } from './schema.js';
 export const CHECK_KEYS_PAGE_SIZE = 1000;
 /** One page may take this long (a full scan reads from every replica set in turn). */
 const PAGE_TIMEOUT_MS = 60_000;
-/** C0 controls and DEL: Firkin refuses keys holding them (src/server/target.ts). */
+/** C0 controls and DEL: Firkin refuses keys holding them (src/api/route.ts). */
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 export interface TableKeyReport {

@@ -135,10 +135,17 @@ export function storageError(err: unknown, { lwt, where }: { lwt: boolean; where
     // accepted, or a server error mid-round: the write may have applied.
     return new StorageError('outcome-unknown', 'a lightweight transaction failed after it may have applied', { cause: err });
   }
-  return new StorageError(c.timeout ? 'timeout' : 'unavailable', c.timeout ? 'Cassandra did not answer in time' : 'Cassandra request failed', { cause: err });
+  // A write failure is ambiguous like a timeout for a lightweight transaction (above), but it is an answer, not a timeout.
+  const timedOut = c.timeout && !(err instanceof errors.ResponseError && err.code === codes.writeFailure);
+  return new StorageError(timedOut ? 'timeout' : 'unavailable', timedOut ? 'Cassandra did not answer in time' : 'Cassandra request failed', { cause: err });
 }
 
-/** A permanent failure with its cause in words (no driver text); `where` names the table and statement, or the connection. */
+/** A permanent failure of a statement, its cause in words (no driver text); `where` names the table and statement. */
 export function permanentError(cause: Exclude<PermanentCause, 'permission'>, where: string, err: unknown): StorageError {
   return new StorageError('permanent', `${PERMANENT_CAUSE_TEXT[cause]} (${cause}; ${where})`, { cause: err, category: cause });
+}
+
+/** A connection refused for a permanent reason (refused credentials…). */
+export function connectionRefused(cause: Exclude<PermanentCause, 'permission'>, err: unknown): StorageError {
+  return new StorageError('permanent', `cannot connect: ${PERMANENT_CAUSE_TEXT[cause]} (${cause})`, { cause: err, category: cause });
 }

@@ -23,6 +23,7 @@ import { StorageError } from '../errors.js';
 import { conditionHolds, valueVersion } from '../version.js';
 import { CassandraTable, type CqlSession } from './cassandra-store.js';
 import { CONSISTENCY } from './consistency.js';
+import { classify } from './errors.js';
 import { storableTtl } from './expiry.js';
 
 /** The value no write stores (Firkin refuses empty values): `IF value != 0x` holds for every other state of a key. */
@@ -142,10 +143,13 @@ export class PaxosStore extends CassandraTable<Statement> {
 }
 
 /**
- * A request the client sent without a condition (a plain write, delete or touch) that
- * timed out inside Paxos is safe to repeat: its unknown outcome is an ordinary timeout.
+ * A request the client sent without a condition (a plain write, delete or touch) whose
+ * Paxos round may or may not have applied is safe to repeat: its unknown outcome is an
+ * ordinary timeout, or an ordinary failure (unavailable at the commit, a server error).
  */
 function asRetryable(err: unknown): unknown {
-  if (err instanceof StorageError && err.kind === 'outcome-unknown') return new StorageError('timeout', 'Cassandra request timed out', { cause: err.cause });
-  return err;
+  if (!(err instanceof StorageError) || err.kind !== 'outcome-unknown') return err;
+  const c = classify(err.cause);
+  const timedOut = c.kind === 'transient' && c.timeout;
+  return new StorageError(timedOut ? 'timeout' : 'unavailable', timedOut ? 'Cassandra did not answer in time' : 'Cassandra request failed', { cause: err.cause });
 }

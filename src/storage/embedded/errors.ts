@@ -1,7 +1,6 @@
 /**
- * What an LMDB failure means (lmdb-js puts the error number on `code`: a positive
- * errno, or one of LMDB's own codes, -30799 to -30780; msgpackr's decoding errors
- * carry none):
+ * What an LMDB failure means (lmdb-js puts the error number on `code`, base/internals.ts;
+ * msgpackr's decoding errors carry none):
  *
  * - the file is damaged or not an LMDB file of ours (MDB_CORRUPTED, MDB_PAGE_NOTFOUND,
  *   MDB_INVALID, MDB_VERSION_MISMATCH, MDB_INCOMPATIBLE, MDB_PANIC, or a record read
@@ -13,6 +12,7 @@
  *   `commitError`, and LMDB itself reports a write the disk refused (ENOSPC, EFBIG) as
  *   EIO, so EIO is not taken for damage.
  */
+import { lmdbCode } from '../../base/internals.js';
 import { StorageError } from '../errors.js';
 
 const CORRUPT_CODES = new Set([
@@ -29,6 +29,11 @@ const PERMISSION_CODES = new Set([
   30, // EROFS
 ]);
 
+/** True for LMDB's own failures (with its code), false for a record that did not decode. */
+export function hasLmdbCode(err: unknown): boolean {
+  return lmdbCode(err) !== undefined;
+}
+
 /**
  * The StorageError for an LMDB failure; `what` says what failed ("embedded read"…), for
  * the log. `decoding`: the failure came from reading a record (not from a commit), so an
@@ -36,8 +41,8 @@ const PERMISSION_CODES = new Set([
  */
 export function lmdbError(err: unknown, what: string, { decoding = false }: { decoding?: boolean } = {}): StorageError {
   if (err instanceof StorageError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'number') {
+  const code = lmdbCode(err);
+  if (code !== undefined) {
     if (CORRUPT_CODES.has(code)) return new StorageError('corrupt', `${what} failed: the embedded store's file is damaged`, { cause: err });
     if (PERMISSION_CODES.has(code)) {
       return new StorageError('permanent', `${what} failed: the embedded store's files cannot be accessed (permission or read-only filesystem)`, {

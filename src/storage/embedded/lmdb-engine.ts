@@ -16,7 +16,7 @@
  * environment, checks its format, sweeps expired entries and measures its size.
  *
  * The directory is kept at mode 0700 and its files at 0600, whatever the umask:
- * they hold every session. Writes are refused (StorageFullError) once the pages in
+ * they hold every session. Writes are refused (a StorageError `full`) once the pages in
  * use reach `maxSize` (see space.ts); deletes and expiry always proceed.
  */
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
@@ -25,7 +25,8 @@ import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPat
 import type { KeyValueStore, NamespaceSpec, SpaceReport, StorageEngine } from '../engine.js';
 import { StorageError } from '../errors.js';
 import { lmdbError } from './errors.js';
-import { EmbeddedStore, type DbStats, type EngineState } from './lmdb-store.js';
+import { lmdbStats, type LmdbStats } from '../../base/internals.js';
+import { EmbeddedStore, type EngineState } from './lmdb-store.js';
 import { defaultMaxSize, SpaceBudget } from './space.js';
 
 const FORMAT = 1;
@@ -48,7 +49,7 @@ export interface EmbeddedEngineOptions {
   readonly onReclaimed?: (namespace: string, count: number) => void;
 }
 
-const pagesOf = (s: DbStats): number => s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
+const pagesOf = (s: LmdbStats): number => s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
 
 /**
  * Give `path` exactly `mode`, unless it has it already. Throws a clear error when
@@ -87,7 +88,6 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
   readonly budget: SpaceBudget;
   private readonly pageSize: number;
   private sweeping = false;
-  private closed = false;
   /** False once closed: the stores check it before touching LMDB. */
   open = true;
 
@@ -127,7 +127,7 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
     this.sweepBatch = options.sweepBatch ?? 500;
     this.onSweepError = options.onSweepError ?? (() => undefined);
     this.onReclaimed = options.onReclaimed ?? (() => undefined);
-    this.pageSize = (this.root.getStats() as DbStats).pageSize;
+    this.pageSize = lmdbStats(this.root).pageSize;
     this.budget = new SpaceBudget(options.maxSize ?? defaultMaxSize(options.path, file), () => this.usedBytes(), options.onMeasureError);
     this.space = {
       fileBytes: () => this.fileBytes(),
@@ -142,7 +142,7 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
   /** Every sweeper interval: delete what expired, then measure the pages in use afresh. */
   private async tick(): Promise<void> {
     await this.sweep();
-    if (!this.closed) this.budget.refresh();
+    if (this.open) this.budget.refresh();
   }
 
   /**
@@ -152,8 +152,8 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
    * pages inside the file are not counted: LMDB reuses them.
    */
   usedBytes(): number {
-    const root = this.root.getStats() as DbStats & { readonly free: DbStats };
-    let bytes = (pagesOf(root) + pagesOf(root.free)) * root.pageSize;
+    const root = lmdbStats(this.root);
+    let bytes = (pagesOf(root) + (root.free === undefined ? 0 : pagesOf(root.free))) * root.pageSize;
     for (const name of Array.from(this.root.getKeys())) {
       if (typeof name !== 'string') continue;
       let db = this.measured.get(name);
@@ -161,7 +161,7 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
         db = this.root.openDB({ name, encoding: 'binary' });
         this.measured.set(name, db);
       }
-      const stats = db.getStats() as DbStats;
+      const stats = lmdbStats(db);
       bytes += pagesOf(stats) * stats.pageSize;
     }
     return bytes;
@@ -190,7 +190,7 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
   }
 
   async probe(): Promise<void> {
-    if (this.closed) throw new StorageError('unavailable', 'embedded engine is closed');
+    if (!this.open) throw new StorageError('unavailable', 'embedded engine is closed');
     let format: unknown;
     try {
       format = this.meta.get(FORMAT_KEY);
@@ -205,14 +205,14 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
    * Returns how many values were deleted. Requests interleave between batches.
    */
   async sweep(now = Date.now()): Promise<number> {
-    if (this.sweeping || this.closed) return 0;
+    if (this.sweeping || !this.open) return 0;
     this.sweeping = true;
     let total = 0;
     try {
       for (const [name, store] of this.stores) {
         try {
           for (;;) {
-            if (this.closed) return total;
+            if (!this.open) return total;
             const { consumed, removed } = await store.sweepBatch(now, this.sweepBatch);
             total += removed;
             if (removed > 0) {
@@ -233,8 +233,7 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.open) return;
     this.open = false;
     clearInterval(this.sweepTimer);
     await this.root.flushed;

@@ -4,25 +4,16 @@
  * acknowledged once flushed to disk.
  */
 import type { Database, RootDatabase } from 'lmdb';
-import { settleCommitError } from '../../base/internals.js';
+import { commitFailure, lmdbStats } from '../../base/internals.js';
 import type { Condition, KeyValueStore, SetOutcome, StoredValue, Touched } from '../engine.js';
 import { StorageError } from '../errors.js';
 import { conditionHolds, valueVersion } from '../version.js';
-import { lmdbError } from './errors.js';
+import { hasLmdbCode, lmdbError } from './errors.js';
 import { writeCost, type SpaceBudget } from './space.js';
 
 /** On-disk record: [expiresAtMs (0: never), version, value]. */
 type StoredRecord = [number, string, Buffer];
 type ExpiryKey = [number, string];
-
-/** LMDB's statistics of one database (lmdb's getStats()). */
-export interface DbStats {
-  readonly pageSize: number;
-  readonly entryCount: number;
-  readonly treeBranchPageCount: number;
-  readonly treeLeafPageCount: number;
-  readonly overflowPages: number;
-}
 
 /** A write whose commit has not been flushed after this long is reported unavailable (503). */
 const FLUSH_TIMEOUT_MS = 10_000;
@@ -33,6 +24,10 @@ const isLive = (record: StoredRecord, now: number): boolean => record[0] === 0 |
 /** A record as this engine writes it; anything else read back is damaged. */
 const wellFormed = (record: unknown): record is StoredRecord =>
   Array.isArray(record) && record.length === 3 && typeof record[0] === 'number' && typeof record[1] === 'string' && Buffer.isBuffer(record[2]);
+
+/** A record that does not decode, or is not of this engine's shape: never served. */
+const DAMAGED = Symbol('damaged');
+const DAMAGED_SHAPE = "a stored record does not decode or is not of this engine's shape";
 
 /** What the store shares with its engine (lmdb-engine.ts). */
 export interface EngineState {
@@ -56,16 +51,32 @@ export class EmbeddedStore implements KeyValueStore {
     this.expiry = root.openDB<number, ExpiryKey>({ name: `exp:${name}` });
   }
 
-  async get(key: string): Promise<StoredValue | undefined> {
-    if (!this.engine.open) throw new StorageError('unavailable', 'embedded engine is closed');
-    let record: StoredRecord | undefined;
+  /**
+   * The record of `key` (inside a transaction or not): undefined when absent, DAMAGED
+   * when it does not decode or is not of this engine's shape. LMDB's own failures throw.
+   */
+  private read(key: string): StoredRecord | undefined | typeof DAMAGED {
+    let record: unknown;
     try {
       record = this.values.get(key);
     } catch (err) {
-      throw lmdbError(err, 'embedded read', { decoding: true });
+      if (hasLmdbCode(err)) throw err;
+      return DAMAGED; // msgpackr could not decode the bytes
     }
     if (record === undefined) return undefined;
-    if (!wellFormed(record)) throw new StorageError('corrupt', 'embedded read failed: a stored record is not of this engine\'s shape');
+    return wellFormed(record) ? record : DAMAGED;
+  }
+
+  async get(key: string): Promise<StoredValue | undefined> {
+    if (!this.engine.open) throw new StorageError('unavailable', 'embedded engine is closed');
+    let record: StoredRecord | undefined | typeof DAMAGED;
+    try {
+      record = this.read(key);
+    } catch (err) {
+      throw lmdbError(err, 'embedded read');
+    }
+    if (record === undefined) return undefined;
+    if (record === DAMAGED) throw new StorageError('corrupt', `embedded read failed: ${DAMAGED_SHAPE}`);
     const now = Date.now();
     if (!isLive(record, now)) return undefined;
     const [expiresAt, version, value] = record;
@@ -75,16 +86,17 @@ export class EmbeddedStore implements KeyValueStore {
   async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
     if (!this.engine.open) throw new StorageError('unavailable', 'embedded engine is closed');
     const bytes = writeCost(Buffer.byteLength(key), value.length, this.pageSize);
-    this.space.admit(bytes); // throws StorageFullError at the bound
+    this.space.admit(bytes); // throws a StorageError `full` at the bound
     const expiresAt = ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0;
     const version = valueVersion(value);
     let previous: string | null | false | undefined;
     try {
       // The transaction's result: the replaced live version (null: none), or false if the condition failed.
       previous = await this.write((): string | null | false => {
-        const old = this.values.get(key);
-        // A damaged record is overwritten: the new value replaces it.
-        const live = old !== undefined && wellFormed(old) && isLive(old, Date.now()) ? old : undefined;
+        // A damaged record counts as absent, and the new value replaces it.
+        const found = this.read(key);
+        const old = found === DAMAGED ? undefined : found;
+        const live = old !== undefined && isLive(old, Date.now()) ? old : undefined;
         if (!conditionHolds(condition, live?.[1])) return false;
         this.replace(key, old, [expiresAt, version, value]);
         return live?.[1] ?? null;
@@ -102,9 +114,9 @@ export class EmbeddedStore implements KeyValueStore {
    */
   async touch(key: string, ttlSeconds: number): Promise<Touched | undefined> {
     const version = await this.write((): string | undefined => {
-      const old = this.values.get(key);
+      const old = this.read(key);
       const now = Date.now();
-      if (old !== undefined && !wellFormed(old)) throw new StorageError('corrupt', 'embedded touch failed: a stored record is not of this engine\'s shape');
+      if (old === DAMAGED) throw new StorageError('corrupt', `embedded touch failed: ${DAMAGED_SHAPE}`);
       if (old === undefined || !isLive(old, now)) return undefined;
       this.replace(key, old, [ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0, old[1], old[2]]);
       return old[1];
@@ -115,9 +127,10 @@ export class EmbeddedStore implements KeyValueStore {
   /** Never refused by the size bound: LMDB grows the map for it if need be, and frees the pages. */
   async delete(key: string): Promise<void> {
     const removed = await this.write(() => {
-      const old = this.values.get(key);
+      const old = this.read(key);
       if (old === undefined) return false;
-      if (wellFormed(old) && old[0] !== 0) this.expiry.removeSync([old[0], key]);
+      // A damaged record is removed too (its expiry index entry, if any, is consumed by the sweeper).
+      if (old !== DAMAGED && old[0] !== 0) this.expiry.removeSync([old[0], key]);
       this.values.removeSync(key);
       return true;
     });
@@ -139,21 +152,22 @@ export class EmbeddedStore implements KeyValueStore {
 
   /** Values stored, expired ones not yet swept included (LMDB's own count). */
   entries(): number {
-    return (this.values.getStats() as DbStats).entryCount;
+    return lmdbStats(this.values).entryCount;
   }
 
   /**
    * Delete up to `limit` entries that expired before `now`: how many index entries it
    * consumed, and how many values it removed (an index entry whose value was rewritten
-   * since removes none).
+   * since removes none, nor one whose value is damaged: that stays, refused on read,
+   * until a delete or a write replaces it).
    */
   sweepBatch(now: number, limit: number): Promise<{ consumed: number; removed: number }> {
     return this.write(() => {
       const due = Array.from(this.expiry.getKeys({ start: [0], end: [now], limit }));
       let removed = 0;
       for (const [expiresAt, key] of due) {
-        const record = this.values.get(key);
-        if (record !== undefined && wellFormed(record) && record[0] === expiresAt) {
+        const record = this.read(key);
+        if (record !== undefined && record !== DAMAGED && record[0] === expiresAt) {
           this.values.removeSync(key);
           removed++;
         }
@@ -165,7 +179,7 @@ export class EmbeddedStore implements KeyValueStore {
 
   /** Within a write transaction: store `record` in place of `old`, moving its expiry index entry. */
   private replace(key: string, old: StoredRecord | undefined, record: StoredRecord): void {
-    if (old !== undefined && wellFormed(old) && old[0] !== 0) this.expiry.removeSync([old[0], key]);
+    if (old !== undefined && old[0] !== 0) this.expiry.removeSync([old[0], key]);
     this.values.putSync(key, record);
     if (record[0] !== 0) this.expiry.putSync([record[0], key], 1);
   }
@@ -189,8 +203,8 @@ export class EmbeddedStore implements KeyValueStore {
         }),
       ]).finally(() => clearTimeout(timer));
     } catch (err) {
-      settleCommitError(err); // base/internals.ts
-      throw lmdbError(err, 'embedded write');
+      // lmdb-js rejects a failed commit with a message only; the error with LMDB's code follows (base/internals.ts).
+      throw lmdbError((await commitFailure(err)) ?? err, 'embedded write');
     }
     return result;
   }
