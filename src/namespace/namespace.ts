@@ -14,7 +14,7 @@ export type WriteObserver = (namespace: string, key: string, bytes: number, unch
 
 export interface NamespaceOptions {
   readonly store: KeyValueStore;
-  /** The store reports the version each applied plain write replaced (the embedded engine does, Cassandra's blind writes cannot). */
+  /** The store reports whether each applied plain write repeated the stored bytes (the embedded engine does, Cassandra's blind writes cannot). */
   readonly storeKnowsPrevious: boolean;
   /**
    * A read made only to learn whether a write repeats the stored value, for a store that
@@ -94,8 +94,9 @@ export class Namespace {
     }
     const outcome = await this.store.set(key, value, this.ttlFor(requestedTtl), condition);
     if (outcome.applied && onWritten !== undefined) {
-      const previous = outcome.previousVersion !== undefined ? outcome.previousVersion : sampled;
-      onWritten(this.name, key, value.length, previous === undefined ? undefined : previous === outcome.version);
+      // A sampled read's version equals the new one exactly when the bytes are the same (the key is the same).
+      const unchanged = outcome.unchanged !== undefined ? outcome.unchanged : sampled === undefined ? undefined : sampled === outcome.version;
+      onWritten(this.name, key, value.length, unchanged);
     }
     return outcome;
   }

@@ -17,7 +17,10 @@ export type Condition =
 
 export interface StoredValue {
   readonly value: Buffer;
-  /** Opaque version of the value, used as its strong ETag. */
+  /**
+   * Opaque version of the value, used as its strong ETag: it tells nothing about the
+   * bytes to anyone who cannot read them (storage/version.ts). A touch keeps it.
+   */
   readonly version: string;
   /** Remaining lifetime in whole seconds (rounded up), or null when the value never expires. */
   readonly ttl: number | null;
@@ -28,10 +31,11 @@ export type SetOutcome =
       readonly applied: true;
       readonly version: string;
       /**
-       * The version of the live value this write replaced: null when there was none,
-       * undefined when the engine cannot tell without an extra read.
+       * Whether the write stored the very bytes the live value already had (the
+       * write-pattern insight counts such rewrites): undefined when the engine cannot
+       * tell without an extra read.
        */
-      readonly previousVersion?: string | null;
+      readonly unchanged?: boolean;
     }
   | { readonly applied: false };
 
@@ -93,7 +97,7 @@ export type SerialConsistency = 'local_serial' | 'serial';
 
 export interface StorageEngine {
   readonly kind: 'embedded' | 'cassandra';
-  /** True if every applied plain write reports `previousVersion` at no extra cost. */
+  /** True if every applied plain write reports `unchanged` at no extra cost. */
   readonly knowsPreviousVersion: boolean;
   /** The store for one namespace; call once per namespace at start-up. */
   store(namespace: NamespaceSpec): KeyValueStore;

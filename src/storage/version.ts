@@ -1,15 +1,45 @@
-import { hash } from 'node:crypto';
+import { createHmac, randomFillSync } from 'node:crypto';
 import type { Condition } from './engine.js';
 
 /**
- * The version of a value is derived from its bytes: the first 128 bits of its
- * SHA-256, base64url. Every engine computes it the same way, so a value written
- * by Kask (which stores no version) has one too, and the ETag a client sees does
- * not depend on which engine or data centre served it.
+ * Versions (the ETags clients see) reveal nothing about a value to someone who cannot
+ * read it. On Cassandra a version is keyed: the first 128 bits of HMAC-SHA-256, under
+ * a secret derived from the table's own id (which every node, data centre and Firkin
+ * instance shares, and no HTTP client can read), of the key and the value's bytes. So
+ * it is the same wherever and whenever it is computed (If-Match works across restarts,
+ * instances and data centres, also for values Kask wrote), yet tells nothing of the
+ * bytes: with the key in it, a client that writes a guess under a key of its own learns
+ * nothing about another key's value. (The embedded engine stores a random version with
+ * each value instead.)
  */
-export function valueVersion(value: Uint8Array): string {
-  // One-shot hash: a quarter cheaper than a Hash object for a session-sized value.
-  return hash('sha256', value, 'buffer').subarray(0, 16).toString('base64url');
+
+const DERIVATION = 'firkin version key v1';
+
+/** The secret of a table's versions, from its id (system_schema.tables.id). */
+export function versionSecret(tableId: Uint8Array): Buffer {
+  return createHmac('sha256', DERIVATION).update(tableId).digest();
+}
+
+/** The version of `value` stored under `key`, base64url. */
+export function keyedVersion(secret: Buffer, key: string, value: Uint8Array): string {
+  const keyBytes = Buffer.from(key, 'utf8');
+  const length = Buffer.allocUnsafe(4);
+  length.writeUInt32BE(keyBytes.length);
+  return createHmac('sha256', secret).update(length).update(keyBytes).update(value).digest().subarray(0, 16).toString('base64url');
+}
+
+/** Random bytes drawn 4 KiB at a time: a version costs a copy, not a system call. */
+const POOL = Buffer.alloc(4096);
+let used = POOL.length;
+
+/** A random version (128 bits, base64url): what the embedded engine stores with each value it writes. */
+export function randomVersion(): string {
+  if (used + 16 > POOL.length) {
+    randomFillSync(POOL);
+    used = 0;
+  }
+  used += 16;
+  return POOL.toString('base64url', used - 16, used);
 }
 
 /** Whether a write's condition holds for the current live version (undefined: no live value). */

@@ -16,7 +16,6 @@ import { after, before, describe, it } from 'node:test';
 import cassandra from 'cassandra-driver';
 import { CassandraEngine } from '../../src/storage/cassandra/cassandra-engine.js';
 import type { KeyValueStore } from '../../src/storage/engine.js';
-import { valueVersion } from '../../src/storage/version.js';
 import { CASSANDRA_UNDER_TEST, createTables, rawClient, singleNodeConfig } from '../helpers/cassandra.js';
 
 const KEYSPACE = 'firkin_lwt';
@@ -121,11 +120,12 @@ for (const [clock, skewMs] of [
       const cas = await paxos.set(k, Buffer.from('two'), 60, { kind: 'version', versions: [one.version] });
       assert.equal(cas.applied, true);
       assert.equal(await text(paxos, k), 'two', 'the compare-and-set after a plain write is not lost');
-      assert.ok((await paxos.set(k, Buffer.from('three'), 60)).applied);
+      const three = await paxos.set(k, Buffer.from('three'), 60);
+      assert.ok(three.applied);
       assert.equal(await text(paxos, k), 'three', 'a plain write after the compare-and-set is not lost');
       await paxos.delete(k);
       assert.equal(await paxos.get(k), undefined, 'a delete after the compare-and-set is not lost');
-      const stale = await paxos.set(k, Buffer.from('four'), 60, { kind: 'version', versions: [valueVersion(Buffer.from('three'))] });
+      const stale = await paxos.set(k, Buffer.from('four'), 60, { kind: 'version', versions: [three.version] });
       assert.equal(stale.applied, false, 'nor does a compare-and-set resurrect it');
     });
 
@@ -134,9 +134,10 @@ for (const [clock, skewMs] of [
         const k = key(`round-${i}`);
         await paxos.set(k, Buffer.from(`w${i}`), 60);
         await paxos.delete(k);
-        assert.ok((await paxos.set(k, Buffer.from(`a${i}`), 60, { kind: 'absent' })).applied);
+        const added = await paxos.set(k, Buffer.from(`a${i}`), 60, { kind: 'absent' });
+        assert.ok(added.applied);
         assert.equal(await text(paxos, k), `a${i}`);
-        assert.ok((await paxos.set(k, Buffer.from(`c${i}`), 60, { kind: 'version', versions: [valueVersion(Buffer.from(`a${i}`))] })).applied);
+        assert.ok((await paxos.set(k, Buffer.from(`c${i}`), 60, { kind: 'version', versions: [added.version] })).applied);
         await paxos.set(k, Buffer.from(`p${i}`), 60);
         assert.equal(await text(paxos, k), `p${i}`);
       }

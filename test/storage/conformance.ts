@@ -9,7 +9,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KeyValueStore, NamespaceSpec, StorageEngine } from '../../src/storage/engine.js';
-import { valueVersion } from '../../src/storage/version.js';
 
 export const CONFORMANCE_NAMESPACES = [
   { name: 'conf_a', table: 'conf_a' },
@@ -62,8 +61,19 @@ export function storageConformance(
       const got = await a.get(k);
       assert.ok(got);
       assert.deepEqual([...got.value], [...value]);
-      assert.equal(got.version, valueVersion(value));
-      assert.equal(out.applied && out.version, got.version);
+      assert.equal(out.applied && out.version, got.version, 'the version the write reported is the one read');
+      assert.match(got.version, /^[A-Za-z0-9_-]{22}$/, '128 bits, base64url');
+    });
+
+    it('gives versions that tell nothing of the bytes: the same bytes under two keys, two versions', async () => {
+      const [k1, k2] = [key('v-one'), key('v-two')];
+      const one = await a.set(k1, Buffer.from('the same session'), 60);
+      const two = await a.set(k2, Buffer.from('the same session'), 60);
+      assert.ok(one.applied && two.applied);
+      assert.notEqual(one.version, two.version);
+      assert.equal((await a.touch(k1, 60))?.version, one.version, 'a touch keeps the version');
+      const other = await a.set(k1, Buffer.from('another session'), 60);
+      assert.ok(other.applied && other.version !== one.version, 'new bytes, a new version');
     });
 
     it('keeps values read one after another independent of each other', async () => {
@@ -336,7 +346,9 @@ export function storageConformance(
 
       it('fails compare-and-set on an absent key', async () => {
         const k = key('cas-absent');
-        const out = await a.set(k, Buffer.from('x'), 60, { kind: 'version', versions: [valueVersion(Buffer.from('x'))] });
+        // The version the same bytes had under another key: a version names a value of one key only.
+        const elsewhere = await b.set(k, Buffer.from('x'), 60);
+        const out = await a.set(k, Buffer.from('x'), 60, { kind: 'version', versions: [elsewhere.applied ? elsewhere.version : 'x'] });
         assert.equal(out.applied, false);
         assert.equal(await a.get(k), undefined);
       });

@@ -1,21 +1,40 @@
-/**
- * A value's version (its ETag) is a function of its bytes alone, the same in every
- * release: clients keep ETags across restarts and upgrades, and both engines, in every
- * data centre, must give the same one for the same value.
- */
+/** Versions (ETags): keyed on Cassandra, random on the embedded engine; neither tells anything of the bytes. */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { valueVersion } from '../../src/storage/version.js';
+import { keyedVersion, randomVersion, versionSecret } from '../../src/storage/version.js';
 
-describe('valueVersion', () => {
-  it('is the first 128 bits of the SHA-256, base64url, as in every earlier release', () => {
-    assert.equal(valueVersion(Buffer.from('my session')), 'tAVoPQu1s9xDlnNd7SR7Gg');
+describe('versions', () => {
+  const secret = versionSecret(randomBytes(16));
+
+  it('keyed: the same for the same key and bytes under one table secret, whoever computes it', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 4096 }), (bytes) => {
-        assert.equal(valueVersion(bytes), createHash('sha256').update(bytes).digest().subarray(0, 16).toString('base64url'));
+      fc.property(fc.string(), fc.uint8Array(), (key, bytes) => {
+        assert.equal(keyedVersion(secret, key, bytes), keyedVersion(Buffer.from(secret), key, Buffer.from(bytes)));
+        assert.match(keyedVersion(secret, key, bytes), /^[A-Za-z0-9_-]{22}$/);
       }),
     );
+  });
+
+  it('keyed: other bytes, another key or another table give another version; never the value\u2019s plain hash', () => {
+    const value = Buffer.from('my session');
+    const v = keyedVersion(secret, 'k', value);
+    assert.notEqual(keyedVersion(secret, 'k', Buffer.from('my session!')), v);
+    assert.notEqual(keyedVersion(secret, 'k2', value), v);
+    assert.notEqual(keyedVersion(versionSecret(randomBytes(16)), 'k', value), v);
+    assert.notEqual(v, createHash('sha256').update(value).digest().subarray(0, 16).toString('base64url'));
+    // The key's length is part of it: ("ab", "c…") and ("a", "bc…") differ.
+    assert.notEqual(keyedVersion(secret, 'ab', Buffer.from('c')), keyedVersion(secret, 'a', Buffer.from('bc')));
+  });
+
+  it('random: 128 bits, never repeated', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 10_000; i++) {
+      const v = randomVersion();
+      assert.match(v, /^[A-Za-z0-9_-]{22}$/);
+      seen.add(v);
+    }
+    assert.equal(seen.size, 10_000);
   });
 });

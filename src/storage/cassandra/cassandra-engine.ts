@@ -78,8 +78,9 @@ export class CassandraEngine implements StorageEngine, CqlSession {
     const table = namespace.table ?? namespace.name;
     let store = this.stores.get(namespace.name);
     if (!store) {
-      const qualified = `${quoteIdentifier(this.options.config.keyspace)}.${quoteIdentifier(table)}`;
-      store = namespace.conditionalWrites ? new PaxosStore(this, qualified, namespace) : new PlainStore(this, qualified, namespace);
+      const { keyspace } = this.options.config;
+      const name = { keyspace, table, quoted: `${quoteIdentifier(keyspace)}.${quoteIdentifier(table)}` };
+      store = namespace.conditionalWrites ? new PaxosStore(this, name, namespace) : new PlainStore(this, name, namespace);
       this.stores.set(namespace.name, store);
     }
     return store;

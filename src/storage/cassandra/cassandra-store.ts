@@ -13,12 +13,12 @@
  * timestamp from the coordinator's Paxos ballot, and mixed with client-timestamped
  * mutations, clock skew can make an acknowledged write invisible.
  */
-import type cassandra from 'cassandra-driver';
+import cassandra from 'cassandra-driver';
 import type { Condition, KeyValueStore, SetOutcome, StoredValue, Touched } from '../engine.js';
 import { StorageError } from '../errors.js';
-import { valueVersion } from '../version.js';
+import { keyedVersion, versionSecret } from '../version.js';
 import { CONSISTENCY } from './consistency.js';
-import { truncateMayHaveApplied } from './errors.js';
+import { permanentError, truncateMayHaveApplied } from './errors.js';
 
 /** What a store needs of the engine (cassandra-engine.ts implements it): its one driver client. */
 export interface CqlSession {
@@ -40,6 +40,17 @@ const PROBE_KEY = '\u0000firkin-readiness-probe';
  */
 const TRUNCATE_TIMEOUT_MS = 65_000;
 
+/** Where a store's table is: its names as configured (Cassandra's), and quoted for CQL. */
+export interface TableName {
+  readonly keyspace: string;
+  readonly table: string;
+  /** `"keyspace"."table"`. */
+  readonly quoted: string;
+}
+
+/** The table's id, from which its versions' secret is derived (version.ts). */
+const TABLE_ID = 'SELECT id FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?';
+
 /** The statements every table answers, by name. */
 export function tableStatements(table: string): Readonly<Record<'get' | 'probe' | 'truncate', string>> {
   return {
@@ -52,15 +63,45 @@ export function tableStatements(table: string): Readonly<Record<'get' | 'probe' 
 export abstract class CassandraTable<S extends string> implements KeyValueStore {
   abstract readonly acceptsConditions: boolean;
   private readonly shared: Readonly<Record<'get' | 'probe' | 'truncate', string>>;
+  /** `"keyspace"."table"`, quoted. */
+  protected readonly table: string;
+  /** The secret of this table's versions, once read (see secret()). */
+  private versions: Buffer | undefined;
+  private reading: Promise<Buffer> | undefined;
 
   constructor(
     private readonly session: CqlSession,
-    /** `"keyspace"."table"`, quoted. */
-    protected readonly table: string,
+    private readonly name: TableName,
     /** This mode's own statements. */
     private readonly statements: Readonly<Record<S, string>>,
   ) {
-    this.shared = tableStatements(table);
+    this.table = name.quoted;
+    this.shared = tableStatements(name.quoted);
+  }
+
+  /**
+   * The secret of this table's versions, derived from the table's id (version.ts): read
+   * once from the schema, then kept. A missing table fails as every statement on it does.
+   */
+  protected secret(): Buffer | Promise<Buffer> {
+    if (this.versions !== undefined) return this.versions;
+    this.reading ??= this.session
+      .execute(TABLE_ID, [this.name.keyspace, this.name.table], { consistency: cassandra.types.consistencies.localOne }, { lwt: false, where: `${this.table} id` })
+      .then((rs) => {
+        const id = rs.first()?.get('id') as cassandra.types.Uuid | undefined;
+        if (id === undefined) throw permanentError('missing-table', `${this.table} id`, new Error(`no table ${this.table} in system_schema.tables`));
+        this.versions = versionSecret(id.getBuffer());
+        return this.versions;
+      })
+      .finally(() => {
+        this.reading = undefined;
+      });
+    return this.reading;
+  }
+
+  /** The version (ETag) of `value` under `key`. */
+  protected version(secret: Buffer, key: string, value: Buffer): string {
+    return keyedVersion(secret, key, value);
   }
 
   protected run(statement: S, params: unknown[], options: cassandra.QueryOptions, lwt = false): Promise<cassandra.types.ResultSet> {
@@ -72,6 +113,7 @@ export abstract class CassandraTable<S extends string> implements KeyValueStore 
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
+    const secret = await this.secret();
     // Idempotent: if the coordinator dies mid-request, the driver retries on another node
     // instead of failing the request (a read, a plain write or a delete can safely run twice).
     const rs = await this.session.execute(this.shared.get, [key], { consistency: CONSISTENCY.read, isIdempotent: true }, { lwt: false, where: `${this.table} get` });
@@ -79,7 +121,7 @@ export abstract class CassandraTable<S extends string> implements KeyValueStore 
     const value = row?.get('value') as Buffer | null | undefined;
     if (value === null || value === undefined) return undefined;
     const ttl = row.get('ttl') as number | null;
-    return { value, version: valueVersion(value), ttl: ttl === null ? null : Math.max(ttl, 1) };
+    return { value, version: this.version(secret, key, value), ttl: ttl === null ? null : Math.max(ttl, 1) };
   }
 
   abstract set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome>;

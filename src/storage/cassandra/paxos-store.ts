@@ -20,8 +20,8 @@
 import type cassandra from 'cassandra-driver';
 import type { Condition, NamespaceSpec, SetOutcome, Touched } from '../engine.js';
 import { StorageError } from '../errors.js';
-import { conditionHolds, valueVersion } from '../version.js';
-import { CassandraTable, type CqlSession } from './cassandra-store.js';
+import { conditionHolds } from '../version.js';
+import { CassandraTable, type CqlSession, type TableName } from './cassandra-store.js';
 import { CONSISTENCY } from './consistency.js';
 import { classify } from './errors.js';
 import { storableTtl } from './expiry.js';
@@ -39,9 +39,10 @@ export class PaxosStore extends CassandraTable<Statement> {
   readonly acceptsConditions = true;
   private readonly serial: number;
 
-  constructor(session: CqlSession, table: string, spec: NamespaceSpec) {
+  constructor(session: CqlSession, name: TableName, spec: NamespaceSpec) {
+    const table = name.quoted;
     const update = `UPDATE ${table} USING TTL ? SET value = ? WHERE key = ?`;
-    super(session, table, {
+    super(session, name, {
       serialRead: `SELECT value FROM ${table} WHERE key = ?`,
       add: `${update} IF value = null`,
       replace: `${update} IF value != null`,
@@ -60,16 +61,17 @@ export class PaxosStore extends CassandraTable<Statement> {
 
   async set(key: string, value: Buffer, requestedTtl: number, condition?: Condition): Promise<SetOutcome> {
     const ttlSeconds = storableTtl(requestedTtl);
-    const version = valueVersion(value);
+    const secret = await this.secret();
+    const version = this.version(secret, key, value);
     const write = this.lwt(CONSISTENCY.write);
-    const applied = (previousVersion?: string | null): SetOutcome => ({ applied: true, version, previousVersion });
+    const applied = (unchanged?: boolean): SetOutcome => ({ applied: true, version, unchanged });
     switch (condition?.kind) {
       case undefined:
         await this.unconditionally('put', 'cas', [ttlSeconds, value, key], write);
         return applied();
       case 'absent': {
         const rs = await this.run('add', [ttlSeconds, value, key], write, true);
-        return rs.wasApplied() ? applied(null) : { applied: false };
+        return rs.wasApplied() ? applied(false) : { applied: false };
       }
       case 'present': {
         const rs = await this.run('replace', [ttlSeconds, value, key], write, true);
@@ -80,10 +82,10 @@ export class PaxosStore extends CassandraTable<Statement> {
         const rs = await this.run('serialRead', [key], { consistency: this.serial });
         const current = rs.first()?.get('value') as Buffer | null | undefined;
         if (current === null || current === undefined) return { applied: false };
-        const currentVersion = valueVersion(current);
+        const currentVersion = this.version(secret, key, current);
         if (!conditionHolds(condition, currentVersion)) return { applied: false };
         const cas = await this.run('cas', [ttlSeconds, value, key, current], write, true);
-        return cas.wasApplied() ? applied(currentVersion) : { applied: false };
+        return cas.wasApplied() ? applied(current.equals(value)) : { applied: false };
       }
     }
   }
@@ -96,13 +98,14 @@ export class PaxosStore extends CassandraTable<Statement> {
    */
   async touch(key: string, requestedTtl: number): Promise<Touched | undefined> {
     const ttlSeconds = storableTtl(requestedTtl);
+    const secret = await this.secret();
     const rs = await this.run('serialRead', [key], { consistency: this.serial });
     let current = rs.first()?.get('value') as Buffer | null | undefined;
     try {
       for (let attempt = 0; attempt < TOUCH_ATTEMPTS; attempt++) {
         if (current === null || current === undefined) return undefined;
         const cas = await this.run('cas', [ttlSeconds, current, key, current], this.lwt(CONSISTENCY.write), true);
-        if (cas.wasApplied()) return { version: valueVersion(current), ttl: ttlSeconds === 0 ? null : ttlSeconds };
+        if (cas.wasApplied()) return { version: this.version(secret, key, current), ttl: ttlSeconds === 0 ? null : ttlSeconds };
         current = cas.first()?.get('value') as Buffer | null | undefined;
       }
     } catch (err) {

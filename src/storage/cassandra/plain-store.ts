@@ -12,8 +12,7 @@
  */
 import type cassandra from 'cassandra-driver';
 import type { Condition, NamespaceSpec, SetOutcome, Touched } from '../engine.js';
-import { valueVersion } from '../version.js';
-import { CassandraTable, type CqlSession } from './cassandra-store.js';
+import { CassandraTable, type CqlSession, type TableName } from './cassandra-store.js';
 import { CONSISTENCY } from './consistency.js';
 import { storableTtl } from './expiry.js';
 import { touchTimestamp } from './timestamps.js';
@@ -23,8 +22,9 @@ type Statement = 'insert' | 'touchRead' | 'touch' | 'delete';
 export class PlainStore extends CassandraTable<Statement> {
   readonly acceptsConditions = false;
 
-  constructor(session: CqlSession, table: string, spec: NamespaceSpec) {
-    super(session, table, {
+  constructor(session: CqlSession, name: TableName, spec: NamespaceSpec) {
+    const table = name.quoted;
+    super(session, name, {
       insert: `INSERT INTO ${table} (key, value) VALUES (?, ?) USING TTL ?`,
       touchRead: `SELECT value, WRITETIME(value) AS written FROM ${table} WHERE key = ?`,
       touch: `INSERT INTO ${table} (key, value) VALUES (?, ?) USING TTL ? AND TIMESTAMP ?`,
@@ -37,8 +37,9 @@ export class PlainStore extends CassandraTable<Statement> {
     if (condition !== undefined) {
       throw new TypeError(`a conditional write reached the plain (Kask-mode) table ${this.table}: conditions need conditional_writes`);
     }
+    const secret = await this.secret();
     await this.run('insert', [key, value, storableTtl(requestedTtl)], { consistency: CONSISTENCY.write, isIdempotent: true });
-    return { applied: true, version: valueVersion(value) };
+    return { applied: true, version: this.version(secret, key, value) };
   }
 
   /**
@@ -47,13 +48,14 @@ export class PlainStore extends CassandraTable<Statement> {
    */
   async touch(key: string, requestedTtl: number): Promise<Touched | undefined> {
     const ttlSeconds = storableTtl(requestedTtl);
+    const secret = await this.secret();
     const row = (await this.run('touchRead', [key], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
     const value = row?.get('value') as Buffer | null | undefined;
     if (value === null || value === undefined) return undefined;
     const written = row.get('written') as cassandra.types.Long;
     // Idempotent: the same bytes at the same timestamp, however often it is applied.
     await this.run('touch', [key, value, ttlSeconds, touchTimestamp(written)], { consistency: CONSISTENCY.write, isIdempotent: true });
-    return { version: valueVersion(value), ttl: ttlSeconds === 0 ? null : ttlSeconds };
+    return { version: this.version(secret, key, value), ttl: ttlSeconds === 0 ? null : ttlSeconds };
   }
 
   async delete(key: string): Promise<void> {

@@ -7,7 +7,7 @@ import type { Database, RootDatabase } from 'lmdb';
 import { commitFailure, lmdbStats } from '../../base/internals.js';
 import type { Condition, KeyValueStore, SetOutcome, StoredValue, Touched } from '../engine.js';
 import { StorageError } from '../errors.js';
-import { conditionHolds, valueVersion } from '../version.js';
+import { conditionHolds, randomVersion } from '../version.js';
 import { hasLmdbCode, lmdbError } from './errors.js';
 import { writeCost, type SpaceBudget } from './space.js';
 
@@ -88,23 +88,24 @@ export class EmbeddedStore implements KeyValueStore {
     const bytes = writeCost(Buffer.byteLength(key), value.length, this.pageSize);
     this.space.admit(bytes); // throws a StorageError `full` at the bound
     const expiresAt = ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0;
-    const version = valueVersion(value);
-    let previous: string | null | false | undefined;
+    let outcome: SetOutcome | undefined;
     try {
-      // The transaction's result: the replaced live version (null: none), or false if the condition failed.
-      previous = await this.write((): string | null | false => {
+      outcome = await this.write((): SetOutcome => {
         // A damaged record counts as absent, and the new value replaces it.
         const found = this.read(key);
         const old = found === DAMAGED ? undefined : found;
         const live = old !== undefined && isLive(old, Date.now()) ? old : undefined;
-        if (!conditionHolds(condition, live?.[1])) return false;
+        if (!conditionHolds(condition, live?.[1])) return { applied: false };
+        // A new random version, unless the bytes are those already stored: then they keep theirs.
+        const unchanged = live !== undefined && live[2].equals(value);
+        const version = unchanged ? live[1] : randomVersion();
         this.replace(key, old, [expiresAt, version, value]);
-        return live?.[1] ?? null;
+        return { applied: true, version, unchanged };
       });
     } finally {
-      this.space.settle(bytes, previous !== undefined && previous !== false);
+      this.space.settle(bytes, outcome?.applied === true);
     }
-    return previous === false ? { applied: false } : { applied: true, version, previousVersion: previous };
+    return outcome;
   }
 
   /**
