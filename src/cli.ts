@@ -12,6 +12,7 @@ import { ConfigError } from './base/config-error.js';
 import { version } from './base/version.js';
 import { loadConfig } from './config/load.js';
 import type { FirkinConfig } from './config/types.js';
+import { checkKeyring } from './config/keyring-files.js';
 import { checkTlsFiles, TlsFileError } from './config/tls-files.js';
 import { startService, type Service } from './service.js';
 import { applySchema, schemaStatements } from './storage/cassandra/schema.js';
@@ -23,6 +24,8 @@ const USAGE = `Usage:
                                        print the Cassandra schema (CQL) for the config; --apply runs it
   firkin check-keys --config FILE      scan each namespace's Cassandra table (a keyspace Kask wrote) and
                                        count keys Firkin would refuse (longer than max_key_bytes); exit 1 if any
+  firkin keys generate FILE            write a new keyring key (32 random bytes) to a new file of mode 0600
+  firkin keys status --config FILE     count each sealed namespace's records per keyring key id
   firkin --version                     print the version`;
 
 function fail(message: string, code: number): never {
@@ -56,6 +59,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  if (command === 'keys') return keysCommand(positionals.slice(1), values.config);
   if (positionals.length > 1) fail(`unexpected argument ${positionals[1]}\n${USAGE}`, 2);
 
   switch (command) {
@@ -97,6 +101,24 @@ async function main(argv: string[]): Promise<void> {
     default:
       fail(`unknown command ${command}\n${USAGE}`, 2);
   }
+}
+
+/** `firkin keys generate FILE`, `firkin keys status --config FILE`. */
+async function keysCommand(args: string[], configFile: string | undefined): Promise<void> {
+  const { generateKey, keysStatus } = await import('./keys-command.js');
+  const [sub, ...rest] = args;
+  if (sub === 'generate') {
+    if (rest.length !== 1) fail(`keys generate needs one FILE\n${USAGE}`, 2);
+    process.exitCode = generateKey(rest[0]!);
+    return;
+  }
+  if (sub === 'status') {
+    if (rest.length > 0) fail(`unexpected argument ${rest[0]}\n${USAGE}`, 2);
+    if (configFile === undefined) fail(`keys status needs --config FILE\n${USAGE}`, 2);
+    process.exitCode = await keysStatus(load(configFile, { tlsFiles: true }));
+    return;
+  }
+  fail(`keys needs generate or status\n${USAGE}`, 2);
 }
 
 /**
@@ -151,7 +173,10 @@ async function checkKeysCommand(config: FirkinConfig, cassandra: NonNullable<Fir
 function load(file: string | undefined, { tlsFiles = false } = {}): FirkinConfig {
   try {
     const config = loadConfig(file);
-    if (tlsFiles) checkTlsFiles(config);
+    if (tlsFiles) {
+      checkTlsFiles(config);
+      checkKeyring(config);
+    }
     return config;
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message, 2);
@@ -200,6 +225,7 @@ async function serve(configFile: string | undefined): Promise<void> {
     }
     service.reopenLogs();
     service.reloadTls();
+    service.reloadKeyring();
   };
   process.on('SIGHUP', hup);
 

@@ -22,7 +22,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['config'], // the config file → FirkinConfig
   ['log'], // JSON logs, syslog, key hashes
   ['storage', 'insight'], // the storage interface and engines; the write-pattern sketch
-  ['namespace', 'access'], // a namespace's policy over its store; who may do what
+  ['namespace', 'access', 'seal'], // a namespace's policy over its store; who may do what; sealing a namespace's keys and values
   ['api'], // HTTP semantics: routes, answers, endpoints
   ['transport'], // node:http, connections, TLS, writing answers
   ['metrics'], // Prometheus, wired in at assembly

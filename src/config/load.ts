@@ -14,7 +14,7 @@ import { ConfigError } from '../base/config-error.js';
 import { configSchema, MAX_KEY_BYTES_CASSANDRA, MAX_KEY_BYTES_EMBEDDED, type ConfigFile } from './schema.js';
 
 export type * from './types.js';
-import type { CassandraConfig, FirkinConfig, LogDestinationConfig } from './types.js';
+import type { CassandraConfig, FirkinConfig, KeyringConfig, LogDestinationConfig, NamespaceConfig } from './types.js';
 
 export const DEFAULTS = {
   serviceName: 'firkin',
@@ -153,6 +153,7 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
       }
     });
   }
+  const keyring = resolveKeyring(c, namespaces, fail, warnings);
   if ((c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes) < (c.max_value_bytes ?? DEFAULTS.maxValueBytes)) {
     fail('max_buffered_bytes', 'must be at least max_value_bytes, or the largest value could never be sent');
   }
@@ -182,6 +183,7 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
       maxSize: byteSize(c.embedded?.max_size, (problem) => fail('embedded.max_size', problem)),
     },
     cassandra,
+    keyring,
     maxValueBytes: c.max_value_bytes ?? DEFAULTS.maxValueBytes,
     maxKeyBytes: c.max_key_bytes ?? DEFAULTS.maxKeyBytes,
     namespaces,
@@ -209,6 +211,30 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     },
     warnings,
   };
+}
+
+/**
+ * The keyring: needed as soon as one namespace is sealed (or migrating); its active key
+ * among its keys, each id once. The files themselves are read by keyring-files.ts.
+ */
+function resolveKeyring(
+  c: ConfigFile,
+  namespaces: readonly NamespaceConfig[],
+  fail: (key: string, problem: string) => never,
+  warnings: string[],
+): KeyringConfig | undefined {
+  const sealed = namespaces.filter((ns) => ns.sealing !== 'plain');
+  const k = c.keyring;
+  if (k === undefined) {
+    if (sealed.length > 0) fail('keyring', `namespace ${sealed[0]!.name} is sealed, which needs a keyring (keyring: {active: ID, keys: [{id: ID, file: PATH}]})`);
+    return undefined;
+  }
+  k.keys.forEach((key, i) => {
+    if (k.keys.findIndex((other) => other.id === key.id) !== i) fail(`keyring.keys.${i}.id`, `duplicate key id ${key.id}`);
+  });
+  if (!k.keys.some((key) => key.id === k.active)) fail('keyring.active', `names ${k.active}, which is not among keyring.keys`);
+  if (sealed.length === 0) warnings.push('keyring: no namespace is sealed (sealed: true or migrate), so the keyring is not used');
+  return { active: k.active, keys: k.keys.map((key) => ({ id: key.id, file: key.file })) };
 }
 
 function resolveAdmin(

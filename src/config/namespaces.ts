@@ -4,7 +4,7 @@
  * token hashes, also for `admin:`), and the rules that keep namespaces apart.
  */
 import { IDENTITY_KINDS, typedIdentity, type IdentityKind } from '../base/identity.js';
-import type { AccessConfig, NamespaceConfig, Operation } from './types.js';
+import type { AccessConfig, NamespaceConfig, Operation, Sealing } from './types.js';
 import { OPERATIONS, type ConfigFile } from './schema.js';
 
 type Fail = (key: string, problem: string) => never;
@@ -44,6 +44,7 @@ export function resolveNamespaces(c: ConfigFile, d: NamespaceDefaults): Namespac
             rateLimit: undefined,
             conditionalWrites: c.conditional_writes ?? false,
             serialConsistency: c.serial_consistency ?? 'local_serial',
+            sealing: sealingOf(c.sealed),
           },
         ]
       : c.namespaces.map((ns, i) => {
@@ -60,10 +61,16 @@ export function resolveNamespaces(c: ConfigFile, d: NamespaceDefaults): Namespac
                 : { perSecond: ns.rate_limit.requests_per_second, burst: ns.rate_limit.burst ?? Math.max(1, Math.ceil(ns.rate_limit.requests_per_second)) },
             conditionalWrites: ns.conditional_writes ?? c.conditional_writes ?? false,
             serialConsistency: ns.serial_consistency ?? c.serial_consistency ?? 'local_serial',
+            sealing: sealingOf(ns.sealed ?? c.sealed),
           };
         });
   checkNamespaces(namespaces, c.namespaces !== undefined, fail);
   return namespaces;
+}
+
+/** `sealed:` as configured (true, false, migrate) → the namespace's sealing. */
+function sealingOf(value: boolean | 'migrate' | undefined): Sealing {
+  return value === 'migrate' ? 'migrate' : value === true ? 'sealed' : 'plain';
 }
 
 type ClientEntry = string | { readonly identity: string; readonly operations?: readonly Operation[] | undefined };

@@ -67,6 +67,17 @@ const conditionalWrites = z.boolean('must be true or false');
 /** Cassandra: Paxos within the local data centre (local_serial) or across all (serial). */
 const serialConsistency = z.enum(['local_serial', 'serial'], 'must be local_serial or serial');
 
+/** Sealed namespaces (docs/sealed.md): keys hashed and values encrypted before they reach storage. */
+const sealed = z.custom<boolean | 'migrate'>((v) => v === true || v === false || v === 'migrate', 'must be true, false or migrate');
+
+const keyId = z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'must be 1-32 letters, digits, ., _ or -');
+
+/** The keys sealed namespaces derive their own keys from: at most 8, one active. */
+const keyring = z.strictObject({
+  active: keyId,
+  keys: z.array(z.strictObject({ id: keyId, file: path })).min(1).max(8),
+});
+
 const namespace = z.strictObject({
   name: namespaceName,
   base_uri: baseUri,
@@ -84,6 +95,7 @@ const namespace = z.strictObject({
     .optional(),
   conditional_writes: conditionalWrites.optional(),
   serial_consistency: serialConsistency.optional(),
+  sealed: sealed.optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -138,6 +150,9 @@ export const configSchema = z.strictObject({
   /** The single namespace's setting, and the default of listed namespaces. */
   conditional_writes: conditionalWrites.optional(),
   serial_consistency: serialConsistency.optional(),
+  /** The single namespace's setting, and the default of listed namespaces. */
+  sealed: sealed.optional(),
+  keyring: keyring.optional(),
   embedded: z
     .strictObject({
       path: path.optional(),

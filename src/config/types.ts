@@ -36,6 +36,21 @@ export interface NamespaceConfig {
   readonly conditionalWrites: boolean;
   /** Cassandra: the lightweight transactions' serial consistency. */
   readonly serialConsistency: 'local_serial' | 'serial';
+  /**
+   * `sealed`: keys hashed and values encrypted with the keyring before they reach storage;
+   * `migrate`: sealed, reading plain copies too (and removing them as it writes); `plain`.
+   */
+  readonly sealing: Sealing;
+}
+
+export type Sealing = 'plain' | 'sealed' | 'migrate';
+
+/** The keys sealed namespaces derive their own from (config/keyring-files.ts reads them). */
+export interface KeyringConfig {
+  /** The id of the key new records are sealed with. */
+  readonly active: string;
+  /** Every key records may be sealed with, the active one among them. */
+  readonly keys: readonly { readonly id: string; readonly file: string }[];
 }
 
 export interface CassandraConfig {
@@ -122,6 +137,8 @@ export interface FirkinConfig {
   /** `maxSize`: bytes; undefined: the engine's default from the disk at start-up. */
   readonly embedded: { readonly path: string; readonly maxSize: number | undefined };
   readonly cassandra: CassandraConfig | undefined;
+  /** Needed by sealed namespaces; undefined when none is configured. */
+  readonly keyring: KeyringConfig | undefined;
   readonly maxValueBytes: number;
   readonly maxKeyBytes: number;
   readonly namespaces: readonly NamespaceConfig[];

@@ -4,7 +4,7 @@
  * Wrapped around each namespace's store at assembly (src/service.ts): the data path
  * itself knows only the storage interface.
  */
-import type { Condition, KeyValueStore, SetOutcome, StoredValue, Touched } from '../storage/engine.js';
+import type { Condition, EngineStore, SetOutcome, StoredValue, Touched } from '../storage/engine.js';
 import { StorageError, type StorageFailure } from '../storage/errors.js';
 import type { Metrics } from './metrics.js';
 
@@ -25,11 +25,11 @@ const FAILURE_RESULT: Readonly<Record<StorageFailure, string>> = {
   corrupt: 'corrupt',
 };
 
-export class InstrumentedStore implements KeyValueStore {
+export class InstrumentedStore implements EngineStore {
   readonly acceptsConditions: boolean;
 
   constructor(
-    private readonly inner: KeyValueStore,
+    private readonly inner: EngineStore,
     private readonly metrics: Metrics,
     private readonly namespace: string,
     private readonly engine: string,
@@ -60,6 +60,14 @@ export class InstrumentedStore implements KeyValueStore {
 
   delete(key: string): Promise<void> {
     return this.timed('delete', () => this.inner.delete(key), () => 'ok');
+  }
+
+  deleteAll(keys: readonly string[]): Promise<void> {
+    return this.timed('delete', () => this.inner.deleteAll(keys), () => 'ok');
+  }
+
+  relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, ttlSeconds: number): Promise<Touched | undefined> {
+    return this.timed('relocate', () => this.inner.relocate(from, to, rewrite, ttlSeconds), (touched) => (touched === undefined ? 'miss' : 'applied'));
   }
 
   truncate(): Promise<void> {

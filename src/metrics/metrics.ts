@@ -134,6 +134,12 @@ export class Metrics {
     labelNames: ['namespace', 'result'] as const,
     registers: [this.registry],
   });
+  private readonly sealedOpenFailures = new Counter({
+    name: 'firkin_sealed_open_failures_total',
+    help: 'Records of sealed namespaces that did not open (tampered, damaged, or sealed under a key id no longer in the keyring), by namespace and reason (format, unknown-key, authentication): each answered as a missing key.',
+    labelNames: ['namespace', 'reason'] as const,
+    registers: [this.registry],
+  });
   /** Expired values the embedded sweeper removed; only with the embedded engine (see `embedded`). */
   private reclaimed: Counter<'namespace'> | undefined;
 
@@ -246,6 +252,11 @@ export class Metrics {
 
   logLineDropped(): void {
     this.logDropped.inc();
+  }
+
+  /** A sealed record that did not open. */
+  sealedOpenFailure(namespace: string, reason: string): void {
+    this.sealedOpenFailures.inc({ namespace, reason }); // rare: no cached child
   }
 
   truncation(namespace: string, result: TruncationResult): void {

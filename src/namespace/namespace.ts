@@ -76,8 +76,8 @@ export class Namespace {
   async set(key: string, value: Buffer, requestedTtl: number | undefined, condition: Condition | undefined): Promise<SetOutcome> {
     const { sampleRead, compareSampleRate, onWritten } = this.options;
     // To count writes that repeat the stored value, a store that cannot tell cheaply
-    // (Cassandra's blind writes) has a sample of keys read first.
-    let sampled: string | null | undefined;
+    // (Cassandra's blind writes, a sealed store) has a sample of keys read first.
+    let sampled: Buffer | null | undefined;
     if (
       sampleRead !== undefined &&
       !this.options.storeKnowsPrevious &&
@@ -88,14 +88,13 @@ export class Namespace {
     ) {
       // Only a statistic: if the read fails, the write goes ahead uncompared.
       sampled = await sampleRead(key).then(
-        (found) => found?.version ?? null,
+        (found) => found?.value ?? null,
         () => undefined,
       );
     }
     const outcome = await this.store.set(key, value, this.ttlFor(requestedTtl), condition);
     if (outcome.applied && onWritten !== undefined) {
-      // A sampled read's version equals the new one exactly when the bytes are the same (the key is the same).
-      const unchanged = outcome.unchanged !== undefined ? outcome.unchanged : sampled === undefined ? undefined : sampled === outcome.version;
+      const unchanged = outcome.unchanged !== undefined ? outcome.unchanged : sampled === undefined ? undefined : sampled !== null && sampled.equals(value);
       onWritten(this.name, key, value.length, unchanged);
     }
     return outcome;

@@ -76,6 +76,31 @@ export interface KeyValueStore {
   truncate(): Promise<void>;
 }
 
+/**
+ * What an engine's store offers beyond a namespace's needs: the operations a sealed
+ * namespace (src/seal/) builds on, where one session may have copies under several
+ * storage keys (one per keyring key) while keys rotate.
+ */
+export interface EngineStore extends KeyValueStore {
+  /**
+   * Remove the values of several keys (a sealed namespace's copies of one session, under
+   * each keyring key). `keys[0]` is where a live value would be written now (the active
+   * key's copy). Atomic against a concurrent `relocate`: none of them can come back
+   * through one that was under way.
+   */
+  deleteAll(keys: readonly string[]): Promise<void>;
+  /**
+   * Give the live value of `from` a new home under `to` (a sealed namespace's key
+   * rotation: a record found under an older key moves to the active one, re-sealed):
+   * `rewrite` turns its bytes into those stored under `to`, which then lives
+   * `ttlSeconds`, and `from` is removed. If `to` holds a live value already (a newer
+   * write), that one is touched instead (and `from` removed). Atomic against concurrent
+   * writes and deletes: a write to `to` is never overwritten, and a `deleteAll` of both
+   * that lands meanwhile is never undone. Undefined when neither holds a live value.
+   */
+  relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, ttlSeconds: number): Promise<Touched | undefined>;
+}
+
 export interface NamespaceSpec {
   readonly name: string;
   /** Cassandra table for this namespace (ignored by the embedded engine). */
@@ -100,7 +125,7 @@ export interface StorageEngine {
   /** True if every applied plain write reports `unchanged` at no extra cost. */
   readonly knowsPreviousVersion: boolean;
   /** The store for one namespace; call once per namespace at start-up. */
-  store(namespace: NamespaceSpec): KeyValueStore;
+  store(namespace: NamespaceSpec): EngineStore;
   /** Resolves when the engine answers a real request within `timeoutMs`; rejects with a StorageError otherwise. */
   probe(timeoutMs?: number): Promise<void>;
   /** The embedded engine's size and contents, read at each scrape; undefined on Cassandra. */

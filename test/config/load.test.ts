@@ -54,6 +54,7 @@ describe('config defaults', () => {
         rateLimit: undefined,
         conditionalWrites: false,
         serialConsistency: 'local_serial',
+        sealing: 'plain',
       },
     ]);
   });

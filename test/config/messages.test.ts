@@ -43,6 +43,7 @@ const SHA = '0'.repeat(64);
 const BASE = {
   namespaces: [{ name: 'a', base_uri: '/a/', rate_limit: { requests_per_second: 1 }, tokens: [{ name: 't', sha256: SHA }] }],
   admin: { tokens: [{ name: 't', sha256: SHA }] },
+  keyring: { active: 'k', keys: [{ id: 'k', file: '/etc/firkin/k' }] },
 };
 
 function withValue(path: readonly string[], value: unknown): unknown {

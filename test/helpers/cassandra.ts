@@ -63,7 +63,7 @@ export async function singleNodeConfig(overrides: Partial<CassandraConfig> = {})
 }
 
 export function namespaceTables(...tables: string[]): NamespaceConfig[] {
-  return tables.map((t) => ({ name: t, baseUri: `/${t}/`, defaultTtl: 3600, table: t, access: undefined, rateLimit: undefined, conditionalWrites: false, serialConsistency: 'local_serial' }));
+  return tables.map((t) => ({ name: t, baseUri: `/${t}/`, defaultTtl: 3600, table: t, access: undefined, rateLimit: undefined, conditionalWrites: false, serialConsistency: 'local_serial', sealing: 'plain' }));
 }
 
 export async function createTables(config: CassandraConfig, ...tables: string[]): Promise<void> {

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { InstrumentedStore } from '../../src/metrics/instrumented-store.js';
 import { Namespace } from '../../src/namespace/namespace.js';
-import type { KeyValueStore } from '../../src/storage/engine.js';
+import type { EngineStore } from '../../src/storage/engine.js';
 import { StorageError } from '../../src/storage/errors.js';
 
 const nsConfig = {
@@ -16,10 +16,11 @@ const nsConfig = {
   rateLimit: undefined,
   conditionalWrites: false,
   serialConsistency: 'local_serial',
+  sealing: 'plain',
 } as const;
 
 /** As the service assembles it on Cassandra: an instrumented store, every plain write compared. */
-function namespace(store: KeyValueStore, metrics: Metrics): Namespace {
+function namespace(store: EngineStore, metrics: Metrics): Namespace {
   const instrumented = new InstrumentedStore(store, metrics, 'sessions', 'cassandra');
   return new Namespace(nsConfig, {
     store: instrumented,
@@ -33,13 +34,15 @@ function namespace(store: KeyValueStore, metrics: Metrics): Namespace {
 describe('namespace writes', () => {
   it('clamps the client TTL to the namespace retention', async () => {
     const ttls: number[] = [];
-    const store: KeyValueStore = {
+    const store: EngineStore = {
       acceptsConditions: false,
       get: async () => undefined,
       set: async (_k, _v, ttl) => (ttls.push(ttl), { applied: true, version: 'v' }),
       touch: async (_k, ttl) => (ttls.push(ttl), { version: 'v', ttl }),
       delete: async () => undefined,
       truncate: async () => undefined,
+      deleteAll: async () => undefined,
+      relocate: async () => undefined,
     };
     const ns = namespace(store, new Metrics({ engine: 'cassandra', processMetrics: false }));
     await ns.set('k', Buffer.from('x'), undefined, undefined);
@@ -50,13 +53,15 @@ describe('namespace writes', () => {
 
   it('clamps a touch exactly as a write', async () => {
     const ttls: number[] = [];
-    const store: KeyValueStore = {
+    const store: EngineStore = {
       acceptsConditions: false,
       get: async () => undefined,
       set: async () => ({ applied: true, version: 'v' }),
       touch: async (_k, ttl) => (ttls.push(ttl), { version: 'v', ttl }),
       delete: async () => undefined,
       truncate: async () => undefined,
+      deleteAll: async () => undefined,
+      relocate: async () => undefined,
     };
     const ns = namespace(store, new Metrics({ engine: 'cassandra', processMetrics: false }));
     for (const requested of [undefined, 60, 3600, 3601, 99_999]) await ns.touch('k', requested);
@@ -66,7 +71,7 @@ describe('namespace writes', () => {
 
   it('goes ahead with a write whose comparison read fails, uncompared', async () => {
     let writes = 0;
-    const store: KeyValueStore = {
+    const store: EngineStore = {
       acceptsConditions: false,
       get: async () => {
         throw new StorageError('timeout', 'read timed out');
@@ -75,6 +80,8 @@ describe('namespace writes', () => {
       touch: async () => undefined,
       delete: async () => undefined,
       truncate: async () => undefined,
+      deleteAll: async () => undefined,
+      relocate: async () => undefined,
     };
     const metrics = new Metrics({ engine: 'cassandra', processMetrics: false });
     const outcome = await namespace(store, metrics).set('k', Buffer.from('value'), undefined, undefined);

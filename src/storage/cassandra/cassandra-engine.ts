@@ -15,7 +15,7 @@
 import cassandra from 'cassandra-driver';
 import { closeDriverLeftovers, shutDownReplacedHost } from '../../base/internals.js';
 import type { CassandraConfig } from '../../config/types.js';
-import type { KeyValueStore, NamespaceSpec, StorageEngine } from '../engine.js';
+import type { EngineStore, NamespaceSpec, StorageEngine } from '../engine.js';
 import { StorageError } from '../errors.js';
 import type { CassandraTable, CqlSession } from './cassandra-store.js';
 import { clientOptions } from './client-options.js';
@@ -74,7 +74,7 @@ export class CassandraEngine implements StorageEngine, CqlSession {
     }
   }
 
-  store(namespace: NamespaceSpec): KeyValueStore {
+  store(namespace: NamespaceSpec): EngineStore {
     const table = namespace.table ?? namespace.name;
     let store = this.stores.get(namespace.name);
     if (!store) {

@@ -14,7 +14,7 @@
  * mutations, clock skew can make an acknowledged write invisible.
  */
 import cassandra from 'cassandra-driver';
-import type { Condition, KeyValueStore, SetOutcome, StoredValue, Touched } from '../engine.js';
+import type { Condition, EngineStore, SetOutcome, StoredValue, Touched } from '../engine.js';
 import { StorageError } from '../errors.js';
 import { keyedVersion, versionSecret } from '../version.js';
 import { CONSISTENCY } from './consistency.js';
@@ -60,8 +60,14 @@ export function tableStatements(table: string): Readonly<Record<'get' | 'probe' 
   };
 }
 
-export abstract class CassandraTable<S extends string> implements KeyValueStore {
+export abstract class CassandraTable<S extends string> implements EngineStore {
   abstract readonly acceptsConditions: boolean;
+  /**
+   * Whether an empty value is read as absent: in `conditional_writes` namespaces the
+   * empty blob is a deletion marker (paxos-store.ts deleteAll); Firkin never stores an
+   * empty value otherwise.
+   */
+  protected readonly emptyIsAbsent: boolean = false;
   private readonly shared: Readonly<Record<'get' | 'probe' | 'truncate', string>>;
   /** `"keyspace"."table"`, quoted. */
   protected readonly table: string;
@@ -119,7 +125,7 @@ export abstract class CassandraTable<S extends string> implements KeyValueStore 
     const rs = await this.session.execute(this.shared.get, [key], { consistency: CONSISTENCY.read, isIdempotent: true }, { lwt: false, where: `${this.table} get` });
     const row = rs.first();
     const value = row?.get('value') as Buffer | null | undefined;
-    if (value === null || value === undefined) return undefined;
+    if (value === null || value === undefined || (this.emptyIsAbsent && value.length === 0)) return undefined;
     const ttl = row.get('ttl') as number | null;
     return { value, version: this.version(secret, key, value), ttl: ttl === null ? null : Math.max(ttl, 1) };
   }
@@ -127,6 +133,8 @@ export abstract class CassandraTable<S extends string> implements KeyValueStore 
   abstract set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome>;
   abstract touch(key: string, ttlSeconds: number): Promise<Touched | undefined>;
   abstract delete(key: string): Promise<void>;
+  abstract deleteAll(keys: readonly string[]): Promise<void>;
+  abstract relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, ttlSeconds: number): Promise<Touched | undefined>;
 
   /**
    * TRUNCATE the namespace's table. Cassandra runs it on every node and refuses it up

@@ -16,6 +16,10 @@
  * Conditions test the value cell, not the row: a row that Kask's INSERT left with a
  * live row marker but an expired value is absent, as a GET says. Serial consistency
  * per namespace: LOCAL_SERIAL (default) or SERIAL.
+ *
+ * The empty blob is absent here, for every read and condition: `deleteAll` of a sealed
+ * namespace's copies leaves one under the active key as a deletion marker, so that a
+ * relocation under way (whose `IF value = null` it fails) cannot bring the session back.
  */
 import type cassandra from 'cassandra-driver';
 import type { Condition, NamespaceSpec, SetOutcome, Touched } from '../engine.js';
@@ -33,10 +37,16 @@ const UNCONDITIONAL_ATTEMPTS = 4;
 /** Attempts of a touch: the first, and one more if the value changed in between. */
 const TOUCH_ATTEMPTS = 2;
 
-type Statement = 'serialRead' | 'add' | 'replace' | 'cas' | 'put' | 'paxosDelete' | 'paxosDeleteEmpty';
+type Statement = 'serialRead' | 'add' | 'replace' | 'cas' | 'put' | 'paxosDelete' | 'paxosDeleteEmpty' | 'casDelete';
+
+/** How long a deletion marker lasts: longer than any relocation under way can take (a request's own deadline). */
+const MARKER_TTL_SECONDS = 600;
+
+const absent = (value: Buffer | null | undefined): value is null | undefined => value === null || value === undefined || value.length === 0;
 
 export class PaxosStore extends CassandraTable<Statement> {
   readonly acceptsConditions = true;
+  protected override readonly emptyIsAbsent = true;
   private readonly serial: number;
 
   constructor(session: CqlSession, name: TableName, spec: NamespaceSpec) {
@@ -45,11 +55,12 @@ export class PaxosStore extends CassandraTable<Statement> {
     super(session, name, {
       serialRead: `SELECT value FROM ${table} WHERE key = ?`,
       add: `${update} IF value = null`,
-      replace: `${update} IF value != null`,
+      replace: `${update} IF value != null AND value != ?`,
       cas: `${update} IF value = ?`,
       put: `${update} IF value != ?`,
       paxosDelete: `DELETE FROM ${table} WHERE key = ? IF value != ?`,
       paxosDeleteEmpty: `DELETE FROM ${table} WHERE key = ? IF value = ?`,
+      casDelete: `DELETE FROM ${table} WHERE key = ? IF value = ?`,
     });
     this.serial = spec.serialConsistency === 'serial' ? CONSISTENCY.crossDcSerial : CONSISTENCY.serial;
   }
@@ -71,17 +82,21 @@ export class PaxosStore extends CassandraTable<Statement> {
         return applied();
       case 'absent': {
         const rs = await this.run('add', [ttlSeconds, value, key], write, true);
-        return rs.wasApplied() ? applied(false) : { applied: false };
+        if (rs.wasApplied()) return applied(false);
+        // A deletion marker is absent too: add over it, if it is still there.
+        if (!absent(rs.first()?.get('value') as Buffer | null | undefined)) return { applied: false };
+        const over = await this.run('cas', [ttlSeconds, value, key, NEVER_STORED], write, true);
+        return over.wasApplied() ? applied(false) : { applied: false };
       }
       case 'present': {
-        const rs = await this.run('replace', [ttlSeconds, value, key], write, true);
+        const rs = await this.run('replace', [ttlSeconds, value, key, NEVER_STORED], write, true);
         return rs.wasApplied() ? applied() : { applied: false };
       }
       case 'version': {
         // Read the current bytes linearizably, then update only if they are still those bytes.
         const rs = await this.run('serialRead', [key], { consistency: this.serial });
         const current = rs.first()?.get('value') as Buffer | null | undefined;
-        if (current === null || current === undefined) return { applied: false };
+        if (absent(current)) return { applied: false };
         const currentVersion = this.version(secret, key, current);
         if (!conditionHolds(condition, currentVersion)) return { applied: false };
         const cas = await this.run('cas', [ttlSeconds, value, key, current], write, true);
@@ -103,7 +118,7 @@ export class PaxosStore extends CassandraTable<Statement> {
     let current = rs.first()?.get('value') as Buffer | null | undefined;
     try {
       for (let attempt = 0; attempt < TOUCH_ATTEMPTS; attempt++) {
-        if (current === null || current === undefined) return undefined;
+        if (absent(current)) return undefined;
         const cas = await this.run('cas', [ttlSeconds, current, key, current], this.lwt(CONSISTENCY.write), true);
         if (cas.wasApplied()) return { version: this.version(secret, key, current), ttl: ttlSeconds === 0 ? null : ttlSeconds };
         current = cas.first()?.get('value') as Buffer | null | undefined;
@@ -111,8 +126,50 @@ export class PaxosStore extends CassandraTable<Statement> {
     } catch (err) {
       throw asRetryable(err);
     }
-    if (current === null || current === undefined) return undefined;
+    if (absent(current)) return undefined;
     throw new StorageError('unavailable', 'the key changed between every attempt of a touch');
+  }
+
+  /**
+   * The first key gets a deletion marker (the empty blob, for MARKER_TTL_SECONDS), the
+   * others are deleted, every one through Paxos and committed at EACH_QUORUM. A
+   * relocation that read an old copy before this ran then fails to add under the first
+   * (`IF value = null`), so it cannot bring the session back.
+   */
+  async deleteAll(keys: readonly string[]): Promise<void> {
+    const [first, ...others] = keys;
+    if (first === undefined) return;
+    if (others.length === 0) return this.delete(first);
+    await this.unconditionally('put', 'cas', [MARKER_TTL_SECONDS, NEVER_STORED, first], this.lwt(this.paxosDeleteConsistency()));
+    await Promise.all(others.map((key) => this.delete(key)));
+  }
+
+  /**
+   * Read `from` linearizably, add its rewritten bytes under `to` only if `to` holds
+   * nothing (`IF value = null`: not a newer write, not a deletion marker), then remove
+   * `from` only if it still holds those bytes. A newer write under `to` is touched
+   * instead; a marker under `to` means the session was deleted: `from` is removed and
+   * nothing is touched.
+   */
+  async relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, requestedTtl: number): Promise<Touched | undefined> {
+    const ttlSeconds = storableTtl(requestedTtl);
+    const secret = await this.secret();
+    const source = (await this.run('serialRead', [from], { consistency: this.serial })).first()?.get('value') as Buffer | null | undefined;
+    if (absent(source)) return this.touch(to, requestedTtl);
+    const moved = rewrite(source);
+    try {
+      const add = await this.run('add', [ttlSeconds, moved, to], this.lwt(CONSISTENCY.write), true);
+      const removeSource = (): Promise<unknown> => this.run('casDelete', [from, source], this.lwt(this.paxosDeleteConsistency()), true);
+      if (add.wasApplied()) {
+        await removeSource();
+        return { version: this.version(secret, to, moved), ttl: ttlSeconds === 0 ? null : ttlSeconds };
+      }
+      await removeSource();
+      if (absent(add.first()?.get('value') as Buffer | null | undefined)) return undefined; // deleted meanwhile
+      return await this.touch(to, requestedTtl);
+    } catch (err) {
+      throw asRetryable(err);
+    }
   }
 
   async delete(key: string): Promise<void> {

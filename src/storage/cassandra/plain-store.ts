@@ -17,7 +17,7 @@ import { CONSISTENCY } from './consistency.js';
 import { storableTtl } from './expiry.js';
 import { touchTimestamp } from './timestamps.js';
 
-type Statement = 'insert' | 'touchRead' | 'touch' | 'delete';
+type Statement = 'insert' | 'touchRead' | 'touch' | 'delete' | 'deleteAt';
 
 export class PlainStore extends CassandraTable<Statement> {
   readonly acceptsConditions = false;
@@ -29,6 +29,7 @@ export class PlainStore extends CassandraTable<Statement> {
       touchRead: `SELECT value, WRITETIME(value) AS written FROM ${table} WHERE key = ?`,
       touch: `INSERT INTO ${table} (key, value) VALUES (?, ?) USING TTL ? AND TIMESTAMP ?`,
       delete: `DELETE FROM ${table} WHERE key = ?`,
+      deleteAt: `DELETE FROM ${table} USING TIMESTAMP ? WHERE key = ?`,
     });
     if (spec.conditionalWrites) throw new Error(`namespace ${spec.name} has conditional_writes: it needs a PaxosStore`);
   }
@@ -60,5 +61,34 @@ export class PlainStore extends CassandraTable<Statement> {
 
   async delete(key: string): Promise<void> {
     await this.run('delete', [key], { consistency: CONSISTENCY.delete, isIdempotent: true });
+  }
+
+  /** Each key deleted, at once: a relocate under way writes with an older timestamp, so these tombstones win. */
+  async deleteAll(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((key) => this.delete(key)));
+  }
+
+  /**
+   * A touch of `to` when it holds a value; else `from`'s bytes, rewritten, written to
+   * `to` stamped 1 µs after `from`'s own write (as a touch), and `from` deleted at that
+   * same time. Any write or delete made after `from` was read is stamped later, so it
+   * wins: a newer value under `to` is never overwritten, a delete never undone.
+   */
+  async relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, requestedTtl: number): Promise<Touched | undefined> {
+    const ttlSeconds = storableTtl(requestedTtl);
+    const secret = await this.secret();
+    const row = (await this.run('touchRead', [from], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
+    const value = row?.get('value') as Buffer | null | undefined;
+    const touched = await this.touch(to, requestedTtl);
+    if (value === null || value === undefined) return touched;
+    const at = touchTimestamp(row!.get('written') as cassandra.types.Long);
+    if (touched === undefined) {
+      const moved = rewrite(value);
+      await this.run('touch', [to, moved, ttlSeconds, at], { consistency: CONSISTENCY.write, isIdempotent: true });
+      await this.run('deleteAt', [at, from], { consistency: CONSISTENCY.delete, isIdempotent: true });
+      return { version: this.version(secret, to, moved), ttl: ttlSeconds === 0 ? null : ttlSeconds };
+    }
+    await this.run('deleteAt', [at, from], { consistency: CONSISTENCY.delete, isIdempotent: true });
+    return touched;
   }
 }

@@ -22,7 +22,7 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
-import type { KeyValueStore, NamespaceSpec, SpaceReport, StorageEngine } from '../engine.js';
+import type { EngineStore, NamespaceSpec, SpaceReport, StorageEngine } from '../engine.js';
 import { StorageError } from '../errors.js';
 import { lmdbError } from './errors.js';
 import { lmdbStats, type LmdbStats } from '../../base/internals.js';
@@ -180,7 +180,7 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
     return new Map([...this.stores].map(([name, store]) => [name, store.entries()]));
   }
 
-  store(namespace: NamespaceSpec): KeyValueStore {
+  store(namespace: NamespaceSpec): EngineStore {
     let store = this.stores.get(namespace.name);
     if (!store) {
       store = new EmbeddedStore(this.root, namespace.name, this, this.budget, this.pageSize);

@@ -5,7 +5,7 @@
  */
 import type { Database, RootDatabase } from 'lmdb';
 import { commitFailure, lmdbStats } from '../../base/internals.js';
-import type { Condition, KeyValueStore, SetOutcome, StoredValue, Touched } from '../engine.js';
+import type { Condition, EngineStore, SetOutcome, StoredValue, Touched } from '../engine.js';
 import { StorageError } from '../errors.js';
 import { conditionHolds, randomVersion } from '../version.js';
 import { hasLmdbCode, lmdbError } from './errors.js';
@@ -35,7 +35,7 @@ export interface EngineState {
   readonly open: boolean;
 }
 
-export class EmbeddedStore implements KeyValueStore {
+export class EmbeddedStore implements EngineStore {
   readonly acceptsConditions = true;
   private readonly values: Database<StoredRecord, string>;
   private readonly expiry: Database<number, ExpiryKey>;
@@ -127,15 +127,52 @@ export class EmbeddedStore implements KeyValueStore {
 
   /** Never refused by the size bound: LMDB grows the map for it if need be, and frees the pages. */
   async delete(key: string): Promise<void> {
-    const removed = await this.write(() => {
-      const old = this.read(key);
-      if (old === undefined) return false;
-      // A damaged record is removed too (its expiry index entry, if any, is consumed by the sweeper).
-      if (old !== DAMAGED && old[0] !== 0) this.expiry.removeSync([old[0], key]);
-      this.values.removeSync(key);
-      return true;
-    });
+    const removed = await this.write(() => this.remove(key));
     if (removed) this.space.freed();
+  }
+
+  /** Every key in one transaction: nothing can interleave. */
+  async deleteAll(keys: readonly string[]): Promise<void> {
+    const removed = await this.write(() => keys.map((key) => this.remove(key)).includes(true));
+    if (removed) this.space.freed();
+  }
+
+  /** In one transaction: nothing can interleave. Never refused by the size bound: the old record's room is freed. */
+  async relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, ttlSeconds: number): Promise<Touched | undefined> {
+    const moved = await this.write((): Touched | undefined => {
+      const now = Date.now();
+      const expiresAt = ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0;
+      const ttl = ttlSeconds > 0 ? ttlSeconds : null;
+      const source = this.read(from);
+      const target = this.read(to);
+      if (target === DAMAGED) throw new StorageError('corrupt', `embedded relocate failed: ${DAMAGED_SHAPE}`);
+      const liveTarget = target !== undefined && isLive(target, now) ? target : undefined;
+      const liveSource = source !== undefined && source !== DAMAGED && isLive(source, now) ? source : undefined;
+      // Rewritten before anything is written: a rewrite that throws leaves both keys as they were.
+      const moved = liveTarget === undefined && liveSource !== undefined ? rewrite(liveSource[2]) : undefined;
+      if (source !== undefined) this.remove(from);
+      if (liveTarget !== undefined) {
+        // A newer write lives under `to`: it is the one touched.
+        this.replace(to, liveTarget, [expiresAt, liveTarget[1], liveTarget[2]]);
+        return { version: liveTarget[1], ttl };
+      }
+      if (moved === undefined) return undefined;
+      const version = randomVersion();
+      this.replace(to, target, [expiresAt, version, moved]);
+      return { version, ttl };
+    });
+    this.space.freed();
+    return moved;
+  }
+
+  /** Within a write transaction: remove `key`'s record and its expiry index entry; false if there was none. */
+  private remove(key: string): boolean {
+    const old = this.read(key);
+    if (old === undefined) return false;
+    // A damaged record is removed too (its expiry index entry, if any, is consumed by the sweeper).
+    if (old !== DAMAGED && old[0] !== 0) this.expiry.removeSync([old[0], key]);
+    this.values.removeSync(key);
+    return true;
   }
 
   /**

@@ -1,0 +1,88 @@
+/**
+ * Sealing (src/seal/sealing.ts): a record opens only under the storage key, the
+ * namespace and the key id it was sealed for, and not at all once a bit of it changed.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { keyIdOf, keyIdOfStorageKey, NamespaceKey, STORAGE_KEY_PREFIX } from '../../src/seal/sealing.js';
+
+const secret = randomBytes(32);
+const sessions = new NamespaceKey('k1', secret, 'sessions');
+
+describe('sealing', () => {
+  it('opens what it sealed, for any value', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.uint8Array({ maxLength: 4096 }), (key, bytes) => {
+        const sk = sessions.storageKey(key);
+        const record = sessions.seal(Buffer.from(bytes), sk);
+        const opened = sessions.open(record, sk);
+        assert.ok(opened.ok);
+        assert.deepEqual([...opened.value], [...bytes]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('hides the key and the value: a storage key of its own shape, a record without the plaintext', () => {
+    const key = 'enwiki:MWSession:0123456789abcdef0123456789abcdef';
+    const sk = sessions.storageKey(key);
+    assert.match(sk, /^s1:k1:[A-Za-z0-9_-]{43}$/);
+    assert.ok(!sk.includes('0123456789abcdef'));
+    assert.equal(keyIdOfStorageKey(sk), 'k1');
+    assert.equal(keyIdOfStorageKey(key), undefined);
+    const value = Buffer.from('{"wsUserName":"Alice","wsToken":"MARKER"}');
+    const record = sessions.seal(value, sk);
+    assert.equal(record.indexOf('MARKER'), -1);
+    assert.equal(keyIdOf(record), 'k1');
+    assert.notDeepEqual(sessions.seal(value, sk), record, 'a fresh salt every time');
+  });
+
+  it('gives each namespace and each key its own storage keys', () => {
+    const other = new NamespaceKey('k1', secret, 'central');
+    const rotated = new NamespaceKey('k2', randomBytes(32), 'sessions');
+    const sk = sessions.storageKey('k');
+    assert.equal(sessions.storageKey('k'), sk, 'deterministic');
+    assert.notEqual(other.storageKey('k').slice(6), sk.slice(6));
+    assert.notEqual(rotated.storageKey('k').slice(6), sk.slice(6));
+    assert.notEqual(sessions.storageKey('k2'), sk);
+  });
+
+  it('refuses a record changed in any bit, cut short, or grown', () => {
+    const sk = sessions.storageKey('alice');
+    const record = sessions.seal(Buffer.from('a session worth stealing'), sk);
+    for (let bit = 0; bit < record.length * 8; bit++) {
+      const flipped = Buffer.from(record);
+      flipped[bit >> 3]! ^= 1 << (bit & 7);
+      const opened = sessions.open(flipped, sk);
+      assert.equal(opened.ok, false, `bit ${bit}`);
+    }
+    for (const cut of [0, 1, 10, record.length - 1]) assert.equal(sessions.open(record.subarray(0, cut), sk).ok, false, `cut at ${cut}`);
+    assert.equal(sessions.open(Buffer.concat([record, Buffer.from([0])]), sk).ok, false);
+  });
+
+  it('refuses a record moved to another key, another namespace, or passed off under another key id', () => {
+    const sk = sessions.storageKey('alice');
+    const record = sessions.seal(Buffer.from('alice'), sk);
+    assert.equal(sessions.open(record, sessions.storageKey('mallory')).ok, false, 'another key');
+    const central = new NamespaceKey('k1', secret, 'central');
+    assert.equal(central.open(record, central.storageKey('alice')).ok, false, 'another namespace');
+    assert.equal(central.open(record, sk).ok, false, 'another namespace, same storage key');
+    const k2 = new NamespaceKey('k2', secret, 'sessions');
+    assert.equal(k2.open(record, sk).ok, false, 'another key id, even with the same secret');
+    const relabelled = Buffer.from(record);
+    relabelled.write('k2', 2, 'ascii');
+    assert.equal(k2.open(relabelled, sk).ok, false, 'a header edited to name another key id');
+  });
+
+  it('names the reason it refused, never anything of the record', () => {
+    const sk = sessions.storageKey('alice');
+    const record = sessions.seal(Buffer.from('alice'), sk);
+    assert.deepEqual(sessions.open(Buffer.from('plain bytes'), sk), { ok: false, reason: 'format' });
+    const flipped = Buffer.from(record);
+    flipped[flipped.length - 1]! ^= 1;
+    assert.deepEqual(sessions.open(flipped, sk), { ok: false, reason: 'authentication' });
+    assert.ok(sk.startsWith(STORAGE_KEY_PREFIX));
+  });
+});
