@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KeyValueStore, NamespaceSpec, StorageEngine } from '../../src/storage/engine.js';
+import type { EngineStore, KeyValueStore, NamespaceSpec, StorageEngine } from '../../src/storage/engine.js';
 
 export const CONFORMANCE_NAMESPACES = [
   { name: 'conf_a', table: 'conf_a' },
@@ -375,6 +375,86 @@ export function storageConformance(
         );
         assert.equal(outcomes.filter((o) => o.applied).length, 1);
       });
+    });
+  });
+}
+
+/**
+ * What an engine's store offers sealed namespaces beyond the storage interface
+ * (EngineStore: deleteAll, relocate), the same on every engine and write mode.
+ */
+export function engineStoreConformance(engineName: string, open: () => Promise<StorageEngine>, spec: Omit<NamespaceSpec, 'name' | 'table'> = {}): void {
+  describe(`engine store conformance: ${engineName}`, () => {
+    let engine: StorageEngine;
+    let a: EngineStore;
+    const key = (label: string): string => `s1:test:${label}:${randomUUID()}`;
+    const upper = (value: Buffer): Buffer => Buffer.from(value.toString('utf8').toUpperCase());
+
+    before(async () => {
+      engine = await open();
+      a = engine.store({ ...CONFORMANCE_NAMESPACES[0], ...spec });
+    });
+    after(async () => {
+      await engine.close();
+    });
+
+    it('deleteAll removes every key given, present or not', async () => {
+      const [k1, k2, k3] = [key('da1'), key('da2'), key('da3')];
+      await a.set(k2, Buffer.from('two'), 60);
+      await a.set(k3, Buffer.from('three'), 60);
+      await a.deleteAll([k1, k2, k3]);
+      for (const k of [k1, k2, k3]) assert.equal(await a.get(k), undefined);
+      // The first key takes a write again (a sealed namespace's active copy).
+      assert.ok((await a.set(k1, Buffer.from('again'), 60)).applied);
+      assert.equal((await a.get(k1))?.value.toString(), 'again');
+    });
+
+    it('relocate moves a value, rewritten, with its new lifetime, and removes the old key', async () => {
+      const [from, to] = [key('from'), key('to')];
+      await a.set(from, Buffer.from('session'), 60);
+      const moved = await a.relocate(from, to, upper, 300);
+      assert.ok(moved);
+      assert.equal(moved.ttl, 300);
+      const got = await a.get(to);
+      assert.equal(got?.value.toString(), 'SESSION');
+      assert.equal(got.version, moved.version, 'the version it reported');
+      assert.ok(got.ttl !== null && got.ttl > 290 && got.ttl <= 300, `ttl ${got.ttl}`);
+      assert.equal(await a.get(from), undefined, 'the old key is gone');
+    });
+
+    it('relocate touches a newer value already under the new key, leaving it as it is, and removes the old key', async () => {
+      const [from, to] = [key('from'), key('to')];
+      await a.set(from, Buffer.from('old'), 60);
+      const newer = await a.set(to, Buffer.from('newer'), 60);
+      const moved = await a.relocate(from, to, upper, 300);
+      assert.ok(moved && newer.applied);
+      assert.equal(moved.version, newer.version);
+      const got = await a.get(to);
+      assert.equal(got?.value.toString(), 'newer');
+      assert.ok(got.ttl !== null && got.ttl > 290, 'touched');
+      assert.equal(await a.get(from), undefined);
+    });
+
+    it('relocate finds nothing when neither key holds a live value, and writes nothing', async () => {
+      const [from, to] = [key('from'), key('to')];
+      assert.equal(await a.relocate(from, to, upper, 300), undefined);
+      assert.equal(await a.get(to), undefined);
+      await a.set(from, Buffer.from('x'), 60);
+      await a.deleteAll([to, from]);
+      assert.equal(await a.relocate(from, to, upper, 300), undefined, 'after a deleteAll of both');
+      assert.equal(await a.get(to), undefined);
+    });
+
+    it('relocate leaves both keys as they were when the rewrite refuses the value', async () => {
+      const [from, to] = [key('from'), key('to')];
+      await a.set(from, Buffer.from('damaged'), 60);
+      await assert.rejects(
+        a.relocate(from, to, () => {
+          throw new Error('does not open');
+        }, 300),
+      );
+      assert.equal((await a.get(from))?.value.toString(), 'damaged');
+      assert.equal(await a.get(to), undefined);
     });
   });
 }

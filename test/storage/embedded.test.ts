@@ -13,7 +13,7 @@ import { EmbeddedEngine } from '../../src/storage/embedded/lmdb-engine.js';
 import { defaultMaxSize } from '../../src/storage/embedded/space.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
-import { storageConformance } from './conformance.js';
+import { engineStoreConformance, storageConformance } from './conformance.js';
 
 const MiB = 1024 * 1024;
 const modeOf = (path: string): number => statSync(path).mode & 0o777;
@@ -34,6 +34,7 @@ async function fill(store: KeyValueStore, prefix: string, value: Buffer, ttl: nu
 }
 
 storageConformance('embedded (LMDB)', async () => new EmbeddedEngine({ path: tempDir() }));
+engineStoreConformance('embedded (LMDB)', async () => new EmbeddedEngine({ path: tempDir() }));
 
 describe('embedded engine', () => {
   it('keeps values across close and reopen', async () => {
