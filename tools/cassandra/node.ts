@@ -421,6 +421,27 @@ export async function killNode(spec: NodeSpec): Promise<void> {
   rmSync(join(nodeDir(spec), 'pid'), { force: true });
 }
 
+/** The node's directories: its data (SSTables) and its commit log. */
+export function nodeFiles(spec: NodeSpec): { readonly data: string; readonly commitlog: string } {
+  const dir = nodeDir(spec);
+  return { data: join(dir, 'data'), commitlog: join(dir, 'commitlog') };
+}
+
+/** Run nodetool against a running node (through its local JMX port), e.g. `flush KEYSPACE TABLE`; its output. */
+export function nodetool(spec: NodeSpec, ...args: string[]): string {
+  const version = spec.version ?? CASSANDRA_VERSION;
+  const lib = ensureJars(version);
+  const java = ensureJava(version);
+  const options = JVM_OPTIONS[RELEASES[releaseLine(version)].java];
+  // Its history file goes under the node's directory, not the user's home.
+  const jvm = ['-Xmx128M', ...options, `-Duser.home=${nodeDir(spec)}`, `-Dlogback.configurationFile=${join(SOURCE_DIR, 'logback.xml')}`, '-cp', `${nodeDir(spec)}/conf:${lib}/*`];
+  return execFileSync(java, [...jvm, 'org.apache.cassandra.tools.NodeTool', '-h', '127.0.0.1', '-p', String(spec.jmxPort), ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /** Forget a node's data (it must be stopped). */
 export function wipeNode(spec: NodeSpec): void {
   rmSync(nodeDir(spec), { recursive: true, force: true });
