@@ -54,8 +54,8 @@ export class InstrumentedStore implements EngineStore {
     );
   }
 
-  touch(key: string, ttlSeconds: number): Promise<Touched | undefined> {
-    return this.timed('touch', () => this.inner.touch(key, ttlSeconds), (touched) => (touched === undefined ? 'miss' : 'applied'));
+  touch(key: string, ttlSeconds: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined> {
+    return this.timed('touch', () => this.inner.touch(key, ttlSeconds, accept), (touched) => (touched === undefined ? 'miss' : 'applied'));
   }
 
   delete(key: string): Promise<void> {

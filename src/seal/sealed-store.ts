@@ -81,8 +81,15 @@ export class SealedStore implements KeyValueStore {
   async touch(key: string, ttlSeconds: number): Promise<Touched | undefined> {
     const keys = this.keys();
     const [active, ...others] = this.copies(keys, key);
-    const touched = await this.inner.touch(active!, ttlSeconds);
-    if (touched !== undefined) return touched;
+    // The active copy is touched only if it opens: one that does not is a missing session.
+    let refused = false;
+    const opens = (record: Buffer): boolean => {
+      if (this.open(keys, record, active!) !== undefined) return true;
+      refused = true;
+      return false;
+    };
+    const touched = await this.inner.touch(active!, ttlSeconds, opens);
+    if (touched !== undefined || refused) return touched;
     for (const from of others) {
       const found = await this.inner.get(from);
       if (found === undefined) continue;

@@ -63,8 +63,10 @@ export interface KeyValueStore {
    * Give the live value a new lifetime of `ttlSeconds` (0: no expiry), its bytes and version
    * unchanged; undefined when absent or expired. Atomic against concurrent writers: a
    * touch never brings back a value that a later write replaced or a delete removed.
+   * `accept`, when given, looks at the stored bytes first: a value it refuses is left
+   * alone and answered as absent (a sealed record that does not open).
    */
-  touch(key: string, ttlSeconds: number): Promise<Touched | undefined>;
+  touch(key: string, ttlSeconds: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined>;
   /** Remove the key; succeeds whether or not it existed. */
   delete(key: string): Promise<void>;
   /**

@@ -111,7 +111,7 @@ export class PaxosStore extends CassandraTable<Statement> {
    * touches those; a second lost race answers 503 (retrying is safe: a touch repeated
    * only extends the lifetime again).
    */
-  async touch(key: string, requestedTtl: number): Promise<Touched | undefined> {
+  async touch(key: string, requestedTtl: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined> {
     const ttlSeconds = storableTtl(requestedTtl);
     const secret = await this.secret();
     const rs = await this.run('serialRead', [key], { consistency: this.serial });
@@ -119,6 +119,7 @@ export class PaxosStore extends CassandraTable<Statement> {
     try {
       for (let attempt = 0; attempt < TOUCH_ATTEMPTS; attempt++) {
         if (absent(current)) return undefined;
+        if (accept !== undefined && !accept(current)) return undefined;
         const cas = await this.run('cas', [ttlSeconds, current, key, current], this.lwt(CONSISTENCY.write), true);
         if (cas.wasApplied()) return { version: this.version(secret, key, current), ttl: ttlSeconds === 0 ? null : ttlSeconds };
         current = cas.first()?.get('value') as Buffer | null | undefined;

@@ -47,12 +47,13 @@ export class PlainStore extends CassandraTable<Statement> {
    * Read the value and its write time, then write the same bytes back stamped 1 µs later
    * (timestamps.ts), so any later write or delete still wins.
    */
-  async touch(key: string, requestedTtl: number): Promise<Touched | undefined> {
+  async touch(key: string, requestedTtl: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined> {
     const ttlSeconds = storableTtl(requestedTtl);
     const secret = await this.secret();
     const row = (await this.run('touchRead', [key], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
     const value = row?.get('value') as Buffer | null | undefined;
     if (value === null || value === undefined) return undefined;
+    if (accept !== undefined && !accept(value)) return undefined;
     const written = row.get('written') as cassandra.types.Long;
     // Idempotent: the same bytes at the same timestamp, however often it is applied.
     await this.run('touch', [key, value, ttlSeconds, touchTimestamp(written)], { consistency: CONSISTENCY.write, isIdempotent: true });

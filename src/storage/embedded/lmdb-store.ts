@@ -113,12 +113,13 @@ export class EmbeddedStore implements EngineStore {
    * Never refused by the size bound, like a delete: it stores nothing new, and refusing
    * it at the bound would end sessions early.
    */
-  async touch(key: string, ttlSeconds: number): Promise<Touched | undefined> {
+  async touch(key: string, ttlSeconds: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined> {
     const version = await this.write((): string | undefined => {
       const old = this.read(key);
       const now = Date.now();
       if (old === DAMAGED) throw new StorageError('corrupt', `embedded touch failed: ${DAMAGED_SHAPE}`);
       if (old === undefined || !isLive(old, now)) return undefined;
+      if (accept !== undefined && !accept(old[2])) return undefined;
       this.replace(key, old, [ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0, old[1], old[2]]);
       return old[1];
     });
