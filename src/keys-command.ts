@@ -50,7 +50,8 @@ export async function keysStatus(config: FirkinConfig): Promise<number> {
     return 0;
   }
   const keyring = config.keyring;
-  const ids = new Set(keyring.keys.map((k) => k.id));
+  // The active key first.
+  const ids = new Set([keyring.active, ...keyring.keys.map((k) => k.id)]);
   const label = labelOf(ids);
   let counts: Map<string, Map<string, number>>;
   try {
