@@ -6,10 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { request } from '../helpers/http.js';
 import { engineLabel, HTTP_ENGINES, onEngine } from '../helpers/cassandra.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** PHP's rawurlencode: RFC 3986 unreserved characters stay, everything else is %XX. */
 function rawurlencode(s: string): string {
@@ -78,11 +81,19 @@ function jsonSession(token: string): Buffer {
   return Buffer.from(JSON.stringify({ data: { wsToken: token, wsUserID: 42, wsUserName: 'Zoë' }, metadata: { userId: 42 } }));
 }
 
-for (const engine of HTTP_ENGINES) {
-  describe(`MediaWiki RESTBagOStuff against Firkin (${engineLabel(engine)})`, () => {
+/** A sealed namespace's keyring: one key, in a file of its own. */
+function sealing(): Record<string, unknown> {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'k1'), randomBytes(32), { mode: 0o600 });
+  return { sealed: true, keyring: { active: 'k1', keys: [{ id: 'k1', file: join(dir, 'k1') }] } };
+}
+
+for (const engine of HTTP_ENGINES) for (const sealed of [false, true]) {
+  describe(`MediaWiki RESTBagOStuff against Firkin (${engineLabel(engine)}${sealed ? ', a sealed namespace' : ''})`, () => {
     let t: TestService;
     before(async () => {
-      t = await startTestService(await onEngine(engine, 'mediawiki_values', { base_uri: '/sessions/v1' }, false));
+      const config = await onEngine(engine, sealed ? 'mediawiki_sealed' : 'mediawiki_values', { base_uri: '/sessions/v1' }, false);
+      t = await startTestService(sealed ? { ...config, ...sealing() } : config);
     });
 
     const variants = [
