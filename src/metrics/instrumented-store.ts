@@ -54,8 +54,8 @@ export class InstrumentedStore implements EngineStore {
     );
   }
 
-  touch(key: string, ttlSeconds: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined> {
-    return this.timed('touch', () => this.inner.touch(key, ttlSeconds, accept), (touched) => (touched === undefined ? 'miss' : 'applied'));
+  touch(key: string, ttlSeconds: number, edit?: (value: Buffer) => Buffer | undefined): Promise<Touched | undefined> {
+    return this.timed('touch', () => this.inner.touch(key, ttlSeconds, edit), (touched) => (touched === undefined ? 'miss' : 'applied'));
   }
 
   delete(key: string): Promise<void> {
@@ -66,8 +66,14 @@ export class InstrumentedStore implements EngineStore {
     return this.timed('delete', () => this.inner.deleteAll(keys), () => 'ok');
   }
 
-  relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, ttlSeconds: number): Promise<Touched | undefined> {
-    return this.timed('relocate', () => this.inner.relocate(from, to, rewrite, ttlSeconds), (touched) => (touched === undefined ? 'miss' : 'applied'));
+  relocate(
+    from: string,
+    to: string,
+    rewrite: (value: Buffer) => Buffer,
+    ttlSeconds: number,
+    edit?: (value: Buffer) => Buffer | undefined,
+  ): Promise<Touched | undefined> {
+    return this.timed('relocate', () => this.inner.relocate(from, to, rewrite, ttlSeconds, edit), (touched) => (touched === undefined ? 'miss' : 'applied'));
   }
 
   truncate(): Promise<void> {

@@ -5,29 +5,35 @@
  *
  * - A read tries the active key's copy, then the other keys' (at most 8), then, in
  *   `migrate` mode, the plain copy. A record that does not open (tampered, damaged,
- *   under a key id no longer in the keyring) is never served: the client gets the
- *   answer for a missing key, and the event is reported (logged without the key and
- *   counted) — and no older copy is tried after it.
+ *   past the expiry it was sealed with, under a key id no longer in the keyring) is
+ *   never served: the client gets the answer for a missing key, and the event is
+ *   reported (logged without the key and counted); no older copy is tried after it.
  * - A write goes under the active key and removes the copies under the others (and
  *   the plain one), so a deleted or replaced session never comes back through them.
  * - A delete removes every copy at once (EngineStore.deleteAll).
- * - A touch of a copy under an older key (or of a plain copy) moves it to the active
- *   key, re-sealed (EngineStore.relocate), so that sessions that are only ever touched
- *   leave the old key too and rotation can finish.
- * - A conditional write first moves a copy found under an older key, so that the
- *   condition is tested against the live session: an If-Match naming the old copy's
- *   ETag then fails once (412) and the client reads again.
- *
- * ETags are the engine's versions of the sealed records: they tell nothing of the value.
+ * - A touch re-seals the record with its new expiry; a copy under an older key (or a
+ *   plain copy) moves to the active key (EngineStore.relocate), so sessions that are
+ *   only ever touched leave the old key too, and rotation can finish.
+ * - Versions (ETags) are the records' own: random per write, kept by a touch and by a
+ *   move, so an If-Match still holds after a session moved to the active key. A
+ *   conditional write moves an older copy first, then tests its condition on the
+ *   record it read and writes only if the engine still holds that very record.
  */
 import type { Sealing } from '../config/types.js';
 import type { Condition, EngineStore, KeyValueStore, SetOutcome, StoredValue, Touched } from '../storage/engine.js';
 import { StorageError } from '../storage/errors.js';
 import type { KeyringHolder, NamespaceKeys } from './keyring.js';
-import { keyIdOf, STORAGE_KEY_PREFIX, type OpenFailure } from './sealing.js';
+import { freshSeal, keyIdOf, STORAGE_KEY_PREFIX, untilOf, type OpenFailure } from './sealing.js';
 
 /** Told when a record does not open (the metric and the log, wired at assembly): never the key. */
 export type OnOpenFailure = (namespace: string, reason: OpenFailure, keyId: string | undefined) => void;
+
+/** An opened copy: the value, its version, and the expiry it was sealed with (0: none). */
+interface Opened {
+  readonly value: Buffer;
+  readonly version: string;
+  readonly until: number;
+}
 
 export class SealedStore implements KeyValueStore {
   readonly acceptsConditions: boolean;
@@ -58,44 +64,64 @@ export class SealedStore implements KeyValueStore {
     for (const storageKey of this.copies(keys, key)) {
       const found = await this.inner.get(storageKey);
       if (found === undefined) continue;
-      const value = this.open(keys, found.value, storageKey);
+      const opened = this.open(keys, found.value, storageKey, found.version);
       // A copy that does not open ends the lookup: an older copy must not stand in for it.
-      return value === undefined ? undefined : { value, version: found.version, ttl: found.ttl };
+      return opened === undefined ? undefined : { value: opened.value, version: opened.version, ttl: found.ttl };
     }
     return undefined;
   }
 
   async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
+    if (condition !== undefined && !this.acceptsConditions) throw new TypeError('a conditional write reached a sealed store whose engine store takes no condition');
     const keys = this.keys();
-    const [active, ...others] = this.copies(keys, key);
-    if (condition !== undefined) {
+    const [active, ...others] = this.copies(keys, key) as [string, ...string[]];
+    const seal = freshSeal(ttlSeconds);
+    const record = keys.active.seal(value, active, seal);
+    let outcome: SetOutcome;
+    if (condition === undefined) {
+      outcome = await this.inner.set(active, record, ttlSeconds);
+    } else {
       // The condition holds or fails on the live session: one under an older key moves first.
-      if ((await this.inner.get(active!)) === undefined) await this.moveFirstFound(keys, others, active!);
+      let current = await this.inner.get(active);
+      if (current === undefined && (await this.moveFirstFound(keys, others, active))) current = await this.inner.get(active);
+      const opened = current === undefined ? undefined : this.open(keys, current.value, active, current.version);
+      // The engine writes only if it still holds the very record read (its own version of it).
+      const unchanged: Condition | undefined = current === undefined ? { kind: 'absent' } : { kind: 'version', versions: [current.version] };
+      const holds =
+        condition.kind === 'absent' ? opened === undefined : condition.kind === 'present' ? opened !== undefined : opened !== undefined && condition.versions.includes(opened.version);
+      outcome = holds ? await this.inner.set(active, record, ttlSeconds, unchanged) : { applied: false };
     }
-    const outcome = await this.inner.set(active!, keys.active.seal(value, active!), ttlSeconds, condition);
-    if (outcome.applied) await this.removeCopies(others);
-    // The sealed bytes never repeat (a random salt each time): whether the value did is not known here.
-    return outcome.applied ? { applied: true, version: outcome.version } : outcome;
+    if (!outcome.applied) return outcome;
+    await this.removeCopies(others);
+    return { applied: true, version: seal.version };
   }
 
   async touch(key: string, ttlSeconds: number): Promise<Touched | undefined> {
     const keys = this.keys();
-    const [active, ...others] = this.copies(keys, key);
-    // The active copy is touched only if it opens: one that does not is a missing session.
+    const [active, ...others] = this.copies(keys, key) as [string, ...string[]];
     let refused = false;
-    const opens = (record: Buffer): boolean => {
-      if (this.open(keys, record, active!) !== undefined) return true;
-      refused = true;
-      return false;
+    let version: string | undefined;
+    // The active copy, re-sealed with its new expiry if it opens: one that does not is a missing session.
+    const reseal = (record: Buffer): Buffer | undefined => {
+      const opened = this.open(keys, record, active, undefined);
+      if (opened === undefined) {
+        refused = true;
+        return undefined;
+      }
+      version = opened.version;
+      return keys.active.seal(opened.value, active, { version: opened.version, until: untilOf(ttlSeconds) });
     };
-    const touched = await this.inner.touch(active!, ttlSeconds, opens);
-    if (touched !== undefined || refused) return touched;
+    const touched = await this.inner.touch(active, ttlSeconds, reseal);
+    if (touched !== undefined) return { version: version!, ttl: touched.ttl };
+    if (refused) return undefined;
     for (const from of others) {
       const found = await this.inner.get(from);
       if (found === undefined) continue;
       // A copy that does not open is a missing session: not moved, not touched.
-      if (this.open(keys, found.value, from) === undefined) return undefined;
-      return this.inner.relocate(from, active!, this.resealer(keys, from, active!), ttlSeconds);
+      const opened = this.open(keys, found.value, from, found.version);
+      if (opened === undefined) return undefined;
+      const moved = await this.inner.relocate(from, active, this.resealer(keys, from, active, opened.version, untilOf(ttlSeconds)), ttlSeconds, reseal);
+      return moved === undefined ? undefined : { version: version ?? opened.version, ttl: moved.ttl };
     }
     return undefined;
   }
@@ -108,9 +134,13 @@ export class SealedStore implements KeyValueStore {
     return this.inner.truncate();
   }
 
-  /** The value of a sealed record (or, in migrate mode, of a plain copy), or undefined when it does not open. */
-  private open(keys: NamespaceKeys, record: Buffer, storageKey: string): Buffer | undefined {
-    if (!storageKey.startsWith(STORAGE_KEY_PREFIX)) return record; // a plain copy (migrate)
+  /**
+   * A copy opened: a sealed record (under the key its header names), or in migrate mode a
+   * plain copy, whose version is the engine's (`plainVersion`); undefined when it does
+   * not open (reported).
+   */
+  private open(keys: NamespaceKeys, record: Buffer, storageKey: string, plainVersion: string | undefined): Opened | undefined {
+    if (!storageKey.startsWith(STORAGE_KEY_PREFIX)) return { value: record, version: plainVersion ?? freshSeal(0).version, until: 0 };
     const id = keyIdOf(record);
     const key = id === undefined ? undefined : keys.byId(id);
     if (key === undefined) {
@@ -122,27 +152,29 @@ export class SealedStore implements KeyValueStore {
       this.onOpenFailure(this.namespace, opened.reason, id);
       return undefined;
     }
-    return opened.value;
+    return opened;
   }
 
-  /** Bytes under `from` re-sealed for `to` under the active key; a record that does not open is refused (it is not moved). */
-  private resealer(keys: NamespaceKeys, from: string, to: string): (record: Buffer) => Buffer {
+  /** Bytes under `from` re-sealed for `to` under the active key, keeping `version`; a record that does not open is not moved. */
+  private resealer(keys: NamespaceKeys, from: string, to: string, version: string, until: number): (record: Buffer) => Buffer {
     return (record) => {
-      const value = this.open(keys, record, from);
-      if (value === undefined) throw new StorageError('corrupt', 'a sealed record under an older key does not open');
-      return keys.active.seal(value, to);
+      const opened = this.open(keys, record, from, version);
+      if (opened === undefined) throw new StorageError('corrupt', 'a sealed record under an older key does not open');
+      return keys.active.seal(opened.value, to, { version, until });
     };
   }
 
-  /** Move the first copy found among `candidates` to `to`, keeping its remaining lifetime. */
-  private async moveFirstFound(keys: NamespaceKeys, candidates: readonly string[], to: string): Promise<void> {
+  /** Move the first copy found among `candidates` to `to`, keeping its version and remaining lifetime; false if none was. */
+  private async moveFirstFound(keys: NamespaceKeys, candidates: readonly string[], to: string): Promise<boolean> {
     for (const from of candidates) {
       const found = await this.inner.get(from);
       if (found === undefined) continue;
-      if (this.open(keys, found.value, from) === undefined) return;
-      await this.inner.relocate(from, to, this.resealer(keys, from, to), found.ttl ?? 0);
-      return;
+      const opened = this.open(keys, found.value, from, found.version);
+      if (opened === undefined) return false;
+      const moved = await this.inner.relocate(from, to, this.resealer(keys, from, to, opened.version, opened.until), found.ttl ?? 0);
+      return moved !== undefined;
     }
+    return false;
   }
 
   /** Remove the copies that exist among `keys` (reads first: during a rotation most are already gone). */

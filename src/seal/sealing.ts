@@ -17,6 +17,10 @@
  *   byte 1        L, the key id's length (1–32)
  *   bytes 2…      the key id (L bytes, ASCII)
  *   16 bytes      salt, random per record
+ *   16 bytes      version: the session's ETag, random per write, kept by a touch or a move
+ *   4 bytes       sealed until: the expiry it was sealed with, in seconds since the epoch
+ *                 (0: none); a record past it does not open, so a copy an attacker put
+ *                 back is refused once the lifetime it was sealed with is over
  *   …             ciphertext, then the 16-byte GCM tag
  *
  * The record's own key is HMAC-SHA-256(value key, salt): a fresh key for every record,
@@ -29,7 +33,11 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomFillSync 
 
 const FORMAT = 1;
 const SALT_BYTES = 16;
+const VERSION_BYTES = 16;
+const UNTIL_BYTES = 4;
 const TAG_BYTES = 16;
+/** A record is refused this long after its sealed expiry, not sooner: clocks of hosts sharing a store differ. */
+const EXPIRY_MARGIN_SECONDS = 60;
 const NONCE = Buffer.alloc(12);
 const DERIVATION_SALT = Buffer.from('firkin sealed namespaces v1');
 const AAD_PREFIX = 'firkin sealed record v1';
@@ -38,9 +46,27 @@ const AAD_PREFIX = 'firkin sealed record v1';
 export const STORAGE_KEY_PREFIX = 's1:';
 
 /** Why a record did not open (a metric label; never anything of the record itself). */
-export type OpenFailure = 'format' | 'unknown-key' | 'authentication';
+export type OpenFailure = 'format' | 'unknown-key' | 'authentication' | 'expired';
 
-export type Opened = { readonly ok: true; readonly value: Buffer; readonly keyId: string } | { readonly ok: false; readonly reason: OpenFailure };
+/** What a record says of itself besides its value: its version (the ETag) and the expiry it was sealed with. */
+export interface Seal {
+  /** 128 bits, base64url. */
+  readonly version: string;
+  /** Seconds since the epoch; 0: no expiry. */
+  readonly until: number;
+}
+
+export type Opened = ({ readonly ok: true; readonly value: Buffer; readonly keyId: string } & Seal) | { readonly ok: false; readonly reason: OpenFailure };
+
+/** A new record's seal: a random version, and the expiry `ttlSeconds` from now (0: none). */
+export function freshSeal(ttlSeconds: number, now = Date.now()): Seal {
+  return { version: randomBytesOf(VERSION_BYTES).toString('base64url'), until: untilOf(ttlSeconds, now) };
+}
+
+/** The sealed expiry of a lifetime of `ttlSeconds` from `now`. */
+export function untilOf(ttlSeconds: number, now = Date.now()): number {
+  return ttlSeconds > 0 ? Math.min(0xffffffff, Math.ceil(now / 1000) + ttlSeconds) : 0;
+}
 
 /** One keyring key's two keys for one namespace. */
 export class NamespaceKey {
@@ -64,29 +90,41 @@ export class NamespaceKey {
     return `${STORAGE_KEY_PREFIX}${this.id}:${createHmac('sha256', this.lookup).update(clientKey, 'utf8').digest('base64url')}`;
   }
 
-  /** Seal `value` to be stored under `storageKey`. */
-  seal(value: Buffer, storageKey: string): Buffer {
-    const salt = randomSalt();
-    const head = Buffer.concat([this.header, salt]);
+  /** Seal `value` to be stored under `storageKey`, with its version and sealed expiry. */
+  seal(value: Buffer, storageKey: string, seal: Seal): Buffer {
+    const salt = randomBytesOf(SALT_BYTES);
+    const trailer = Buffer.alloc(VERSION_BYTES + UNTIL_BYTES);
+    if (Buffer.from(seal.version, 'base64url').copy(trailer, 0) !== VERSION_BYTES) throw new TypeError('a version is 16 bytes');
+    trailer.writeUInt32BE(seal.until, VERSION_BYTES);
+    const head = Buffer.concat([this.header, salt, trailer]);
     const cipher = createCipheriv('aes-256-gcm', this.recordKey(salt), NONCE, { authTagLength: TAG_BYTES });
     cipher.setAAD(this.aad(storageKey, head));
     return Buffer.concat([head, cipher.update(value), cipher.final(), cipher.getAuthTag()]);
   }
 
-  /** Open a record sealed under this key (its header names this key's id: see keyIdOf). */
-  open(record: Buffer, storageKey: string): Opened {
-    const headBytes = this.header.length + SALT_BYTES;
-    if (record.length < headBytes + TAG_BYTES || !record.subarray(0, this.header.length).equals(this.header)) return { ok: false, reason: 'format' };
+  /**
+   * Open a record sealed under this key (its header names this key's id: see keyIdOf):
+   * refused when it does not authenticate, or once `now` is past the expiry it was sealed
+   * with (by more than a minute of clock difference).
+   */
+  open(record: Buffer, storageKey: string, now = Date.now()): Opened {
+    const saltAt = this.header.length;
+    const trailerAt = saltAt + SALT_BYTES;
+    const headBytes = trailerAt + VERSION_BYTES + UNTIL_BYTES;
+    if (record.length < headBytes + TAG_BYTES || !record.subarray(0, saltAt).equals(this.header)) return { ok: false, reason: 'format' };
     const head = record.subarray(0, headBytes);
-    const decipher = createDecipheriv('aes-256-gcm', this.recordKey(head.subarray(this.header.length)), NONCE, { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv('aes-256-gcm', this.recordKey(head.subarray(saltAt, trailerAt)), NONCE, { authTagLength: TAG_BYTES });
     decipher.setAAD(this.aad(storageKey, head));
     decipher.setAuthTag(record.subarray(record.length - TAG_BYTES));
+    let value: Buffer;
     try {
-      const value = Buffer.concat([decipher.update(record.subarray(headBytes, record.length - TAG_BYTES)), decipher.final()]);
-      return { ok: true, value, keyId: this.id };
+      value = Buffer.concat([decipher.update(record.subarray(headBytes, record.length - TAG_BYTES)), decipher.final()]);
     } catch {
       return { ok: false, reason: 'authentication' };
     }
+    const until = head.readUInt32BE(trailerAt + VERSION_BYTES);
+    if (until !== 0 && Math.floor(now / 1000) > until + EXPIRY_MARGIN_SECONDS) return { ok: false, reason: 'expired' };
+    return { ok: true, value, keyId: this.id, version: head.toString('base64url', trailerAt, trailerAt + VERSION_BYTES), until };
   }
 
   private recordKey(salt: Buffer): Buffer {
@@ -102,7 +140,7 @@ export class NamespaceKey {
 export function keyIdOf(record: Buffer): string | undefined {
   if (record.length < 2 || record[0] !== FORMAT) return undefined;
   const length = record[1]!;
-  if (length < 1 || length > 32 || record.length < 2 + length + SALT_BYTES + TAG_BYTES) return undefined;
+  if (length < 1 || length > 32 || record.length < 2 + length + SALT_BYTES + VERSION_BYTES + UNTIL_BYTES + TAG_BYTES) return undefined;
   return record.toString('ascii', 2, 2 + length);
 }
 
@@ -113,15 +151,15 @@ export function keyIdOfStorageKey(storageKey: string): string | undefined {
   return end === -1 ? undefined : storageKey.slice(STORAGE_KEY_PREFIX.length, end);
 }
 
-/** Random salts drawn 4 KiB at a time: a record costs a copy, not a system call. */
+/** Random bytes drawn 4 KiB at a time: a record costs a copy, not a system call. */
 const POOL = Buffer.alloc(4096);
 let used = POOL.length;
 
-function randomSalt(): Buffer {
-  if (used + SALT_BYTES > POOL.length) {
+function randomBytesOf(n: number): Buffer {
+  if (used + n > POOL.length) {
     randomFillSync(POOL);
     used = 0;
   }
-  used += SALT_BYTES;
-  return Buffer.from(POOL.subarray(used - SALT_BYTES, used));
+  used += n;
+  return Buffer.from(POOL.subarray(used - n, used));
 }

@@ -63,10 +63,11 @@ export interface KeyValueStore {
    * Give the live value a new lifetime of `ttlSeconds` (0: no expiry), its bytes and version
    * unchanged; undefined when absent or expired. Atomic against concurrent writers: a
    * touch never brings back a value that a later write replaced or a delete removed.
-   * `accept`, when given, looks at the stored bytes first: a value it refuses is left
-   * alone and answered as absent (a sealed record that does not open).
+   * `edit`, when given, looks at the stored bytes first and returns those to write back
+   * (a sealed record re-sealed with its new expiry), or undefined to leave the value alone
+   * and answer it as absent (a sealed record that does not open). The version is kept.
    */
-  touch(key: string, ttlSeconds: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined>;
+  touch(key: string, ttlSeconds: number, edit?: (value: Buffer) => Buffer | undefined): Promise<Touched | undefined>;
   /** Remove the key; succeeds whether or not it existed. */
   delete(key: string): Promise<void>;
   /**
@@ -96,11 +97,18 @@ export interface EngineStore extends KeyValueStore {
    * rotation: a record found under an older key moves to the active one, re-sealed):
    * `rewrite` turns its bytes into those stored under `to`, which then lives
    * `ttlSeconds`, and `from` is removed. If `to` holds a live value already (a newer
-   * write), that one is touched instead (and `from` removed). Atomic against concurrent
-   * writes and deletes: a write to `to` is never overwritten, and a `deleteAll` of both
-   * that lands meanwhile is never undone. Undefined when neither holds a live value.
+   * write), that one is touched instead, through `edit` as `touch` does (and `from`
+   * removed). Atomic against concurrent writes and deletes: a write to `to` is never
+   * overwritten, and a `deleteAll` of both that lands meanwhile is never undone.
+   * Undefined when neither holds a live value.
    */
-  relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, ttlSeconds: number): Promise<Touched | undefined>;
+  relocate(
+    from: string,
+    to: string,
+    rewrite: (value: Buffer) => Buffer,
+    ttlSeconds: number,
+    edit?: (value: Buffer) => Buffer | undefined,
+  ): Promise<Touched | undefined>;
 }
 
 export interface NamespaceSpec {

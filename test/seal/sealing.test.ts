@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { keyIdOf, keyIdOfStorageKey, NamespaceKey, STORAGE_KEY_PREFIX } from '../../src/seal/sealing.js';
+import { freshSeal, keyIdOf, keyIdOfStorageKey, NamespaceKey, STORAGE_KEY_PREFIX } from '../../src/seal/sealing.js';
 
 const secret = randomBytes(32);
 const sessions = new NamespaceKey('k1', secret, 'sessions');
@@ -16,7 +16,7 @@ describe('sealing', () => {
     fc.assert(
       fc.property(fc.string(), fc.uint8Array({ maxLength: 4096 }), (key, bytes) => {
         const sk = sessions.storageKey(key);
-        const record = sessions.seal(Buffer.from(bytes), sk);
+        const record = sessions.seal(Buffer.from(bytes), sk, freshSeal(0));
         const opened = sessions.open(record, sk);
         assert.ok(opened.ok);
         assert.deepEqual([...opened.value], [...bytes]);
@@ -33,10 +33,10 @@ describe('sealing', () => {
     assert.equal(keyIdOfStorageKey(sk), 'k1');
     assert.equal(keyIdOfStorageKey(key), undefined);
     const value = Buffer.from('{"wsUserName":"Alice","wsToken":"MARKER"}');
-    const record = sessions.seal(value, sk);
+    const record = sessions.seal(value, sk, freshSeal(0));
     assert.equal(record.indexOf('MARKER'), -1);
     assert.equal(keyIdOf(record), 'k1');
-    assert.notDeepEqual(sessions.seal(value, sk), record, 'a fresh salt every time');
+    assert.notDeepEqual(sessions.seal(value, sk, freshSeal(0)), record, 'a fresh salt every time');
   });
 
   it('gives each namespace and each key its own storage keys', () => {
@@ -51,7 +51,7 @@ describe('sealing', () => {
 
   it('refuses a record changed in any bit, cut short, or grown', () => {
     const sk = sessions.storageKey('alice');
-    const record = sessions.seal(Buffer.from('a session worth stealing'), sk);
+    const record = sessions.seal(Buffer.from('a session worth stealing'), sk, freshSeal(0));
     for (let bit = 0; bit < record.length * 8; bit++) {
       const flipped = Buffer.from(record);
       flipped[bit >> 3]! ^= 1 << (bit & 7);
@@ -64,7 +64,7 @@ describe('sealing', () => {
 
   it('refuses a record moved to another key, another namespace, or passed off under another key id', () => {
     const sk = sessions.storageKey('alice');
-    const record = sessions.seal(Buffer.from('alice'), sk);
+    const record = sessions.seal(Buffer.from('alice'), sk, freshSeal(0));
     assert.equal(sessions.open(record, sessions.storageKey('mallory')).ok, false, 'another key');
     const central = new NamespaceKey('k1', secret, 'central');
     assert.equal(central.open(record, central.storageKey('alice')).ok, false, 'another namespace');
@@ -76,9 +76,26 @@ describe('sealing', () => {
     assert.equal(k2.open(relabelled, sk).ok, false, 'a header edited to name another key id');
   });
 
+  it('carries its version and the expiry it was sealed with, and refuses a copy put back after that expiry', () => {
+    const sk = sessions.storageKey('alice');
+    const now = Date.parse('2026-12-04T12:00:00Z');
+    const seal = freshSeal(3600, now);
+    assert.match(seal.version, /^[A-Za-z0-9_-]{22}$/);
+    const record = sessions.seal(Buffer.from('alice'), sk, seal);
+    const opened = sessions.open(record, sk, now + 3000 * 1000);
+    assert.ok(opened.ok);
+    assert.equal(opened.version, seal.version);
+    assert.equal(opened.until, now / 1000 + 3600);
+    // A minute's grace for clocks, then refused: a thief who kept the record cannot replay it for longer.
+    assert.ok(sessions.open(record, sk, now + (3600 + 59) * 1000).ok);
+    assert.deepEqual(sessions.open(record, sk, now + (3600 + 61) * 1000), { ok: false, reason: 'expired' });
+    // No expiry sealed (TTL 0): never refused for age.
+    assert.ok(sessions.open(sessions.seal(Buffer.from('x'), sk, freshSeal(0, now)), sk, now + 1e12).ok);
+  });
+
   it('names the reason it refused, never anything of the record', () => {
     const sk = sessions.storageKey('alice');
-    const record = sessions.seal(Buffer.from('alice'), sk);
+    const record = sessions.seal(Buffer.from('alice'), sk, freshSeal(0));
     assert.deepEqual(sessions.open(Buffer.from('plain bytes'), sk), { ok: false, reason: 'format' });
     const flipped = Buffer.from(record);
     flipped[flipped.length - 1]! ^= 1;

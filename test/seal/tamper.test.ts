@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { NamespaceKey } from '../../src/seal/sealing.js';
+import { freshSeal, NamespaceKey } from '../../src/seal/sealing.js';
 import { EmbeddedEngine } from '../../src/storage/embedded/lmdb-engine.js';
 import { request } from '../helpers/http.js';
 import { spawnFirkin, type FirkinProcess } from '../helpers/process.js';
@@ -74,7 +74,7 @@ describe('tampered sealed records', () => {
     await engine.close();
     // (The old k0 record was read before it was removed: it is sealed with k0 for its k0 storage key.)
     // Replay: put a record sealed under k0 back, once k0 left the keyring.
-    const oldRecord = k0.seal(Buffer.from('an old session'), k0.storageKey(replayed));
+    const oldRecord = k0.seal(Buffer.from('an old session'), k0.storageKey(replayed), freshSeal(3600));
     const engine2 = new EmbeddedEngine({ path: join(dir, 'data') });
     await engine2.store({ name: 'a' }).set(a.storageKey(replayed), oldRecord, 3600); // under the active key's storage key
     await engine2.store({ name: 'a' }).set(k0.storageKey(replayed), oldRecord, 3600); // and under its own

@@ -131,10 +131,16 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
   }
 
   abstract set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome>;
-  abstract touch(key: string, ttlSeconds: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined>;
+  abstract touch(key: string, ttlSeconds: number, edit?: (value: Buffer) => Buffer | undefined): Promise<Touched | undefined>;
   abstract delete(key: string): Promise<void>;
   abstract deleteAll(keys: readonly string[]): Promise<void>;
-  abstract relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, ttlSeconds: number): Promise<Touched | undefined>;
+  abstract relocate(
+    from: string,
+    to: string,
+    rewrite: (value: Buffer) => Buffer,
+    ttlSeconds: number,
+    edit?: (value: Buffer) => Buffer | undefined,
+  ): Promise<Touched | undefined>;
 
   /**
    * TRUNCATE the namespace's table. Cassandra runs it on every node and refuses it up

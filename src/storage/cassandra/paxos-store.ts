@@ -111,7 +111,7 @@ export class PaxosStore extends CassandraTable<Statement> {
    * touches those; a second lost race answers 503 (retrying is safe: a touch repeated
    * only extends the lifetime again).
    */
-  async touch(key: string, requestedTtl: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined> {
+  async touch(key: string, requestedTtl: number, edit?: (value: Buffer) => Buffer | undefined): Promise<Touched | undefined> {
     const ttlSeconds = storableTtl(requestedTtl);
     const secret = await this.secret();
     const rs = await this.run('serialRead', [key], { consistency: this.serial });
@@ -119,9 +119,10 @@ export class PaxosStore extends CassandraTable<Statement> {
     try {
       for (let attempt = 0; attempt < TOUCH_ATTEMPTS; attempt++) {
         if (absent(current)) return undefined;
-        if (accept !== undefined && !accept(current)) return undefined;
-        const cas = await this.run('cas', [ttlSeconds, current, key, current], this.lwt(CONSISTENCY.write), true);
-        if (cas.wasApplied()) return { version: this.version(secret, key, current), ttl: ttlSeconds === 0 ? null : ttlSeconds };
+        const bytes = edit === undefined ? current : edit(current);
+        if (bytes === undefined) return undefined;
+        const cas = await this.run('cas', [ttlSeconds, bytes, key, current], this.lwt(CONSISTENCY.write), true);
+        if (cas.wasApplied()) return { version: this.version(secret, key, bytes), ttl: ttlSeconds === 0 ? null : ttlSeconds };
         current = cas.first()?.get('value') as Buffer | null | undefined;
       }
     } catch (err) {
@@ -152,11 +153,17 @@ export class PaxosStore extends CassandraTable<Statement> {
    * instead; a marker under `to` means the session was deleted: `from` is removed and
    * nothing is touched.
    */
-  async relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, requestedTtl: number): Promise<Touched | undefined> {
+  async relocate(
+    from: string,
+    to: string,
+    rewrite: (value: Buffer) => Buffer,
+    requestedTtl: number,
+    edit?: (value: Buffer) => Buffer | undefined,
+  ): Promise<Touched | undefined> {
     const ttlSeconds = storableTtl(requestedTtl);
     const secret = await this.secret();
     const source = (await this.run('serialRead', [from], { consistency: this.serial })).first()?.get('value') as Buffer | null | undefined;
-    if (absent(source)) return this.touch(to, requestedTtl);
+    if (absent(source)) return this.touch(to, requestedTtl, edit);
     const moved = rewrite(source);
     try {
       const add = await this.run('add', [ttlSeconds, moved, to], this.lwt(CONSISTENCY.write), true);
@@ -167,7 +174,7 @@ export class PaxosStore extends CassandraTable<Statement> {
       }
       await removeSource();
       if (absent(add.first()?.get('value') as Buffer | null | undefined)) return undefined; // deleted meanwhile
-      return await this.touch(to, requestedTtl);
+      return await this.touch(to, requestedTtl, edit);
     } catch (err) {
       throw asRetryable(err);
     }

@@ -47,17 +47,18 @@ export class PlainStore extends CassandraTable<Statement> {
    * Read the value and its write time, then write the same bytes back stamped 1 µs later
    * (timestamps.ts), so any later write or delete still wins.
    */
-  async touch(key: string, requestedTtl: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined> {
+  async touch(key: string, requestedTtl: number, edit?: (value: Buffer) => Buffer | undefined): Promise<Touched | undefined> {
     const ttlSeconds = storableTtl(requestedTtl);
     const secret = await this.secret();
     const row = (await this.run('touchRead', [key], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
     const value = row?.get('value') as Buffer | null | undefined;
     if (value === null || value === undefined) return undefined;
-    if (accept !== undefined && !accept(value)) return undefined;
+    const bytes = edit === undefined ? value : edit(value);
+    if (bytes === undefined) return undefined;
     const written = row.get('written') as cassandra.types.Long;
     // Idempotent: the same bytes at the same timestamp, however often it is applied.
-    await this.run('touch', [key, value, ttlSeconds, touchTimestamp(written)], { consistency: CONSISTENCY.write, isIdempotent: true });
-    return { version: this.version(secret, key, value), ttl: ttlSeconds === 0 ? null : ttlSeconds };
+    await this.run('touch', [key, bytes, ttlSeconds, touchTimestamp(written)], { consistency: CONSISTENCY.write, isIdempotent: true });
+    return { version: this.version(secret, key, bytes), ttl: ttlSeconds === 0 ? null : ttlSeconds };
   }
 
   async delete(key: string): Promise<void> {
@@ -75,12 +76,18 @@ export class PlainStore extends CassandraTable<Statement> {
    * same time. Any write or delete made after `from` was read is stamped later, so it
    * wins: a newer value under `to` is never overwritten, a delete never undone.
    */
-  async relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, requestedTtl: number): Promise<Touched | undefined> {
+  async relocate(
+    from: string,
+    to: string,
+    rewrite: (value: Buffer) => Buffer,
+    requestedTtl: number,
+    edit?: (value: Buffer) => Buffer | undefined,
+  ): Promise<Touched | undefined> {
     const ttlSeconds = storableTtl(requestedTtl);
     const secret = await this.secret();
     const row = (await this.run('touchRead', [from], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
     const value = row?.get('value') as Buffer | null | undefined;
-    const touched = await this.touch(to, requestedTtl);
+    const touched = await this.touch(to, requestedTtl, edit);
     if (value === null || value === undefined) return touched;
     const at = touchTimestamp(row!.get('written') as cassandra.types.Long);
     if (touched === undefined) {

@@ -113,14 +113,15 @@ export class EmbeddedStore implements EngineStore {
    * Never refused by the size bound, like a delete: it stores nothing new, and refusing
    * it at the bound would end sessions early.
    */
-  async touch(key: string, ttlSeconds: number, accept?: (value: Buffer) => boolean): Promise<Touched | undefined> {
+  async touch(key: string, ttlSeconds: number, edit?: (value: Buffer) => Buffer | undefined): Promise<Touched | undefined> {
     const version = await this.write((): string | undefined => {
       const old = this.read(key);
       const now = Date.now();
       if (old === DAMAGED) throw new StorageError('corrupt', `embedded touch failed: ${DAMAGED_SHAPE}`);
       if (old === undefined || !isLive(old, now)) return undefined;
-      if (accept !== undefined && !accept(old[2])) return undefined;
-      this.replace(key, old, [ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0, old[1], old[2]]);
+      const bytes = edit === undefined ? old[2] : edit(old[2]);
+      if (bytes === undefined) return undefined;
+      this.replace(key, old, [ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0, old[1], bytes]);
       return old[1];
     });
     return version === undefined ? undefined : { version, ttl: ttlSeconds > 0 ? ttlSeconds : null };
@@ -139,7 +140,13 @@ export class EmbeddedStore implements EngineStore {
   }
 
   /** In one transaction: nothing can interleave. Never refused by the size bound: the old record's room is freed. */
-  async relocate(from: string, to: string, rewrite: (value: Buffer) => Buffer, ttlSeconds: number): Promise<Touched | undefined> {
+  async relocate(
+    from: string,
+    to: string,
+    rewrite: (value: Buffer) => Buffer,
+    ttlSeconds: number,
+    edit?: (value: Buffer) => Buffer | undefined,
+  ): Promise<Touched | undefined> {
     const moved = await this.write((): Touched | undefined => {
       const now = Date.now();
       const expiresAt = ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0;
@@ -151,10 +158,12 @@ export class EmbeddedStore implements EngineStore {
       const liveSource = source !== undefined && source !== DAMAGED && isLive(source, now) ? source : undefined;
       // Rewritten before anything is written: a rewrite that throws leaves both keys as they were.
       const moved = liveTarget === undefined && liveSource !== undefined ? rewrite(liveSource[2]) : undefined;
+      const edited = liveTarget === undefined ? undefined : edit === undefined ? liveTarget[2] : edit(liveTarget[2]);
       if (source !== undefined) this.remove(from);
       if (liveTarget !== undefined) {
-        // A newer write lives under `to`: it is the one touched.
-        this.replace(to, liveTarget, [expiresAt, liveTarget[1], liveTarget[2]]);
+        // A newer write lives under `to`: it is the one touched (unless `edit` refuses it).
+        if (edited === undefined) return undefined;
+        this.replace(to, liveTarget, [expiresAt, liveTarget[1], edited]);
         return { version: liveTarget[1], ttl };
       }
       if (moved === undefined) return undefined;
