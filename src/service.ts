@@ -76,7 +76,10 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   for (const { file, mode, message } of looseFiles(config)) logger.warn({ file, mode }, message);
   let engine: StorageEngine;
   try {
-    engine = await openEngine(config, logger, { onReclaimed: (namespace, count) => metrics.expiredReclaimed(namespace, count) });
+    engine = await openEngine(config, logger, {
+      onReclaimed: (namespace, count) => metrics.expiredReclaimed(namespace, count),
+      onDamagedRecord: (namespace) => metrics.damagedRecord(namespace),
+    });
   } catch (err) {
     await sink?.end();
     throw err;

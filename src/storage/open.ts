@@ -4,6 +4,7 @@
  * heap, which a process serving the other engine has no use for.
  */
 import type { FirkinConfig } from '../config/types.js';
+import { LogEvery } from '../log/log-every.js';
 import type { Logger } from '../log/logger.js';
 import type { StorageEngine } from './engine.js';
 
@@ -11,18 +12,32 @@ import type { StorageEngine } from './engine.js';
 export interface EngineHooks {
   /** The embedded sweeper removed `count` expired values from `namespace`. */
   readonly onReclaimed?: (namespace: string, count: number) => void;
+  /** The embedded engine met a damaged record of `namespace` (and did not serve it). */
+  readonly onDamagedRecord?: (namespace: string) => void;
 }
+
+/** Damaged records are logged at once, then at most once a minute per namespace, with the count since. */
+const DAMAGE_RELOG_MS = 60_000;
 
 export async function openEngine(config: FirkinConfig, logger: Logger, hooks: EngineHooks = {}): Promise<StorageEngine> {
   switch (config.storage) {
     case 'embedded': {
       const { EmbeddedEngine } = await import('./embedded/lmdb-engine.js');
+      const damageLog = new LogEvery(DAMAGE_RELOG_MS);
       const engine = new EmbeddedEngine({
         path: config.embedded.path,
         maxSize: config.embedded.maxSize,
         onSweepError: (namespace, err) => logger.error({ err, namespace }, 'expiry sweep failed; retrying'),
         onMeasureError: (err) => logger.error({ err }, 'cannot measure the embedded store; using the last measurement'),
         ...(hooks.onReclaimed ? { onReclaimed: hooks.onReclaimed } : {}),
+        // Never the key: the namespace, what met it, and why it is damaged.
+        onDamaged: (namespace, operation, damage) => {
+          hooks.onDamagedRecord?.(namespace);
+          const found = damageLog.due(namespace);
+          if (found !== undefined) {
+            logger.error({ namespace, operation, damage, found }, 'damaged record: not served (see docs/embedded.md, "Recovery")');
+          }
+        },
       });
       const sizes = {
         path: config.embedded.path,
@@ -30,6 +45,9 @@ export async function openEngine(config: FirkinConfig, logger: Logger, hooks: En
         // default: the file's size plus half the free disk, 64 MiB to 4 GiB (see docs/embedded.md)
         max_size_from: config.embedded.maxSize === undefined ? 'default' : 'config',
         used_bytes: engine.budget.estimate,
+        format: engine.format,
+        // format-1 records (no checksum) are being rewritten with one in the background
+        ...(engine.legacy ? { upgrading: true } : {}),
       };
       logger.info(sizes, 'embedded store opened');
       if (sizes.used_bytes >= sizes.max_size) logger.warn(sizes, 'the embedded store is already at max_size: writes get 507 until entries expire or are deleted');
