@@ -266,7 +266,8 @@ export function lockFile(file: string): FileLock | undefined {
   const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
   const db = new DatabaseSync(file);
   try {
-    db.exec('BEGIN EXCLUSIVE');
+    // Nothing is ever written: no journal file either (SQLite makes one for an exclusive transaction).
+    db.exec('PRAGMA journal_mode = MEMORY; BEGIN EXCLUSIVE');
   } catch (err) {
     db.close();
     if ((err as { errcode?: unknown }).errcode === SQLITE_BUSY) return undefined;

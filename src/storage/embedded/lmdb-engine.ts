@@ -31,7 +31,7 @@
  * they hold every session. Writes are refused (a StorageError `full`) once the pages in
  * use reach `maxSize` (see space.ts); deletes and expiry always proceed.
  */
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import type { KeyValueStore, NamespaceSpec, SpaceReport, StorageEngine } from '../engine.js';
@@ -40,6 +40,7 @@ import { lmdbError } from './errors.js';
 import { lmdbStats, openExistingDb, type LmdbStats } from '../../base/internals.js';
 import { EmbeddedStore, type DamageSeen, type EngineState } from './lmdb-store.js';
 import type { Damage } from './record.js';
+import { DATA_FILE, prepareDirectory, restrictMode } from './files.js';
 import { defaultMaxSize, SpaceBudget } from './space.js';
 
 /** The layout this Firkin writes (record.ts)… */
@@ -48,8 +49,6 @@ export const FORMAT = 2;
 const LEGACY_FORMAT = 1;
 const FORMAT_KEY = 'format';
 const LEGACY_KEY = 'legacy';
-/** The data file inside `embedded.path`. */
-export const DATA_FILE = 'firkin.mdb';
 
 /** What `firkin store check` learns of one namespace's records (EmbeddedStore.verify). */
 export type NamespaceCheck = ReturnType<EmbeddedStore['verify']> & { readonly namespace: string };
@@ -80,37 +79,6 @@ export interface EmbeddedEngineOptions {
 }
 
 const pagesOf = (s: LmdbStats): number => s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
-
-/**
- * Give `path` exactly `mode`, unless it has it already. Throws a clear error when
- * that is not allowed (the path belongs to another user).
- */
-function restrictMode(path: string, mode: number): void {
-  if ((statSync(path).mode & 0o777) === mode) return;
-  try {
-    chmodSync(path, mode);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new Error(
-      `cannot set mode ${mode.toString(8).padStart(4, '0')} on ${path} (${code}): the embedded store's directory and files must belong to the user running Firkin`,
-      { cause: err },
-    );
-  }
-}
-
-/**
- * Create `path` if missing (mode 0700) and keep it at 0700; refuse a shared directory
- * (sticky bit, such as /tmp), which must never be chmodded. Returns the data file's path.
- */
-export function prepareDirectory(path: string): string {
-  mkdirSync(path, { recursive: true, mode: 0o700 });
-  if (statSync(path).mode & 0o1000) {
-    // Never chmod a shared directory such as /tmp.
-    throw new Error(`${path} is a shared directory (sticky bit set): give embedded.path a directory of Firkin's own`);
-  }
-  restrictMode(path, 0o700);
-  return join(path, DATA_FILE);
-}
 
 /** The names of the namespaces whose databases the file holds (configured or not). */
 function namespacesIn(root: RootDatabase): string[] {
