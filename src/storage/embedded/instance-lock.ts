@@ -16,7 +16,7 @@
  * lock is. The holder's pid comes from /proc/locks (proc(5)).
  */
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { lockFile, type FileLock } from '../../base/internals.js';
 import { prepareDirectory, restrictMode } from './files.js';
 
@@ -42,6 +42,7 @@ export class StoreInUse extends Error {
  * throw StoreInUse. Held until released or the process exits.
  */
 export function lockStore(dir: string): FileLock {
+  dir = resolve(dir);
   prepareDirectory(dir);
   const file = join(dir, LOCK_FILE);
   closeSync(openSync(file, 'a', 0o600));

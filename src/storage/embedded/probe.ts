@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LMDB_LAYOUT, lmdbMeta, type LmdbMeta } from '../../base/internals.js';
 import { DATA_FILE } from './files.js';
@@ -162,6 +162,7 @@ const DAMAGE_CODES = new Map([
  */
 export async function probeStore(dir: string, { deep = false, timeoutMs = PROBE_TIMEOUT_MS } = {}): Promise<ProbeReport> {
   const started = performance.now();
+  dir = resolve(dir);
   const file = join(dir, DATA_FILE);
   const facts = checkDataFile(file);
   if (facts === undefined) return { file, fresh: true, ms: performance.now() - started };
