@@ -210,6 +210,32 @@ describe('attack: a damaged data file', () => {
   });
 });
 
+describe('attack: a data file damaged under a running server', () => {
+  it('a worker that crashes on it is not restarted in a loop: the primary probes again and stops, exit 3, naming the file (workers: 2)', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const dir = tempDir();
+    const f = await spawnFirkin(dir, { workers: 2, embedded: { path: 'data' } });
+    const key = 'enwiki:MWSession:under-a-running-server-0001';
+    const put = await request(`${f.url}/sessions/v1/${encodeURIComponent(key)}`, { method: 'PUT', body: 'a session' });
+    const file = join(dir, 'data', 'firkin.mdb');
+    // Page 0's meta overwritten, then a worker dies as LMDB makes a process die on a damaged page.
+    run('dd', 'if=/dev/urandom', `of=${file}`, 'bs=1', 'seek=24', 'count=160', 'conv=notrunc', 'status=none');
+    const [crashed] = workerPids(f);
+    const started = Date.now();
+    process.kill(crashed!, 'SIGSEGV');
+    const exit = await Promise.race([f.exited, sleep(REFUSAL_MS).then(() => 'still running')]);
+    const ms = Date.now() - started;
+    const lines = logLines(f);
+    const fatal = lines.find((l) => l.level === 'FATAL');
+    const restarts = lines.filter((l) => typeof l.msg === 'string' && /a worker died; starting another/.test(l.msg)).length;
+    figures('damaged-under-server', { put: put.status, exit: String(exit), ms, restarts, fatal: String(fatal?.msg ?? 'none').slice(0, 60).replace(/[;=]/g, '_') });
+    const checks = new Checks();
+    checks.ok(exit === STORE_UNUSABLE, `the primary: ${exit} within ${REFUSAL_MS} ms (${restarts} worker restarts)`);
+    checks.ok(typeof fatal?.msg === 'string' && fatal.msg.includes(file) && /SIGSEGV/.test(fatal.msg), `its FATAL line names the signal and the file: ${String(fatal?.msg)}`);
+    await killService(f);
+    checks.done();
+  });
+});
+
 describe('attack: a value whose bytes were flipped on disk', () => {
   for (const workers of WORKER_COUNTS) {
     it(`is never served: 500, counted, logged without its key; a write replaces it (workers: ${workers})`, { timeout: TEST_TIMEOUT_MS }, async () => {
