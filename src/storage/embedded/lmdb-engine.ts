@@ -156,12 +156,14 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
       } else {
         // A new store is format 2; a format-1 store becomes format 2 with `legacy` set, in one transaction.
         const meta = this.meta!;
-        this.root.transactionSync(() => {
-          const format = meta.get(FORMAT_KEY) as unknown;
-          if (format === FORMAT) return;
-          if (format === LEGACY_FORMAT) meta.putSync(LEGACY_KEY, 1);
-          meta.putSync(FORMAT_KEY, FORMAT);
-        });
+        if (found !== FORMAT) {
+          this.root.transactionSync(() => {
+            const format = meta.get(FORMAT_KEY) as unknown; // again: another worker may have done it since
+            if (format === FORMAT) return;
+            if (format === LEGACY_FORMAT) meta.putSync(LEGACY_KEY, 1);
+            meta.putSync(FORMAT_KEY, FORMAT);
+          });
+        }
         this.format = FORMAT;
         this.legacy = meta.get(LEGACY_KEY) !== undefined;
       }
