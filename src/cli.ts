@@ -197,7 +197,7 @@ async function claimStore(config: FirkinConfig): Promise<ProbeReport> {
     storeLock = claimed.lock;
     return claimed.probe;
   } catch (err) {
-    if (err instanceof StoreInUse) fail(`refusing to start: ${err.message}`, 1);
+    if (err instanceof StoreInUse) fail(`refusing to start: ${err.message}: one server per directory; stop that one first, or give this one another embedded.path`, 1);
     if (err instanceof StoreRefused) fail(`refusing to start: ${refusal(err, config.file)}`, EXIT_STORE_UNUSABLE);
     fail(`cannot start: ${(err as Error).message}`, 1);
   }
@@ -211,9 +211,26 @@ function refusal(err: { readonly message: string }, configFile: string | undefin
   );
 }
 
+/**
+ * Claim the store with the signals held meanwhile (the probe takes a tenth of a second): a
+ * SIGTERM or SIGINT then stops the process cleanly once it is done (nothing was started),
+ * and a SIGHUP never kills it. Returns the probe and whether a SIGHUP came.
+ */
+async function claimStoreHoldingSignals(config: FirkinConfig): Promise<{ probe: ProbeReport; hup: boolean }> {
+  const came = new Set<string>();
+  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+  const handlers = signals.map((signal) => [signal, () => came.add(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  const probe = await claimStore(config);
+  for (const [signal, handler] of handlers) process.off(signal, handler);
+  if (came.has('SIGTERM') || came.has('SIGINT')) process.exit(0);
+  return { probe, hup: came.has('SIGHUP') };
+}
+
 async function serve(configFile: string | undefined): Promise<void> {
   let config = load(configFile, { tlsFiles: true });
-  const probe = cluster.isPrimary && config.storage === 'embedded' ? await claimStore(config) : undefined;
+  const claimed = cluster.isPrimary && config.storage === 'embedded' ? await claimStoreHoldingSignals(config) : undefined;
+  const probe = claimed?.probe;
   if (cluster.isPrimary && config.workers > 1) {
     runPrimary(config, probe === undefined ? {} : { storeProbe: probe, recheckStore: () => recheckStore(config) });
     return;
@@ -245,7 +262,7 @@ async function serve(configFile: string | undefined): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   // SIGHUP: re-open the log destination (reconnect to syslog, restart `logger`), as logrotate expects,
   // and reload the TLS certificate, key and CA without dropping connections.
-  let pendingHup = false;
+  let pendingHup = claimed?.hup === true;
   const hup = (): void => {
     if (service === undefined) {
       pendingHup = true;
@@ -364,7 +381,7 @@ async function storeReset(dir: string, force: boolean): Promise<number> {
   try {
     storeLock = lockStore(dir);
   } catch (err) {
-    process.stderr.write(`firkin: store reset refused: ${(err as Error).message}\n`);
+    process.stderr.write(`firkin: store reset refused: ${(err as Error).message}: stop it first\n`);
     return 1;
   }
   let damage: string | undefined;

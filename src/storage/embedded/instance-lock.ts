@@ -29,10 +29,7 @@ export class StoreInUse extends Error {
     /** The holder's pid, when /proc/locks shows it. */
     readonly holder: number | undefined,
   ) {
-    super(
-      `the embedded store ${dir} is in use by another Firkin instance (${holder === undefined ? 'pid unknown' : `pid ${holder}`}): ` +
-        'one server per directory; stop that one first, or give this one another embedded.path',
-    );
+    super(`the embedded store ${dir} is in use by another Firkin instance (${holder === undefined ? 'pid unknown' : `pid ${holder}`})`);
     this.name = 'StoreInUse';
   }
 }
