@@ -57,6 +57,8 @@ export interface Service {
 export interface ServiceOptions {
   /** Log destination instead of the configured one; tests pass a stream to read the lines. */
   readonly logDestination?: DestinationStream;
+  /** How long the embedded store's start-up probe took (`firkin serve` runs it first), for the log. */
+  readonly storeProbeMs?: number;
 }
 
 export async function startService(config: FirkinConfig, options: ServiceOptions = {}): Promise<Service> {
@@ -76,7 +78,11 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   for (const { file, mode, message } of looseFiles(config)) logger.warn({ file, mode }, message);
   let engine: StorageEngine;
   try {
-    engine = await openEngine(config, logger, { onReclaimed: (namespace, count) => metrics.expiredReclaimed(namespace, count) });
+    engine = await openEngine(config, logger, {
+      ...(options.storeProbeMs === undefined ? {} : { probeMs: options.storeProbeMs }),
+      onReclaimed: (namespace, count) => metrics.expiredReclaimed(namespace, count),
+      onDamagedRecord: (namespace) => metrics.damagedRecord(namespace),
+    });
   } catch (err) {
     await sink?.end();
     throw err;
