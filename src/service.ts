@@ -194,7 +194,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
       if (config.tls === undefined) return;
       try {
         for (const s of listeners) s.reloadTls();
-        logger.info('TLS certificate, key and CA reloaded');
+        logger.info(config.tls.revoked === undefined ? 'TLS certificate, key and CA reloaded' : 'TLS certificate, key, CA and revocation list reloaded');
       } catch (err) {
         logger.error({ err }, 'TLS files not reloaded; the previous ones stay in use');
       }

@@ -6,16 +6,34 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** What the TLS handshake proved about the client: fixed for the connection. */
+/**
+ * What the TLS handshake proved about the client: fixed for the connection (renegotiation
+ * is off), read by the transport from the connection's first request on, and checked again
+ * (dates, revocation) at every request.
+ */
 export interface Peer {
   /** The client presented a certificate that the configured CA signed (mutual TLS). */
   readonly verified: boolean;
   /** That certificate's typed identities (`cn:…`, `dns:…`, `uri:…`, see base/identity.ts), in its order; empty unless verified. */
   readonly identities: readonly string[];
+  /**
+   * That certificate's SHA-256 fingerprint (64 lower-case hex digits): the certificate itself,
+   * which no other certificate shares, where identities may be shared by a look-alike. Undefined unless verified.
+   */
+  readonly fingerprint: string | undefined;
+  /** Its validity (notBefore, notAfter) in milliseconds since the epoch; undefined unless verified. */
+  readonly validFrom: number | undefined;
+  readonly validTo: number | undefined;
 }
 
 /** A connection without a verified client certificate. */
-export const ANONYMOUS: Peer = Object.freeze({ verified: false, identities: Object.freeze([]) as readonly string[] });
+export const ANONYMOUS: Peer = Object.freeze({
+  verified: false,
+  identities: Object.freeze([]) as readonly string[],
+  fingerprint: undefined,
+  validFrom: undefined,
+  validTo: undefined,
+});
 
 export type BodyResult =
   | { readonly ok: true; readonly body: Buffer }

@@ -125,9 +125,15 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     fail(c.tls?.cert === undefined ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
   }
   if (c.tls?.ca !== undefined && c.tls.cert === undefined) fail('tls.ca', 'mutual TLS needs tls.cert and tls.key too');
+  if (c.tls?.revoked !== undefined && c.tls.ca === undefined) fail('tls.revoked', 'revokes client certificates: it needs mutual TLS (tls.ca)');
   const tls =
     c.tls?.cert !== undefined && c.tls.key !== undefined
-      ? { cert: readable('tls.cert', c.tls.cert)!, key: readable('tls.key', c.tls.key)!, ca: readable('tls.ca', c.tls.ca) }
+      ? {
+          cert: readable('tls.cert', c.tls.cert)!,
+          key: readable('tls.key', c.tls.key)!,
+          ca: readable('tls.ca', c.tls.ca),
+          revoked: readable('tls.revoked', c.tls.revoked),
+        }
       : undefined;
 
   const storage = c.storage ?? (c.cassandra !== undefined ? 'cassandra' : 'embedded');

@@ -99,7 +99,15 @@ export const configSchema = z.strictObject({
     .pipe(z.enum(['debug', 'info', 'warning', 'error', 'fatal'], 'must be one of debug, info, warning, error, fatal'))
     .optional(),
   openapi_spec: path.optional(),
-  tls: z.strictObject({ cert: path.optional(), key: path.optional(), ca: path.optional() }).optional(),
+  tls: z
+    .strictObject({
+      cert: path.optional(),
+      key: path.optional(),
+      ca: path.optional(),
+      /** SHA-256 fingerprints of revoked client certificates, one a line (Firkin's key; needs ca). */
+      revoked: path.optional(),
+    })
+    .optional(),
   cassandra: z
     .strictObject({
       hosts: z.array(text).min(1).optional(),

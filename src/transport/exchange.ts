@@ -2,6 +2,9 @@
  * One request, from its arrival to its answer having left: the transport's part of
  * every exchange. `createExchange` gives the listener its request handler, which
  *
+ *   0. with mutual TLS, checks the connection's client certificate (tls.ts) and, if it
+ *      is refused (another CA, expired, revoked), drops the connection without routing
+ *      the request;
  *   1. counts the request in flight (in-flight.ts) and refuses it (503) past
  *      `max_in_flight`, unless it is for a service endpoint that does no storage work
  *      (those are neither counted nor refused);
@@ -16,6 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ANONYMOUS, type BodyResult, type Peer, type RequestContext, type ServiceState } from '../base/request.js';
 import { problem, type Answer, type Served } from '../api/answer.js';
 import type { Api } from '../api/handler.js';
@@ -56,8 +60,12 @@ export interface ExchangeOptions {
   readonly hooks: ExchangeHooks;
   readonly limits: ExchangeLimits;
   readonly logger: Logger;
-  /** With mutual TLS: what the handshake of a connection proved (tls.ts); without, every client is anonymous. */
-  readonly peerOf?: ((socket: object) => Peer) | undefined;
+  /**
+   * With mutual TLS: what the client certificate of a request's connection proves, checked
+   * now (tls.ts ClientCertificates.admit); undefined if the connection is refused (logged
+   * and destroyed). Without, every client is anonymous.
+   */
+  readonly admitPeer?: ((socket: Socket) => Peer | undefined) | undefined;
 }
 
 /** Serve a request; with `refuse`, answer that problem without asking the API. */
@@ -106,11 +114,17 @@ class HttpContext implements RequestContext {
   }
 }
 
-export function createExchange({ api, hooks, limits, logger, peerOf }: ExchangeOptions): RequestHandler {
+export function createExchange({ api, hooks, limits, logger, admitPeer }: ExchangeOptions): RequestHandler {
   const { inFlight, maxInFlight } = limits;
   return (req, res, refuse) => {
     const started = performance.now();
-    const ctx = new HttpContext(req, res, peerOf === undefined ? ANONYMOUS : peerOf(req.socket));
+    const socket = req.socket;
+    // A connection already gone (reset, or refused for its certificate) has nobody to
+    // answer and no address to account the request to: it is not routed.
+    if (socket.destroyed) return void res.destroy();
+    const peer = admitPeer === undefined ? ANONYMOUS : admitPeer(socket);
+    if (peer === undefined) return void res.destroy(); // refused (and logged): not routed
+    const ctx = new HttpContext(req, res, peer);
     let served: Promise<Served>;
     let settle: (() => void) | undefined;
     if (refuse !== undefined) {

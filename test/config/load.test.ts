@@ -104,7 +104,7 @@ cassandra:
     assert.deepEqual(c.cassandra?.hosts, ['172.17.0.2']);
     assert.deepEqual(c.cassandra?.authentication, { username: 'jsmith', password: 'supersecret' });
     assert.equal(c.cassandra?.tls?.hostVerification, true);
-    assert.deepEqual(c.tls, { cert, key, ca: undefined });
+    assert.deepEqual(c.tls, { cert, key, ca: undefined, revoked: undefined });
   });
 
   it("loads a current Kask config with hosts, local_dc, timeouts and openapi_spec", () => {
