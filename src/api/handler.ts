@@ -97,7 +97,7 @@ export function createApi(options: ApiOptions): Api {
       }
       const guard = guards.get(namespace.name)!;
       let token: string | undefined;
-      let client: string | undefined;
+      let bucket: string | undefined;
       if (guard.policy !== undefined) {
         const where = { namespace: namespace.name, operation };
         // Too many failed authentications from this address or certificate: 429, credentials unread.
@@ -110,11 +110,12 @@ export function createApi(options: ApiOptions): Api {
           return served(refusalAnswer(ctx.requestId, verdict), namespace.name, key, operation, verdict.status === 429 ? undefined : verdict.token);
         }
         token = decision.token;
-        client = decision.client;
+        bucket = decision.bucket;
       }
       if (guard.limiter !== undefined) {
-        // Keys by kind (cert:, token:, ip:) so one kind cannot drain another's bucket.
-        const rate = guard.limiter.take(client ?? `ip:${addressBlock(ctx.remoteAddress)}`);
+        // Keyed by what the caller cannot share (its certificate's fingerprint, its token), else
+        // its address; by kind (cert:, token:, ip:) so one kind cannot drain another's bucket.
+        const rate = guard.limiter.take(bucket ?? `ip:${addressBlock(ctx.remoteAddress)}`);
         if (!rate.allowed) {
           return served(problem(ctx.requestId, PROBLEMS.rateLimited, undefined, { 'Retry-After': String(rate.retryAfterSeconds) }), namespace.name, key, operation, token);
         }
