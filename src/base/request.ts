@@ -41,7 +41,10 @@ export type BodyResult =
 
 export interface RequestContext {
   readonly method: string;
-  /** The request target as sent (path and query). */
+  /**
+   * The request target in origin form (path and query): as sent, or the path and query of
+   * an absolute-form target (`http://host/path?q`, RFC 9112 §3.2.2).
+   */
   readonly url: string;
   /** The target's path: `url` without its query. */
   readonly path: string;

@@ -4,7 +4,11 @@
  *
  *   0. with mutual TLS, checks the connection's client certificate (tls.ts) and, if it
  *      is refused (another CA, expired, revoked), drops the connection without routing
- *      the request;
+ *      the request; refuses ambiguous framing (RFC 9112: Transfer-Encoding in HTTP/1.0
+ *      or other than chunked, several Host fields; llhttp refuses the rest, such as
+ *      Content-Length with Transfer-Encoding) with 400 and a close; answers a request
+ *      asking to upgrade the protocol as an ordinary one, then closes (node:http parses
+ *      nothing more of what came with it); serves an absolute-form target by its path;
  *   1. counts the request in flight (in-flight.ts) and refuses it (503) past
  *      `max_in_flight`, unless it is for a service endpoint that does no storage work
  *      (those are neither counted nor refused);
@@ -80,6 +84,23 @@ const REQUEST_ID = /^[A-Za-z0-9._~:@!$&'()*+,;=-]{1,128}$/;
 /** Bodies up to this size are not counted against the budget (bounded by connections × this). */
 const UNCOUNTED_BODY_BYTES = 16 * 1024;
 
+/** An absolute-form target's scheme and authority (RFC 9112 §3.2.2), which a server ignores in favour of its path. */
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
+
+/** The target in origin form: an absolute-form target's path and query (`/` if it has no path), else the target as sent. */
+export function originForm(target: string): string {
+  const authority = ABSOLUTE_FORM.exec(target);
+  if (authority === null) return target;
+  const rest = target.slice(authority[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+/** A target's path: without its query. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
 class HttpContext implements RequestContext {
   readonly method: string;
   readonly url: string;
@@ -92,12 +113,13 @@ class HttpContext implements RequestContext {
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
+    /** The target in origin form (originForm). */
+    url: string,
     peer: Peer,
   ) {
     this.method = req.method ?? '';
-    this.url = req.url ?? '';
-    const query = this.url.indexOf('?');
-    this.path = query === -1 ? this.url : this.url.slice(0, query);
+    this.url = url;
+    this.path = pathOf(url);
     this.headers = req.headers;
     const incoming = req.headers['x-request-id'];
     this.requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -124,11 +146,16 @@ export function createExchange({ api, hooks, limits, logger, admitPeer }: Exchan
     if (socket.destroyed) return void res.destroy();
     const peer = admitPeer === undefined ? ANONYMOUS : admitPeer(socket);
     if (peer === undefined) return void res.destroy(); // refused (and logged): not routed
-    const ctx = new HttpContext(req, res, peer);
+    // The connection carries nothing after this answer: ambiguous framing, or a request
+    // after which node:http parses nothing more that came with it (Upgrade).
+    const framing = refuse === undefined ? framingProblem(req) : undefined;
+    const close = framing !== undefined || req.headers.upgrade !== undefined;
+    const refused = refuse ?? framing;
+    const ctx = new HttpContext(req, res, originForm(req.url ?? ''), peer);
     let served: Promise<Served>;
     let settle: (() => void) | undefined;
-    if (refuse !== undefined) {
-      served = Promise.resolve(unrouted(problem(ctx.requestId, refuse)));
+    if (refused !== undefined) {
+      served = Promise.resolve(unrouted(problem(ctx.requestId, refused)));
     } else if (api.exempt(ctx.path)) {
       // Health checks and scrapes are never refused, and never counted.
       served = api.handle(ctx);
@@ -146,7 +173,7 @@ export function createExchange({ api, hooks, limits, logger, admitPeer }: Exchan
     }
     served
       .then((s) => {
-        writeAnswer(req, res, s.answer, ctx.requestId, limits);
+        writeAnswer(req, res, s.answer, ctx.requestId, limits, close);
         hooks.served(ctx, s, s.answer.abandoned ? undefined : res.statusCode, (performance.now() - started) / 1000);
       })
       .catch((err: unknown) => {
@@ -154,11 +181,32 @@ export function createExchange({ api, hooks, limits, logger, admitPeer }: Exchan
         logger.error({ request_id: ctx.requestId, method: ctx.method, err }, 'request failed');
         if (res.headersSent || res.destroyed) return void res.destroy();
         const failed = unrouted(problem(ctx.requestId, PROBLEMS.internal));
-        writeAnswer(req, res, failed.answer, ctx.requestId, limits);
+        writeAnswer(req, res, failed.answer, ctx.requestId, limits, close);
         hooks.served(ctx, failed, res.statusCode, (performance.now() - started) / 1000);
       })
       .finally(settle);
   };
+}
+
+/**
+ * Framing RFC 9112 makes ambiguous, which a proxy in front may read otherwise than Node
+ * does (request smuggling): answered 400, and the connection closed.
+ */
+function framingProblem(req: IncomingMessage): ProblemType | undefined {
+  // §6.1: an HTTP/1.0 message with Transfer-Encoding is treated as faulty framing (even with
+  // a Content-Length), and the connection closed after it.
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) {
+    return { ...PROBLEMS.badRequest, detail: 'Transfer-Encoding is not allowed in an HTTP/1.0 request' };
+  }
+  // §6.1: chunked is the only transfer coding Firkin knows; llhttp frames `gzip, chunked` by
+  // its last coding and would hand over the bytes still coded, to be stored as the value.
+  const coding = req.headers['transfer-encoding'];
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+    return { ...PROBLEMS.badRequest, detail: 'The only transfer coding accepted is chunked' };
+  }
+  // §3.2: a request with more than one Host field is answered 400.
+  if ((req.headersDistinct.host?.length ?? 0) > 1) return { ...PROBLEMS.badRequest, detail: 'A request carries one Host field' };
+  return undefined;
 }
 
 /** An answer to a request that reached no namespace or endpoint. */
@@ -168,9 +216,10 @@ function unrouted(answer: Answer): Served {
 
 /**
  * Write `answer` (its headers object becomes the response's: the common headers are
- * added to it). An abandoned request's connection is dropped instead.
+ * added to it), with `Connection: close` if `close`. An abandoned request's connection is
+ * dropped instead.
  */
-function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, requestId: string, limits: ExchangeLimits): void {
+function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, requestId: string, limits: ExchangeLimits, close: boolean): void {
   if (answer.abandoned) {
     res.destroy();
     return;
@@ -183,14 +232,14 @@ function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, 
   if (size > UNCOUNTED_BODY_BYTES && req.method !== 'HEAD') {
     if (!limits.budget.take(size)) {
       const refused = problem(requestId, PROBLEMS.overloaded, 'Too many response bytes are waiting to be sent; retry later', { 'Retry-After': RETRY_AFTER_SECONDS });
-      return writeAnswer(req, res, refused, requestId, limits);
+      return writeAnswer(req, res, refused, requestId, limits, close);
     }
     res.once('close', () => limits.budget.release(size));
   }
   headers['Cache-Control'] ??= 'no-store';
   headers['X-Request-ID'] = requestId;
   // A body we did not read must not be read later as the next request: close instead.
-  if (hasUnreadBody(req) || limits.state.draining) headers.Connection = 'close';
+  if (close || hasUnreadBody(req) || limits.state.draining) headers.Connection = 'close';
   res.writeHead(answer.status, headers);
   res.end(body);
   // What the kernel would not take yet waits in the socket: a client that does not read
