@@ -26,7 +26,7 @@ import type { StorageEngine } from './storage/engine.js';
 import { openEngine } from './storage/open.js';
 import { ByteBudget } from './transport/byte-budget.js';
 import { InFlight } from './transport/in-flight.js';
-import { startListener, type RunningListener } from './transport/listener.js';
+import { BODY_PACE, startListener, type RunningListener } from './transport/listener.js';
 import { workerChannel } from './cluster.js';
 
 export interface Service {
@@ -125,7 +125,16 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     logger,
     hooks,
     refusals: auth.refusals,
-    limits: { maxInFlight: config.maxInFlight, inFlight, budget: new ByteBudget(config.maxBufferedBytes), writeTimeoutMs: config.writeTimeoutMs, state },
+    limits: {
+      maxInFlight: config.maxInFlight,
+      inFlight,
+      budget: new ByteBudget(config.maxBufferedBytes),
+      // Bodies being received and held: as many as max_in_flight requests of the largest value (the memory bound's term).
+      bodies: new ByteBudget(config.maxInFlight * config.maxValueBytes),
+      bodyPace: BODY_PACE,
+      writeTimeoutMs: config.writeTimeoutMs,
+      state,
+    },
   };
   const apiOptions = {
     maxKeyBytes: config.maxKeyBytes,

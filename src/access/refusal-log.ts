@@ -52,6 +52,7 @@ export class RefusalLog {
   private readonly failures = new LogEvery(1000, REFUSAL_LINES_PER_SECOND);
   private readonly throttles = new LogEvery(1000, 1);
   private readonly handshakes = new LogEvery(1000, REFUSAL_LINES_PER_SECOND);
+  private readonly connections = new LogEvery(1000, 1);
 
   constructor(private readonly logger: Logger) {}
 
@@ -81,6 +82,16 @@ export class RefusalLog {
     if (due === undefined) return;
     const identity = claimed !== undefined && claimed.length > MAX_UNVERIFIED_IDENTITY ? `${claimed.slice(0, MAX_UNVERIFIED_IDENTITY)}…` : claimed;
     this.logger.info({ address, identity, verified: false, cause, ...(resumed ? { resumed } : {}), ...due }, 'TLS client certificate refused');
+  }
+
+  /**
+   * A connection closed as it was accepted: its source (an address, an IPv6 /64) already
+   * holds max_connections_per_source. One line a second at most, whatever the sources.
+   */
+  connectionRefused(source: string): void {
+    const due = this.due(this.connections, 'per-source');
+    if (due === undefined) return;
+    this.logger.info({ source, ...due }, 'connection refused: too many from its source');
   }
 
   /** Any other failed handshake (plain HTTP on the TLS port, an old protocol, a timeout): debug only. */

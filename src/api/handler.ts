@@ -20,7 +20,7 @@ import type { Endpoint } from './endpoints.js';
 import { failureAnswer, FailureLog } from './failures.js';
 import { etagOf, readPrecondition, requestedMaxAge, writeCondition } from './preconditions.js';
 import { PROBLEMS } from './problem.js';
-import { ALLOWED_METHODS, TTL_HEADER } from './protocol.js';
+import { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
 import { Router } from './route.js';
 
 const EMPTY_BODY = 'The request body (the value) is empty';
@@ -163,8 +163,16 @@ async function write(ctx: RequestContext, namespace: Namespace, key: string, max
   if (ctx.headers.expect !== undefined && Number(length ?? 0) <= maxValueBytes) ctx.inviteBody();
   const body = await ctx.readBody(maxValueBytes);
   if (!body.ok) {
-    if (body.reason === 'aborted') return ABANDONED;
-    return problem(ctx.requestId, PROBLEMS.tooLarge, `The value exceeds the maximum of ${maxValueBytes} bytes`);
+    switch (body.reason) {
+      case 'aborted':
+        return ABANDONED;
+      case 'too-slow':
+        return problem(ctx.requestId, PROBLEMS.requestTimeout, 'The body stopped arriving');
+      case 'overloaded':
+        return problem(ctx.requestId, PROBLEMS.overloaded, undefined, { 'Retry-After': RETRY_AFTER_SECONDS });
+      case 'too-large':
+        return problem(ctx.requestId, PROBLEMS.tooLarge, `The value exceeds the maximum of ${maxValueBytes} bytes`);
+    }
   }
   if (body.body.length === 0) return problem(ctx.requestId, PROBLEMS.badRequest, EMPTY_BODY);
   const outcome = await namespace.set(key, body.body, maxAge.value, condition.value);

@@ -35,9 +35,15 @@ export const ANONYMOUS: Peer = Object.freeze({
   validTo: undefined,
 });
 
+/**
+ * A request body read into memory, or why not: over the limit (`too-large`), the client went
+ * away (`aborted`), it stopped arriving at the minimum rate (`too-slow`), or the process has
+ * no room for it or for the work it asks (`overloaded`: max_in_flight, or the bytes of bodies
+ * being received).
+ */
 export type BodyResult =
   | { readonly ok: true; readonly body: Buffer }
-  | { readonly ok: false; readonly reason: 'too-large' | 'aborted' };
+  | { readonly ok: false; readonly reason: 'too-large' | 'aborted' | 'too-slow' | 'overloaded' };
 
 export interface RequestContext {
   readonly method: string;
@@ -53,7 +59,11 @@ export interface RequestContext {
   readonly requestId: string;
   readonly remoteAddress: string | undefined;
   readonly peer: Peer;
-  /** Read the body into memory, never past `limit` bytes (a declared larger Content-Length reads nothing). */
+  /**
+   * Read the body into memory, never past `limit` bytes (a declared larger Content-Length
+   * reads nothing). While it arrives the request holds no in-flight slot; it takes one again
+   * once the body is in, so a handler reads the body before any storage call.
+   */
   readBody(limit: number): Promise<BodyResult>;
   /** `Expect: 100-continue`: invite the body, once the request is known to be acceptable. */
   inviteBody(): void;

@@ -28,6 +28,8 @@ export const DEFAULTS = {
   maxKeyBytes: 1024,
   drainTimeoutMs: 10_000,
   maxConnections: 10_000,
+  /** Above what one application server opens (a MediaWiki host's few hundred PHP workers), well under max_connections. */
+  maxConnectionsPerSource: 1000,
   maxInFlight: 1024,
   maxBufferedBytes: 64 * 1024 * 1024,
   writeTimeoutMs: 30_000,
@@ -193,6 +195,7 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     namespaces,
     log: resolveLog(c, fail),
     maxConnections: c.max_connections ?? DEFAULTS.maxConnections,
+    maxConnectionsPerSource: c.max_connections_per_source ?? DEFAULTS.maxConnectionsPerSource,
     workers: c.workers ?? defaultWorkers(storage),
     maxInFlight: c.max_in_flight ?? DEFAULTS.maxInFlight,
     maxBufferedBytes: c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes,

@@ -175,6 +175,8 @@ export const configSchema = z.strictObject({
   workers: z.int().min(1).max(64).optional(),
   /** Connections the listener holds at once; more are refused. */
   max_connections: z.int().min(1).max(1_000_000).optional(),
+  /** Connections one source (an IPv4 address, an IPv6 /64) may hold at once; more are closed before a byte is read. */
+  max_connections_per_source: z.int().min(1).max(1_000_000).optional(),
   /** Requests served at once, each until its response has left; more are answered 503 at once. */
   max_in_flight: z.int().min(1).max(1_000_000).optional(),
   /** Bytes of response bodies waiting to leave, per process; a response that does not fit is answered 503. */

@@ -96,6 +96,8 @@ export interface FirkinConfig {
    */
   readonly tls: { readonly cert: string; readonly key: string; readonly ca: string | undefined; readonly revoked: string | undefined } | undefined;
   readonly maxConnections: number;
+  /** Connections one source (IPv4 address, IPv6 /64) may hold at once, per process. */
+  readonly maxConnectionsPerSource: number;
   /** Worker processes (1: no cluster, the process serves itself). */
   readonly workers: number;
   readonly maxInFlight: number;

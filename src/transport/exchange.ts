@@ -11,7 +11,10 @@
  *      nothing more of what came with it); serves an absolute-form target by its path;
  *   1. counts the request in flight (in-flight.ts) and refuses it (503) past
  *      `max_in_flight`, unless it is for a service endpoint that does no storage work
- *      (those are neither counted nor refused);
+ *      (those are neither counted nor refused); while its body arrives it gives the
+ *      slot back, and takes one again once the body is in (503 if none is free then),
+ *      so slow bodies cannot hold the slots; the body must keep arriving (body.ts)
+ *      and its bytes count against the budget of bodies being received;
  *   2. builds its context (base/request.ts): fixed shape, never changed afterwards;
  *      reading the body and inviting it (`100 Continue`) are its only doors back to
  *      the socket;
@@ -30,7 +33,7 @@ import type { Api } from '../api/handler.js';
 import { PROBLEMS, type ProblemType } from '../api/problem.js';
 import { RETRY_AFTER_SECONDS } from '../api/protocol.js';
 import type { Logger } from '../log/logger.js';
-import { readBody } from './body.js';
+import { readBody, type BodyPace } from './body.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { InFlight } from './in-flight.js';
 
@@ -53,6 +56,10 @@ export interface ExchangeLimits {
   readonly inFlight: InFlight;
   /** Bytes of response bodies not yet handed to the kernel, across the process. */
   readonly budget: ByteBudget;
+  /** Bytes of request bodies received and held (until the request's answer has left), across the process. */
+  readonly bodies: ByteBudget;
+  /** How fast a request body must keep arriving. */
+  readonly bodyPace: BodyPace;
   /** A response still not flushed this long after it was written closes its connection. */
   readonly writeTimeoutMs: number;
   /** While the service drains before exit, answers ask clients to reconnect elsewhere. */
@@ -101,6 +108,31 @@ function pathOf(url: string): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
+/**
+ * A namespace request's in-flight slot (max_in_flight): taken at arrival, given back while
+ * the request waits for its body, taken again once the body is in; held otherwise until
+ * the answer has left and the handler has finished.
+ */
+class Slot {
+  held = false;
+
+  constructor(private readonly limits: ExchangeLimits) {}
+
+  take(): boolean {
+    if (this.held) return true;
+    if (this.limits.inFlight.count >= this.limits.maxInFlight) return false;
+    this.limits.inFlight.count++;
+    this.held = true;
+    return true;
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.limits.inFlight.count--;
+  }
+}
+
 class HttpContext implements RequestContext {
   readonly method: string;
   readonly url: string;
@@ -109,6 +141,8 @@ class HttpContext implements RequestContext {
   readonly requestId: string;
   readonly remoteAddress: string | undefined;
   readonly peer: Peer;
+  /** Bytes of the body taken from the budget of bodies being received (given back when the answer has left). */
+  private bodyBytes = 0;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -116,6 +150,9 @@ class HttpContext implements RequestContext {
     /** The target in origin form (originForm). */
     url: string,
     peer: Peer,
+    private readonly limits: ExchangeLimits,
+    /** The request's in-flight slot; undefined for requests that are not counted. */
+    private readonly slot: Slot | undefined,
   ) {
     this.method = req.method ?? '';
     this.url = url;
@@ -127,8 +164,22 @@ class HttpContext implements RequestContext {
     this.peer = peer;
   }
 
-  readBody(limit: number): Promise<BodyResult> {
-    return readBody(this.req, limit);
+  async readBody(limit: number): Promise<BodyResult> {
+    const { bodies, bodyPace } = this.limits;
+    if (this.bodyBytes === 0) this.res.once('close', () => bodies.release(this.bodyBytes));
+    // No slot while the body arrives: a slow body must not keep others' requests out.
+    this.slot?.release();
+    const body = await readBody(this.req, limit, {
+      pace: bodyPace,
+      take: (bytes) => {
+        if (!bodies.take(bytes)) return false;
+        this.bodyBytes += bytes;
+        return true;
+      },
+    });
+    if (!body.ok) return body;
+    if (this.slot !== undefined && !this.slot.take()) return { ok: false, reason: 'overloaded' };
+    return body;
   }
 
   inviteBody(): void {
@@ -137,7 +188,6 @@ class HttpContext implements RequestContext {
 }
 
 export function createExchange({ api, hooks, limits, logger, admitPeer }: ExchangeOptions): RequestHandler {
-  const { inFlight, maxInFlight } = limits;
   return (req, res, refuse) => {
     const started = performance.now();
     const socket = req.socket;
@@ -151,22 +201,24 @@ export function createExchange({ api, hooks, limits, logger, admitPeer }: Exchan
     const framing = refuse === undefined ? framingProblem(req) : undefined;
     const close = framing !== undefined || req.headers.upgrade !== undefined;
     const refused = refuse ?? framing;
-    const ctx = new HttpContext(req, res, originForm(req.url ?? ''), peer);
+    const url = originForm(req.url ?? '');
+    // Service endpoints that do no storage work take no slot; nor does a request answered unheard.
+    const slot = refused === undefined && !api.exempt(pathOf(url)) ? new Slot(limits) : undefined;
+    const ctx = new HttpContext(req, res, url, peer, limits, slot);
     let served: Promise<Served>;
     let settle: (() => void) | undefined;
     if (refused !== undefined) {
       served = Promise.resolve(unrouted(problem(ctx.requestId, refused)));
-    } else if (api.exempt(ctx.path)) {
+    } else if (slot === undefined) {
       // Health checks and scrapes are never refused, and never counted.
       served = api.handle(ctx);
-    } else if (inFlight.count >= maxInFlight) {
+    } else if (!slot.take()) {
       served = Promise.resolve(unrouted(problem(ctx.requestId, PROBLEMS.overloaded, undefined, { 'Retry-After': RETRY_AFTER_SECONDS })));
     } else {
       // Counted until both the answer has left and the handler has finished (the engine call returned).
-      inFlight.count++;
       let pending = 2;
       settle = (): void => {
-        if (--pending === 0) inFlight.count--;
+        if (--pending === 0) slot.release();
       };
       res.once('close', settle);
       served = api.handle(ctx);

@@ -17,8 +17,10 @@ import { isCertificateError, type RefusalLog } from '../access/refusal-log.js';
 import type { Api } from '../api/handler.js';
 import { PROBLEMS, problemBody, type ProblemType } from '../api/problem.js';
 import { ALLOWED_METHODS } from '../api/protocol.js';
+import type { BodyPace } from './body.js';
 import { createExchange, type ExchangeHooks, type ExchangeLimits } from './exchange.js';
 import { MAX_WAITING_HEAD_BYTES, oneAtATime } from './lane.js';
+import { ConnectionsPerSource } from './sources.js';
 import { ClientCertificates, secureContextOptions, serverTlsOptions } from './tls.js';
 
 export interface ListenerOptions {
@@ -26,7 +28,7 @@ export interface ListenerOptions {
   readonly api: Api;
   readonly logger: Logger;
   readonly hooks: ExchangeHooks;
-  /** Connections refused for their client certificate (at the handshake or at a request) are logged here. */
+  /** Connections refused for their client certificate (at the handshake or at a request), or for their source's connections, are logged here. */
   readonly refusals: RefusalLog;
   /** In-flight count and bound, response-byte budget, write timeout, draining flag: one set for the process. */
   readonly limits: ExchangeLimits;
@@ -61,6 +63,14 @@ export const TIMEOUTS = {
   /** A connection with no traffic either way (e.g. a client that stops reading its response) is dropped after this. */
   socketIdleMs: 120_000,
 } as const;
+
+/**
+ * How a request body must keep arriving once asked for: within 3 s it may arrive as it
+ * likes; after that, on average at least 16 KiB a second since it was asked for (a 2 KiB
+ * session value within 3.1 s, a 1 MiB one within 67 s, the request timeout cutting
+ * that to 30 s), else 408 and the connection closed. A byte a second holds nothing for long.
+ */
+export const BODY_PACE: BodyPace = { graceMs: 3000, minBytesPerSecond: 16 * 1024 };
 
 /** Node's default limit on a request head (request line and header fields), kept as the floor. */
 export const MIN_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -123,8 +133,10 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
   } else {
     server = createHttpServer(serverOptions, handler);
   }
-  // Beyond this many connections, new ones are closed at once.
+  // Beyond this many connections, new ones are closed at once; beyond this many from one
+  // source (address, IPv6 /64), that source's new ones are, before a byte of them is read.
   server.maxConnections = config.maxConnections;
+  new ConnectionsPerSource(config.maxConnectionsPerSource, (source) => refusals.connectionRefused(source)).watch(server);
   // A client that half-closes after sending its request (`nc -N`) still gets its answer (base/internals.ts).
   answerHalfClosedClients(server);
   // Without a callback, a socket idle this long is destroyed.
