@@ -26,7 +26,7 @@ import type { StorageEngine } from './storage/engine.js';
 import { openEngine } from './storage/open.js';
 import { ByteBudget } from './transport/byte-budget.js';
 import { InFlight } from './transport/in-flight.js';
-import { startListener, type RunningListener } from './transport/listener.js';
+import { BODY_PACE, startListener, type RunningListener } from './transport/listener.js';
 import { workerChannel } from './cluster.js';
 
 export interface Service {
@@ -131,7 +131,16 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     logger,
     hooks,
     refusals: auth.refusals,
-    limits: { maxInFlight: config.maxInFlight, inFlight, budget: new ByteBudget(config.maxBufferedBytes), writeTimeoutMs: config.writeTimeoutMs, state },
+    limits: {
+      maxInFlight: config.maxInFlight,
+      inFlight,
+      budget: new ByteBudget(config.maxBufferedBytes),
+      // Bodies being received and held: as many as max_in_flight requests of the largest value (the memory bound's term).
+      bodies: new ByteBudget(config.maxInFlight * config.maxValueBytes),
+      bodyPace: BODY_PACE,
+      writeTimeoutMs: config.writeTimeoutMs,
+      state,
+    },
   };
   const apiOptions = {
     maxKeyBytes: config.maxKeyBytes,
@@ -200,7 +209,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
       if (config.tls === undefined) return;
       try {
         for (const s of listeners) s.reloadTls();
-        logger.info('TLS certificate, key and CA reloaded');
+        logger.info(config.tls.revoked === undefined ? 'TLS certificate, key and CA reloaded' : 'TLS certificate, key, CA and revocation list reloaded');
       } catch (err) {
         logger.error({ err }, 'TLS files not reloaded; the previous ones stay in use');
       }

@@ -28,6 +28,8 @@ export const DEFAULTS = {
   maxKeyBytes: 1024,
   drainTimeoutMs: 10_000,
   maxConnections: 10_000,
+  /** Above what one application server opens (a MediaWiki host's few hundred PHP workers), well under max_connections. */
+  maxConnectionsPerSource: 1000,
   maxInFlight: 1024,
   maxBufferedBytes: 64 * 1024 * 1024,
   writeTimeoutMs: 30_000,
@@ -125,9 +127,15 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     fail(c.tls?.cert === undefined ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
   }
   if (c.tls?.ca !== undefined && c.tls.cert === undefined) fail('tls.ca', 'mutual TLS needs tls.cert and tls.key too');
+  if (c.tls?.revoked !== undefined && c.tls.ca === undefined) fail('tls.revoked', 'revokes client certificates: it needs mutual TLS (tls.ca)');
   const tls =
     c.tls?.cert !== undefined && c.tls.key !== undefined
-      ? { cert: readable('tls.cert', c.tls.cert)!, key: readable('tls.key', c.tls.key)!, ca: readable('tls.ca', c.tls.ca) }
+      ? {
+          cert: readable('tls.cert', c.tls.cert)!,
+          key: readable('tls.key', c.tls.key)!,
+          ca: readable('tls.ca', c.tls.ca),
+          revoked: readable('tls.revoked', c.tls.revoked),
+        }
       : undefined;
 
   const storage = c.storage ?? (c.cassandra !== undefined ? 'cassandra' : 'embedded');
@@ -187,6 +195,7 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     namespaces,
     log: resolveLog(c, fail),
     maxConnections: c.max_connections ?? DEFAULTS.maxConnections,
+    maxConnectionsPerSource: c.max_connections_per_source ?? DEFAULTS.maxConnectionsPerSource,
     workers: c.workers ?? defaultWorkers(storage),
     maxInFlight: c.max_in_flight ?? DEFAULTS.maxInFlight,
     maxBufferedBytes: c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes,

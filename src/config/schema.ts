@@ -99,7 +99,15 @@ export const configSchema = z.strictObject({
     .pipe(z.enum(['debug', 'info', 'warning', 'error', 'fatal'], 'must be one of debug, info, warning, error, fatal'))
     .optional(),
   openapi_spec: path.optional(),
-  tls: z.strictObject({ cert: path.optional(), key: path.optional(), ca: path.optional() }).optional(),
+  tls: z
+    .strictObject({
+      cert: path.optional(),
+      key: path.optional(),
+      ca: path.optional(),
+      /** SHA-256 fingerprints of revoked client certificates, one a line (Firkin's key; needs ca). */
+      revoked: path.optional(),
+    })
+    .optional(),
   cassandra: z
     .strictObject({
       hosts: z.array(text).min(1).optional(),
@@ -167,6 +175,8 @@ export const configSchema = z.strictObject({
   workers: z.int().min(1).max(64).optional(),
   /** Connections the listener holds at once; more are refused. */
   max_connections: z.int().min(1).max(1_000_000).optional(),
+  /** Connections one source (an IPv4 address, an IPv6 /64) may hold at once; more are closed before a byte is read. */
+  max_connections_per_source: z.int().min(1).max(1_000_000).optional(),
   /** Requests served at once, each until its response has left; more are answered 503 at once. */
   max_in_flight: z.int().min(1).max(1_000_000).optional(),
   /** Bytes of response bodies waiting to leave, per process; a response that does not fit is answered 503. */

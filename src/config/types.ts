@@ -90,9 +90,14 @@ export interface FirkinConfig {
   readonly listenPort: number;
   readonly logLevel: LogLevel;
   readonly openapiSpec: string | undefined;
-  /** `ca`: mutual TLS, client certificates must be signed by it. */
-  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string | undefined } | undefined;
+  /**
+   * `ca`: mutual TLS, client certificates must be signed by it; `revoked`: a file of the
+   * SHA-256 fingerprints of client certificates refused even so (re-read on SIGHUP).
+   */
+  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string | undefined; readonly revoked: string | undefined } | undefined;
   readonly maxConnections: number;
+  /** Connections one source (IPv4 address, IPv6 /64) may hold at once, per process. */
+  readonly maxConnectionsPerSource: number;
   /** Worker processes (1: no cluster, the process serves itself). */
   readonly workers: number;
   readonly maxInFlight: number;

@@ -104,7 +104,7 @@ cassandra:
     assert.deepEqual(c.cassandra?.hosts, ['172.17.0.2']);
     assert.deepEqual(c.cassandra?.authentication, { username: 'jsmith', password: 'supersecret' });
     assert.equal(c.cassandra?.tls?.hostVerification, true);
-    assert.deepEqual(c.tls, { cert, key, ca: undefined });
+    assert.deepEqual(c.tls, { cert, key, ca: undefined, revoked: undefined });
   });
 
   it("loads a current Kask config with hosts, local_dc, timeouts and openapi_spec", () => {
@@ -154,6 +154,8 @@ cassandra:
     assert.deepEqual(c.insight, { windowSeconds: 60, sketchSize: 50, topKeys: 5, compareSampleRate: 0.5 });
     assert.deepEqual(parseConfig('log:\n  syslog:\n    path: /dev/log\n', 'x.yaml').log, { kind: 'syslog-socket', path: '/dev/log', facility: 'daemon' });
     assert.deepEqual(parseConfig('', 'x.yaml').log, { kind: 'stdout' });
+    assert.equal(parseConfig('', 'x.yaml').maxConnectionsPerSource, 1000, 'the default');
+    assert.equal(parseConfig('max_connections_per_source: 64\n', 'x.yaml').maxConnectionsPerSource, 64);
   });
 
   it("takes max_key_bytes up to each engine's ceiling: 1900 (LMDB) embedded, 65535 (Cassandra's key limit) on cassandra", () => {
@@ -196,6 +198,7 @@ describe('bad configs: one line naming the key and the file', () => {
     void assertConfigError('namespaces:\n  - name: s\n    base_uri: /s/\n    rate_limit:\n      requests_per_second: 0\n', 'namespaces.0.rate_limit.requests_per_second');
     void assertConfigError('admin:\n  enabled: false\n  listen_port: 9000\n', 'admin.listen_port', /disabled/);
   });
+  it('a connection limit per source of 0', () => void assertConfigError('max_connections_per_source: 0\n', 'max_connections_per_source', /1–1000000, got 0/));
   it('an unknown log level', () => void assertConfigError('log_level: verbose\n', 'log_level'));
   it('syslog with both a socket and a host', () =>
     void assertConfigError('log:\n  syslog:\n    path: /dev/log\n    host: a\n', 'log.syslog.host', /either/));
