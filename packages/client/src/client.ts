@@ -6,6 +6,7 @@
  * Failures that a retry cannot mend (a refused TLS certificate, an oversized answer)
  * are thrown at once.
  */
+import type http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorFor, FirkinError, FirkinResponseTooLargeError, FirkinTlsError, FirkinUnavailableError, parseRetryAfter, readProblem } from './errors.js';
 import { NoAnswer, TooLarge, Transport, type Exchange, type TlsOptions } from './transport.js';
@@ -25,6 +26,19 @@ export interface FirkinClientOptions {
    * fails with FirkinResponseTooLargeError, so a broken server cannot fill memory.
    */
   readonly maxResponseBytes?: number;
+  /** Connections to the server at most (default 10); further requests wait for a free one, within timeoutMs. */
+  readonly maxSockets?: number;
+  /**
+   * An idle kept-alive connection is closed after this (default 5000 ms), or sooner
+   * when the server announces a shorter keep-alive timeout (`Keep-Alive: timeout=…`, less 1 s).
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * An `http.Agent` (for an `http:` baseUrl) or `https.Agent` (for `https:`) of your own, shared
+   * or tuned as you like: its limits and TLS settings then apply, so `tls`, `maxSockets` and
+   * `idleTimeoutMs` cannot be given with it, and `close()` leaves it open.
+   */
+  readonly agent?: http.Agent;
 }
 
 export interface WriteOptions {
@@ -41,6 +55,11 @@ export interface Entry {
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_MAX_SOCKETS = 10;
+/** Node.js's own global agent's idle timeout; the server keeps an idle connection 65 s. */
+const DEFAULT_IDLE_TIMEOUT_MS = 5000;
+/** setTimeout's largest delay: a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The server's largest max_value_bytes (MAX_VALUE_BYTES_LIMIT in its config schema), plus room for a problem document. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024 + 64 * 1024;
 /** Pause before retrying after no answer, or after a 503 without Retry-After; doubled each time up to the cap. */
@@ -65,11 +84,24 @@ export class FirkinClient {
 
   constructor(options: FirkinClientOptions) {
     const base = new URL(options.baseUrl);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`baseUrl must be http: or https:, not ${base.protocol}`);
     if (base.search !== '' || base.hash !== '') throw new TypeError('baseUrl must have no query or fragment');
     this.#basePath = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
     const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes <= 0) throw new RangeError('maxResponseBytes must be a positive whole number');
-    this.#transport = new Transport(base, options.tls, maxResponseBytes);
+    const { agent, tls } = options;
+    if (tls !== undefined && base.protocol !== 'https:') throw new TypeError('tls options need an https: baseUrl');
+    if (agent !== undefined) {
+      if (tls !== undefined || options.maxSockets !== undefined || options.idleTimeoutMs !== undefined) {
+        throw new TypeError('tls, maxSockets and idleTimeoutMs belong to the agent when one is given');
+      }
+      if ((agent as { protocol?: string }).protocol !== base.protocol) throw new TypeError(`agent must be an ${base.protocol === 'https:' ? 'https' : 'http'}.Agent for an ${base.protocol} baseUrl`);
+    }
+    const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
+    if (!Number.isSafeInteger(maxSockets) || maxSockets <= 0) throw new RangeError('maxSockets must be a positive whole number');
+    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    if (!(idleTimeoutMs > 0 && idleTimeoutMs <= MAX_TIMER_MS)) throw new RangeError(`idleTimeoutMs must be positive and at most ${MAX_TIMER_MS}`);
+    this.#transport = new Transport(base, { tls, maxResponseBytes, maxSockets, idleTimeoutMs, agent });
     this.#headers = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(this.#timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
@@ -124,7 +156,7 @@ export class FirkinClient {
     return true;
   }
 
-  /** Close the kept-alive connections; operations called afterwards throw FirkinError('… client closed'). */
+  /** Close the kept-alive connections (of the client's own agent); operations called afterwards throw FirkinError('… client closed'). */
   close(): void {
     this.#closed = true;
     this.#transport.close();
