@@ -1,24 +1,33 @@
 /**
  * FirkinClient: Firkin's HTTP API as six methods. Idempotent operations (get, set,
  * delete, touch) are retried on 503 (after Retry-After) and on connection failures
- * until `timeoutMs` has passed; add and cas are sent once, since a second attempt
- * after an unknown outcome could report its own earlier success as a conflict.
- * Failures that a retry cannot mend (a refused TLS certificate, an oversized answer)
- * are thrown at once.
+ * until `timeoutMs` has passed; add and cas are sent again only when their request
+ * was certainly not sent (no connection could be made), since a second attempt after
+ * an unknown outcome could report its own earlier success as a conflict.
+ * Failures that a retry cannot mend (a refused TLS certificate, an oversized or
+ * malformed answer) are thrown at once.
  */
 import type http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorFor, FirkinError, FirkinResponseTooLargeError, FirkinTlsError, FirkinUnavailableError, parseRetryAfter, readProblem } from './errors.js';
-import { NoAnswer, TooLarge, Transport, type Exchange, type TlsOptions } from './transport.js';
+import {
+  errorFor,
+  FirkinError,
+  FirkinResponseTooLargeError,
+  FirkinTlsError,
+  FirkinUnavailableError,
+  parseRetryAfter,
+  readProblem,
+} from './errors.js';
+import { CertificateRefused, NoAnswer, TooLarge, Transport, Unsendable, type Exchange, type TlsOptions } from './transport.js';
 
 export interface FirkinClientOptions {
   /** The namespace's URL, e.g. `http://127.0.0.1:8081/sessions/v1/` (a missing trailing `/` is added). */
   readonly baseUrl: string | URL;
-  /** A bearer token, sent as `Authorization: Bearer <token>`. */
+  /** A bearer token, sent as `Authorization: Bearer <token>` (RFC 6750's token68 characters). */
   readonly token?: string;
   /** CA, client certificate and key for HTTPS and mutual TLS. */
   readonly tls?: TlsOptions;
-  /** How long one operation may take, retries included (default 5000 ms). */
+  /** How long one operation may take, waiting for a connection and retries included (default 5000 ms; at most 2147483647). */
   readonly timeoutMs?: number;
   /**
    * The largest answer body the client reads, in bytes (default 16 MiB + 64 KiB: Firkin's
@@ -58,8 +67,14 @@ const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_MAX_SOCKETS = 10;
 /** Node.js's own global agent's idle timeout; the server keeps an idle connection 65 s. */
 const DEFAULT_IDLE_TIMEOUT_MS = 5000;
-/** setTimeout's largest delay: a longer one fires at once. */
+/** setTimeout's largest delay: a longer one fires at once (and an operation would retry without end). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** No further attempt is started with less time than this left: it could only time out. */
+const MIN_ATTEMPT_MS = 25;
+/** RFC 6750's token68, as the server reads `Authorization: Bearer …`. */
+const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** A strong entity-tag (RFC 9110), as Firkin sends and takes them. */
+const STRONG_ETAG = /^"[\x21\x23-\x7e\x80-\xff]*"$/;
 /** The server's largest max_value_bytes (MAX_VALUE_BYTES_LIMIT in its config schema), plus room for a problem document. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024 + 64 * 1024;
 /** Pause before retrying after no answer, or after a 503 without Retry-After; doubled each time up to the cap. */
@@ -89,7 +104,13 @@ export class FirkinClient {
     this.#basePath = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
     const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes <= 0) throw new RangeError('maxResponseBytes must be a positive whole number');
-    const { agent, tls } = options;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(this.#timeoutMs > 0 && this.#timeoutMs <= MAX_TIMER_MS)) throw new RangeError(`timeoutMs must be positive and at most ${MAX_TIMER_MS}`);
+    const { token, agent, tls } = options;
+    if (token !== undefined) {
+      // Checked here: Node.js would refuse a CR or LF in the header on every request, with its own TypeError.
+      if (typeof token !== 'string' || !TOKEN.test(token)) throw new TypeError("token must be a bearer token of RFC 6750's token68 characters (letters, digits, -._~+/ and a trailing =)");
+    }
     if (tls !== undefined && base.protocol !== 'https:') throw new TypeError('tls options need an https: baseUrl');
     if (agent !== undefined) {
       if (tls !== undefined || options.maxSockets !== undefined || options.idleTimeoutMs !== undefined) {
@@ -102,9 +123,7 @@ export class FirkinClient {
     const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     if (!(idleTimeoutMs > 0 && idleTimeoutMs <= MAX_TIMER_MS)) throw new RangeError(`idleTimeoutMs must be positive and at most ${MAX_TIMER_MS}`);
     this.#transport = new Transport(base, { tls, maxResponseBytes, maxSockets, idleTimeoutMs, agent });
-    this.#headers = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!(this.#timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
+    this.#headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
   }
 
   /** The value, its ETag and remaining TTL; undefined when the key is absent or expired. */
@@ -135,6 +154,8 @@ export class FirkinClient {
 
   /** Store `value` only if the live value's ETag is still `etag`: true if stored, false if it changed (or expired). */
   async cas(key: string, value: Buffer | string, etag: string, options: WriteOptions = {}): Promise<boolean> {
+    // Checked here: Node.js would refuse a CR or LF in the header with its own TypeError.
+    if (typeof etag !== 'string' || !STRONG_ETAG.test(etag)) throw new TypeError('etag must be a strong entity-tag, quotes included, as get() or set() returned it');
     const headers = { ...ttlHeader(options), 'if-match': etag };
     const res = await this.#perform({ name: 'cas', method: 'PUT', key, headers, body: bytes(value), idempotent: false });
     if (res.status === 412) return false;
@@ -167,7 +188,7 @@ export class FirkinClient {
     throw errorFor(operation, readProblem(res.status, res.body, header(res, 'content-type')), parseRetryAfter(header(res, 'retry-after')));
   }
 
-  /** Send `op`, retrying an idempotent one on 503 and on no answer until the deadline; the last answer otherwise. */
+  /** Send `op`, retrying an idempotent one on 503 and on no answer, any one when it was not sent, until the deadline; the last answer otherwise. */
   async #perform(op: Operation): Promise<Exchange> {
     if (typeof op.key !== 'string' || op.key === '') throw new TypeError('key must be a non-empty string');
     // encodeURIComponent would throw a bare URIError; and the server could not store such a key as UTF-8 anyway.
@@ -175,11 +196,35 @@ export class FirkinClient {
     const deadline = Date.now() + this.#timeoutMs;
     const path = this.#basePath + encodeKey(op.key);
     const headers = { ...this.#headers, ...op.headers, ...(op.body === undefined ? {} : { 'content-type': 'application/octet-stream' }) };
+    const origin = this.#transport.origin;
     let last503: Exchange | undefined;
+    let attempts = 0;
+    let sent = false;
+    /** The last attempt's failure, and the last one the network reported (a refusal, a reset…): it says more than a later attempt's timeout. */
+    let failed: NoAnswer | undefined;
+    let reported: NoAnswer | undefined;
+    /** At the deadline: the last 503 (the server's own word says more than later failures), else the failures. */
+    const giveUp = (): Exchange => {
+      if (last503 !== undefined) return last503;
+      const last = failed!;
+      const what = reported === undefined || reported === last ? last.message : `${reported.message}; then the last attempt ${last.message}`;
+      throw new FirkinUnavailableError(
+        `firkin ${op.name}: no answer from ${origin} within ${this.#timeoutMs} ms, ${attempts} attempt${attempts === 1 ? '' : 's'} (${what})` +
+          (sent ? '' : '; the request was not sent: nothing was applied'),
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        { cause: reported ?? last, sent },
+      );
+    };
     for (let backoff = FIRST_BACKOFF_MS; ; backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)) {
       // Checked before every attempt: a client closed while an operation waits to retry opens no new connection.
       if (this.#closed) throw new FirkinError(`firkin ${op.name}: client closed`);
+      // No attempt that could only time out (its failure would hide the real one).
+      if (attempts > 0 && deadline - Date.now() < MIN_ATTEMPT_MS) return giveUp();
       let pause: number;
+      attempts++;
       try {
         const res = await this.#transport.send({ method: op.method, path, headers, body: op.body, timeoutMs: Math.max(1, deadline - Date.now()) });
         if (res.status !== 503 || !op.idempotent) return res;
@@ -192,21 +237,35 @@ export class FirkinClient {
         if (pause <= 0) return res;
       } catch (err) {
         if (err instanceof TooLarge) {
-          throw new FirkinResponseTooLargeError(`firkin ${op.name}: the answer (${err.status}) from ${this.#transport.origin} exceeds maxResponseBytes (${err.limit}); not read, not retried`, err.status, err.limit);
+          throw new FirkinResponseTooLargeError(`firkin ${op.name}: the answer (${err.status}) from ${origin} exceeds maxResponseBytes (${err.limit}); not read, not retried`, err.status, err.limit);
         }
-        if (!(err instanceof NoAnswer)) throw err;
+        if (err instanceof CertificateRefused) {
+          throw new FirkinTlsError(
+            `firkin ${op.name}: ${origin} closed the connection right after the TLS handshake, before any answer: it refused the client certificate (Firkin does so when its CA did not sign it); not retried`,
+            'CLIENT_CERTIFICATE_REFUSED',
+            { cause: err },
+          );
+        }
+        if (err instanceof Unsendable) throw new FirkinError(`firkin ${op.name}: the request could not be made (${err.message}); nothing was sent`, { cause: err });
+        if (!(err instanceof NoAnswer)) throw new FirkinError(`firkin ${op.name}: unexpected failure with ${origin}`, { cause: err });
         const tls = tlsFailure(err.cause);
-        if (tls !== undefined) throw new FirkinTlsError(`firkin ${op.name}: TLS with ${this.#transport.origin} failed, ${tls.what} (${tls.code}); not retried`, tls.code, { cause: err });
-        const why = `firkin ${op.name}: no answer from ${this.#transport.origin} (${err.message})`;
-        const unavailable = (more: string): FirkinUnavailableError =>
-          new FirkinUnavailableError(why + more, undefined, undefined, undefined, undefined, { cause: err });
-        if (!op.idempotent) throw unavailable('; not retried: the write may or may not have been applied');
+        if (tls !== undefined) throw new FirkinTlsError(`firkin ${op.name}: TLS with ${origin} failed, ${tls.what} (${tls.code}); not retried`, tls.code, { cause: err });
+        sent ||= err.sent;
+        failed = err;
+        if (!err.timedOut) reported = err;
+        if (err.sent && !op.idempotent) {
+          throw new FirkinUnavailableError(
+            `firkin ${op.name}: no answer from ${origin} (${err.message}) after the request was sent; not retried: the write may or may not have been applied`,
+            undefined,
+            undefined,
+            undefined,
+            undefined,
+            { cause: err, sent: true },
+          );
+        }
         // A last attempt as the deadline comes, rather than giving up a backoff early.
         pause = Math.min(backoff, deadline - Date.now());
-        if (pause <= 0) {
-          if (last503 !== undefined) return last503; // the server's own word says more than the last attempt's timeout
-          throw unavailable(` within ${this.#timeoutMs} ms`);
-        }
+        if (pause <= 0) return giveUp();
       }
       await sleep(pause);
     }

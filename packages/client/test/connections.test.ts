@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FirkinClient } from '../src/index.js';
+import { FirkinClient, FirkinUnavailableError } from '../src/index.js';
 import { startFirkin } from './helpers/firkin.js';
 import { countingProxy } from './helpers/proxy.js';
 
@@ -109,6 +109,36 @@ describe('FirkinClient connections', () => {
     assert.throws(() => new FirkinClient({ baseUrl: 'https://127.0.0.1:1/s/', agent }), /https\.Agent/);
     for (const maxSockets of [0, -1, 1.5, Number.NaN]) assert.throws(() => new FirkinClient({ baseUrl: `${origin}/s/`, maxSockets }), RangeError);
     for (const idleTimeoutMs of [0, Number.NaN, Infinity, 2 ** 31]) assert.throws(() => new FirkinClient({ baseUrl: `${origin}/s/`, idleTimeoutMs }), RangeError);
+  });
+
+  it('counts the wait for a free connection within timeoutMs, and reports an add that never got one as not sent', async () => {
+    // One connection (an agent shared by two clients), held by a request the server never answers: the add waits for it and times out waiting.
+    const slow = http.createServer((req) => void req.resume());
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    after(() => {
+      slow.closeAllConnections();
+      slow.close();
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    after(() => agent.destroy());
+    const baseUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/s/`;
+    const holder = client({ baseUrl, agent, timeoutMs: 1000 });
+    const held = holder.get('held');
+    await sleep(50);
+    const c = client({ baseUrl, agent, timeoutMs: 400 });
+    const started = Date.now();
+    await assert.rejects(c.add('queued', 'v'), (err: unknown) => {
+      assert.ok(err instanceof FirkinUnavailableError, String(err));
+      assert.equal(err.sent, false);
+      assert.equal(err.status, undefined);
+      assert.match(err.message, /waiting for a free connection/);
+      assert.match(err.message, /not sent: nothing was applied/);
+      return true;
+    });
+    const took = Date.now() - started;
+    assert.ok(took >= 390 && took < 1000, `gave up after ${took} ms`);
+    slow.closeAllConnections();
+    await assert.rejects(held, (err: unknown) => err instanceof FirkinUnavailableError && err.sent === true);
   });
 });
 
