@@ -12,6 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   errorFor,
   FirkinError,
+  FirkinProtocolError,
+  FirkinRejectedError,
   FirkinResponseTooLargeError,
   FirkinTlsError,
   FirkinUnavailableError,
@@ -21,7 +23,10 @@ import {
 import { CertificateRefused, NoAnswer, TooLarge, Transport, Unsendable, type Exchange, type TlsOptions } from './transport.js';
 
 export interface FirkinClientOptions {
-  /** The namespace's URL, e.g. `http://127.0.0.1:8081/sessions/v1/` (a missing trailing `/` is added). */
+  /**
+   * The namespace's URL, e.g. `http://127.0.0.1:8081/sessions/v1/` (a missing trailing `/` is added).
+   * Its path must name the namespace: a bare origin (`http://host:8081/`) is refused.
+   */
   readonly baseUrl: string | URL;
   /** A bearer token, sent as `Authorization: Bearer <token>` (RFC 6750's token68 characters). */
   readonly token?: string;
@@ -71,6 +76,8 @@ const DEFAULT_IDLE_TIMEOUT_MS = 5000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** No further attempt is started with less time than this left: it could only time out. */
 const MIN_ATTEMPT_MS = 25;
+/** Kask's type for an absent key (Firkin keeps it); any other 404 is not "absent". */
+const NOT_FOUND_TYPE = 'https://www.mediawiki.org/wiki/Kask/errors/not_found';
 /** RFC 6750's token68, as the server reads `Authorization: Bearer …`. */
 const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** A strong entity-tag (RFC 9110), as Firkin sends and takes them. */
@@ -101,6 +108,9 @@ export class FirkinClient {
     const base = new URL(options.baseUrl);
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`baseUrl must be http: or https:, not ${base.protocol}`);
     if (base.search !== '' || base.hash !== '') throw new TypeError('baseUrl must have no query or fragment');
+    if (base.username !== '' || base.password !== '') throw new TypeError('baseUrl must hold no user name or password (use token or tls)');
+    // Firkin serves no namespace at / (its endpoints live there: a key "metrics" would read the metrics page).
+    if (base.pathname === '/') throw new TypeError("baseUrl must name a namespace's base URI (e.g. http://127.0.0.1:8081/sessions/v1/), not the server's root");
     this.#basePath = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
     const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes <= 0) throw new RangeError('maxResponseBytes must be a positive whole number');
@@ -129,10 +139,10 @@ export class FirkinClient {
   /** The value, its ETag and remaining TTL; undefined when the key is absent or expired. */
   async get(key: string): Promise<Entry | undefined> {
     const res = await this.#perform({ name: 'get', method: 'GET', key, idempotent: true });
-    if (res.status === 404) return undefined;
+    if (isAbsent(res)) return undefined;
     this.#expect('get', res, 200);
     const ttl = res.headers['x-ttl'];
-    const entry = { value: res.body, etag: etagOf(res) };
+    const entry = { value: res.body, etag: this.#etagOf('get', res) };
     return typeof ttl === 'string' && /^\d+$/.test(ttl) ? { ...entry, ttl: Number(ttl) } : entry;
   }
 
@@ -140,7 +150,7 @@ export class FirkinClient {
   async set(key: string, value: Buffer | string, options: WriteOptions = {}): Promise<{ etag: string }> {
     const res = await this.#perform({ name: 'set', method: 'PUT', key, headers: ttlHeader(options), body: bytes(value), idempotent: true });
     this.#expect('set', res, 201);
-    return { etag: etagOf(res) };
+    return { etag: this.#etagOf('set', res) };
   }
 
   /** Store `value` only if `key` holds no live value: true if stored, false if one existed. */
@@ -172,7 +182,7 @@ export class FirkinClient {
   /** Extend the live value's lifetime without sending it: true, or false if the key is absent or expired. */
   async touch(key: string, options: WriteOptions = {}): Promise<boolean> {
     const res = await this.#perform({ name: 'touch', method: 'PATCH', key, headers: ttlHeader(options), idempotent: true });
-    if (res.status === 404) return false;
+    if (isAbsent(res)) return false;
     this.#expect('touch', res, 204);
     return true;
   }
@@ -185,7 +195,24 @@ export class FirkinClient {
 
   #expect(operation: string, res: Exchange, status: number): void {
     if (res.status === status) return;
-    throw errorFor(operation, readProblem(res.status, res.body, header(res, 'content-type')), parseRetryAfter(header(res, 'retry-after')));
+    const problem = readProblem(res.status, res.body, header(res, 'content-type'));
+    if (res.status === 404) {
+      // Not an absent key (get and touch took those): no namespace here, as the server said (no-namespace) or as its answer shows.
+      const what = problem.type === undefined ? 'an answer that is no Firkin problem document' : problem.type;
+      throw new FirkinRejectedError(`firkin ${operation}: no namespace at ${this.#transport.origin}${this.#basePath} (404, ${what}): check baseUrl`, 404, problem.type, problem.detail);
+    }
+    throw errorFor(operation, problem, parseRetryAfter(header(res, 'retry-after')));
+  }
+
+  /** The answer's strong ETag, which Firkin always sends with a 200 and a 201. */
+  #etagOf(operation: string, res: Exchange): string {
+    const etag = header(res, 'etag');
+    if (etag !== undefined && STRONG_ETAG.test(etag)) return etag;
+    const stored = operation === 'set' ? ' (it says the value was stored)' : '';
+    throw new FirkinProtocolError(
+      `firkin ${operation}: the answer (${res.status}) from ${this.#transport.origin} has ${etag === undefined ? 'no' : 'a malformed'} ETag, which Firkin always sends${stored}: does baseUrl name a Firkin namespace?`,
+      res.status,
+    );
   }
 
   /** Send `op`, retrying an idempotent one on 503 and on no answer, any one when it was not sent, until the deadline; the last answer otherwise. */
@@ -272,6 +299,11 @@ export class FirkinClient {
   }
 }
 
+/** A 404 that says the key is absent (Kask's not_found problem), not that the path names no namespace. */
+function isAbsent(res: Exchange): boolean {
+  return res.status === 404 && readProblem(res.status, res.body, header(res, 'content-type')).type === NOT_FOUND_TYPE;
+}
+
 /** Codes of a server certificate that failed verification (OpenSSL's X509_V_ERR names as Node.js reports them, and its host name check). */
 const SERVER_CERTIFICATE_REFUSED =
   /^(CERT_\w+|ERR_TLS_CERT_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|HOSTNAME_MISMATCH)$/;
@@ -313,8 +345,4 @@ function ttlHeader(options: WriteOptions): Record<string, string> {
 function header(res: Exchange, name: string): string | undefined {
   const value = res.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-function etagOf(res: Exchange): string {
-  return header(res, 'etag') ?? '';
 }

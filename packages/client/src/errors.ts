@@ -84,7 +84,27 @@ export class FirkinTlsError extends FirkinError {
   }
 }
 
-/** The server refused the request as made (a 4xx problem other than 401/403/429): sending it again will not help. */
+/**
+ * The answer is not one a Firkin namespace gives: a success without a strong ETag
+ * where Firkin always sends one (a 200 of get, a 201 of set), so `baseUrl` probably
+ * names something else (a proxy, another service). Not retried. For a set, the
+ * status says what the server claimed: a 201 means it says it stored the value.
+ */
+export class FirkinProtocolError extends FirkinError {
+  override name = 'FirkinProtocolError';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The server refused the request as made (a 4xx problem other than 401/403/429): sending it again will not help.
+ * Among them a 404 of type `urn:firkin:problem:no-namespace` (or any 404 that is not Firkin's absent-key
+ * answer) to a get or touch: `baseUrl` names no namespace.
+ */
 export class FirkinRejectedError extends FirkinError {
   override name = 'FirkinRejectedError';
   constructor(
