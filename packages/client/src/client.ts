@@ -8,6 +8,7 @@
  * malformed answer) are thrown at once.
  */
 import type http from 'node:http';
+import { BlockList, isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   errorFor,
@@ -28,8 +29,13 @@ export interface FirkinClientOptions {
    * Its path must name the namespace: a bare origin (`http://host:8081/`) is refused.
    */
   readonly baseUrl: string | URL;
-  /** A bearer token, sent as `Authorization: Bearer <token>` (RFC 6750's token68 characters). */
+  /**
+   * A bearer token, sent as `Authorization: Bearer <token>` (RFC 6750's token68 characters).
+   * Over plain `http:` only to a loopback host, unless `allowTokenOverHttp`.
+   */
   readonly token?: string;
+  /** Send `token` over plain `http:` to a host that is not loopback (where the network is trusted otherwise). Default false. */
+  readonly allowTokenOverHttp?: boolean;
   /** CA, client certificate and key for HTTPS and mutual TLS. */
   readonly tls?: TlsOptions;
   /** How long one operation may take, waiting for a connection and retries included (default 5000 ms; at most 2147483647). */
@@ -120,6 +126,9 @@ export class FirkinClient {
     if (token !== undefined) {
       // Checked here: Node.js would refuse a CR or LF in the header on every request, with its own TypeError.
       if (typeof token !== 'string' || !TOKEN.test(token)) throw new TypeError("token must be a bearer token of RFC 6750's token68 characters (letters, digits, -._~+/ and a trailing =)");
+      if (base.protocol === 'http:' && !isLoopback(base.hostname) && options.allowTokenOverHttp !== true) {
+        throw new TypeError(`a token would travel in clear text over http: to ${base.host}: use https:, or set allowTokenOverHttp if the network is otherwise protected`);
+      }
     }
     if (tls !== undefined && base.protocol !== 'https:') throw new TypeError('tls options need an https: baseUrl');
     if (agent !== undefined) {
@@ -297,6 +306,19 @@ export class FirkinClient {
       await sleep(pause);
     }
   }
+}
+
+/** Loopback addresses and names: where a token over plain http: does not leave the host. */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:7f00:0', 104, 'ipv6'); // IPv4-mapped 127.0.0.0/8, as URL writes it
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  const family = isIP(host);
+  if (family === 0) return host === 'localhost' || host.endsWith('.localhost');
+  return LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** A 404 that says the key is absent (Kask's not_found problem), not that the path names no namespace. */

@@ -3,9 +3,11 @@
  * real `firkin serve`: the server's root is refused outright (its endpoints live
  * there), a mistyped base URI gets the server's no-namespace 404 as a
  * FirkinRejectedError (not "absent"), and an answer without the ETag Firkin always
- * sends is a FirkinProtocolError.
+ * sends is a FirkinProtocolError. A bearer token goes over plain http: only to a
+ * loopback host, unless allowed.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -97,5 +99,43 @@ describe('FirkinClient and answers that are not Firkin’s', () => {
       assert.match(err.message, /no Firkin problem document\): check baseUrl/);
       return true;
     });
+  });
+});
+
+describe('FirkinClient and a bearer token over plain http:', () => {
+  const token = randomBytes(32).toString('base64url');
+  const config = {
+    listen_address: '0.0.0.0',
+    namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', tokens: [{ name: 'app', sha256: createHash('sha256').update(token).digest('hex'), operations: ['read', 'write', 'delete'] }] }],
+  };
+
+  it('refuses to send it to a host that is not loopback, naming the host but not the token', () => {
+    for (const host of ['192.0.2.2:8081', 'example.com', '10.0.0.1', '[fd00::2]', '[::ffff:10.0.0.1]', '128.0.0.1', 'localhost.example.com']) {
+      assert.throws(
+        () => new FirkinClient({ baseUrl: `http://${host}/sessions/v1/`, token }),
+        (err: unknown) => err instanceof TypeError && /clear text over http:/.test(err.message) && !err.message.includes(token),
+        host,
+      );
+    }
+    for (const host of ['127.0.0.1', '127.1.2.3:8081', 'localhost', 'app.localhost', '[::1]', '[::ffff:127.0.0.1]']) {
+      new FirkinClient({ baseUrl: `http://${host}/sessions/v1/`, token }).close();
+    }
+    new FirkinClient({ baseUrl: 'https://example.com/sessions/v1/', token }).close();
+  });
+
+  it('sends it over loopback, and to another host with allowTokenOverHttp', async (t) => {
+    const { origin } = await startFirkin(config);
+    const port = new URL(origin).port;
+    const local = client({ baseUrl: `http://127.0.0.1:${port}/sessions/v1/`, token });
+    await local.set('token key', 'v');
+    // This machine's own non-loopback address stands for another host on the network.
+    const address = (await import('node:os')).networkInterfaces();
+    const external = Object.values(address)
+      .flat()
+      .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+    if (external === undefined) return void t.skip('this machine has no non-loopback IPv4 address');
+    assert.throws(() => new FirkinClient({ baseUrl: `http://${external}:${port}/sessions/v1/`, token }), TypeError);
+    const remote = client({ baseUrl: `http://${external}:${port}/sessions/v1/`, token, allowTokenOverHttp: true });
+    assert.equal((await remote.get('token key'))?.value.toString(), 'v');
   });
 });
