@@ -121,7 +121,7 @@ export class FirkinClient {
     const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes <= 0) throw new RangeError('maxResponseBytes must be a positive whole number');
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!(this.#timeoutMs > 0 && this.#timeoutMs <= MAX_TIMER_MS)) throw new RangeError(`timeoutMs must be positive and at most ${MAX_TIMER_MS}`);
+    if (!isTimerDelay(this.#timeoutMs)) throw new RangeError(`timeoutMs must be positive and at most ${MAX_TIMER_MS}`);
     const { token, agent, tls } = options;
     if (token !== undefined) {
       // Checked here: Node.js would refuse a CR or LF in the header on every request, with its own TypeError.
@@ -140,7 +140,7 @@ export class FirkinClient {
     const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
     if (!Number.isSafeInteger(maxSockets) || maxSockets <= 0) throw new RangeError('maxSockets must be a positive whole number');
     const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-    if (!(idleTimeoutMs > 0 && idleTimeoutMs <= MAX_TIMER_MS)) throw new RangeError(`idleTimeoutMs must be positive and at most ${MAX_TIMER_MS}`);
+    if (!isTimerDelay(idleTimeoutMs)) throw new RangeError(`idleTimeoutMs must be positive and at most ${MAX_TIMER_MS}`);
     this.#transport = new Transport(base, { tls, maxResponseBytes, maxSockets, idleTimeoutMs, agent });
     this.#headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
   }
@@ -306,6 +306,11 @@ export class FirkinClient {
       await sleep(pause);
     }
   }
+}
+
+/** A number of milliseconds setTimeout honours: positive, at most 2^31-1 (not Infinity, not a string). */
+function isTimerDelay(ms: unknown): ms is number {
+  return typeof ms === 'number' && ms > 0 && ms <= MAX_TIMER_MS;
 }
 
 /** Loopback addresses and names: where a token over plain http: does not leave the host. */

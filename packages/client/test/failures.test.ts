@@ -95,7 +95,7 @@ describe('FirkinClient: the final error', () => {
 
 describe('FirkinClient: options and arguments refused before anything is sent', () => {
   it('refuses a timeoutMs a timer cannot hold (2^31 ms and more, Infinity), or not positive', () => {
-    for (const timeoutMs of [2 ** 31, Infinity, Number.NaN, 0, -1]) {
+    for (const timeoutMs of [2 ** 31, Infinity, Number.NaN, 0, -1, '500' as unknown as number]) {
       assert.throws(() => new FirkinClient({ baseUrl: 'http://127.0.0.1:1/s/', timeoutMs }), RangeError, String(timeoutMs));
     }
     new FirkinClient({ baseUrl: 'http://127.0.0.1:1/s/', timeoutMs: 2 ** 31 - 1 }).close();
