@@ -7,7 +7,7 @@
  */
 import type { DestinationStream } from 'pino';
 import { Authentication } from './access/authentication.js';
-import { serviceEndpoints } from './api/endpoints.js';
+import { serviceEndpoints, type EndpointSet } from './api/endpoints.js';
 import { createApi } from './api/handler.js';
 import { Readiness } from './api/readiness.js';
 import type { ServiceState } from './base/request.js';
@@ -57,6 +57,12 @@ export interface Service {
 export interface ServiceOptions {
   /** Log destination instead of the configured one; tests pass a stream to read the lines. */
   readonly logDestination?: DestinationStream;
+}
+
+/** What the main listener serves besides the namespaces (the admin listener: the `admin` set). */
+function mainEndpoints(config: FirkinConfig, adminApart: boolean): EndpointSet {
+  if (!adminApart) return config.admin.enabled ? 'all' : 'service';
+  return config.admin.metricsOnMainListener ? 'service' : 'public';
 }
 
 export async function startService(config: FirkinConfig, options: ServiceOptions = {}): Promise<Service> {
@@ -142,7 +148,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     listeners.push(
       await startListener({
         ...listenerOptions,
-        api: createApi({ ...apiOptions, namespaces, endpoints: serviceEndpoints(endpointOptions, config.admin.enabled && !adminApart ? 'all' : 'service') }),
+        api: createApi({ ...apiOptions, namespaces, endpoints: serviceEndpoints(endpointOptions, mainEndpoints(config, adminApart)) }),
       }),
     );
     if (adminApart) {
