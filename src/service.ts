@@ -7,7 +7,7 @@
  */
 import type { DestinationStream } from 'pino';
 import { Authentication } from './access/authentication.js';
-import { serviceEndpoints } from './api/endpoints.js';
+import { serviceEndpoints, type EndpointSet } from './api/endpoints.js';
 import { createApi } from './api/handler.js';
 import { Readiness } from './api/readiness.js';
 import type { ServiceState } from './base/request.js';
@@ -59,6 +59,12 @@ export interface ServiceOptions {
   readonly logDestination?: DestinationStream;
   /** How long the embedded store's start-up probe took (`firkin serve` runs it first), for the log. */
   readonly storeProbeMs?: number;
+}
+
+/** What the main listener serves besides the namespaces (the admin listener: the `admin` set). */
+function mainEndpoints(config: FirkinConfig, adminApart: boolean): EndpointSet {
+  if (!adminApart) return config.admin.enabled ? 'all' : 'service';
+  return config.admin.metricsOnMainListener ? 'service' : 'public';
 }
 
 export async function startService(config: FirkinConfig, options: ServiceOptions = {}): Promise<Service> {
@@ -157,7 +163,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     listeners.push(
       await startListener({
         ...listenerOptions,
-        api: createApi({ ...apiOptions, namespaces, endpoints: serviceEndpoints(endpointOptions, config.admin.enabled && !adminApart ? 'all' : 'service') }),
+        api: createApi({ ...apiOptions, namespaces, endpoints: serviceEndpoints(endpointOptions, mainEndpoints(config, adminApart)) }),
       }),
     );
     if (adminApart) {

@@ -185,12 +185,14 @@ export const configSchema = z.strictObject({
   metrics_max_age_ms: z.int().min(0).max(60_000).describe('milliseconds').optional(),
   /** A response not fully handed to the kernel within this closes its connection (a client that does not read). */
   write_timeout_ms: positiveMs.optional(),
-  /** The /admin endpoints: off, or on a listener of their own. */
+  /** The /admin endpoints: off, or on a listener of their own (which serves /metrics, /healthz and /readyz too). */
   admin: z
     .strictObject({
       enabled: z.boolean().optional(),
       listen_address: text.optional(),
       listen_port: port.optional(),
+      /** With a listener of their own: whether the main listener serves /metrics too (default true). */
+      metrics_on_main_listener: z.boolean().optional(),
       /** Client certificate identities allowed the admin endpoints and /metrics (needs tls.ca). */
       clients: z.array(identity).min(1).max(1000).optional(),
       /** Bearer tokens allowed the admin endpoints and /metrics. */

@@ -108,12 +108,15 @@ export interface FirkinConfig {
   /** How old a /metrics answer may be (overlapping scrapes share one collection). */
   readonly metricsMaxAgeMs: number;
   /**
-   * The /admin endpoints: disabled, on the main listener, or on their own; `access`: the
-   * admin clients and tokens (also the only callers of /metrics when `authentication`).
+   * The /admin endpoints: disabled, on the main listener, or on their own (`listen`, which
+   * serves /metrics, /healthz and /readyz too; the main listener keeps /metrics unless
+   * `metricsOnMainListener` is false); `access`: the admin clients and tokens (also the only
+   * callers of /metrics when `authentication`).
    */
   readonly admin: {
     readonly enabled: boolean;
     readonly listen: { readonly address: string; readonly port: number } | undefined;
+    readonly metricsOnMainListener: boolean;
     readonly access: AccessConfig | undefined;
   };
   /**

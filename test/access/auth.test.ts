@@ -178,9 +178,20 @@ describe('service endpoints with authentication configured', () => {
       admin: { listen_address: '127.0.0.1', listen_port: 0, tokens: ADMIN_TOKENS },
     });
     const adminUrl = s.service.adminUrl!;
-    assert.equal((await request(`${adminUrl}/admin/top-keys`)).status, 401);
-    assert.equal((await request(`${adminUrl}/admin/top-keys`, bearer(NS_TOKEN))).status, 403);
-    assert.equal((await request(`${adminUrl}/admin/top-keys`, bearer(ADMIN_TOKEN))).status, 200);
+    for (const path of ['/admin/top-keys', '/metrics']) {
+      assert.equal((await request(`${adminUrl}${path}`)).status, 401, path);
+      assert.equal((await request(`${adminUrl}${path}`, bearer(NS_TOKEN))).status, 403, path);
+      assert.equal((await request(`${adminUrl}${path}`, bearer(ADMIN_TOKEN))).status, 200, path);
+    }
+    assert.deepEqual((await request(`${adminUrl}/healthz`)).json(), { status: 'ok' }, 'status only, as on the main listener');
+    assert.equal((await request(`${adminUrl}/healthz`, bearer(ADMIN_TOKEN))).json().version, VERSION);
+    assert.equal((await request(`${adminUrl}/readyz`)).status, 200, 'open');
+  });
+
+  it('warn at start-up that a scraper now needs a token', () => {
+    const warnings = logLines(t).filter((l) => l.level === 'WARNING');
+    assert.equal(warnings.length, 1);
+    assert.match(String(warnings[0]!.msg), /^admin: \/metrics now needs an admin client \(admin\.clients or admin\.tokens\): a Prometheus scraping without credentials gets 401 .*give it a token of admin\.tokens/);
   });
 
   it('refuses everyone, with a start-up warning, when no admin client is configured', async () => {

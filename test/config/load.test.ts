@@ -318,7 +318,21 @@ describe('admin credentials', () => {
       tokens: [{ name: 'prometheus', sha256: sha, operations: ['read', 'write', 'delete'] }],
     });
     assert.equal(c.authentication, true);
-    assert.deepEqual(c.warnings, []);
+    // /metrics is no longer open: the one warning says what a scraper must now send.
+    assert.equal(c.warnings.length, 1);
+    assert.match(c.warnings[0]!, /^admin: \/metrics now needs an admin client \(admin\.clients or admin\.tokens\): a Prometheus scraping without credentials gets 401/);
+    assert.match(c.warnings[0]!, /authorization: \{credentials_file: .*\}.*, or a certificate listed in admin\.clients \(tls_config: /);
+    const tokensOnly = parseConfig(`admin:\n  tokens: [{name: t, sha256: ${sha}}]\n`, 'x.yaml');
+    assert.equal(tokensOnly.warnings.length, 1);
+    assert.match(tokensOnly.warnings[0]!, /give it a token of admin\.tokens in its scrape config/);
+    assert.doesNotMatch(tokensOnly.warnings[0]!, /admin\.clients \(tls_config/, 'no certificate to give without admin.clients');
+  });
+
+  it('serve /metrics on the main listener too unless metrics_on_main_listener is false, which needs a listener of their own', () => {
+    assert.equal(loadConfig().admin.metricsOnMainListener, true);
+    const apart = parseConfig('admin:\n  listen_port: 9000\n  metrics_on_main_listener: false\n', 'x.yaml');
+    assert.equal(apart.admin.metricsOnMainListener, false);
+    void assertConfigError('admin:\n  metrics_on_main_listener: false\n', 'admin.metrics_on_main_listener', /admin\.listen_port/);
   });
 
   it('count tls.ca, namespace tokens or admin tokens as authentication, and warn when no admin client is set', () => {

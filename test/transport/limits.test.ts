@@ -181,13 +181,25 @@ describe('admin endpoints', () => {
     assert.equal((await request(`${t.url}/metrics`)).status, 200);
   });
 
-  it('can be moved to a listener of their own', async () => {
+  it('can be moved to a listener of their own, which serves /metrics, /healthz and /readyz too', async () => {
     const t = await startTestService({ admin: { listen_address: '127.0.0.1', listen_port: 0 } });
     const adminUrl = t.service.adminUrl!;
     assert.notEqual(adminUrl, t.url);
     assert.equal((await request(`${t.url}/admin/top-keys`)).status, 404, 'not on the main listener');
     assert.equal((await request(`${adminUrl}/admin/top-keys`)).status, 200);
     assert.equal((await request(`${adminUrl}/sessions/v1/k`)).status, 404, 'no namespace on the admin listener');
-    assert.equal((await request(`${adminUrl}/healthz`)).status, 404);
+    for (const path of ['/metrics', '/healthz', '/readyz']) {
+      assert.equal((await request(`${adminUrl}${path}`)).status, 200, `${path} on the admin listener`);
+      assert.equal((await request(`${t.url}${path}`)).status, 200, `${path} on the main listener too`);
+    }
+    assert.match((await request(`${adminUrl}/metrics`)).body.toString('utf8'), /^firkin_build_info\{/m);
+    assert.equal((await request(`${adminUrl}/openapi`)).status, 404, 'the API document is for clients: main listener only');
+  });
+
+  it('take /metrics off the main listener with metrics_on_main_listener: false', async () => {
+    const t = await startTestService({ admin: { listen_address: '127.0.0.1', listen_port: 0, metrics_on_main_listener: false } });
+    assert.equal((await request(`${t.url}/metrics`)).status, 404);
+    assert.equal((await request(`${t.service.adminUrl!}/metrics`)).status, 200);
+    for (const path of ['/healthz', '/readyz', '/openapi']) assert.equal((await request(`${t.url}${path}`)).status, 200, `${path} stays on the main listener`);
   });
 });
