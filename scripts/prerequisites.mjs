@@ -67,6 +67,8 @@ export const PREREQUISITES = [
   { program: 'systemd-sysusers', debian: 'systemd', provisionable: true, probe: ['--version'], tiers: ['unit', 'full'], why: 'creates the user of deploy/firkin.sysusers (test/deploy/systemd.test.ts)' },
   { program: 'kill', debian: 'procps', provisionable: true, probe: ['-l'], paths: ['/bin/kill'], tiers: ['unit', 'full'], why: "the unit's ExecReload=/bin/kill (test/deploy/systemd.test.ts)" },
   { program: 'pgrep', debian: 'procps', provisionable: true, probe: ['-V'], tiers: ['full'], why: "finds a server's worker processes (test/process)" },
+  { program: 'promtool', debian: 'prometheus', provisionable: true, probe: ['--version'], tiers: ['unit', 'full'], why: 'checks and unit-tests the alert rules (test/deploy/alerts.test.ts)' },
+  { program: 'prometheus', debian: 'prometheus', provisionable: true, probe: ['--version'], tiers: ['full'], why: 'scrapes a running Firkin and fires an alert (test/deploy/prometheus.test.ts)' },
 ];
 
 export const CACHE = process.env.FIRKIN_CACHE ?? join(homedir(), '.cache', 'firkin');

@@ -1,9 +1,12 @@
 /**
  * The `firkin` command: `serve` runs the service, `check-config` validates a
  * config file, `schema` prints (and applies) the Cassandra schema, `check-keys`
- * scans a keyspace Kask wrote for keys Firkin would refuse. Exit codes: 0
- * success, 1 runtime failure (or, for check-keys, keys Firkin would refuse), 2
- * bad usage or config (a TLS file that cannot be used included).
+ * scans a keyspace Kask wrote for keys Firkin would refuse, `store check` and
+ * `store reset` look after the embedded store. Exit codes: 0 success, 1 runtime
+ * failure (or, for check-keys, keys Firkin would refuse; another instance serving
+ * the embedded store), 2 bad usage or config (a TLS file that cannot be used
+ * included), 3 the embedded store cannot be used as it is (damaged, or a format this
+ * Firkin does not read): an operator must act, so systemd does not restart on it.
  */
 import { parseArgs } from 'node:util';
 import cluster from 'node:cluster';
@@ -15,6 +18,8 @@ import type { FirkinConfig } from './config/types.js';
 import { checkKeyring } from './config/keyring-files.js';
 import { checkTlsFiles, TlsFileError } from './config/tls-files.js';
 import { startService, type Service } from './service.js';
+import type { FileLock } from './base/internals.js';
+import type { ProbeReport } from './storage/embedded/probe.js';
 import { applySchema, schemaStatements } from './storage/cassandra/schema.js';
 
 const USAGE = `Usage:
@@ -26,6 +31,11 @@ const USAGE = `Usage:
                                        count keys Firkin would refuse (longer than max_key_bytes); exit 1 if any
   firkin keys generate FILE            write a new keyring key (32 random bytes) to a new file of mode 0600
   firkin keys status --config FILE     count each sealed namespace's records per keyring key id
+  firkin store check --config FILE     read and check every record of the embedded store (a live one too);
+                                       exit 3 if it is damaged
+  firkin store reset --config FILE [--force]
+                                       move a damaged embedded store aside (firkin.mdb.damaged-<time>) so the
+                                       next start begins empty; --force: an undamaged one too
   firkin --version                     print the version`;
 
 function fail(message: string, code: number): never {
@@ -44,6 +54,7 @@ async function main(argv: string[]): Promise<void> {
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
         apply: { type: 'boolean' },
+        force: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -60,7 +71,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'keys') return keysCommand(positionals.slice(1), values.config);
-  if (positionals.length > 1) fail(`unexpected argument ${positionals[1]}\n${USAGE}`, 2);
+  const arity = command === 'store' ? 2 : 1;
+  if (positionals.length > arity) fail(`unexpected argument ${positionals[arity]}\n${USAGE}`, 2);
 
   switch (command) {
     case 'check-config': {
@@ -94,6 +106,15 @@ async function main(argv: string[]): Promise<void> {
       const config = load(values.config, { tlsFiles: true });
       if (config.cassandra === undefined) fail(`${config.file} has no cassandra: section`, 2);
       process.exitCode = await checkKeysCommand(config, config.cassandra);
+      return;
+    }
+    case 'store': {
+      const action = positionals[1];
+      if (action !== 'check' && action !== 'reset') fail(`store needs check or reset\n${USAGE}`, 2);
+      if (values.config === undefined) fail(`store ${action} needs --config FILE\n${USAGE}`, 2);
+      const config = load(values.config);
+      if (config.storage !== 'embedded') fail(`${config.file} does not use the embedded engine (storage: ${config.storage})`, 2);
+      process.exitCode = action === 'check' ? await storeCheck(config.embedded.path) : await storeReset(config.embedded.path, values.force === true);
       return;
     }
     case undefined:
@@ -184,10 +205,59 @@ function load(file: string | undefined, { tlsFiles = false } = {}): FirkinConfig
   }
 }
 
+/** The embedded store's instance lock, held (and referenced) until the process exits. */
+let storeLock: FileLock | undefined;
+
+/**
+ * Before serving the embedded store (in the primary, before any worker): take its
+ * instance lock and probe it. Exits 1 if another instance holds it, 3 if the store
+ * cannot be used as it is (one line naming the file and why; nothing is changed).
+ */
+async function claimStore(config: FirkinConfig): Promise<ProbeReport> {
+  const { claimEmbeddedStore } = await import('./storage/open.js');
+  const { StoreInUse } = await import('./storage/embedded/instance-lock.js');
+  const { StoreRefused, EXIT_STORE_UNUSABLE } = await import('./storage/embedded/probe.js');
+  try {
+    const claimed = await claimEmbeddedStore(config.embedded.path);
+    storeLock = claimed.lock;
+    return claimed.probe;
+  } catch (err) {
+    if (err instanceof StoreInUse) fail(`refusing to start: ${err.message}: one server per directory; stop that one first, or give this one another embedded.path`, 1);
+    if (err instanceof StoreRefused) fail(`refusing to start: ${refusal(err, config.file)}`, EXIT_STORE_UNUSABLE);
+    fail(`cannot start: ${(err as Error).message}`, 1);
+  }
+}
+
+/** What to do about a store that cannot be used, after what is wrong with it. */
+function refusal(err: { readonly message: string }, configFile: string | undefined): string {
+  return (
+    `${err.message}. Nothing was changed. Restore a backup, or move it aside and start empty with ` +
+    `\`firkin store reset --config ${configFile ?? 'FILE'}\` (docs/embedded.md, "Recovery")`
+  );
+}
+
+/**
+ * Claim the store with the signals held meanwhile (the probe takes a tenth of a second): a
+ * SIGTERM or SIGINT then stops the process cleanly once it is done (nothing was started),
+ * and a SIGHUP never kills it. Returns the probe and whether a SIGHUP came.
+ */
+async function claimStoreHoldingSignals(config: FirkinConfig): Promise<{ probe: ProbeReport; hup: boolean }> {
+  const came = new Set<string>();
+  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+  const handlers = signals.map((signal) => [signal, () => came.add(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  const probe = await claimStore(config);
+  for (const [signal, handler] of handlers) process.off(signal, handler);
+  if (came.has('SIGTERM') || came.has('SIGINT')) process.exit(0);
+  return { probe, hup: came.has('SIGHUP') };
+}
+
 async function serve(configFile: string | undefined): Promise<void> {
   let config = load(configFile, { tlsFiles: true });
+  const claimed = cluster.isPrimary && config.storage === 'embedded' ? await claimStoreHoldingSignals(config) : undefined;
+  const probe = claimed?.probe;
   if (cluster.isPrimary && config.workers > 1) {
-    runPrimary(config);
+    runPrimary(config, probe === undefined ? {} : { storeProbe: probe, recheckStore: () => recheckStore(config) });
     return;
   }
   if (cluster.isWorker) config = asWorker(config);
@@ -217,7 +287,7 @@ async function serve(configFile: string | undefined): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   // SIGHUP: re-open the log destination (reconnect to syslog, restart `logger`), as logrotate expects,
   // and reload the TLS certificate, key and CA without dropping connections.
-  let pendingHup = false;
+  let pendingHup = claimed?.hup === true;
   const hup = (): void => {
     if (service === undefined) {
       pendingHup = true;
@@ -230,7 +300,7 @@ async function serve(configFile: string | undefined): Promise<void> {
   process.on('SIGHUP', hup);
 
   try {
-    service = await startService(config);
+    service = await startService(config, probe === undefined ? {} : { storeProbeMs: probe.ms });
   } catch (err) {
     // A TLS file changed since the check above is still a config problem, not a runtime one.
     if (err instanceof TlsFileError) fail(err.inConfig(config.file).message, 2);
@@ -267,6 +337,111 @@ function asWorker(config: FirkinConfig): FirkinConfig {
         : { ...ns, rateLimit: { perSecond: ns.rateLimit.perSecond / n, burst: Math.max(1, Math.floor(ns.rateLimit.burst / n)) } },
     ),
   };
+}
+
+/**
+ * With workers, after a worker died of a signal: probe the store again (a crash in LMDB
+ * is how a damaged page shows). The line to stop on, or undefined if the store passes.
+ */
+async function recheckStore(config: FirkinConfig): Promise<string | undefined> {
+  const { probeStore, StoreRefused } = await import('./storage/embedded/probe.js');
+  try {
+    await probeStore(config.embedded.path);
+    return undefined;
+  } catch (err) {
+    return err instanceof StoreRefused ? refusal(err, config.file) : undefined;
+  }
+}
+
+/**
+ * `firkin store check`: probe the store and read every record, read-only (a store being
+ * served too). 0: no damage found; 3: damaged; 1: the check could not run.
+ */
+async function storeCheck(dir: string): Promise<number> {
+  const { probeStore, StoreRefused, EXIT_STORE_UNUSABLE } = await import('./storage/embedded/probe.js');
+  let report;
+  try {
+    report = await probeStore(dir, { deep: true, timeoutMs: 24 * 3600_000 });
+  } catch (err) {
+    if (err instanceof StoreRefused) {
+      process.stdout.write(`DAMAGED: ${err.message}\n`);
+      return EXIT_STORE_UNUSABLE;
+    }
+    process.stderr.write(`firkin: store check failed: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (report.fresh) {
+    process.stdout.write(`ok: there is no store at ${report.file} yet (the first start creates one)\n`);
+    return 0;
+  }
+  let damaged = 0;
+  for (const c of report.checks ?? []) {
+    const bad = c.damaged.checksum + c.damaged.shape + c.damaged.undecodable;
+    damaged += bad;
+    process.stdout.write(
+      `namespace ${c.namespace}: ${c.records} records, ${bad} damaged (${c.damaged.checksum} fail their checksum, ` +
+        `${c.damaged.undecodable} do not decode, ${c.damaged.shape} of another shape), ${c.legacy} from format 1 not yet checksummed, ` +
+        `${c.expired} expired awaiting the sweeper\n`,
+    );
+  }
+  if (damaged === 0) {
+    process.stdout.write(`ok: ${report.file} (format ${report.format ?? 'none yet'}, ${report.facts?.bytes ?? 0} bytes): every record read and checked, none damaged\n`);
+    return 0;
+  }
+  process.stdout.write(
+    `DAMAGED: ${damaged} record(s) of ${report.file} are damaged: they are never served (500); a write of the key replaces one, ` +
+      'a delete removes it. Every other record is sound (docs/embedded.md, "Recovery")\n',
+  );
+  return EXIT_STORE_UNUSABLE;
+}
+
+/**
+ * `firkin store reset`: with the instance lock (no server may be using it), move a damaged
+ * store aside; an undamaged one only with --force. 0: moved (or nothing there); 1: a
+ * server holds the store, the store is not damaged (without --force), or it failed.
+ */
+async function storeReset(dir: string, force: boolean): Promise<number> {
+  const { lockStore } = await import('./storage/embedded/instance-lock.js');
+  const { probeStore, StoreRefused } = await import('./storage/embedded/probe.js');
+  const { setAside } = await import('./storage/embedded/recovery.js');
+  try {
+    storeLock = lockStore(dir);
+  } catch (err) {
+    process.stderr.write(`firkin: store reset refused: ${(err as Error).message}: stop it first\n`);
+    return 1;
+  }
+  let damage: string | undefined;
+  try {
+    const report = await probeStore(dir);
+    if (report.fresh) {
+      process.stdout.write(`nothing to do: there is no store at ${report.file}\n`);
+      return 0;
+    }
+  } catch (err) {
+    if (!(err instanceof StoreRefused)) {
+      process.stderr.write(`firkin: store reset: the store could not be probed: ${(err as Error).message}; nothing moved\n`);
+      return 1;
+    }
+    damage = err.reason;
+  }
+  if (damage === undefined && !force) {
+    process.stderr.write(
+      'firkin: store reset refused: the store is not damaged (the probe found nothing wrong with it); nothing moved. ' +
+        'To discard every session in it anyway, add --force\n',
+    );
+    return 1;
+  }
+  const moved = setAside(dir, damage === undefined ? 'reset' : 'damaged');
+  if (moved === undefined) {
+    process.stdout.write('nothing to do: the store is gone already\n');
+    return 0;
+  }
+  process.stdout.write(
+    `moved ${dir}/firkin.mdb (${moved.bytes} bytes${damage === undefined ? '' : `; ${damage}`}) to ${moved.to}: ` +
+      'the next start begins with an empty store. The sessions it held are out of service, not deleted ' +
+      '(docs/embedded.md, "Recovery"); remove the file once you no longer need it\n',
+  );
+  return 0;
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => fail(`unexpected failure: ${(err as Error).stack ?? String(err)}`, 1));

@@ -30,8 +30,25 @@ export interface WorkerReports {
   topKeys(): TopKeysReport;
 }
 
+/** What the primary knows of the embedded store (cli.ts probed it before calling runPrimary). */
+export interface PrimaryOptions {
+  /** The start-up probe's report, for the log. */
+  readonly storeProbe?: { readonly file: string; readonly fresh: boolean; readonly format?: number | undefined; readonly ms: number };
+  /**
+   * Probe the store again after a worker died of a crash signal: the line to stop on (the
+   * store cannot be used), or undefined when it passes.
+   */
+  readonly recheckStore?: () => Promise<string | undefined>;
+}
+
+/** Signals a process dies of when its code (LMDB, reading a damaged page) crashed, rather than being killed. */
+const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT']);
+
+/** The exit code of a store that cannot be used as it is (storage/embedded/probe.ts's EXIT_STORE_UNUSABLE). */
+const EXIT_STORE_UNUSABLE = 3;
+
 /** Run the primary: fork the workers and supervise them until a signal stops them all. */
-export function runPrimary(config: FirkinConfig): void {
+export function runPrimary(config: FirkinConfig, options: PrimaryOptions = {}): void {
   // Workers accept from the shared socket themselves. With round-robin the primary would
   // accept every connection and pass it on: one more hop per connection, and a connection
   // handed to a worker that has just died is lost.
@@ -40,6 +57,10 @@ export function runPrimary(config: FirkinConfig): void {
   const sink = openLogSink(config.log, config.serviceName, () => undefined);
   const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel, destination: sink });
   const env = { [KEY_HASH_SECRET_ENV]: randomBytes(32).toString('hex') };
+  if (options.storeProbe !== undefined) {
+    const { file, fresh, format, ms } = options.storeProbe;
+    logger.info({ file, fresh, format, probe_ms: Math.round(ms) }, 'primary: embedded store checked');
+  }
   let stopping = false;
   let everListening = false;
   const pending = new Map<string, { answers: unknown[]; expected: number; done: (bodies: unknown[]) => void }>();
@@ -104,10 +125,38 @@ export function runPrimary(config: FirkinConfig): void {
     if (worker.isConnected()) worker.send({ type: 'firkin:answer', id: ask.id, body } satisfies Answer);
   };
 
+  /** Stop every worker and exit with `code`, after one FATAL line. */
+  let givingUp = false;
+  const giveUp = (fields: object, message: string, code: number): void => {
+    if (givingUp) return;
+    givingUp = true;
+    logger.fatal(fields, message);
+    for (const w of live) w.process.kill('SIGKILL');
+    void sink.end().finally(() => process.exit(code));
+  };
+  let rechecking = false;
+  /**
+   * A worker died of a crash signal: if the store no longer passes the probe, stop on it
+   * (a restarted worker would crash on the same page, in a loop). True if it stopped.
+   */
+  const storeBroken = async (signal: string | null): Promise<boolean> => {
+    if (options.recheckStore === undefined || signal === null || !CRASH_SIGNALS.has(signal) || rechecking) return false;
+    rechecking = true;
+    try {
+      const line = await options.recheckStore();
+      if (line === undefined) return false;
+      giveUp({ signal, file: options.storeProbe?.file }, `primary: a worker died of ${signal} and the embedded store no longer passes its probe: ${line}`, EXIT_STORE_UNUSABLE);
+      return true;
+    } finally {
+      rechecking = false;
+    }
+  };
+
   cluster.on('exit', (worker, code, signal) => {
     live.delete(worker);
     handling.delete(worker);
     hupWaiting.delete(worker);
+    if (givingUp) return;
     if (stopping) {
       if (live.size === 0) {
         logger.info('primary: all workers stopped');
@@ -115,16 +164,22 @@ export function runPrimary(config: FirkinConfig): void {
       }
       return;
     }
-    if (!everListening) {
-      // A worker that could not even start (port taken…) will not do better if restarted.
-      logger.fatal({ code, signal }, 'primary: a worker failed to start');
-      for (const w of live) w.process.kill('SIGKILL');
-      void sink.end().finally(() => process.exit(typeof code === 'number' && code !== 0 ? code : 1));
-      return;
-    }
-    logger.error({ worker_pid: worker.process.pid, code, signal }, 'primary: a worker died; starting another');
-    // Not unref'd: with every worker dead this timer is all that keeps the primary alive.
-    setTimeout(() => !stopping && fork(), 1000);
+    void (async () => {
+      if (await storeBroken(signal)) return;
+      if (stopping || givingUp) return;
+      if (!everListening) {
+        // A worker that could not even start (port taken…) will not do better if restarted.
+        const how = signal === null ? `exit code ${code}` : `signal ${signal}`;
+        const hint = signal !== null && CRASH_SIGNALS.has(signal) && options.storeProbe !== undefined
+          ? `: it crashed; the embedded store ${options.storeProbe.file} passed its probe, run \`firkin store check\` on it`
+          : ': its own line on stderr says why';
+        giveUp({ code, signal }, `primary: a worker failed to start (${how})${hint}`, typeof code === 'number' && code !== 0 ? code : 1);
+        return;
+      }
+      logger.error({ worker_pid: worker.process.pid, code, signal }, 'primary: a worker died; starting another');
+      // Not unref'd: with every worker dead this timer is all that keeps the primary alive.
+      setTimeout(() => !stopping && fork(), 1000);
+    })();
   });
 
   const stop = (signal: NodeJS.Signals): void => {

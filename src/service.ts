@@ -7,7 +7,7 @@
  */
 import type { DestinationStream } from 'pino';
 import { Authentication } from './access/authentication.js';
-import { serviceEndpoints } from './api/endpoints.js';
+import { serviceEndpoints, type EndpointSet } from './api/endpoints.js';
 import { createApi } from './api/handler.js';
 import { Readiness } from './api/readiness.js';
 import type { ServiceState } from './base/request.js';
@@ -31,7 +31,7 @@ import type { StorageEngine } from './storage/engine.js';
 import { openEngine } from './storage/open.js';
 import { ByteBudget } from './transport/byte-budget.js';
 import { InFlight } from './transport/in-flight.js';
-import { startListener, type RunningListener } from './transport/listener.js';
+import { BODY_PACE, startListener, type RunningListener } from './transport/listener.js';
 import { workerChannel } from './cluster.js';
 
 export interface Service {
@@ -64,6 +64,14 @@ export interface Service {
 export interface ServiceOptions {
   /** Log destination instead of the configured one; tests pass a stream to read the lines. */
   readonly logDestination?: DestinationStream;
+  /** How long the embedded store's start-up probe took (`firkin serve` runs it first), for the log. */
+  readonly storeProbeMs?: number;
+}
+
+/** What the main listener serves besides the namespaces (the admin listener: the `admin` set). */
+function mainEndpoints(config: FirkinConfig, adminApart: boolean): EndpointSet {
+  if (!adminApart) return config.admin.enabled ? 'all' : 'service';
+  return config.admin.metricsOnMainListener ? 'service' : 'public';
 }
 
 export async function startService(config: FirkinConfig, options: ServiceOptions = {}): Promise<Service> {
@@ -83,7 +91,11 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
   for (const { file, mode, message } of looseFiles(config)) logger.warn({ file, mode }, message);
   let engine: StorageEngine;
   try {
-    engine = await openEngine(config, logger, { onReclaimed: (namespace, count) => metrics.expiredReclaimed(namespace, count) });
+    engine = await openEngine(config, logger, {
+      ...(options.storeProbeMs === undefined ? {} : { probeMs: options.storeProbeMs }),
+      onReclaimed: (namespace, count) => metrics.expiredReclaimed(namespace, count),
+      onDamagedRecord: (namespace) => metrics.damagedRecord(namespace),
+    });
   } catch (err) {
     await sink?.end();
     throw err;
@@ -145,7 +157,16 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     logger,
     hooks,
     refusals: auth.refusals,
-    limits: { maxInFlight: config.maxInFlight, inFlight, budget: new ByteBudget(config.maxBufferedBytes), writeTimeoutMs: config.writeTimeoutMs, state },
+    limits: {
+      maxInFlight: config.maxInFlight,
+      inFlight,
+      budget: new ByteBudget(config.maxBufferedBytes),
+      // Bodies being received and held: as many as max_in_flight requests of the largest value (the memory bound's term).
+      bodies: new ByteBudget(config.maxInFlight * config.maxValueBytes),
+      bodyPace: BODY_PACE,
+      writeTimeoutMs: config.writeTimeoutMs,
+      state,
+    },
   };
   const apiOptions = {
     maxKeyBytes: config.maxKeyBytes,
@@ -162,7 +183,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
     listeners.push(
       await startListener({
         ...listenerOptions,
-        api: createApi({ ...apiOptions, namespaces, endpoints: serviceEndpoints(endpointOptions, config.admin.enabled && !adminApart ? 'all' : 'service') }),
+        api: createApi({ ...apiOptions, namespaces, endpoints: serviceEndpoints(endpointOptions, mainEndpoints(config, adminApart)) }),
       }),
     );
     if (adminApart) {
@@ -225,7 +246,7 @@ export async function startService(config: FirkinConfig, options: ServiceOptions
       if (config.tls === undefined) return;
       try {
         for (const s of listeners) s.reloadTls();
-        logger.info('TLS certificate, key and CA reloaded');
+        logger.info(config.tls.revoked === undefined ? 'TLS certificate, key and CA reloaded' : 'TLS certificate, key, CA and revocation list reloaded');
       } catch (err) {
         logger.error({ err }, 'TLS files not reloaded; the previous ones stay in use');
       }

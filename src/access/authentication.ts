@@ -1,8 +1,8 @@
 /**
  * Authentication across the service, beside each namespace's own AccessPolicy:
  *
- *   - failed authentications (every 401 and 403) are throttled per source address
- *     and client certificate (AuthThrottle), logged (RefusalLog: `authentication
+ *   - failed authentications (every 401 and 403) are throttled per client certificate
+ *     and per source address (AuthThrottle, throttle.ts), logged (RefusalLog: `authentication
  *     failed`, with the token's name, never its value) and counted;
  *   - once authentication is configured (tls.ca, namespace tokens or admin
  *     credentials), the service endpoints are guarded: /metrics and /admin/* need an
@@ -181,6 +181,6 @@ export class Authentication {
   }
 
   private sourcesOf(x: Caller): string[] {
-    return authSources(x.remoteAddress, x.peer.identities);
+    return authSources(x.remoteAddress, x.peer, x.headers.authorization !== undefined);
   }
 }

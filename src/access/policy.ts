@@ -16,8 +16,14 @@ import type { AccessConfig } from '../config/types.js';
 /** What a decision looks at: the credentials the request carries. */
 export type Credentials = Pick<RequestContext, 'headers' | 'peer'>;
 
+/**
+ * Allowed: `client` names the caller for the log (`cert:<typed identity>`, `token:<name>`);
+ * `bucket` is its rate-limit key, what the caller cannot share with another: the
+ * certificate itself (`cert:<SHA-256 fingerprint>`: a look-alike certificate with the same
+ * names is another bucket) or the token (`token:<name>`); both undefined for an open namespace.
+ */
 export type AccessDecision =
-  | { readonly allowed: true; readonly client: string | undefined; readonly token?: string }
+  | { readonly allowed: true; readonly client: string | undefined; readonly bucket: string | undefined; readonly token?: string }
   | { readonly allowed: false; readonly status: 401 | 403; readonly detail: string };
 
 /** `Authorization: Bearer <token>` (RFC 6750's token68 syntax). */
@@ -33,7 +39,10 @@ interface TokenEntry {
 }
 
 /** Every request to an open namespace gets the same answer. */
-const OPEN: AccessDecision = { allowed: true, client: undefined };
+const OPEN: AccessDecision = { allowed: true, client: undefined, bucket: undefined };
+
+/** A verified certificate's rate-limit key: the certificate itself. */
+const certificateBucket = (peer: Credentials['peer']): string => `cert:${peer.fingerprint}`;
 
 export class AccessPolicy {
   private readonly clients: ReadonlyMap<string, ReadonlySet<Right>>;
@@ -73,7 +82,7 @@ export class AccessPolicy {
     const authorization = request.headers.authorization;
     if (this.access === undefined) {
       return request.peer.verified
-        ? { allowed: true, client: identities[0] === undefined ? undefined : `cert:${identities[0]}` }
+        ? { allowed: true, client: identities[0] === undefined ? undefined : `cert:${identities[0]}`, bucket: certificateBucket(request.peer) }
         : { allowed: false, status: 401, detail: 'A client certificate is required' };
     }
 
@@ -81,13 +90,13 @@ export class AccessPolicy {
     for (const id of identities) {
       const ops = this.clients.get(id);
       if (ops === undefined) continue;
-      if (ops.has(operation)) return { allowed: true, client: `cert:${id}` };
+      if (ops.has(operation)) return { allowed: true, client: `cert:${id}`, bucket: certificateBucket(request.peer) };
       known ??= id;
     }
     if (authorization !== undefined) {
       const token = BEARER.exec(authorization)?.[1];
       const entry = token === undefined ? undefined : this.findToken(token);
-      if (entry?.operations.has(operation)) return { allowed: true, client: `token:${entry.name}`, token: entry.name };
+      if (entry?.operations.has(operation)) return { allowed: true, client: `token:${entry.name}`, bucket: `token:${entry.name}`, token: entry.name };
       if (entry !== undefined) return { allowed: false, status: 403, detail: `This client may not ${operation} in ${this.what}` };
       if (known === undefined && identities.length === 0) {
         return { allowed: false, status: 401, detail: 'The bearer token is not valid here' };

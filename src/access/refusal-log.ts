@@ -52,6 +52,7 @@ export class RefusalLog {
   private readonly failures = new LogEvery(1000, REFUSAL_LINES_PER_SECOND);
   private readonly throttles = new LogEvery(1000, 1);
   private readonly handshakes = new LogEvery(1000, REFUSAL_LINES_PER_SECOND);
+  private readonly connections = new LogEvery(1000, 1);
 
   constructor(private readonly logger: Logger) {}
 
@@ -70,15 +71,27 @@ export class RefusalLog {
   }
 
   /**
-   * A TLS connection dropped at its handshake for its client certificate: `cause` is
-   * the verification error (CERT_HAS_EXPIRED…) or the handshake's error code;
-   * `claimed`, the first identity the certificate names, unverified.
+   * A TLS connection dropped for its client certificate, at its handshake or at a request:
+   * `cause` is the verification error (UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED,
+   * CERT_REVOKED…) or the handshake's error code; `claimed`, the first identity the
+   * certificate names (unverified, or no longer good); `resumed`, the connection resumed a
+   * TLS session (no certificate was verified at its handshake).
    */
-  certificateRefused(address: string | undefined, cause: string, claimed: string | undefined): void {
+  certificateRefused(address: string | undefined, cause: string, claimed: string | undefined, resumed: boolean): void {
     const due = this.due(this.handshakes, cause);
     if (due === undefined) return;
     const identity = claimed !== undefined && claimed.length > MAX_UNVERIFIED_IDENTITY ? `${claimed.slice(0, MAX_UNVERIFIED_IDENTITY)}…` : claimed;
-    this.logger.info({ address, identity, verified: false, cause, ...due }, 'TLS client certificate refused');
+    this.logger.info({ address, identity, verified: false, cause, ...(resumed ? { resumed } : {}), ...due }, 'TLS client certificate refused');
+  }
+
+  /**
+   * A connection closed as it was accepted: its source (an address, an IPv6 /64) already
+   * holds max_connections_per_source. One line a second at most, whatever the sources.
+   */
+  connectionRefused(source: string): void {
+    const due = this.due(this.connections, 'per-source');
+    if (due === undefined) return;
+    this.logger.info({ source, ...due }, 'connection refused: too many from its source');
   }
 
   /** Any other failed handshake (plain HTTP on the TLS port, an old protocol, a timeout): debug only. */

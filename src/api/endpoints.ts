@@ -43,8 +43,20 @@ export type Endpoint = ((ctx: RequestContext) => Served | Promise<Served>) & {
 };
 type Handler = (ctx: RequestContext) => ReturnType<typeof answer> | Promise<ReturnType<typeof answer>>;
 
-/** Which endpoints a listener serves: the service ones, the admin ones, or both. */
-export type EndpointSet = 'service' | 'admin' | 'all';
+/**
+ * Which endpoints a listener serves: `all` (the main listener with the admin endpoints on it),
+ * `service` (the main listener when the admin endpoints have their own: all but /admin/*),
+ * `public` (the same without /metrics, which only the admin listener serves then), or
+ * `admin` (the admin listener: /admin/*, and /metrics, /healthz and /readyz for monitoring).
+ */
+export type EndpointSet = 'all' | 'service' | 'public' | 'admin';
+
+const SERVES: Readonly<Record<EndpointSet, (path: string) => boolean>> = {
+  all: () => true,
+  service: (path) => !path.startsWith('/admin/'),
+  public: (path) => !path.startsWith('/admin/') && path !== '/metrics',
+  admin: (path) => path !== '/openapi',
+};
 
 /** The endpoints by exact path (query strings are ignored). */
 export function serviceEndpoints(options: EndpointOptions, include: EndpointSet = 'all'): ReadonlyMap<string, Endpoint> {
@@ -109,7 +121,7 @@ export function serviceEndpoints(options: EndpointOptions, include: EndpointSet 
     ...[...handlers].map(([path, handler]): [string, string, Handler, boolean] => [path, ENDPOINT_METHODS, handler, false]),
     ...options.namespaces.map((ns): [string, string, Handler, boolean] => [truncatePath(ns.name), TRUNCATE_METHOD, truncateEndpoint(ns, options), true]),
   ];
-  const wanted = routes.filter(([path]) => (path.startsWith('/admin/') ? include !== 'service' : include !== 'admin'));
+  const wanted = routes.filter(([path]) => SERVES[include](path));
   return new Map(
     wanted.map(([path, methods, handler, storageWork]) => {
       const allowed = methods.split(', ');

@@ -20,7 +20,7 @@ import type { Endpoint } from './endpoints.js';
 import { failureAnswer, FailureLog } from './failures.js';
 import { etagOf, readPrecondition, requestedMaxAge, writeCondition } from './preconditions.js';
 import { PROBLEMS } from './problem.js';
-import { ALLOWED_METHODS, TTL_HEADER } from './protocol.js';
+import { ALLOWED_METHODS, RETRY_AFTER_SECONDS, TTL_HEADER } from './protocol.js';
 import { Router } from './route.js';
 
 const EMPTY_BODY = 'The request body (the value) is empty';
@@ -97,7 +97,7 @@ export function createApi(options: ApiOptions): Api {
       }
       const guard = guards.get(namespace.name)!;
       let token: string | undefined;
-      let client: string | undefined;
+      let bucket: string | undefined;
       if (guard.policy !== undefined) {
         const where = { namespace: namespace.name, operation };
         // Too many failed authentications from this address or certificate: 429, credentials unread.
@@ -110,11 +110,12 @@ export function createApi(options: ApiOptions): Api {
           return served(refusalAnswer(ctx.requestId, verdict), namespace.name, key, operation, verdict.status === 429 ? undefined : verdict.token);
         }
         token = decision.token;
-        client = decision.client;
+        bucket = decision.bucket;
       }
       if (guard.limiter !== undefined) {
-        // Keys by kind (cert:, token:, ip:) so one kind cannot drain another's bucket.
-        const rate = guard.limiter.take(client ?? `ip:${addressBlock(ctx.remoteAddress)}`);
+        // Keyed by what the caller cannot share (its certificate's fingerprint, its token), else
+        // its address; by kind (cert:, token:, ip:) so one kind cannot drain another's bucket.
+        const rate = guard.limiter.take(bucket ?? `ip:${addressBlock(ctx.remoteAddress)}`);
         if (!rate.allowed) {
           return served(problem(ctx.requestId, PROBLEMS.rateLimited, undefined, { 'Retry-After': String(rate.retryAfterSeconds) }), namespace.name, key, operation, token);
         }
@@ -162,8 +163,16 @@ async function write(ctx: RequestContext, namespace: Namespace, key: string, max
   if (ctx.headers.expect !== undefined && Number(length ?? 0) <= maxValueBytes) ctx.inviteBody();
   const body = await ctx.readBody(maxValueBytes);
   if (!body.ok) {
-    if (body.reason === 'aborted') return ABANDONED;
-    return problem(ctx.requestId, PROBLEMS.tooLarge, `The value exceeds the maximum of ${maxValueBytes} bytes`);
+    switch (body.reason) {
+      case 'aborted':
+        return ABANDONED;
+      case 'too-slow':
+        return problem(ctx.requestId, PROBLEMS.requestTimeout, 'The body stopped arriving');
+      case 'overloaded':
+        return problem(ctx.requestId, PROBLEMS.overloaded, undefined, { 'Retry-After': RETRY_AFTER_SECONDS });
+      case 'too-large':
+        return problem(ctx.requestId, PROBLEMS.tooLarge, `The value exceeds the maximum of ${maxValueBytes} bytes`);
+    }
   }
   if (body.body.length === 0) return problem(ctx.requestId, PROBLEMS.badRequest, EMPTY_BODY);
   const outcome = await namespace.set(key, body.body, maxAge.value, condition.value);

@@ -281,7 +281,7 @@ const COMPONENTS = {
       ...problem('This client exceeded the namespace rate limit (rate-limited), or its address or certificate failed to authenticate too often (too-many-auth-failures)'),
       headers: { 'Retry-After': header('RetryAfter') },
     },
-    NotFound: problem('No such value, or no namespace at this path'),
+    NotFound: problem("No such value (Kask's not_found), or no namespace at this path (urn:firkin:problem:no-namespace)"),
     RequestTimeout: problem('The request did not arrive in time'),
     PreconditionFailed: problem('A conditional header did not hold'),
     TooLarge: problem('The value exceeds max_value_bytes'),
@@ -305,8 +305,9 @@ const COMPONENTS = {
           type: 'string',
           format: 'uri',
           description:
-            "Kask's four types for 400, 401, 404 and 500 (https://www.mediawiki.org/wiki/Kask/errors/bad_request, " +
-            '…/not_authorized, …/not_found, …/server_error); urn:firkin:problem:<name> for the others',
+            "Kask's four types for 400, 401, 404 (no such value) and 500 (https://www.mediawiki.org/wiki/Kask/errors/bad_request, " +
+            '…/not_authorized, …/not_found, …/server_error); urn:firkin:problem:<name> for the others, ' +
+            'among them urn:firkin:problem:no-namespace for a 404 on a path under no namespace',
         },
         title: { type: 'string' },
         detail: { type: 'string' },

@@ -36,7 +36,11 @@ export const PROBLEMS = {
     detail: 'The server encountered an error with your request',
   },
   forbidden: { status: 403, type: firkin('forbidden'), title: 'Forbidden', detail: 'This client may not do that in this namespace' },
-  noRoute: { status: 404, type: kask('not_found'), title: 'Not found', detail: 'No namespace is served at this path' },
+  /**
+   * A path under no namespace's base URI: Kask's status (MediaWiki looks only at the status), a type of its own, so a
+   * client can tell a mistyped base URL from an absent key (Kask's not_found).
+   */
+  noRoute: { status: 404, type: firkin('no-namespace'), title: 'No namespace', detail: 'No namespace is served at this path' },
   methodNotAllowed: {
     status: 405,
     type: firkin('method-not-allowed'),

@@ -177,6 +177,112 @@ export function lmdbStats(db: { getStats(): unknown }): LmdbStats {
   return db.getStats() as LmdbStats;
 }
 
+/**
+ * lmdb-js answers `undefined` from openDB() for a named database that does not exist in
+ * an environment opened read-only (it cannot create it); the typings promise a Database.
+ */
+export function openExistingDb<D>(root: object, options: { readonly name: string; readonly [option: string]: unknown }): D | undefined {
+  return (root as { openDB(options: object): unknown }).openDB(options) as D | undefined;
+}
+
+/**
+ * LMDB's data file, as the LMDB that lmdb 3.5.6 builds lays it out (its fork of LMDB's
+ * mdb.master3 branch, dependencies/lmdb/libraries/liblmdb/mdb.c, built for 64 bits: a
+ * page number is 8 bytes). Not an API of either project: storage/embedded/probe.ts reads
+ * it to refuse a damaged file before LMDB maps it, as LMDB itself would crash on it.
+ *
+ * Pages 0 and 1 are meta pages (`MDB_meta`, after the 24-byte page header
+ * `MDB_page_header`: pgno u64, txnid u64, pad u16, flags u16, lower/upper u32). LMDB
+ * writes the meta page `txnid % 2` at each commit and opens the one with the larger
+ * txnid; it checks only page 0's magic and version, and none of the rest.
+ * Firkin uses neither lmdb-js's encryption nor its compression, so the pages are LMDB's own.
+ */
+export const LMDB_LAYOUT = {
+  /** `P_META` in `mh_flags`. */
+  metaFlag: 0x08,
+  /** `MDB_MAGIC`. */
+  magic: 0xbeefc0de,
+  /** `MDB_DATA_VERSION` (the low 16 bits of `mm_version`). */
+  dataVersion: 2,
+  /** `P_INVALID`: the root of an empty tree. */
+  noPage: 0xffff_ffff_ffff_ffffn,
+  /** Bytes of a meta page that hold the header and `MDB_meta`. */
+  metaBytes: 168,
+  /** `MAX_PAGESIZE`. */
+  maxPageSize: 0x10000,
+} as const;
+
+/** One meta page as lmdbMeta reads it. */
+export interface LmdbMeta {
+  /** `mh_flags` of the page header. */
+  readonly flags: number;
+  readonly magic: number;
+  /** `mm_version & 0xffff`. */
+  readonly version: number;
+  /** `mm_psize` (the free-page tree's `md_pad`). */
+  readonly pageSize: number;
+  /** Root pages of the free-page tree and of the main tree (which holds the named databases). */
+  readonly freeRoot: bigint;
+  readonly mainRoot: bigint;
+  /** `mm_last_pg`: the last page this snapshot uses; the file holds at least lastPage + 1 pages. */
+  readonly lastPage: bigint;
+  /** `mm_txnid`: the transaction that wrote this meta page. */
+  readonly txnid: bigint;
+}
+
+/** The meta page at the start of `page` (at least LMDB_LAYOUT.metaBytes bytes). */
+export function lmdbMeta(page: Buffer): LmdbMeta {
+  return {
+    flags: page.readUInt16LE(18),
+    magic: page.readUInt32LE(24),
+    version: page.readUInt32LE(28) & 0xffff,
+    pageSize: page.readUInt32LE(48), // mm_dbs[0].md_pad, after magic, version, mm_address, mm_mapsize
+    freeRoot: page.readBigUInt64LE(48 + 40), // mm_dbs[0].md_root: md_pad u32, flags u16, depth u16, 3 page counts and entries u64
+    mainRoot: page.readBigUInt64LE(96 + 40), // mm_dbs[1] (MDB_db is 48 bytes)
+    lastPage: page.readBigUInt64LE(144),
+    txnid: page.readBigUInt64LE(152),
+  };
+}
+
+// ─── node:sqlite (storage/embedded/instance-lock.ts) ──────────────────────────
+
+/** An exclusive lock on a file that the kernel releases when the process holding it ends, however it ends. */
+export interface FileLock {
+  /** Release it now (also done by the kernel when the process exits). */
+  release(): void;
+}
+
+/**
+ * Take an exclusive lock on `file` (created if missing; it must be empty or an SQLite
+ * database), or answer undefined at once when another process (or another lock in this
+ * one) holds it. Node.js has no flock(); node:sqlite (Node.js 22.13+ without a flag) is
+ * SQLite, whose `BEGIN EXCLUSIVE` takes POSIX advisory locks (fcntl F_SETLK) on the file
+ * and keeps them until the connection ends: the kernel drops them when the process dies,
+ * SIGKILL included, so a lock is never stale. With no busy timeout (node:sqlite's default
+ * `timeout: 0`) a second `BEGIN EXCLUSIVE` fails at once with SQLITE_BUSY ("database is
+ * locked"). Relied upon: node:sqlite's DatabaseSync and the error's `errcode`.
+ */
+export function lockFile(file: string): FileLock | undefined {
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
+  const db = new DatabaseSync(file);
+  try {
+    // Nothing is ever written: no journal file either (SQLite makes one for an exclusive transaction).
+    db.exec('PRAGMA journal_mode = MEMORY; BEGIN EXCLUSIVE');
+  } catch (err) {
+    db.close();
+    if ((err as { errcode?: unknown }).errcode === SQLITE_BUSY) return undefined;
+    throw err;
+  }
+  let held = true;
+  return {
+    release: () => {
+      if (held) db.close();
+      held = false;
+    },
+  };
+}
+const SQLITE_BUSY = 5;
+
 // ─── zod 4.6.7 (config/messages.ts) ───────────────────────────────────────
 
 /** A check of a number schema: `greater_than` / `less_than` with its bound. */

@@ -28,6 +28,8 @@ export const DEFAULTS = {
   maxKeyBytes: 1024,
   drainTimeoutMs: 10_000,
   maxConnections: 10_000,
+  /** Above what one application server opens (a MediaWiki host's few hundred PHP workers), well under max_connections. */
+  maxConnectionsPerSource: 1000,
   maxInFlight: 1024,
   maxBufferedBytes: 64 * 1024 * 1024,
   writeTimeoutMs: 30_000,
@@ -125,9 +127,15 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     fail(c.tls?.cert === undefined ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
   }
   if (c.tls?.ca !== undefined && c.tls.cert === undefined) fail('tls.ca', 'mutual TLS needs tls.cert and tls.key too');
+  if (c.tls?.revoked !== undefined && c.tls.ca === undefined) fail('tls.revoked', 'revokes client certificates: it needs mutual TLS (tls.ca)');
   const tls =
     c.tls?.cert !== undefined && c.tls.key !== undefined
-      ? { cert: readable('tls.cert', c.tls.cert)!, key: readable('tls.key', c.tls.key)!, ca: readable('tls.ca', c.tls.ca) }
+      ? {
+          cert: readable('tls.cert', c.tls.cert)!,
+          key: readable('tls.key', c.tls.key)!,
+          ca: readable('tls.ca', c.tls.ca),
+          revoked: readable('tls.revoked', c.tls.revoked),
+        }
       : undefined;
 
   const storage = c.storage ?? (c.cassandra !== undefined ? 'cassandra' : 'embedded');
@@ -162,8 +170,10 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   if (authentication && admin.access === undefined) {
     warnings.push(
       'admin: authentication is configured (tls.ca or tokens) but neither admin.clients nor admin.tokens is set, so /metrics and /admin/* ' +
-        'refuse every caller (401 or 403); set admin.clients or admin.tokens so Prometheus can scrape /metrics',
+        'refuse every caller (401 or 403: a Prometheus scraping /metrics sees its target down); set admin.clients or admin.tokens so Prometheus can scrape /metrics',
     );
+  } else if (authentication) {
+    warnings.push(scrapersWarning(admin.access!));
   }
   if (c.insight?.top_keys !== undefined && c.insight.top_keys > (c.insight.sketch_size ?? DEFAULTS.insight.sketchSize)) {
     fail('insight.top_keys', 'must not exceed insight.sketch_size');
@@ -189,6 +199,7 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
     namespaces,
     log: resolveLog(c, fail),
     maxConnections: c.max_connections ?? DEFAULTS.maxConnections,
+    maxConnectionsPerSource: c.max_connections_per_source ?? DEFAULTS.maxConnectionsPerSource,
     workers: c.workers ?? defaultWorkers(storage),
     maxInFlight: c.max_in_flight ?? DEFAULTS.maxInFlight,
     maxBufferedBytes: c.max_buffered_bytes ?? DEFAULTS.maxBufferedBytes,
@@ -237,6 +248,25 @@ function resolveKeyring(
   return { active: k.active, keys: k.keys.map((key) => ({ id: key.id, file: key.file })) };
 }
 
+/**
+ * With authentication configured, /metrics is no longer open as in Kask: say so at every
+ * start, naming what a scraper must now send (a Prometheus without it gets 401 and reports
+ * the target down), since nothing else tells the operator who turned authentication on.
+ */
+function scrapersWarning(access: NonNullable<FirkinConfig['admin']['access']>): string {
+  const how = [
+    access.tokens.length > 0
+      ? 'a token of admin.tokens in its scrape config (authorization: {credentials_file: /etc/prometheus/firkin-token})'
+      : undefined,
+    access.clients.length > 0 ? 'a certificate listed in admin.clients (tls_config: {cert_file: …, key_file: …})' : undefined,
+  ].filter((h) => h !== undefined);
+  return (
+    'admin: /metrics now needs an admin client (admin.clients or admin.tokens): a Prometheus scraping without credentials gets 401 ' +
+    `(its target shows down), with a namespace's credentials 403; give it ${how.join(', or ')}. ` +
+    '/readyz stays open; /healthz answers others {"status":"ok"} only'
+  );
+}
+
 function resolveAdmin(
   c: ConfigFile,
   mutualTls: boolean,
@@ -248,9 +278,12 @@ function resolveAdmin(
   if (a?.listen_address !== undefined && a.listen_port === undefined) fail('admin.listen_port', 'needed with admin.listen_address');
   if (!enabled && a?.listen_port !== undefined) fail('admin.listen_port', 'the admin endpoints are disabled (admin.enabled: false)');
   if (a?.clients !== undefined && !mutualTls) fail('admin.clients', 'client certificate identities need mutual TLS (tls.ca)');
+  if (a?.metrics_on_main_listener === false && a.listen_port === undefined) {
+    fail('admin.metrics_on_main_listener', 'needs admin.listen_port: without a listener of its own, /metrics is served on the main one');
+  }
   const listen = a?.listen_port !== undefined ? { address: a.listen_address ?? DEFAULTS.listenAddress, port: a.listen_port } : undefined;
   const access = resolveAccess('admin', a?.clients, a?.tokens, fail, warnings);
-  return { enabled, listen, access };
+  return { enabled, listen, metricsOnMainListener: a?.metrics_on_main_listener ?? true, access };
 }
 
 function resolveLog(c: ConfigFile, fail: (key: string, problem: string) => never): LogDestinationConfig {

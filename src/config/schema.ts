@@ -111,7 +111,15 @@ export const configSchema = z.strictObject({
     .pipe(z.enum(['debug', 'info', 'warning', 'error', 'fatal'], 'must be one of debug, info, warning, error, fatal'))
     .optional(),
   openapi_spec: path.optional(),
-  tls: z.strictObject({ cert: path.optional(), key: path.optional(), ca: path.optional() }).optional(),
+  tls: z
+    .strictObject({
+      cert: path.optional(),
+      key: path.optional(),
+      ca: path.optional(),
+      /** SHA-256 fingerprints of revoked client certificates, one a line (Firkin's key; needs ca). */
+      revoked: path.optional(),
+    })
+    .optional(),
   cassandra: z
     .strictObject({
       hosts: z.array(text).min(1).optional(),
@@ -182,6 +190,8 @@ export const configSchema = z.strictObject({
   workers: z.int().min(1).max(64).optional(),
   /** Connections the listener holds at once; more are refused. */
   max_connections: z.int().min(1).max(1_000_000).optional(),
+  /** Connections one source (an IPv4 address, an IPv6 /64) may hold at once; more are closed before a byte is read. */
+  max_connections_per_source: z.int().min(1).max(1_000_000).optional(),
   /** Requests served at once, each until its response has left; more are answered 503 at once. */
   max_in_flight: z.int().min(1).max(1_000_000).optional(),
   /** Bytes of response bodies waiting to leave, per process; a response that does not fit is answered 503. */
@@ -190,12 +200,14 @@ export const configSchema = z.strictObject({
   metrics_max_age_ms: z.int().min(0).max(60_000).describe('milliseconds').optional(),
   /** A response not fully handed to the kernel within this closes its connection (a client that does not read). */
   write_timeout_ms: positiveMs.optional(),
-  /** The /admin endpoints: off, or on a listener of their own. */
+  /** The /admin endpoints: off, or on a listener of their own (which serves /metrics, /healthz and /readyz too). */
   admin: z
     .strictObject({
       enabled: z.boolean().optional(),
       listen_address: text.optional(),
       listen_port: port.optional(),
+      /** With a listener of their own: whether the main listener serves /metrics too (default true). */
+      metrics_on_main_listener: z.boolean().optional(),
       /** Client certificate identities allowed the admin endpoints and /metrics (needs tls.ca). */
       clients: z.array(identity).min(1).max(1000).optional(),
       /** Bearer tokens allowed the admin endpoints and /metrics. */

@@ -38,12 +38,43 @@ export interface TlsMaterial {
   readonly key: Buffer;
 }
 
-/** The server's tls.cert, tls.key and (mutual TLS) tls.ca, checked. */
-export function readServerTls(tls: NonNullable<FirkinConfig['tls']>): TlsMaterial & { readonly ca: Buffer | undefined } {
+/** The server's tls.cert, tls.key and (mutual TLS) tls.ca and tls.revoked, checked. */
+export function readServerTls(
+  tls: NonNullable<FirkinConfig['tls']>,
+): TlsMaterial & { readonly ca: Buffer | undefined; readonly revoked: ReadonlySet<string> } {
   return {
     ...readPair({ key: 'tls.cert', path: tls.cert }, { key: 'tls.key', path: tls.key }),
     ca: tls.ca === undefined ? undefined : readCa('tls.ca', tls.ca),
+    revoked: tls.revoked === undefined ? new Set() : readRevoked('tls.revoked', tls.revoked),
   };
+}
+
+/** A SHA-256 fingerprint as openssl prints it (`AB:CD:…`) or as plain hex. */
+const FINGERPRINT = /^(?:[0-9a-f]{64}|[0-9a-f]{2}(?::[0-9a-f]{2}){31})$/i;
+
+/**
+ * tls.revoked: the SHA-256 fingerprints of revoked client certificates, one a line, as
+ * `openssl x509 -noout -fingerprint -sha256` prints them (the `sha256 Fingerprint=` prefix
+ * may stay) or as 64 hex digits; `#` starts a comment; blank lines and an empty file are
+ * fine. Returned as lower-case hex without colons (Peer.fingerprint's form).
+ */
+export function readRevoked(key: string, path: string): ReadonlySet<string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'latin1');
+  } catch (err) {
+    throw new TlsFileError(key, path, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const revoked = new Set<string>();
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').replace(/^\s*sha256 fingerprint\s*=/i, '').trim();
+    if (line === '') return;
+    if (!FINGERPRINT.test(line)) {
+      throw new TlsFileError(key, path, `line ${i + 1} is not a SHA-256 certificate fingerprint (64 hex digits, with or without colons)`);
+    }
+    revoked.add(line.replace(/:/g, '').toLowerCase());
+  });
+  return revoked;
 }
 
 /** cassandra.tls.ca and, if set, the client certificate and key, checked. */

@@ -105,9 +105,14 @@ export interface FirkinConfig {
   readonly listenPort: number;
   readonly logLevel: LogLevel;
   readonly openapiSpec: string | undefined;
-  /** `ca`: mutual TLS, client certificates must be signed by it. */
-  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string | undefined } | undefined;
+  /**
+   * `ca`: mutual TLS, client certificates must be signed by it; `revoked`: a file of the
+   * SHA-256 fingerprints of client certificates refused even so (re-read on SIGHUP).
+   */
+  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string | undefined; readonly revoked: string | undefined } | undefined;
   readonly maxConnections: number;
+  /** Connections one source (IPv4 address, IPv6 /64) may hold at once, per process. */
+  readonly maxConnectionsPerSource: number;
   /** Worker processes (1: no cluster, the process serves itself). */
   readonly workers: number;
   readonly maxInFlight: number;
@@ -118,12 +123,15 @@ export interface FirkinConfig {
   /** How old a /metrics answer may be (overlapping scrapes share one collection). */
   readonly metricsMaxAgeMs: number;
   /**
-   * The /admin endpoints: disabled, on the main listener, or on their own; `access`: the
-   * admin clients and tokens (also the only callers of /metrics when `authentication`).
+   * The /admin endpoints: disabled, on the main listener, or on their own (`listen`, which
+   * serves /metrics, /healthz and /readyz too; the main listener keeps /metrics unless
+   * `metricsOnMainListener` is false); `access`: the admin clients and tokens (also the only
+   * callers of /metrics when `authentication`).
    */
   readonly admin: {
     readonly enabled: boolean;
     readonly listen: { readonly address: string; readonly port: number } | undefined;
+    readonly metricsOnMainListener: boolean;
     readonly access: AccessConfig | undefined;
   };
   /**

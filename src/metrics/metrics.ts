@@ -142,6 +142,8 @@ export class Metrics {
   });
   /** Expired values the embedded sweeper removed; only with the embedded engine (see `embedded`). */
   private reclaimed: Counter<'namespace'> | undefined;
+  /** Damaged records the embedded engine met (and never served); only with the embedded engine. */
+  private damaged: Counter<'namespace'> | undefined;
 
   private readonly requestChildren = new Map<
     string,
@@ -306,9 +308,19 @@ export class Metrics {
       labelNames: ['namespace'] as const,
       registers: [this.registry],
     });
+    this.damaged = new Counter({
+      name: 'firkin_embedded_damaged_records_total',
+      help: 'Times the embedded store met a damaged record (it does not decode, or fails its checksum), by namespace: never served.',
+      labelNames: ['namespace'] as const,
+      registers: [this.registry],
+    });
   }
 
   expiredReclaimed(namespace: string, count: number): void {
     this.reclaimed?.inc({ namespace }, count);
+  }
+
+  damagedRecord(namespace: string): void {
+    this.damaged?.inc({ namespace }); // rare: no cached child
   }
 }

@@ -4,25 +4,63 @@
  * heap, which a process serving the other engine has no use for.
  */
 import type { FirkinConfig } from '../config/types.js';
+import { LogEvery } from '../log/log-every.js';
 import type { Logger } from '../log/logger.js';
+import type { FileLock } from '../base/internals.js';
 import type { StorageEngine } from './engine.js';
+import type { ProbeReport } from './embedded/probe.js';
 
 /** What the rest of the service wants to hear from the engine (the metrics, wired at assembly). */
 export interface EngineHooks {
   /** The embedded sweeper removed `count` expired values from `namespace`. */
   readonly onReclaimed?: (namespace: string, count: number) => void;
+  /** The embedded engine met a damaged record of `namespace` (and did not serve it). */
+  readonly onDamagedRecord?: (namespace: string) => void;
+  /** How long the start-up probe of the embedded store took (claimEmbeddedStore), for the log. */
+  readonly probeMs?: number;
+}
+
+/** Damaged records are logged at once, then at most once a minute per namespace, with the count since. */
+const DAMAGE_RELOG_MS = 60_000;
+
+/**
+ * Before a server opens the embedded store (`firkin serve`, in the primary before it forks
+ * its workers): take the directory's instance lock, then probe the store. Rejects with
+ * StoreInUse (another instance holds it), StoreRefused (the store cannot be used as it
+ * is) or another Error (the probe could not run). The lock is held until the process
+ * exits; keep the returned handle referenced.
+ */
+export async function claimEmbeddedStore(dir: string): Promise<{ readonly lock: FileLock; readonly probe: ProbeReport }> {
+  const { lockStore } = await import('./embedded/instance-lock.js');
+  const { probeStore } = await import('./embedded/probe.js');
+  const lock = lockStore(dir);
+  try {
+    return { lock, probe: await probeStore(dir) };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 }
 
 export async function openEngine(config: FirkinConfig, logger: Logger, hooks: EngineHooks = {}): Promise<StorageEngine> {
   switch (config.storage) {
     case 'embedded': {
       const { EmbeddedEngine } = await import('./embedded/lmdb-engine.js');
+      const damageLog = new LogEvery(DAMAGE_RELOG_MS);
       const engine = new EmbeddedEngine({
         path: config.embedded.path,
         maxSize: config.embedded.maxSize,
         onSweepError: (namespace, err) => logger.error({ err, namespace }, 'expiry sweep failed; retrying'),
         onMeasureError: (err) => logger.error({ err }, 'cannot measure the embedded store; using the last measurement'),
         ...(hooks.onReclaimed ? { onReclaimed: hooks.onReclaimed } : {}),
+        // Never the key: the namespace, what met it, and why it is damaged.
+        onDamaged: (namespace, operation, damage) => {
+          hooks.onDamagedRecord?.(namespace);
+          const found = damageLog.due(namespace);
+          if (found !== undefined) {
+            logger.error({ namespace, operation, damage, found }, 'damaged record: not served (see docs/embedded.md, "Recovery")');
+          }
+        },
       });
       const sizes = {
         path: config.embedded.path,
@@ -30,6 +68,10 @@ export async function openEngine(config: FirkinConfig, logger: Logger, hooks: En
         // default: the file's size plus half the free disk, 64 MiB to 4 GiB (see docs/embedded.md)
         max_size_from: config.embedded.maxSize === undefined ? 'default' : 'config',
         used_bytes: engine.budget.estimate,
+        format: engine.format,
+        ...(hooks.probeMs === undefined ? {} : { probe_ms: Math.round(hooks.probeMs) }),
+        // format-1 records (no checksum) are being rewritten with one in the background
+        ...(engine.legacy ? { upgrading: true } : {}),
       };
       logger.info(sizes, 'embedded store opened');
       if (sizes.used_bytes >= sizes.max_size) logger.warn(sizes, 'the embedded store is already at max_size: writes get 507 until entries expire or are deleted');

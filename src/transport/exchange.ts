@@ -2,9 +2,19 @@
  * One request, from its arrival to its answer having left: the transport's part of
  * every exchange. `createExchange` gives the listener its request handler, which
  *
+ *   0. with mutual TLS, checks the connection's client certificate (tls.ts) and, if it
+ *      is refused (another CA, expired, revoked), drops the connection without routing
+ *      the request; refuses ambiguous framing (RFC 9112: Transfer-Encoding in HTTP/1.0
+ *      or other than chunked, several Host fields; llhttp refuses the rest, such as
+ *      Content-Length with Transfer-Encoding) with 400 and a close; answers a request
+ *      asking to upgrade the protocol as an ordinary one, then closes (node:http parses
+ *      nothing more of what came with it); serves an absolute-form target by its path;
  *   1. counts the request in flight (in-flight.ts) and refuses it (503) past
  *      `max_in_flight`, unless it is for a service endpoint that does no storage work
- *      (those are neither counted nor refused);
+ *      (those are neither counted nor refused); while its body arrives it gives the
+ *      slot back, and takes one again once the body is in (503 if none is free then),
+ *      so slow bodies cannot hold the slots; the body must keep arriving (body.ts)
+ *      and its bytes count against the budget of bodies being received;
  *   2. builds its context (base/request.ts): fixed shape, never changed afterwards;
  *      reading the body and inviting it (`100 Continue`) are its only doors back to
  *      the socket;
@@ -16,13 +26,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ANONYMOUS, type BodyResult, type Peer, type RequestContext, type ServiceState } from '../base/request.js';
 import { problem, type Answer, type Served } from '../api/answer.js';
 import type { Api } from '../api/handler.js';
 import { PROBLEMS, type ProblemType } from '../api/problem.js';
 import { RETRY_AFTER_SECONDS } from '../api/protocol.js';
 import type { Logger } from '../log/logger.js';
-import { readBody } from './body.js';
+import { readBody, type BodyPace } from './body.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { InFlight } from './in-flight.js';
 
@@ -45,6 +56,10 @@ export interface ExchangeLimits {
   readonly inFlight: InFlight;
   /** Bytes of response bodies not yet handed to the kernel, across the process. */
   readonly budget: ByteBudget;
+  /** Bytes of request bodies received and held (until the request's answer has left), across the process. */
+  readonly bodies: ByteBudget;
+  /** How fast a request body must keep arriving. */
+  readonly bodyPace: BodyPace;
   /** A response still not flushed this long after it was written closes its connection. */
   readonly writeTimeoutMs: number;
   /** While the service drains before exit, answers ask clients to reconnect elsewhere. */
@@ -56,8 +71,12 @@ export interface ExchangeOptions {
   readonly hooks: ExchangeHooks;
   readonly limits: ExchangeLimits;
   readonly logger: Logger;
-  /** With mutual TLS: what the handshake of a connection proved (tls.ts); without, every client is anonymous. */
-  readonly peerOf?: ((socket: object) => Peer) | undefined;
+  /**
+   * With mutual TLS: what the client certificate of a request's connection proves, checked
+   * now (tls.ts ClientCertificates.admit); undefined if the connection is refused (logged
+   * and destroyed). Without, every client is anonymous.
+   */
+  readonly admitPeer?: ((socket: Socket) => Peer | undefined) | undefined;
 }
 
 /** Serve a request; with `refuse`, answer that problem without asking the API. */
@@ -72,6 +91,48 @@ const REQUEST_ID = /^[A-Za-z0-9._~:@!$&'()*+,;=-]{1,128}$/;
 /** Bodies up to this size are not counted against the budget (bounded by connections × this). */
 const UNCOUNTED_BODY_BYTES = 16 * 1024;
 
+/** An absolute-form target's scheme and authority (RFC 9112 §3.2.2), which a server ignores in favour of its path. */
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
+
+/** The target in origin form: an absolute-form target's path and query (`/` if it has no path), else the target as sent. */
+export function originForm(target: string): string {
+  const authority = ABSOLUTE_FORM.exec(target);
+  if (authority === null) return target;
+  const rest = target.slice(authority[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+/** A target's path: without its query. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * A namespace request's in-flight slot (max_in_flight): taken at arrival, given back while
+ * the request waits for its body, taken again once the body is in; held otherwise until
+ * the answer has left and the handler has finished.
+ */
+class Slot {
+  held = false;
+
+  constructor(private readonly limits: ExchangeLimits) {}
+
+  take(): boolean {
+    if (this.held) return true;
+    if (this.limits.inFlight.count >= this.limits.maxInFlight) return false;
+    this.limits.inFlight.count++;
+    this.held = true;
+    return true;
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.limits.inFlight.count--;
+  }
+}
+
 class HttpContext implements RequestContext {
   readonly method: string;
   readonly url: string;
@@ -80,16 +141,22 @@ class HttpContext implements RequestContext {
   readonly requestId: string;
   readonly remoteAddress: string | undefined;
   readonly peer: Peer;
+  /** Bytes of the body taken from the budget of bodies being received (given back when the answer has left). */
+  private bodyBytes = 0;
 
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
+    /** The target in origin form (originForm). */
+    url: string,
     peer: Peer,
+    private readonly limits: ExchangeLimits,
+    /** The request's in-flight slot; undefined for requests that are not counted. */
+    private readonly slot: Slot | undefined,
   ) {
     this.method = req.method ?? '';
-    this.url = req.url ?? '';
-    const query = this.url.indexOf('?');
-    this.path = query === -1 ? this.url : this.url.slice(0, query);
+    this.url = url;
+    this.path = pathOf(url);
     this.headers = req.headers;
     const incoming = req.headers['x-request-id'];
     this.requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -97,8 +164,22 @@ class HttpContext implements RequestContext {
     this.peer = peer;
   }
 
-  readBody(limit: number): Promise<BodyResult> {
-    return readBody(this.req, limit);
+  async readBody(limit: number): Promise<BodyResult> {
+    const { bodies, bodyPace } = this.limits;
+    if (this.bodyBytes === 0) this.res.once('close', () => bodies.release(this.bodyBytes));
+    // No slot while the body arrives: a slow body must not keep others' requests out.
+    this.slot?.release();
+    const body = await readBody(this.req, limit, {
+      pace: bodyPace,
+      take: (bytes) => {
+        if (!bodies.take(bytes)) return false;
+        this.bodyBytes += bytes;
+        return true;
+      },
+    });
+    if (!body.ok) return body;
+    if (this.slot !== undefined && !this.slot.take()) return { ok: false, reason: 'overloaded' };
+    return body;
   }
 
   inviteBody(): void {
@@ -106,33 +187,45 @@ class HttpContext implements RequestContext {
   }
 }
 
-export function createExchange({ api, hooks, limits, logger, peerOf }: ExchangeOptions): RequestHandler {
-  const { inFlight, maxInFlight } = limits;
+export function createExchange({ api, hooks, limits, logger, admitPeer }: ExchangeOptions): RequestHandler {
   return (req, res, refuse) => {
     const started = performance.now();
-    const ctx = new HttpContext(req, res, peerOf === undefined ? ANONYMOUS : peerOf(req.socket));
+    const socket = req.socket;
+    // A connection already gone (reset, or refused for its certificate) has nobody to
+    // answer and no address to account the request to: it is not routed.
+    if (socket.destroyed) return void res.destroy();
+    const peer = admitPeer === undefined ? ANONYMOUS : admitPeer(socket);
+    if (peer === undefined) return void res.destroy(); // refused (and logged): not routed
+    // The connection carries nothing after this answer: ambiguous framing, or a request
+    // after which node:http parses nothing more that came with it (Upgrade).
+    const framing = refuse === undefined ? framingProblem(req) : undefined;
+    const close = framing !== undefined || req.headers.upgrade !== undefined;
+    const refused = refuse ?? framing;
+    const url = originForm(req.url ?? '');
+    // Service endpoints that do no storage work take no slot; nor does a request answered unheard.
+    const slot = refused === undefined && !api.exempt(pathOf(url)) ? new Slot(limits) : undefined;
+    const ctx = new HttpContext(req, res, url, peer, limits, slot);
     let served: Promise<Served>;
     let settle: (() => void) | undefined;
-    if (refuse !== undefined) {
-      served = Promise.resolve(unrouted(problem(ctx.requestId, refuse)));
-    } else if (api.exempt(ctx.path)) {
+    if (refused !== undefined) {
+      served = Promise.resolve(unrouted(problem(ctx.requestId, refused)));
+    } else if (slot === undefined) {
       // Health checks and scrapes are never refused, and never counted.
       served = api.handle(ctx);
-    } else if (inFlight.count >= maxInFlight) {
+    } else if (!slot.take()) {
       served = Promise.resolve(unrouted(problem(ctx.requestId, PROBLEMS.overloaded, undefined, { 'Retry-After': RETRY_AFTER_SECONDS })));
     } else {
       // Counted until both the answer has left and the handler has finished (the engine call returned).
-      inFlight.count++;
       let pending = 2;
       settle = (): void => {
-        if (--pending === 0) inFlight.count--;
+        if (--pending === 0) slot.release();
       };
       res.once('close', settle);
       served = api.handle(ctx);
     }
     served
       .then((s) => {
-        writeAnswer(req, res, s.answer, ctx.requestId, limits);
+        writeAnswer(req, res, s.answer, ctx.requestId, limits, close);
         hooks.served(ctx, s, s.answer.abandoned ? undefined : res.statusCode, (performance.now() - started) / 1000);
       })
       .catch((err: unknown) => {
@@ -140,11 +233,32 @@ export function createExchange({ api, hooks, limits, logger, peerOf }: ExchangeO
         logger.error({ request_id: ctx.requestId, method: ctx.method, err }, 'request failed');
         if (res.headersSent || res.destroyed) return void res.destroy();
         const failed = unrouted(problem(ctx.requestId, PROBLEMS.internal));
-        writeAnswer(req, res, failed.answer, ctx.requestId, limits);
+        writeAnswer(req, res, failed.answer, ctx.requestId, limits, close);
         hooks.served(ctx, failed, res.statusCode, (performance.now() - started) / 1000);
       })
       .finally(settle);
   };
+}
+
+/**
+ * Framing RFC 9112 makes ambiguous, which a proxy in front may read otherwise than Node
+ * does (request smuggling): answered 400, and the connection closed.
+ */
+function framingProblem(req: IncomingMessage): ProblemType | undefined {
+  // §6.1: an HTTP/1.0 message with Transfer-Encoding is treated as faulty framing (even with
+  // a Content-Length), and the connection closed after it.
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) {
+    return { ...PROBLEMS.badRequest, detail: 'Transfer-Encoding is not allowed in an HTTP/1.0 request' };
+  }
+  // §6.1: chunked is the only transfer coding Firkin knows; llhttp frames `gzip, chunked` by
+  // its last coding and would hand over the bytes still coded, to be stored as the value.
+  const coding = req.headers['transfer-encoding'];
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+    return { ...PROBLEMS.badRequest, detail: 'The only transfer coding accepted is chunked' };
+  }
+  // §3.2: a request with more than one Host field is answered 400.
+  if ((req.headersDistinct.host?.length ?? 0) > 1) return { ...PROBLEMS.badRequest, detail: 'A request carries one Host field' };
+  return undefined;
 }
 
 /** An answer to a request that reached no namespace or endpoint. */
@@ -154,9 +268,10 @@ function unrouted(answer: Answer): Served {
 
 /**
  * Write `answer` (its headers object becomes the response's: the common headers are
- * added to it). An abandoned request's connection is dropped instead.
+ * added to it), with `Connection: close` if `close`. An abandoned request's connection is
+ * dropped instead.
  */
-function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, requestId: string, limits: ExchangeLimits): void {
+function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, requestId: string, limits: ExchangeLimits, close: boolean): void {
   if (answer.abandoned) {
     res.destroy();
     return;
@@ -169,14 +284,14 @@ function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, 
   if (size > UNCOUNTED_BODY_BYTES && req.method !== 'HEAD') {
     if (!limits.budget.take(size)) {
       const refused = problem(requestId, PROBLEMS.overloaded, 'Too many response bytes are waiting to be sent; retry later', { 'Retry-After': RETRY_AFTER_SECONDS });
-      return writeAnswer(req, res, refused, requestId, limits);
+      return writeAnswer(req, res, refused, requestId, limits, close);
     }
     res.once('close', () => limits.budget.release(size));
   }
   headers['Cache-Control'] ??= 'no-store';
   headers['X-Request-ID'] = requestId;
   // A body we did not read must not be read later as the next request: close instead.
-  if (hasUnreadBody(req) || limits.state.draining) headers.Connection = 'close';
+  if (close || hasUnreadBody(req) || limits.state.draining) headers.Connection = 'close';
   res.writeHead(answer.status, headers);
   res.end(body);
   // What the kernel would not take yet waits in the socket: a client that does not read

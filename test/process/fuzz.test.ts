@@ -3,11 +3,18 @@
  * of generated requests (methods, paths, keys, headers, bodies, framing) over raw
  * sockets. Every answer must be a success or a problem document, never a 5xx,
  * the process must not crash, and its memory must stay bounded.
+ *
+ * Framing (RFC 9112) has a property of its own: a generated request (HTTP/1.0 or
+ * 1.1, origin- or absolute-form target, zero to two Host fields, a body framed by
+ * Content-Length, chunked, both, or two lengths, an Upgrade or not) followed on the
+ * same connection by `GET /healthz` is answered, and then either the follower is
+ * answered too or the first answer says `Connection: close` and the connection
+ * closes: never silence on an open connection. Ambiguous framing is always 400 and a close.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { rawRequest, request } from '../helpers/http.js';
+import { RawConnection, rawRequest, request } from '../helpers/http.js';
 import { scrape } from '../helpers/prometheus.js';
 import { spawnFirkin } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -64,6 +71,43 @@ function build(m: string, p: string, headers: [string, string][], b: Uint8Array,
   return Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), payload]);
 }
 
+const version = fc.constantFrom('HTTP/1.1', 'HTTP/1.0');
+const form = fc.constantFrom('origin', 'absolute', 'absolute-upper', 'absolute-no-path');
+const hosts = fc.constantFrom<number | 'same'>(0, 1, 2, 'same');
+const bodyFraming = fc.constantFrom('none', 'length', 'chunked', 'both', 'two-lengths', 'same-lengths', 'gzip-chunked');
+const upgrade = fc.constantFrom('none', 'websocket', 'h2c', 'upgrade-only', 'connection-only');
+const keepAlive = fc.boolean();
+
+interface Framed {
+  readonly bytes: string;
+  /** RFC 9112 makes it ambiguous: 400 and a close expected. */
+  readonly ambiguous: boolean;
+}
+
+function framed(m: string, k: string, v: string, f: string, h: number | 'same', b: string, u: string, ka: boolean): Framed {
+  const target =
+    f === 'origin' ? `/sessions/v1/${k}` : f === 'absolute' ? `http://fuzz.example/sessions/v1/${k}` : f === 'absolute-upper' ? `HTTP://Fuzz.Example:8081/sessions/v1/${k}` : 'http://fuzz.example';
+  let head = `${m} ${target} ${v}\r\n`;
+  if (h === 'same') head += 'Host: fuzz\r\nHost: fuzz\r\n';
+  else for (let i = 0; i < h; i++) head += `Host: fuzz${i}\r\n`;
+  if (ka && v === 'HTTP/1.0') head += 'Connection: keep-alive\r\n';
+  if (u === 'websocket') head += 'Connection: Upgrade\r\nUpgrade: websocket\r\n';
+  else if (u === 'h2c') head += 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
+  else if (u === 'upgrade-only') head += 'Upgrade: websocket\r\n';
+  else if (u === 'connection-only') head += 'Connection: upgrade\r\n';
+  const chunked = '5\r\nvalue\r\n0\r\n\r\n';
+  let payload = '';
+  if (b === 'length') [head, payload] = [`${head}Content-Length: 5\r\n`, 'value'];
+  else if (b === 'chunked') [head, payload] = [`${head}Transfer-Encoding: chunked\r\n`, chunked];
+  else if (b === 'gzip-chunked') [head, payload] = [`${head}Transfer-Encoding: gzip, chunked\r\n`, chunked];
+  else if (b === 'both') [head, payload] = [`${head}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n`, chunked];
+  else if (b === 'two-lengths') [head, payload] = [`${head}Content-Length: 5\r\nContent-Length: 4\r\n`, 'value'];
+  else if (b === 'same-lengths') [head, payload] = [`${head}Content-Length: 5\r\nContent-Length: 5\r\n`, 'value'];
+  const te = b === 'chunked' || b === 'gzip-chunked' || b === 'both';
+  const ambiguous = (v === 'HTTP/1.0' && te) || h === 2 || h === 'same' || b === 'both' || b === 'two-lengths' || b === 'gzip-chunked';
+  return { bytes: `${head}\r\n${payload}`, ambiguous };
+}
+
 describe('fuzzing', () => {
   it(`answers ${RUNS} generated requests with a success or a problem document, never a 5xx`, async () => {
     const f = await spawnFirkin(tempDir(), { embedded: { path: 'data' }, max_value_bytes: 256, max_key_bytes: 512 });
@@ -93,6 +137,40 @@ describe('fuzzing', () => {
     for (const expected of [200, 201, 204, 400, 404, 405, 412, 413, 414]) assert.ok(statuses.has(expected), `the corpus produced no ${expected}: ${summary}`);
     assert.ok(rssAfter - rssBefore < 100 * 2 ** 20, `memory grew by ${((rssAfter - rssBefore) / 2 ** 20).toFixed(0)} MiB`);
     assert.ok(!f.stdout.some((l) => /uncaught|unhandled/.test(l)), 'no uncaught errors logged');
+    f.child.kill('SIGTERM');
+    assert.equal(await f.exited, 0);
+  });
+
+  const FRAMING_RUNS = Math.max(100, Math.floor(RUNS / 4));
+  it(`answers ${FRAMING_RUNS} generated framings with a request pipelined behind: both answered, or a close; ambiguous ones 400`, async () => {
+    const f = await spawnFirkin(tempDir(), { embedded: { path: 'data' }, max_value_bytes: 256 });
+    const outcomes = new Map<string, number>();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH'), version, form, hosts, bodyFraming, upgrade, keepAlive, async (m, v, fo, h, b, u, ka) => {
+        const key = `framing-fuzz-${run++}:0001`;
+        const request = framed(m, key, v, fo, h, b, u, ka);
+        const c = await RawConnection.open(f.url);
+        const answers = await c.send(`${request.bytes}GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n`, 2, 3000);
+        if (answers.length < 2) await c.waitClosed(1000);
+        c.close();
+        const [first, second] = answers;
+        const what = `${JSON.stringify(request.bytes)} → ${answers.map((a) => `${a.status} ${a.headers.connection ?? ''}`).join(', ') || 'nothing'}${c.closed ? ', closed' : ', open'}`;
+        const outcome = `${first?.status ?? 0}${second === undefined ? (c.closed ? '+close' : '+silence') : '+next'}`;
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+        assert.ok(first !== undefined && first.status >= 200 && first.status < 500, `no answer or a 5xx: ${what}`);
+        assert.ok(
+          (second !== undefined && second.status === 200) || (second === undefined && first.headers.connection === 'close' && c.closed),
+          `the pipelined request was neither answered nor the connection closed after a Connection: close answer: ${what}`,
+        );
+        if (request.ambiguous) assert.ok(first.status === 400 && second === undefined && c.closed, `ambiguous framing not refused with 400 and a close: ${what}`);
+      }),
+      // A failure is reported as generated: shrinking would wait out many silent connections.
+      { numRuns: FRAMING_RUNS, endOnFailure: true },
+    );
+    const summary = [...outcomes].sort().map(([o, n]) => `${o}×${n}`).join(' ');
+    console.log(`# fuzz framing: ${FRAMING_RUNS} requests, outcomes ${summary}`);
+    assert.equal(f.child.exitCode, null, 'the process is still running');
     f.child.kill('SIGTERM');
     assert.equal(await f.exited, 0);
   });

@@ -58,6 +58,34 @@ describe('malformed requests', () => {
     });
   }
 
+  // Well-formed otherwise (a valid chunked body, an exact length): refused for the framing alone.
+  for (const [name, bytes] of [
+    ['Transfer-Encoding in HTTP/1.0', (path: string) => `PUT ${path}smuggled HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
+    ['a transfer coding before chunked', (path: string) => `PUT ${path}smuggled HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
+    ['two Host fields', (path: string) => `PUT ${path}smuggled HTTP/1.1\r\nHost: x\r\nHost: y\r\nContent-Length: 3\r\n\r\nabc`],
+  ] as const) {
+    it(`refuses ${name} with 400 and closes, without storing anything`, async () => {
+      const answer = await rawRequest(t.url, `${bytes(path)}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal(rawStatus(answer), 400, answer.slice(0, 300));
+      assert.match(answer, /application\/problem\+json/);
+      assert.match(answer, /\r\nConnection: close\r\n/i);
+      assert.equal(answer.match(/HTTP\/1\.1 /g)?.length, 1, 'the request pipelined behind it is not served');
+      assert.equal((await request(`${t.base}smuggled`)).status, 404);
+    });
+  }
+
+  it('serves an absolute-form target by its path', async () => {
+    const answer = await rawRequest(t.url, `PUT http://firkin.example${path}absolute HTTP/1.1\r\nHost: firkin.example\r\nContent-Length: 3\r\n\r\nabs`);
+    assert.equal(rawStatus(answer), 201, answer.slice(0, 300));
+    assert.equal((await request(`${t.base}absolute`)).body.toString(), 'abs');
+  });
+
+  it('answers a request asking to upgrade as an ordinary one, and closes (nothing after it is read)', async () => {
+    const answer = await rawRequest(t.url, `GET ${path}upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.equal(rawStatus(answer), 404, answer.slice(0, 300));
+    assert.match(answer, /\r\nConnection: close\r\n/i);
+  });
+
   it('answers a client that half-closes its side right after the request', async () => {
     const answer = await rawRequest(t.url, `PUT ${path}halfclosed HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhc`, { halfClose: true });
     assert.equal(rawStatus(answer), 201, answer);

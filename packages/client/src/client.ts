@@ -1,23 +1,44 @@
 /**
  * FirkinClient: Firkin's HTTP API as six methods. Idempotent operations (get, set,
  * delete, touch) are retried on 503 (after Retry-After) and on connection failures
- * until `timeoutMs` has passed; add and cas are sent once, since a second attempt
- * after an unknown outcome could report its own earlier success as a conflict.
- * Failures that a retry cannot mend (a refused TLS certificate, an oversized answer)
- * are thrown at once.
+ * until `timeoutMs` has passed; add and cas are sent again only when their request
+ * was certainly not sent (no connection could be made), since a second attempt after
+ * an unknown outcome could report its own earlier success as a conflict.
+ * Failures that a retry cannot mend (a refused TLS certificate, an oversized or
+ * malformed answer) are thrown at once.
  */
+import type http from 'node:http';
+import { BlockList, isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorFor, FirkinError, FirkinResponseTooLargeError, FirkinTlsError, FirkinUnavailableError, parseRetryAfter, readProblem } from './errors.js';
-import { NoAnswer, TooLarge, Transport, type Exchange, type TlsOptions } from './transport.js';
+import {
+  errorFor,
+  FirkinError,
+  FirkinProtocolError,
+  FirkinRejectedError,
+  FirkinResponseTooLargeError,
+  FirkinTlsError,
+  FirkinUnavailableError,
+  parseRetryAfter,
+  readProblem,
+} from './errors.js';
+import { CertificateRefused, NoAnswer, TooLarge, Transport, Unsendable, type Exchange, type TlsOptions } from './transport.js';
 
 export interface FirkinClientOptions {
-  /** The namespace's URL, e.g. `http://127.0.0.1:8081/sessions/v1/` (a missing trailing `/` is added). */
+  /**
+   * The namespace's URL, e.g. `http://127.0.0.1:8081/sessions/v1/` (a missing trailing `/` is added).
+   * Its path must name the namespace: a bare origin (`http://host:8081/`) is refused.
+   */
   readonly baseUrl: string | URL;
-  /** A bearer token, sent as `Authorization: Bearer <token>`. */
+  /**
+   * A bearer token, sent as `Authorization: Bearer <token>` (RFC 6750's token68 characters).
+   * Over plain `http:` only to a loopback host, unless `allowTokenOverHttp`.
+   */
   readonly token?: string;
+  /** Send `token` over plain `http:` to a host that is not loopback (where the network is trusted otherwise). Default false. */
+  readonly allowTokenOverHttp?: boolean;
   /** CA, client certificate and key for HTTPS and mutual TLS. */
   readonly tls?: TlsOptions;
-  /** How long one operation may take, retries included (default 5000 ms). */
+  /** How long one operation may take, waiting for a connection and retries included (default 5000 ms; at most 2147483647). */
   readonly timeoutMs?: number;
   /**
    * The largest answer body the client reads, in bytes (default 16 MiB + 64 KiB: Firkin's
@@ -25,6 +46,19 @@ export interface FirkinClientOptions {
    * fails with FirkinResponseTooLargeError, so a broken server cannot fill memory.
    */
   readonly maxResponseBytes?: number;
+  /** Connections to the server at most (default 10); further requests wait for a free one, within timeoutMs. */
+  readonly maxSockets?: number;
+  /**
+   * An idle kept-alive connection is closed after this (default 5000 ms), or sooner
+   * when the server announces a shorter keep-alive timeout (`Keep-Alive: timeout=…`, less 1 s).
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * An `http.Agent` (for an `http:` baseUrl) or `https.Agent` (for `https:`) of your own, shared
+   * or tuned as you like: its limits and TLS settings then apply, so `tls`, `maxSockets` and
+   * `idleTimeoutMs` cannot be given with it, and `close()` leaves it open.
+   */
+  readonly agent?: http.Agent;
 }
 
 export interface WriteOptions {
@@ -41,6 +75,19 @@ export interface Entry {
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_MAX_SOCKETS = 10;
+/** Node.js's own global agent's idle timeout; the server keeps an idle connection 65 s. */
+const DEFAULT_IDLE_TIMEOUT_MS = 5000;
+/** setTimeout's largest delay: a longer one fires at once (and an operation would retry without end). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** No further attempt is started with less time than this left: it could only time out. */
+const MIN_ATTEMPT_MS = 25;
+/** Kask's type for an absent key (Firkin keeps it); any other 404 is not "absent". */
+const NOT_FOUND_TYPE = 'https://www.mediawiki.org/wiki/Kask/errors/not_found';
+/** RFC 6750's token68, as the server reads `Authorization: Bearer …`. */
+const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** A strong entity-tag (RFC 9110), as Firkin sends and takes them. */
+const STRONG_ETAG = /^"[\x21\x23-\x7e\x80-\xff]*"$/;
 /** The server's largest max_value_bytes (MAX_VALUE_BYTES_LIMIT in its config schema), plus room for a problem document. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024 + 64 * 1024;
 /** Pause before retrying after no answer, or after a 503 without Retry-After; doubled each time up to the cap. */
@@ -65,23 +112,46 @@ export class FirkinClient {
 
   constructor(options: FirkinClientOptions) {
     const base = new URL(options.baseUrl);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`baseUrl must be http: or https:, not ${base.protocol}`);
     if (base.search !== '' || base.hash !== '') throw new TypeError('baseUrl must have no query or fragment');
+    if (base.username !== '' || base.password !== '') throw new TypeError('baseUrl must hold no user name or password (use token or tls)');
+    // Firkin serves no namespace at / (its endpoints live there: a key "metrics" would read the metrics page).
+    if (base.pathname === '/') throw new TypeError("baseUrl must name a namespace's base URI (e.g. http://127.0.0.1:8081/sessions/v1/), not the server's root");
     this.#basePath = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
     const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes <= 0) throw new RangeError('maxResponseBytes must be a positive whole number');
-    this.#transport = new Transport(base, options.tls, maxResponseBytes);
-    this.#headers = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!(this.#timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
+    if (!isTimerDelay(this.#timeoutMs)) throw new RangeError(`timeoutMs must be positive and at most ${MAX_TIMER_MS}`);
+    const { token, agent, tls } = options;
+    if (token !== undefined) {
+      // Checked here: Node.js would refuse a CR or LF in the header on every request, with its own TypeError.
+      if (typeof token !== 'string' || !TOKEN.test(token)) throw new TypeError("token must be a bearer token of RFC 6750's token68 characters (letters, digits, -._~+/ and a trailing =)");
+      if (base.protocol === 'http:' && !isLoopback(base.hostname) && options.allowTokenOverHttp !== true) {
+        throw new TypeError(`a token would travel in clear text over http: to ${base.host}: use https:, or set allowTokenOverHttp if the network is otherwise protected`);
+      }
+    }
+    if (tls !== undefined && base.protocol !== 'https:') throw new TypeError('tls options need an https: baseUrl');
+    if (agent !== undefined) {
+      if (tls !== undefined || options.maxSockets !== undefined || options.idleTimeoutMs !== undefined) {
+        throw new TypeError('tls, maxSockets and idleTimeoutMs belong to the agent when one is given');
+      }
+      if ((agent as { protocol?: string }).protocol !== base.protocol) throw new TypeError(`agent must be an ${base.protocol === 'https:' ? 'https' : 'http'}.Agent for an ${base.protocol} baseUrl`);
+    }
+    const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
+    if (!Number.isSafeInteger(maxSockets) || maxSockets <= 0) throw new RangeError('maxSockets must be a positive whole number');
+    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    if (!isTimerDelay(idleTimeoutMs)) throw new RangeError(`idleTimeoutMs must be positive and at most ${MAX_TIMER_MS}`);
+    this.#transport = new Transport(base, { tls, maxResponseBytes, maxSockets, idleTimeoutMs, agent });
+    this.#headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
   }
 
   /** The value, its ETag and remaining TTL; undefined when the key is absent or expired. */
   async get(key: string): Promise<Entry | undefined> {
     const res = await this.#perform({ name: 'get', method: 'GET', key, idempotent: true });
-    if (res.status === 404) return undefined;
+    if (isAbsent(res)) return undefined;
     this.#expect('get', res, 200);
     const ttl = res.headers['x-ttl'];
-    const entry = { value: res.body, etag: etagOf(res) };
+    const entry = { value: res.body, etag: this.#etagOf('get', res) };
     return typeof ttl === 'string' && /^\d+$/.test(ttl) ? { ...entry, ttl: Number(ttl) } : entry;
   }
 
@@ -89,7 +159,7 @@ export class FirkinClient {
   async set(key: string, value: Buffer | string, options: WriteOptions = {}): Promise<{ etag: string }> {
     const res = await this.#perform({ name: 'set', method: 'PUT', key, headers: ttlHeader(options), body: bytes(value), idempotent: true });
     this.#expect('set', res, 201);
-    return { etag: etagOf(res) };
+    return { etag: this.#etagOf('set', res) };
   }
 
   /** Store `value` only if `key` holds no live value: true if stored, false if one existed. */
@@ -103,6 +173,8 @@ export class FirkinClient {
 
   /** Store `value` only if the live value's ETag is still `etag`: true if stored, false if it changed (or expired). */
   async cas(key: string, value: Buffer | string, etag: string, options: WriteOptions = {}): Promise<boolean> {
+    // Checked here: Node.js would refuse a CR or LF in the header with its own TypeError.
+    if (typeof etag !== 'string' || !STRONG_ETAG.test(etag)) throw new TypeError('etag must be a strong entity-tag, quotes included, as get() or set() returned it');
     const headers = { ...ttlHeader(options), 'if-match': etag };
     const res = await this.#perform({ name: 'cas', method: 'PUT', key, headers, body: bytes(value), idempotent: false });
     if (res.status === 412) return false;
@@ -119,12 +191,12 @@ export class FirkinClient {
   /** Extend the live value's lifetime without sending it: true, or false if the key is absent or expired. */
   async touch(key: string, options: WriteOptions = {}): Promise<boolean> {
     const res = await this.#perform({ name: 'touch', method: 'PATCH', key, headers: ttlHeader(options), idempotent: true });
-    if (res.status === 404) return false;
+    if (isAbsent(res)) return false;
     this.#expect('touch', res, 204);
     return true;
   }
 
-  /** Close the kept-alive connections; operations called afterwards throw FirkinError('… client closed'). */
+  /** Close the kept-alive connections (of the client's own agent); operations called afterwards throw FirkinError('… client closed'). */
   close(): void {
     this.#closed = true;
     this.#transport.close();
@@ -132,10 +204,27 @@ export class FirkinClient {
 
   #expect(operation: string, res: Exchange, status: number): void {
     if (res.status === status) return;
-    throw errorFor(operation, readProblem(res.status, res.body, header(res, 'content-type')), parseRetryAfter(header(res, 'retry-after')));
+    const problem = readProblem(res.status, res.body, header(res, 'content-type'));
+    if (res.status === 404) {
+      // Not an absent key (get and touch took those): no namespace here, as the server said (no-namespace) or as its answer shows.
+      const what = problem.type === undefined ? 'an answer that is no Firkin problem document' : problem.type;
+      throw new FirkinRejectedError(`firkin ${operation}: no namespace at ${this.#transport.origin}${this.#basePath} (404, ${what}): check baseUrl`, 404, problem.type, problem.detail);
+    }
+    throw errorFor(operation, problem, parseRetryAfter(header(res, 'retry-after')));
   }
 
-  /** Send `op`, retrying an idempotent one on 503 and on no answer until the deadline; the last answer otherwise. */
+  /** The answer's strong ETag, which Firkin always sends with a 200 and a 201. */
+  #etagOf(operation: string, res: Exchange): string {
+    const etag = header(res, 'etag');
+    if (etag !== undefined && STRONG_ETAG.test(etag)) return etag;
+    const stored = operation === 'set' ? ' (it says the value was stored)' : '';
+    throw new FirkinProtocolError(
+      `firkin ${operation}: the answer (${res.status}) from ${this.#transport.origin} has ${etag === undefined ? 'no' : 'a malformed'} ETag, which Firkin always sends${stored}: does baseUrl name a Firkin namespace?`,
+      res.status,
+    );
+  }
+
+  /** Send `op`, retrying an idempotent one on 503 and on no answer, any one when it was not sent, until the deadline; the last answer otherwise. */
   async #perform(op: Operation): Promise<Exchange> {
     if (typeof op.key !== 'string' || op.key === '') throw new TypeError('key must be a non-empty string');
     // encodeURIComponent would throw a bare URIError; and the server could not store such a key as UTF-8 anyway.
@@ -143,11 +232,35 @@ export class FirkinClient {
     const deadline = Date.now() + this.#timeoutMs;
     const path = this.#basePath + encodeKey(op.key);
     const headers = { ...this.#headers, ...op.headers, ...(op.body === undefined ? {} : { 'content-type': 'application/octet-stream' }) };
+    const origin = this.#transport.origin;
     let last503: Exchange | undefined;
+    let attempts = 0;
+    let sent = false;
+    /** The last attempt's failure, and the last one the network reported (a refusal, a reset…): it says more than a later attempt's timeout. */
+    let failed: NoAnswer | undefined;
+    let reported: NoAnswer | undefined;
+    /** At the deadline: the last 503 (the server's own word says more than later failures), else the failures. */
+    const giveUp = (): Exchange => {
+      if (last503 !== undefined) return last503;
+      const last = failed!;
+      const what = reported === undefined || reported === last ? last.message : `${reported.message}; then the last attempt ${last.message}`;
+      throw new FirkinUnavailableError(
+        `firkin ${op.name}: no answer from ${origin} within ${this.#timeoutMs} ms, ${attempts} attempt${attempts === 1 ? '' : 's'} (${what})` +
+          (sent ? '' : '; the request was not sent: nothing was applied'),
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        { cause: reported ?? last, sent },
+      );
+    };
     for (let backoff = FIRST_BACKOFF_MS; ; backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)) {
       // Checked before every attempt: a client closed while an operation waits to retry opens no new connection.
       if (this.#closed) throw new FirkinError(`firkin ${op.name}: client closed`);
+      // No attempt that could only time out (its failure would hide the real one).
+      if (attempts > 0 && deadline - Date.now() < MIN_ATTEMPT_MS) return giveUp();
       let pause: number;
+      attempts++;
       try {
         const res = await this.#transport.send({ method: op.method, path, headers, body: op.body, timeoutMs: Math.max(1, deadline - Date.now()) });
         if (res.status !== 503 || !op.idempotent) return res;
@@ -160,25 +273,62 @@ export class FirkinClient {
         if (pause <= 0) return res;
       } catch (err) {
         if (err instanceof TooLarge) {
-          throw new FirkinResponseTooLargeError(`firkin ${op.name}: the answer (${err.status}) from ${this.#transport.origin} exceeds maxResponseBytes (${err.limit}); not read, not retried`, err.status, err.limit);
+          throw new FirkinResponseTooLargeError(`firkin ${op.name}: the answer (${err.status}) from ${origin} exceeds maxResponseBytes (${err.limit}); not read, not retried`, err.status, err.limit);
         }
-        if (!(err instanceof NoAnswer)) throw err;
+        if (err instanceof CertificateRefused) {
+          throw new FirkinTlsError(
+            `firkin ${op.name}: ${origin} closed the connection right after the TLS handshake, before any answer: it refused the client certificate (Firkin does so when its CA did not sign it); not retried`,
+            'CLIENT_CERTIFICATE_REFUSED',
+            { cause: err },
+          );
+        }
+        if (err instanceof Unsendable) throw new FirkinError(`firkin ${op.name}: the request could not be made (${err.message}); nothing was sent`, { cause: err });
+        if (!(err instanceof NoAnswer)) throw new FirkinError(`firkin ${op.name}: unexpected failure with ${origin}`, { cause: err });
         const tls = tlsFailure(err.cause);
-        if (tls !== undefined) throw new FirkinTlsError(`firkin ${op.name}: TLS with ${this.#transport.origin} failed, ${tls.what} (${tls.code}); not retried`, tls.code, { cause: err });
-        const why = `firkin ${op.name}: no answer from ${this.#transport.origin} (${err.message})`;
-        const unavailable = (more: string): FirkinUnavailableError =>
-          new FirkinUnavailableError(why + more, undefined, undefined, undefined, undefined, { cause: err });
-        if (!op.idempotent) throw unavailable('; not retried: the write may or may not have been applied');
+        if (tls !== undefined) throw new FirkinTlsError(`firkin ${op.name}: TLS with ${origin} failed, ${tls.what} (${tls.code}); not retried`, tls.code, { cause: err });
+        sent ||= err.sent;
+        failed = err;
+        if (!err.timedOut) reported = err;
+        if (err.sent && !op.idempotent) {
+          throw new FirkinUnavailableError(
+            `firkin ${op.name}: no answer from ${origin} (${err.message}) after the request was sent; not retried: the write may or may not have been applied`,
+            undefined,
+            undefined,
+            undefined,
+            undefined,
+            { cause: err, sent: true },
+          );
+        }
         // A last attempt as the deadline comes, rather than giving up a backoff early.
         pause = Math.min(backoff, deadline - Date.now());
-        if (pause <= 0) {
-          if (last503 !== undefined) return last503; // the server's own word says more than the last attempt's timeout
-          throw unavailable(` within ${this.#timeoutMs} ms`);
-        }
+        if (pause <= 0) return giveUp();
       }
       await sleep(pause);
     }
   }
+}
+
+/** A number of milliseconds setTimeout honours: positive, at most 2^31-1 (not Infinity, not a string). */
+function isTimerDelay(ms: unknown): ms is number {
+  return typeof ms === 'number' && ms > 0 && ms <= MAX_TIMER_MS;
+}
+
+/** Loopback addresses and names: where a token over plain http: does not leave the host. */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:7f00:0', 104, 'ipv6'); // IPv4-mapped 127.0.0.0/8, as URL writes it
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  const family = isIP(host);
+  if (family === 0) return host === 'localhost' || host.endsWith('.localhost');
+  return LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** A 404 that says the key is absent (Kask's not_found problem), not that the path names no namespace. */
+function isAbsent(res: Exchange): boolean {
+  return res.status === 404 && readProblem(res.status, res.body, header(res, 'content-type')).type === NOT_FOUND_TYPE;
 }
 
 /** Codes of a server certificate that failed verification (OpenSSL's X509_V_ERR names as Node.js reports them, and its host name check). */
@@ -222,8 +372,4 @@ function ttlHeader(options: WriteOptions): Record<string, string> {
 function header(res: Exchange, name: string): string | undefined {
   const value = res.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-function etagOf(res: Exchange): string {
-  return header(res, 'etag') ?? '';
 }

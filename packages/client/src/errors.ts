@@ -21,10 +21,14 @@ export class FirkinError extends Error {
  * The service could not serve the request now: a 5xx or 429 (too many requests)
  * answer, or no answer at all (connection refused or reset, a timeout), after the
  * retries the operation allows. `retryAfter` (seconds) is the server's Retry-After
- * when it sent one.
+ * when it sent one. `sent` is false when no attempt's request was written to a
+ * connection (none could be made, or none was free in time): then nothing was
+ * applied, and even an add or cas may be sent again.
  */
 export class FirkinUnavailableError extends FirkinError {
   override name = 'FirkinUnavailableError';
+  /** False: no attempt's request reached a connection, so nothing was applied. True when the server answered, or may have received it. */
+  readonly sent: boolean;
   constructor(
     message: string,
     /** The HTTP status, or undefined when no answer came. */
@@ -32,9 +36,10 @@ export class FirkinUnavailableError extends FirkinError {
     readonly retryAfter: number | undefined,
     readonly type: string | undefined,
     readonly detail: string | undefined,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { readonly sent?: boolean },
   ) {
     super(message, options);
+    this.sent = options?.sent ?? true;
   }
 }
 
@@ -57,12 +62,15 @@ export class FirkinResponseTooLargeError extends FirkinUnavailableError {
 }
 
 /**
- * The TLS handshake failed: the server's certificate was refused (not signed by a
- * trusted CA, expired, for another host name; `code` says which, e.g.
- * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), or the two sides could not agree on TLS at all
- * (`ERR_SSL_*`, e.g. an https: URL for an http: listener). Thrown at once, never
- * retried: only a change of certificate or of the client's `tls` options helps.
- * The request was not sent.
+ * TLS failed: the server's certificate was refused (not signed by a trusted CA,
+ * expired, for another host name; `code` says which, e.g.
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), the two sides could not agree on TLS at all
+ * (`ERR_SSL_*`, e.g. an https: URL for an http: listener), or the server refused the
+ * client's certificate: with a TLS alert (`ERR_SSL_*_ALERT_*`), or by closing the new
+ * connection right after the key exchange, before any answer, as Firkin does with a
+ * certificate its CA did not sign (`CLIENT_CERTIFICATE_REFUSED`). Thrown at once,
+ * never retried: only a change of certificate or of the client's `tls` options helps.
+ * No request was served.
  */
 export class FirkinTlsError extends FirkinError {
   override name = 'FirkinTlsError';
@@ -76,7 +84,27 @@ export class FirkinTlsError extends FirkinError {
   }
 }
 
-/** The server refused the request as made (a 4xx problem other than 401/403/429): sending it again will not help. */
+/**
+ * The answer is not one a Firkin namespace gives: a success without a strong ETag
+ * where Firkin always sends one (a 200 of get, a 201 of set), so `baseUrl` probably
+ * names something else (a proxy, another service). Not retried. For a set, the
+ * status says what the server claimed: a 201 means it says it stored the value.
+ */
+export class FirkinProtocolError extends FirkinError {
+  override name = 'FirkinProtocolError';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The server refused the request as made (a 4xx problem other than 401/403/429): sending it again will not help.
+ * Among them a 404 of type `urn:firkin:problem:no-namespace` (or any 404 that is not Firkin's absent-key
+ * answer) to a get or touch: `baseUrl` names no namespace.
+ */
 export class FirkinRejectedError extends FirkinError {
   override name = 'FirkinRejectedError';
   constructor(

@@ -1,6 +1,7 @@
 export { FirkinClient, type Entry, type FirkinClientOptions, type WriteOptions } from './client.js';
 export {
   FirkinError,
+  FirkinProtocolError,
   FirkinRejectedError,
   FirkinResponseTooLargeError,
   FirkinTlsError,

@@ -102,6 +102,61 @@ describe('FirkinClient with a client certificate (mutual TLS)', () => {
   });
 });
 
+describe('FirkinClient with a client certificate the server refuses', () => {
+  let base: string;
+  const foreign = new TestPki().issue('app', 'clientAuth'); // right name, another CA
+  before(async () => {
+    const { origin } = await startFirkin({
+      tls: { cert: server.cert, key: server.key, ca: pki.ca },
+      namespaces: [{ name: 'sessions', base_uri: '/sessions/v1/', clients: ['cn:app'] }],
+    });
+    base = `${origin}/sessions/v1/`;
+  });
+  const refused = (err: unknown): boolean => {
+    assert.ok(err instanceof FirkinTlsError, String(err));
+    assert.equal(err.code, 'CLIENT_CERTIFICATE_REFUSED');
+    assert.match(err.message, /refused the client certificate/);
+    return true;
+  };
+
+  it('throws FirkinTlsError at once (TLS 1.3: the server closes right after the handshake), for a get and an add, not retried until timeoutMs', async () => {
+    const c = client({ timeoutMs: 10_000, tls: { ca, cert: readFileSync(foreign.cert), key: readFileSync(foreign.key) } }, base);
+    for (const call of [() => c.get('k'), () => c.add('k', 'v')]) {
+      const started = Date.now();
+      await assert.rejects(call(), refused);
+      assert.ok(Date.now() - started < 2000, `thrown after ${Date.now() - started} ms`);
+    }
+  });
+
+  it('throws FirkinTlsError at once on TLS 1.2 too (the server closes before the handshake ends), through an agent of its own', async () => {
+    const agent = new https.Agent({ keepAlive: true, maxVersion: 'TLSv1.2', ca, cert: readFileSync(foreign.cert), key: readFileSync(foreign.key) });
+    after(() => agent.destroy());
+    const c = client({ timeoutMs: 10_000, agent }, base);
+    const started = Date.now();
+    await assert.rejects(c.get('k'), refused);
+    assert.ok(Date.now() - started < 2000, `thrown after ${Date.now() - started} ms`);
+    // The same agent with a certificate of the server's CA works: the refusal was the certificate's.
+    const app = pki.issue('app', 'clientAuth');
+    const good = new https.Agent({ keepAlive: true, maxVersion: 'TLSv1.2', ca, cert: readFileSync(app.cert), key: readFileSync(app.key) });
+    after(() => good.destroy());
+    assert.equal(await client({ agent: good }, base).get('k'), undefined);
+  });
+});
+
+describe('FirkinClient and a TLS handshake cut before any byte of the request', () => {
+  it('retries an add refused at the handshake (server at max_connections: not sent) until a connection is free, and stores it', async () => {
+    const { origin } = await startFirkin({ tls: { cert: server.cert, key: server.key }, max_connections: 1, base_uri: '/sessions/v1/' });
+    const base = `${origin}/sessions/v1/`;
+    // Another client holds the one connection until it has been idle 800 ms.
+    const holder = client({ tls: { ca }, idleTimeoutMs: 800 }, base);
+    await holder.get('k');
+    const c = client({ tls: { ca }, timeoutMs: 10_000 }, base);
+    const started = Date.now();
+    assert.equal(await c.add(`max-connections-${Date.now()}`, 'v'), true);
+    assert.ok(Date.now() - started >= 500, `stored after ${Date.now() - started} ms, once the holder let go`);
+  });
+});
+
 describe('FirkinClient TLS failures', () => {
   let requests = 0;
   const listen = async (server: http.Server): Promise<number> => {

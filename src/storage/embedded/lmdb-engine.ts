@@ -2,10 +2,18 @@
  * The embedded engine: LMDB through the `lmdb` package, in one directory on local disk.
  *
  * Layout inside the LMDB environment (`<path>/firkin.mdb`):
- *   - `meta`          : format marker, checked at open.
- *   - `ns:<name>`     : key -> msgpack array [expiresAtMs (0 = never), version, value bytes].
+ *   - `meta`          : format marker (`format`: 2), checked at open; `legacy` while
+ *                       records of format 1 may remain (see below).
+ *   - `ns:<name>`     : key -> msgpack array [expiresAtMs (0 = never), version, value bytes,
+ *                       CRC-32 of them and the key] (record.ts), verified on every read.
  *   - `exp:<name>`    : expiry index, key [expiresAtMs, key] -> 1, so the sweeper finds
  *                       expired entries without scanning the namespace.
+ *
+ * Format 1 stored records without the checksum. Opening such a store sets the marker to 2
+ * and `legacy` in one transaction (an older Firkin then refuses the store, rather than
+ * take the new records for damage), and the sweeper's tick rewrites every format-1
+ * record with its checksum, in batches, then removes `legacy`; until then a format-1
+ * record is served unverified.
  *
  * Writes run in LMDB write transactions (atomic, also across processes sharing the
  * directory) and are acknowledged only once LMDB reports them flushed to disk.
@@ -14,23 +22,36 @@
  *
  * Each namespace is an EmbeddedStore (lmdb-store.ts); this module opens the
  * environment, checks its format, sweeps expired entries and measures its size.
+ * Read-only (`readOnly`), it opens a store another process may be serving (LMDB allows
+ * any number of readers beside the writers), changes nothing in the directory and
+ * refuses every write: for tools such as `firkin store check`. It takes no instance
+ * lock; neither does the read-write engine: `firkin serve` takes it (instance-lock.ts).
  *
  * The directory is kept at mode 0700 and its files at 0600, whatever the umask:
  * they hold every session. Writes are refused (a StorageError `full`) once the pages in
  * use reach `maxSize` (see space.ts); deletes and expiry always proceed.
  */
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import type { EngineStore, NamespaceSpec, SpaceReport, StorageEngine } from '../engine.js';
 import { StorageError } from '../errors.js';
 import { lmdbError } from './errors.js';
-import { lmdbStats, type LmdbStats } from '../../base/internals.js';
-import { EmbeddedStore, type EngineState } from './lmdb-store.js';
+import { lmdbStats, openExistingDb, type LmdbStats } from '../../base/internals.js';
+import { EmbeddedStore, type DamageSeen, type EngineState } from './lmdb-store.js';
+import type { Damage } from './record.js';
+import { DATA_FILE, prepareDirectory, restrictMode } from './files.js';
 import { defaultMaxSize, SpaceBudget } from './space.js';
 
-const FORMAT = 1;
+/** The layout this Firkin writes (record.ts)… */
+export const FORMAT = 2;
+/** …and the older one it still reads, and upgrades. */
+const LEGACY_FORMAT = 1;
 const FORMAT_KEY = 'format';
+const LEGACY_KEY = 'legacy';
+
+/** What `firkin store check` learns of one namespace's records (EmbeddedStore.verify). */
+export type NamespaceCheck = ReturnType<EmbeddedStore['verify']> & { readonly namespace: string };
 
 export interface EmbeddedEngineOptions {
   /** Directory holding the LMDB environment; created if missing. */
@@ -47,25 +68,23 @@ export interface EmbeddedEngineOptions {
   readonly onMeasureError?: (err: unknown) => void;
   /** Told how many expired values a sweep removed from a namespace (for the metrics). */
   readonly onReclaimed?: (namespace: string, count: number) => void;
+  /** Told of every damaged record met (for the log and the metrics): never the key. */
+  readonly onDamaged?: (namespace: string, operation: DamageSeen, damage: Damage) => void;
+  /**
+   * Open the store read-only: nothing in the directory is created or changed (the file
+   * must exist), no sweep, and every write is refused. For tools that read a store a
+   * server may be serving.
+   */
+  readonly readOnly?: boolean;
 }
 
 const pagesOf = (s: LmdbStats): number => s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
 
-/**
- * Give `path` exactly `mode`, unless it has it already. Throws a clear error when
- * that is not allowed (the path belongs to another user).
- */
-function restrictMode(path: string, mode: number): void {
-  if ((statSync(path).mode & 0o777) === mode) return;
-  try {
-    chmodSync(path, mode);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new Error(
-      `cannot set mode ${mode.toString(8).padStart(4, '0')} on ${path} (${code}): the embedded store's directory and files must belong to the user running Firkin`,
-      { cause: err },
-    );
-  }
+/** The names of the namespaces whose databases the file holds (configured or not). */
+function namespacesIn(root: RootDatabase): string[] {
+  const names: string[] = [];
+  for (const name of root.getKeys()) if (typeof name === 'string' && name.startsWith('ns:')) names.push(name.slice(3));
+  return names;
 }
 
 export class EmbeddedEngine implements StorageEngine, EngineState {
@@ -74,12 +93,23 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
   /** What the metrics read at each scrape. */
   readonly space: SpaceReport;
   private readonly root: RootDatabase;
-  private readonly meta: Database;
+  /** Undefined only read-only, in a file that has no `meta` database (an empty LMDB file). */
+  private readonly meta: Database | undefined;
   private readonly stores = new Map<string, EmbeddedStore>();
-  private readonly sweepTimer: NodeJS.Timeout;
+  /** Namespaces in the file that are not configured: only the format upgrade touches them. */
+  private readonly others = new Map<string, EmbeddedStore>();
+  private readonly sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepBatch: number;
   private readonly onSweepError: (namespace: string, err: unknown) => void;
   private readonly onReclaimed: (namespace: string, count: number) => void;
+  private readonly onDamaged: (namespace: string, operation: DamageSeen, damage: Damage) => void;
+  readonly readOnly: boolean;
+  /** The file may still hold format-1 records (record.ts): they are read unverified, and rewritten. */
+  legacy: boolean;
+  /** The format marker found at open (undefined: a file with no `meta` database, read-only). */
+  readonly format: number | undefined;
+  /** How far the format upgrade has walked each namespace: the last key rewritten, or null once done. */
+  private readonly upgraded = new Map<string, string | null>();
   /** The LMDB data file (`<path>/firkin.mdb`). */
   private readonly file: string;
   /** Handles used only to read each database's statistics, by database name. */
@@ -92,41 +122,59 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
   open = true;
 
   constructor(options: EmbeddedEngineOptions) {
-    const file = join(options.path, 'firkin.mdb');
+    this.readOnly = options.readOnly === true;
+    const file = this.readOnly ? join(options.path, DATA_FILE) : prepareDirectory(options.path);
     this.file = file;
-    mkdirSync(options.path, { recursive: true, mode: 0o700 });
-    if (statSync(options.path).mode & 0o1000) {
-      // Never chmod a shared directory such as /tmp.
-      throw new Error(`${options.path} is a shared directory (sticky bit set): give embedded.path a directory of Firkin's own`);
-    }
-    restrictMode(options.path, 0o700);
     const files = [file, `${file}-lock`];
-    for (const f of files) if (existsSync(f)) restrictMode(f, 0o600);
+    if (this.readOnly) {
+      if (!existsSync(file)) throw new Error(`there is no embedded store at ${file}`);
+    } else {
+      for (const f of files) if (existsSync(f)) restrictMode(f, 0o600);
+    }
     // permissionsMode: LMDB creates both files 0600 (less only what the umask takes away).
     const lmdbOptions: RootDatabaseOptionsWithPath & { permissionsMode: number } = {
       path: file,
       maxDbs: 256,
       eventTurnBatching: false,
       permissionsMode: 0o600,
+      ...(this.readOnly ? { readOnly: true } : {}),
     };
     this.root = open(lmdbOptions);
     try {
-      for (const f of files) restrictMode(f, 0o600);
+      if (!this.readOnly) for (const f of files) restrictMode(f, 0o600);
+      this.meta = this.readOnly ? openExistingDb<Database>(this.root, { name: 'meta' }) : this.root.openDB({ name: 'meta' });
+      const found = this.meta?.get(FORMAT_KEY) as unknown;
+      if (found === undefined && namespacesIn(this.root).length > 0) {
+        throw new Error(`${file} holds databases but no format marker: it is not a store Firkin wrote`);
+      }
+      if (found !== undefined && found !== FORMAT && found !== LEGACY_FORMAT) {
+        throw new Error(`${options.path} holds embedded data format ${String(found)}; this Firkin reads formats ${LEGACY_FORMAT} and ${FORMAT}`);
+      }
+      if (this.readOnly) {
+        this.format = found as number | undefined;
+        this.legacy = found === LEGACY_FORMAT || this.meta?.get(LEGACY_KEY) !== undefined;
+      } else {
+        // A new store is format 2; a format-1 store becomes format 2 with `legacy` set, in one transaction.
+        const meta = this.meta!;
+        if (found !== FORMAT) {
+          this.root.transactionSync(() => {
+            const format = meta.get(FORMAT_KEY) as unknown; // again: another worker may have done it since
+            if (format === FORMAT) return;
+            if (format === LEGACY_FORMAT) meta.putSync(LEGACY_KEY, 1);
+            meta.putSync(FORMAT_KEY, FORMAT);
+          });
+        }
+        this.format = FORMAT;
+        this.legacy = meta.get(LEGACY_KEY) !== undefined;
+      }
     } catch (err) {
       void this.root.close();
       throw err;
     }
-    this.meta = this.root.openDB({ name: 'meta' });
-    const format: unknown = this.meta.get(FORMAT_KEY);
-    if (format === undefined) {
-      this.meta.putSync(FORMAT_KEY, FORMAT);
-    } else if (format !== FORMAT) {
-      this.root.close();
-      throw new Error(`${options.path} holds embedded data format ${String(format)}; this Firkin reads format ${FORMAT}`);
-    }
     this.sweepBatch = options.sweepBatch ?? 500;
     this.onSweepError = options.onSweepError ?? (() => undefined);
     this.onReclaimed = options.onReclaimed ?? (() => undefined);
+    this.onDamaged = options.onDamaged ?? (() => undefined);
     this.pageSize = lmdbStats(this.root).pageSize;
     this.budget = new SpaceBudget(options.maxSize ?? defaultMaxSize(options.path, file), () => this.usedBytes(), options.onMeasureError);
     this.space = {
@@ -135,14 +183,77 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
       maxSize: this.budget.maxSize,
       entries: () => this.entries(),
     };
-    this.sweepTimer = setInterval(() => void this.tick(), options.sweepIntervalMs ?? 1000);
-    this.sweepTimer.unref();
+    if (!this.readOnly) {
+      this.sweepTimer = setInterval(() => void this.tick(), options.sweepIntervalMs ?? 1000);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /** EngineState: a damaged record was met. */
+  damaged(namespace: string, operation: DamageSeen, damage: Damage): void {
+    this.onDamaged(namespace, operation, damage);
   }
 
   /** Every sweeper interval: delete what expired, then measure the pages in use afresh. */
   private async tick(): Promise<void> {
     await this.sweep();
+    await this.upgrade();
     if (this.open) this.budget.refresh();
+  }
+
+  /**
+   * While the store may hold format-1 records: rewrite them with their checksum, a batch
+   * per transaction, every namespace in the file (configured or not), then remove the
+   * `legacy` mark. Returns how many records were rewritten. Interrupted (a failure, a
+   * stop), it goes on from where it was at the next tick, or from the start in the next
+   * process; another worker doing the same at the same time is harmless (each batch reads
+   * and rewrites in one transaction, and skips what is format 2 already).
+   */
+  async upgrade(): Promise<number> {
+    if (!this.legacy || this.readOnly || !this.open || this.sweeping) return 0;
+    this.sweeping = true;
+    let total = 0;
+    try {
+      if (this.meta!.get(LEGACY_KEY) === undefined) {
+        this.legacy = false; // another process finished it
+        return 0;
+      }
+      for (const name of namespacesIn(this.root)) {
+        let after = this.upgraded.get(name);
+        if (after === null) continue;
+        const store = this.stores.get(name) ?? this.others.get(name) ?? this.other(name);
+        try {
+          for (;;) {
+            if (!this.open) return total;
+            const batch = await store.upgradeBatch(after, this.sweepBatch);
+            total += batch.rewritten;
+            after = batch.last;
+            this.upgraded.set(name, batch.done ? null : (after ?? null));
+            if (batch.done) break;
+          }
+        } catch (err) {
+          this.onSweepError(name, err);
+          return total; // retried at the next tick, from where it stopped
+        }
+      }
+      // Every namespace walked to its end: no format-1 record is left (this Firkin writes none).
+      const meta = this.meta!;
+      await this.root.transaction(() => meta.removeSync(LEGACY_KEY));
+      await this.root.flushed;
+      this.legacy = false;
+    } catch (err) {
+      this.onSweepError('', err);
+    } finally {
+      this.sweeping = false;
+    }
+    return total;
+  }
+
+  /** A store for a namespace in the file that is not configured (for the upgrade only). */
+  private other(name: string): EmbeddedStore {
+    const store = new EmbeddedStore(this.root, name, this, this.budget, this.pageSize);
+    this.others.set(name, store);
+    return store;
   }
 
   /**
@@ -193,11 +304,34 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
     if (!this.open) throw new StorageError('unavailable', 'embedded engine is closed');
     let format: unknown;
     try {
-      format = this.meta.get(FORMAT_KEY);
+      format = this.meta?.get(FORMAT_KEY);
     } catch (err) {
       throw lmdbError(err, 'embedded probe', { decoding: true });
     }
-    if (format !== FORMAT) throw new StorageError('corrupt', 'embedded probe failed: the format marker is missing or wrong');
+    if (format !== this.format) throw new StorageError('corrupt', 'embedded probe failed: the format marker is missing or wrong');
+  }
+
+  /**
+   * Walk the root-to-leaf paths to the first and the last entry of every database in the
+   * file, reading each entry there (the start-up probe, in a child process: probe.ts).
+   * Returns the namespaces found. LMDB's own failures throw.
+   */
+  walkEdges(): string[] {
+    for (const name of Array.from(this.root.getKeys())) {
+      if (typeof name !== 'string') continue;
+      const db = openExistingDb<Database<Buffer, Buffer>>(this.root, { name, encoding: 'binary', keyEncoding: 'binary' });
+      if (db === undefined) continue;
+      for (const edge of [db.getRange({ limit: 1 }), db.getRange({ limit: 1, reverse: true })]) for (const entry of edge) void entry.value;
+    }
+    return namespacesIn(this.root);
+  }
+
+  /** Read and check every record of every namespace in the file (`firkin store check`). */
+  verifyAll(now = Date.now()): NamespaceCheck[] {
+    return namespacesIn(this.root).map((name) => ({
+      namespace: name,
+      ...(this.stores.get(name) ?? this.others.get(name) ?? this.other(name)).verify(now),
+    }));
   }
 
   /**
@@ -236,7 +370,7 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
     if (!this.open) return;
     this.open = false;
     clearInterval(this.sweepTimer);
-    await this.root.flushed;
+    if (!this.readOnly) await this.root.flushed;
     await this.root.close();
   }
 }

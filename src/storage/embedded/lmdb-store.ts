@@ -1,18 +1,19 @@
 /**
  * One namespace of the embedded engine (lmdb-engine.ts describes the layout): its
  * values and their expiry index, each write in one LMDB write transaction that is
- * acknowledged once flushed to disk.
+ * acknowledged once flushed to disk. Every record read is checked against its checksum
+ * (record.ts): a damaged one is never served, and is reported to the engine (the log
+ * and the metrics, never the key).
  */
 import type { Database, RootDatabase } from 'lmdb';
-import { commitFailure, lmdbStats } from '../../base/internals.js';
+import { commitFailure, lmdbStats, openExistingDb } from '../../base/internals.js';
 import type { Condition, EngineStore, SetOutcome, StoredValue, Touched } from '../engine.js';
 import { StorageError } from '../errors.js';
 import { conditionHolds, randomVersion } from '../version.js';
 import { hasLmdbCode, lmdbError } from './errors.js';
+import { check, DAMAGED, seal, type Damage, type StoredRecord } from './record.js';
 import { writeCost, type SpaceBudget } from './space.js';
 
-/** On-disk record: [expiresAtMs (0: never), version, value]. */
-type StoredRecord = [number, string, Buffer];
 type ExpiryKey = [number, string];
 
 /** A write whose commit has not been flushed after this long is reported unavailable (503). */
@@ -21,62 +22,85 @@ const FLUSH_TIMEOUT_MS = 10_000;
 /** Whether a record is still live at `now` (ms). */
 const isLive = (record: StoredRecord, now: number): boolean => record[0] === 0 || record[0] > now;
 
-/** A record as this engine writes it; anything else read back is damaged. */
-const wellFormed = (record: unknown): record is StoredRecord =>
-  Array.isArray(record) && record.length === 3 && typeof record[0] === 'number' && typeof record[1] === 'string' && Buffer.isBuffer(record[2]);
+const DAMAGED_RECORD = 'a stored record is damaged (it does not decode, is not of this engine\'s shape, or fails its checksum)';
 
-/** A record that does not decode, or is not of this engine's shape: never served. */
-const DAMAGED = Symbol('damaged');
-const DAMAGED_SHAPE = "a stored record does not decode or is not of this engine's shape";
+/** Where a damaged record was met, for the log and the metrics. */
+export type DamageSeen = 'get' | 'touch' | 'set' | 'delete' | 'relocate' | 'sweep' | 'upgrade' | 'verify';
 
 /** What the store shares with its engine (lmdb-engine.ts). */
 export interface EngineState {
   /** False once the engine is closed: LMDB must not be touched after that. */
   readonly open: boolean;
+  /** The store may still hold format-1 records without a checksum (record.ts). */
+  readonly legacy: boolean;
+  /** Opened read-only: every write is refused. */
+  readonly readOnly: boolean;
+  /** A damaged record of `namespace` was met by `operation`. */
+  damaged(namespace: string, operation: DamageSeen, damage: Damage): void;
 }
 
 export class EmbeddedStore implements EngineStore {
   readonly acceptsConditions = true;
-  private readonly values: Database<StoredRecord, string>;
-  private readonly expiry: Database<number, ExpiryKey>;
+  /** Undefined only in a read-only engine whose file has no such database: nothing stored. */
+  private readonly values: Database<unknown, string> | undefined;
+  private readonly expiry: Database<number, ExpiryKey> | undefined;
 
   constructor(
     private readonly root: RootDatabase,
-    name: string,
+    readonly name: string,
     private readonly engine: EngineState,
     private readonly space: SpaceBudget,
     private readonly pageSize: number,
   ) {
-    this.values = root.openDB<StoredRecord, string>({ name: `ns:${name}` });
-    this.expiry = root.openDB<number, ExpiryKey>({ name: `exp:${name}` });
+    if (engine.readOnly) {
+      this.values = openExistingDb<Database<unknown, string>>(root, { name: `ns:${name}` });
+      this.expiry = openExistingDb<Database<number, ExpiryKey>>(root, { name: `exp:${name}` });
+    } else {
+      this.values = root.openDB<unknown, string>({ name: `ns:${name}` });
+      this.expiry = root.openDB<number, ExpiryKey>({ name: `exp:${name}` });
+    }
   }
 
   /**
    * The record of `key` (inside a transaction or not): undefined when absent, DAMAGED
-   * when it does not decode or is not of this engine's shape. LMDB's own failures throw.
+   * when it does not decode, is not of this engine's shape or fails its checksum (then
+   * reported to the engine as met by `operation`). LMDB's own failures throw.
    */
-  private read(key: string): StoredRecord | undefined | typeof DAMAGED {
-    let record: unknown;
+  private read(key: string, operation: DamageSeen): StoredRecord | undefined | typeof DAMAGED {
+    if (this.values === undefined) return undefined;
+    let stored: unknown;
     try {
-      record = this.values.get(key);
+      stored = this.values.get(key);
     } catch (err) {
       if (hasLmdbCode(err)) throw err;
-      return DAMAGED; // msgpackr could not decode the bytes
+      this.engine.damaged(this.name, operation, 'undecodable'); // msgpackr could not decode the bytes
+      return DAMAGED;
     }
-    if (record === undefined) return undefined;
-    return wellFormed(record) ? record : DAMAGED;
+    if (stored === undefined) return undefined;
+    const checked = check(key, stored, this.engine.legacy);
+    if ('damage' in checked) {
+      this.engine.damaged(this.name, operation, checked.damage);
+      return DAMAGED;
+    }
+    return checked.record;
+  }
+
+  /** The values database, for a write: a read-only engine refuses every write. */
+  private writable(): Database<unknown, string> {
+    if (this.engine.readOnly || this.values === undefined) throw new StorageError('permanent', 'the embedded store is open read-only', { category: 'permission' });
+    return this.values;
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
     if (!this.engine.open) throw new StorageError('unavailable', 'embedded engine is closed');
     let record: StoredRecord | undefined | typeof DAMAGED;
     try {
-      record = this.read(key);
+      record = this.read(key, 'get');
     } catch (err) {
       throw lmdbError(err, 'embedded read');
     }
     if (record === undefined) return undefined;
-    if (record === DAMAGED) throw new StorageError('corrupt', `embedded read failed: ${DAMAGED_SHAPE}`);
+    if (record === DAMAGED) throw new StorageError('corrupt', `embedded read failed: ${DAMAGED_RECORD}`);
     const now = Date.now();
     if (!isLive(record, now)) return undefined;
     const [expiresAt, version, value] = record;
@@ -85,6 +109,7 @@ export class EmbeddedStore implements EngineStore {
 
   async set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
     if (!this.engine.open) throw new StorageError('unavailable', 'embedded engine is closed');
+    this.writable();
     const bytes = writeCost(Buffer.byteLength(key), value.length, this.pageSize);
     this.space.admit(bytes); // throws a StorageError `full` at the bound
     const expiresAt = ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0;
@@ -92,14 +117,14 @@ export class EmbeddedStore implements EngineStore {
     try {
       outcome = await this.write((): SetOutcome => {
         // A damaged record counts as absent, and the new value replaces it.
-        const found = this.read(key);
+        const found = this.read(key, 'set');
         const old = found === DAMAGED ? undefined : found;
         const live = old !== undefined && isLive(old, Date.now()) ? old : undefined;
         if (!conditionHolds(condition, live?.[1])) return { applied: false };
         // A new random version, unless the bytes are those already stored: then they keep theirs.
         const unchanged = live !== undefined && live[2].equals(value);
         const version = unchanged ? live[1] : randomVersion();
-        this.replace(key, old, [expiresAt, version, value]);
+        this.replace(key, old, seal(key, expiresAt, version, value));
         return { applied: true, version, unchanged };
       });
     } finally {
@@ -114,14 +139,15 @@ export class EmbeddedStore implements EngineStore {
    * it at the bound would end sessions early.
    */
   async touch(key: string, ttlSeconds: number, edit?: (value: Buffer) => Buffer | undefined): Promise<Touched | undefined> {
+    this.writable();
     const version = await this.write((): string | undefined => {
-      const old = this.read(key);
+      const old = this.read(key, 'touch');
       const now = Date.now();
-      if (old === DAMAGED) throw new StorageError('corrupt', `embedded touch failed: ${DAMAGED_SHAPE}`);
+      if (old === DAMAGED) throw new StorageError('corrupt', `embedded touch failed: ${DAMAGED_RECORD}`);
       if (old === undefined || !isLive(old, now)) return undefined;
       const bytes = edit === undefined ? old[2] : edit(old[2]);
       if (bytes === undefined) return undefined;
-      this.replace(key, old, [ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0, old[1], bytes]);
+      this.replace(key, old, seal(key, ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0, old[1], bytes));
       return old[1];
     });
     return version === undefined ? undefined : { version, ttl: ttlSeconds > 0 ? ttlSeconds : null };
@@ -129,13 +155,15 @@ export class EmbeddedStore implements EngineStore {
 
   /** Never refused by the size bound: LMDB grows the map for it if need be, and frees the pages. */
   async delete(key: string): Promise<void> {
-    const removed = await this.write(() => this.remove(key));
+    const values = this.writable();
+    const removed = await this.write(() => this.remove(values, key, this.read(key, 'delete')));
     if (removed) this.space.freed();
   }
 
   /** Every key in one transaction: nothing can interleave. */
   async deleteAll(keys: readonly string[]): Promise<void> {
-    const removed = await this.write(() => keys.map((key) => this.remove(key)).includes(true));
+    const values = this.writable();
+    const removed = await this.write(() => keys.map((key) => this.remove(values, key, this.read(key, 'delete'))).includes(true));
     if (removed) this.space.freed();
   }
 
@@ -147,41 +175,44 @@ export class EmbeddedStore implements EngineStore {
     ttlSeconds: number,
     edit?: (value: Buffer) => Buffer | undefined,
   ): Promise<Touched | undefined> {
+    const values = this.writable();
     const moved = await this.write((): Touched | undefined => {
       const now = Date.now();
       const expiresAt = ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0;
       const ttl = ttlSeconds > 0 ? ttlSeconds : null;
-      const source = this.read(from);
-      const target = this.read(to);
-      if (target === DAMAGED) throw new StorageError('corrupt', `embedded relocate failed: ${DAMAGED_SHAPE}`);
+      const source = this.read(from, 'relocate');
+      const target = this.read(to, 'relocate');
+      if (target === DAMAGED) throw new StorageError('corrupt', `embedded relocate failed: ${DAMAGED_RECORD}`);
       const liveTarget = target !== undefined && isLive(target, now) ? target : undefined;
       const liveSource = source !== undefined && source !== DAMAGED && isLive(source, now) ? source : undefined;
       // Rewritten before anything is written: a rewrite that throws leaves both keys as they were.
       const moved = liveTarget === undefined && liveSource !== undefined ? rewrite(liveSource[2]) : undefined;
       const edited = liveTarget === undefined ? undefined : edit === undefined ? liveTarget[2] : edit(liveTarget[2]);
-      if (source !== undefined) this.remove(from);
+      if (source !== undefined) this.remove(values, from, source);
       if (liveTarget !== undefined) {
         // A newer write lives under `to`: it is the one touched (unless `edit` refuses it).
         if (edited === undefined) return undefined;
-        this.replace(to, liveTarget, [expiresAt, liveTarget[1], edited]);
+        this.replace(to, liveTarget, seal(to, expiresAt, liveTarget[1], edited));
         return { version: liveTarget[1], ttl };
       }
       if (moved === undefined) return undefined;
       const version = randomVersion();
-      this.replace(to, target, [expiresAt, version, moved]);
+      this.replace(to, target, seal(to, expiresAt, version, moved));
       return { version, ttl };
     });
     this.space.freed();
     return moved;
   }
 
-  /** Within a write transaction: remove `key`'s record and its expiry index entry; false if there was none. */
-  private remove(key: string): boolean {
-    const old = this.read(key);
+  /**
+   * Within a write transaction: remove `key`'s record (`old`, as read) and its
+   * expiry index entry; false if there was none. A damaged record is removed too (its
+   * expiry index entry, if any, is consumed by the sweeper).
+   */
+  private remove(values: Database<unknown, string>, key: string, old: StoredRecord | undefined | typeof DAMAGED): boolean {
     if (old === undefined) return false;
-    // A damaged record is removed too (its expiry index entry, if any, is consumed by the sweeper).
-    if (old !== DAMAGED && old[0] !== 0) this.expiry.removeSync([old[0], key]);
-    this.values.removeSync(key);
+    if (old !== DAMAGED && old[0] !== 0) this.expiry!.removeSync([old[0], key]);
+    values.removeSync(key);
     return true;
   }
 
@@ -191,16 +222,17 @@ export class EmbeddedStore implements EngineStore {
    * Never refused by the size bound, like a delete.
    */
   async truncate(): Promise<void> {
+    const values = this.writable();
     await this.write(() => {
-      this.values.clearSync();
-      this.expiry.clearSync();
+      values.clearSync();
+      this.expiry!.clearSync();
     }, true);
     this.space.freed();
   }
 
   /** Values stored, expired ones not yet swept included (LMDB's own count). */
   entries(): number {
-    return lmdbStats(this.values).entryCount;
+    return this.values === undefined ? 0 : lmdbStats(this.values).entryCount;
   }
 
   /**
@@ -210,26 +242,89 @@ export class EmbeddedStore implements EngineStore {
    * until a delete or a write replaces it).
    */
   sweepBatch(now: number, limit: number): Promise<{ consumed: number; removed: number }> {
+    const values = this.writable();
     return this.write(() => {
-      const due = Array.from(this.expiry.getKeys({ start: [0], end: [now], limit }));
+      const due = Array.from(this.expiry!.getKeys({ start: [0], end: [now], limit }));
       let removed = 0;
       for (const [expiresAt, key] of due) {
-        const record = this.read(key);
+        const record = this.read(key, 'sweep');
         if (record !== undefined && record !== DAMAGED && record[0] === expiresAt) {
-          this.values.removeSync(key);
+          values.removeSync(key);
           removed++;
         }
-        this.expiry.removeSync([expiresAt, key]);
+        this.expiry!.removeSync([expiresAt, key]);
       }
       return { consumed: due.length, removed };
     });
   }
 
+  /**
+   * Rewrite up to `limit` format-1 records (record.ts) with their checksum, in one write
+   * transaction, walking the keys in order from just after `after` (undefined: the first).
+   * Returns the last key looked at and whether the walk reached the end.
+   */
+  upgradeBatch(after: string | undefined, limit: number): Promise<{ last: string | undefined; rewritten: number; done: boolean }> {
+    const values = this.writable();
+    return this.write(() => {
+      // `start` is inclusive: `after` itself comes first, if it is still there; one more shows whether the walk is done.
+      const keys = Array.from(values.getKeys({ ...(after === undefined ? {} : { start: after }), limit: limit + 2 })).filter((k) => k !== after);
+      const batch = keys.slice(0, limit);
+      let rewritten = 0;
+      for (const key of batch) {
+        let stored: unknown;
+        try {
+          stored = values.get(key);
+        } catch (err) {
+          if (hasLmdbCode(err)) throw err;
+          this.engine.damaged(this.name, 'upgrade', 'undecodable');
+          continue;
+        }
+        if (!Array.isArray(stored) || stored.length !== 3) continue; // format 2 already, or damaged: a read reports it
+        const checked = check(key, stored, true);
+        if ('damage' in checked) {
+          this.engine.damaged(this.name, 'upgrade', checked.damage);
+          continue;
+        }
+        values.putSync(key, checked.record); // the same expiry, version and value, with the checksum
+        rewritten++;
+      }
+      return { last: batch.at(-1) ?? after, rewritten, done: keys.length <= limit };
+    });
+  }
+
+  /**
+   * Read every record of the namespace and check it (`firkin store check`): how many
+   * there are, how many are damaged (by what), unverified format-1 ones, and expired
+   * ones the sweeper has not removed yet. Reads only; damage is counted, not reported.
+   */
+  verify(now = Date.now()): { records: number; damaged: Record<Damage, number>; legacy: number; expired: number } {
+    const report = { records: 0, damaged: { undecodable: 0, shape: 0, checksum: 0 }, legacy: 0, expired: 0 };
+    if (this.values === undefined) return report;
+    for (const key of this.values.getKeys()) {
+      report.records++;
+      let stored: unknown;
+      try {
+        stored = this.values.get(key);
+      } catch (err) {
+        if (hasLmdbCode(err)) throw err;
+        report.damaged.undecodable++;
+        continue;
+      }
+      const checked = check(key, stored, this.engine.legacy);
+      if ('damage' in checked) report.damaged[checked.damage]++;
+      else {
+        if (checked.legacy) report.legacy++;
+        if (!isLive(checked.record, now)) report.expired++;
+      }
+    }
+    return report;
+  }
+
   /** Within a write transaction: store `record` in place of `old`, moving its expiry index entry. */
   private replace(key: string, old: StoredRecord | undefined, record: StoredRecord): void {
-    if (old !== undefined && old[0] !== 0) this.expiry.removeSync([old[0], key]);
-    this.values.putSync(key, record);
-    if (record[0] !== 0) this.expiry.putSync([record[0], key], 1);
+    if (old !== undefined && old[0] !== 0) this.expiry!.removeSync([old[0], key]);
+    this.values!.putSync(key, record);
+    if (record[0] !== 0) this.expiry!.putSync([record[0], key], 1);
   }
 
   /**
@@ -239,9 +334,10 @@ export class EmbeddedStore implements EngineStore {
    */
   private async write<T>(body: () => T, abortable = false): Promise<T> {
     if (!this.engine.open) throw new StorageError('unavailable', 'embedded engine is closed');
+    const values = this.writable();
     let result: T;
     try {
-      result = await (abortable ? this.values.childTransaction(body) : this.values.transaction(body));
+      result = await (abortable ? values.childTransaction(body) : values.transaction(body));
       // lmdb resolves `flushed` only on success: bound the wait so a failing fsync answers 503, not never.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

@@ -37,12 +37,12 @@ export function defaultMaxSize(dir: string, file: string): number {
 
 /**
  * About how many bytes of pages a write of a new key takes: the record (the value
- * and about 40 bytes of MessagePack: expiry, version), in its leaf page or, when
+ * and about 45 bytes of MessagePack: expiry, version, checksum), in its leaf page or, when
  * larger than half a page, in whole overflow pages of its own; and the key twice,
  * in the namespace and in the expiry index, each with LMDB's node header.
  */
 export function writeCost(keyBytes: number, valueBytes: number, pageSize: number): number {
-  const record = valueBytes + 40;
+  const record = valueBytes + 45;
   const values =
     record + keyBytes + 10 <= pageSize / 2 ? record + keyBytes + 10 : Math.ceil((record + 16) / pageSize) * pageSize + keyBytes + 18;
   return values + keyBytes + 30;
