@@ -53,7 +53,11 @@ describe('a Cassandra schema that is not there yet', () => {
       const reply = await request(`${f.url}${path}`, { method, ...(method === 'PUT' ? { body: 'x' } : {}) });
       assert.equal(reply.status, 503, `${method} ${path}: ${reply.body.toString()}`);
       assert.equal(reply.json().type, 'urn:firkin:problem:schema-missing');
-      assert.match(String(reply.json().detail), /does not exist; an operator must create it .*firkin schema --config FILE --apply/);
+      assert.equal(
+        reply.json().detail,
+        "The Cassandra keyspace of this service does not exist; an operator must create it and this namespace's table (firkin schema --config FILE --apply)",
+        'the keyspace is what is missing, not only the table',
+      );
     }
     for (let i = 0; i < 5; i++) assert.equal((await request(`${f.url}/readyz`)).status, 503);
 
