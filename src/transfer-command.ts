@@ -22,7 +22,7 @@
  * move them: nothing of a sealed namespace leaves in clear.
  */
 import { once } from 'node:events';
-import { closeSync, createWriteStream, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MAX_TTL_SECONDS } from './config/schema.js';
 import type { FirkinConfig, NamespaceConfig } from './config/types.js';
@@ -35,6 +35,8 @@ import type { NamespaceSpec } from './storage/engine.js';
 import { openSource, openTarget, type TransferRecord, type TransferSource, type TransferTarget } from './storage/transfer.js';
 import { endLine, EXIT_STREAM_REFUSED, headerLine, readStream, recordLine, StreamRefused, type StreamHeader, type StreamItem, type StreamRecord } from './transfer-format.js';
 
+/** About how much text an export hands stdout at once (it then waits for the pipe when stdout says so). */
+const WRITE_CHARS = 256 * 1024;
 /** Writes an import keeps in flight at most. */
 const IMPORT_CONCURRENCY = 64;
 /** C0 controls and DEL: the API refuses keys holding them (api/route.ts), so such a session could never be read. */
@@ -102,8 +104,8 @@ export async function exportSessions(config: FirkinConfig, only: string | undefi
     say(`export failed: ${(err as Error).message}`);
     return 1;
   }
-  // A stream on fd 1 of its own: writes go through the thread pool and report backpressure (process.stdout to a pipe blocks).
-  const stream = createWriteStream('', { fd: 1, autoClose: false, highWaterMark: 1 << 20 });
+  // To a pipe or a socket, process.stdout writes asynchronously and says when to wait for 'drain'.
+  const stream = process.stdout;
   let broken: Error | undefined;
   stream.on('error', (err: Error) => (broken ??= err));
   const write = async (text: string): Promise<void> => {
@@ -134,16 +136,20 @@ export async function exportSessions(config: FirkinConfig, only: string | undefi
           if (r === undefined) continue;
           text += recordLine(ns.name, r.key, r.value, r.expiresAt, at);
           n++;
+          // Written in pieces of about WRITE_CHARS: a page's text is never held whole.
+          if (text.length >= WRITE_CHARS) {
+            await write(text);
+            text = '';
+          }
         }
-        await write(text);
+        if (text !== '') await write(text);
         progress.update(total + n, `, namespace ${ns.name}`);
       }
       counts.set(ns.name, n);
       total += n;
     }
     await write(endLine(total));
-    stream.end();
-    await once(stream, 'finish');
+    if (stream.writableNeedDrain) await once(stream, 'drain');
   } catch (err) {
     progress.done();
     say(`export failed after ${total} sessions: ${(err as Error).message}; the stream lacks its end line, and an import refuses it`);

@@ -143,7 +143,7 @@ function parseRecord(text: string, line: number, names: ReadonlySet<string>): St
  * The lines of `input`, each without its newline, numbered from 1. A line longer than
  * MAX_LINE_BYTES, or input that ends in the middle of a line, is refused.
  */
-async function* lines(input: AsyncIterable<Buffer | string>): AsyncGenerator<{ text: string; line: number }> {
+async function* lines(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<{ text: string; line: number }> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let line = 0;
@@ -177,7 +177,7 @@ export type StreamItem = { readonly kind: 'header'; readonly header: StreamHeade
  * StreamRefused otherwise (after yielding the records before the problem: a consumer
  * that acted on them learns only then that the stream was not whole).
  */
-export async function* readStream(input: AsyncIterable<Buffer | string>): AsyncGenerator<StreamItem> {
+export async function* readStream(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<StreamItem> {
   let names: Set<string> | undefined;
   let records = 0;
   let ended: number | undefined;

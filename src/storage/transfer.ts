@@ -48,7 +48,7 @@ export interface TransferTarget {
 
 /** Records per page of a walk, and about how many bytes of keys and values. */
 export const PAGE_RECORDS = 1000;
-export const PAGE_BYTES = 8 * 1024 * 1024;
+export const PAGE_BYTES = 2 * 1024 * 1024;
 
 /** The configured store as a source; rejects if it cannot be opened (an embedded store that does not exist, Cassandra unreachable). */
 export async function openSource(config: FirkinConfig): Promise<TransferSource> {
