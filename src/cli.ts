@@ -38,9 +38,11 @@ const USAGE = `Usage:
   firkin store reset --config FILE [--force]
                                        move a damaged embedded store aside (firkin.mdb.damaged-<time>) so the
                                        next start begins empty; --force: an undamaged one too
-  firkin export --config FILE [--namespace NAME]
+  firkin export --config FILE [--namespace NAME] [--sealed-as-stored]
                                        write every live session (with its remaining TTL) to stdout as a
-                                       stream (docs/export-format.md), beside the running servers
+                                       stream (docs/export-format.md), beside the running servers; a
+                                       sealed namespace only with --sealed-as-stored (its records as
+                                       stored: only a store with the same keyring keys takes them)
   firkin import --config FILE [--namespace NAME]
                                        read that stream from stdin into the configured store, adding only
                                        where a key holds no live value; exit 4 if the stream is refused
@@ -66,6 +68,7 @@ async function main(argv: string[]): Promise<void> {
         apply: { type: 'boolean' },
         force: { type: 'boolean' },
         namespace: { type: 'string', short: 'n' },
+        'sealed-as-stored': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -133,7 +136,8 @@ async function main(argv: string[]): Promise<void> {
       if (values.config === undefined) fail(`${command} needs --config FILE\n${USAGE}`, 2);
       const config = load(values.config, { tlsFiles: true });
       const { exportSessions, importSessions } = await import('./transfer-command.js');
-      process.exitCode = await (command === 'export' ? exportSessions : importSessions)(config, values.namespace);
+      process.exitCode =
+        command === 'export' ? await exportSessions(config, values.namespace, { sealedAsStored: values['sealed-as-stored'] === true }) : await importSessions(config, values.namespace);
       return;
     }
     case 'backup': {

@@ -14,8 +14,10 @@
  * second, when stderr is a terminal.
  *
  * Sealed namespaces: their storage keys are one-way keyed hashes of the clients' keys,
- * so no tool can give the sessions back in clear, keyring or not; the stream carries
- * their records exactly as stored (nothing in clear), and an import checks that each
+ * so no tool can give the sessions back in clear, keyring or not, and there is no
+ * plaintext export. An export of a sealed namespace is refused unless the operator
+ * says `--sealed-as-stored`; the stream then carries their records exactly as stored
+ * (nothing in clear), and an import checks that each
  * one opens under the target's keyring (the same keys, the same namespace name) before
  * it stores it. A `migrate` namespace's plain copies (sessions stored before it was
  * sealed, still served) are sealed by the export under the active key, as a touch would
@@ -86,11 +88,21 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 /**
  * `firkin export`: the header, every live session of the selected namespaces, the end
  * line. 0: written whole; 1: the store could not be read or stdout closed (the stream
- * then lacks its end line, which an import refuses); 2: bad usage.
+ * then lacks its end line, which an import refuses); 2: bad usage, or a sealed namespace
+ * without `sealedAsStored` (nothing is written).
  */
-export async function exportSessions(config: FirkinConfig, only: string | undefined): Promise<number> {
+export async function exportSessions(config: FirkinConfig, only: string | undefined, options: { sealedAsStored?: boolean } = {}): Promise<number> {
   const namespaces = selected(config, only);
   if (namespaces === undefined) return 2;
+  const sealed = namespaces.filter((ns) => ns.sealing !== 'plain').map((ns) => ns.name);
+  if (sealed.length > 0 && options.sealedAsStored !== true) {
+    say(
+      `export refused: namespace${sealed.length > 1 ? 's' : ''} ${sealed.join(', ')} ${sealed.length > 1 ? 'are' : 'is'} sealed. Nothing of a sealed namespace leaves in clear ` +
+        '(its storage keys are one-way hashes: no keyring gives the clients\' keys back); its records can leave only as stored, sealed, ' +
+        'and only a store whose keyring holds the same keys takes them. Give --sealed-as-stored to export them so, or leave them out with --namespace',
+    );
+    return 2;
+  }
   if (process.stdout.isTTY === true) {
     say('export writes every session (their keys are credentials) to standard output: redirect it to a file or pipe it into `firkin import`');
     return 2;

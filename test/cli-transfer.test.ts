@@ -118,15 +118,22 @@ describe('firkin export | firkin import (embedded)', () => {
     }
     assert.equal((await request(b.at('sessions', gone))).status, 404);
 
-    // Twice: nothing added, nothing overwritten (the target's own writes since included).
+    // The same stream again: nothing added, nothing overwritten (the target's own writes since included).
     await put(b.at('sessions', sessions[3]!.key), 'rewritten on the target since', 900);
+    const again = await firkinAsync(['import', '--config', b.config], { file: stream });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`^namespace sessions: 0 added, ${moved} already present \\(kept\\), 0 expired \\(skipped\\)$`, 'm'));
+    assert.match(again.stdout, /^namespace forever: 0 added, 5 already present/m);
+    assert.equal((await request(b.at('sessions', sessions[3]!.key))).body.toString(), 'rewritten on the target since');
+    // Through a pipe, from the live source: only what the source took since the first export is added.
     const second = await pipeline(a.config, b.config);
     assert.equal(second.exported.code, 0, second.exported.stderr);
     assert.equal(second.imported.code, 0, second.imported.stderr);
-    assert.match(second.imported.stdout, /^namespace sessions: 0 added, \d+ already present \(kept\), 0 expired \(skipped\)$/m);
-    assert.match(second.imported.stdout, /^namespace forever: 0 added, 5 already present/m);
+    const [, added, present] = /^namespace sessions: (\d+) added, (\d+) already present \(kept\), 0 expired \(skipped\)$/m.exec(second.imported.stdout) ?? [];
+    assert.equal(Number(present), moved, 'every session of the first stream is kept as the target holds it');
+    assert.equal(Number(added), Number(/sessions (\d+), forever/.exec(second.exported.stderr)?.[1]) - moved, 'only sessions the source took after the first export are added');
     assert.equal((await request(b.at('sessions', sessions[3]!.key))).body.toString(), 'rewritten on the target since');
-    for (const r of [first, second.imported, second.exported, exported]) {
+    for (const r of [first, again, second.imported, second.exported, exported]) {
       for (const s of sessions) assert.ok(!r.stdout.includes(s.key) && !r.stderr.includes(s.key), 'no session key in any output');
     }
   });
