@@ -35,7 +35,7 @@ import { Keyring } from './seal/keyring.js';
 import { freshSeal, keyIdOf, STORAGE_KEY_PREFIX } from './seal/sealing.js';
 import type { NamespaceSpec } from './storage/engine.js';
 import { openSource, openTarget, type TransferRecord, type TransferSource, type TransferTarget } from './storage/transfer.js';
-import { endLine, EXIT_STREAM_REFUSED, headerLine, readStream, recordLine, StreamRefused, type StreamHeader, type StreamItem, type StreamRecord } from './transfer-format.js';
+import { endLine, EXIT_STREAM_REFUSED, headerLine, lineLimitFor, readStream, recordLine, StreamRefused, type StreamHeader, type StreamItem, type StreamRecord } from './transfer-format.js';
 
 /** About how much text an export hands stdout at once (it then waits for the pipe when stdout says so). */
 const WRITE_CHARS = 256 * 1024;
@@ -228,7 +228,8 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
     return 2;
   }
   const started = Date.now();
-  const items = readStream(process.stdin);
+  // A line holds one record; one longer than the target could take is read past, not held.
+  const items = readStream(process.stdin, lineLimitFor(config.maxValueBytes, config.maxKeyBytes));
   let header: StreamHeader;
   try {
     const first = await items.next();
@@ -261,6 +262,7 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
 
   let read = 0;
   let otherNamespaces = 0;
+  let oversized = 0;
   let failure: unknown;
   let refusal: StreamRefused | undefined;
   const inFlight = new Set<Promise<void>>();
@@ -268,6 +270,11 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
   try {
     for await (const item of items) {
       if (failure !== undefined) break;
+      if (item.kind === 'oversized') {
+        read++;
+        oversized++;
+        continue;
+      }
       if (item.kind !== 'record') continue;
       read++;
       const plan = plans.get(item.record.ns);
@@ -301,7 +308,10 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
     );
   }
   const taken = [...plans.values()].reduce((n, p) => n + p.tally.added + p.tally.present, 0);
-  const others = otherNamespaces > 0 ? `, ${otherNamespaces} of other namespaces skipped` : '';
+  const others =
+    (otherNamespaces > 0 ? `, ${otherNamespaces} of other namespaces skipped` : '') +
+    (oversized > 0 ? `, ${oversized} refused (a line longer than max_value_bytes ${config.maxValueBytes} allows)` : '');
+  refused += oversized;
   const summary = `${read} records read from a stream of the ${header.source} store written ${new Date(header.at).toISOString()}${others}; ${seconds(Date.now() - started)}`;
   if (failure !== undefined) {
     say(`import stopped: ${(failure as Error).message}. The records taken before it stay (an import only adds: running it again is safe). ${summary}`);
@@ -312,6 +322,7 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
     return EXIT_STREAM_REFUSED;
   }
   process.stdout.write(`import: ${summary}\n`);
+  if (refused > 0) say(`import: ${refused} records refused by the limits of ${config.file ?? 'the config'} (counted by reason on stdout); the others were taken`);
   return refused > 0 ? 1 : 0;
 }
 

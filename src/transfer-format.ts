@@ -140,55 +140,85 @@ function parseRecord(text: string, line: number, names: ReadonlySet<string>): St
 }
 
 /**
- * The lines of `input`, each without its newline, numbered from 1. A line longer than
- * MAX_LINE_BYTES, or input that ends in the middle of a line, is refused.
+ * The longest line a target with these limits can take a record from: a value of
+ * `maxValueBytes` (a sealed one with its header, under 256 bytes) in base64, a key of
+ * `maxKeyBytes` (or a sealed storage key) every byte of it escaped, and room for the rest.
  */
-async function* lines(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<{ text: string; line: number }> {
+export function lineLimitFor(maxValueBytes: number, maxKeyBytes: number): number {
+  return Math.min(MAX_LINE_BYTES, Math.ceil((maxValueBytes + 256) / 3) * 4 + 6 * Math.max(maxKeyBytes, 128) + 4096);
+}
+
+/**
+ * The lines of `input`, each without its newline, numbered from 1. A line longer than
+ * `skipAbove` is not held: it is read past, and yielded with `text` undefined (a record
+ * the reader's target could not take anyway). A line longer than MAX_LINE_BYTES, or input
+ * that ends in the middle of a line, is refused.
+ */
+async function* lines(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, skipAbove: number): AsyncGenerator<{ text: string | undefined; line: number }> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  let skipping = false;
   let line = 0;
   for await (const piece of input) {
     let chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
     for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10)) {
       const head = chunk.subarray(0, nl);
-      const whole = pending.length === 0 ? head : Buffer.concat([...pending, head]);
+      const length = pendingBytes + head.length;
+      const whole = skipping || length > skipAbove ? undefined : pending.length === 0 ? head : Buffer.concat([...pending, head]);
       pending = [];
       pendingBytes = 0;
+      skipping = false;
       chunk = chunk.subarray(nl + 1);
       line++;
-      if (whole.length > MAX_LINE_BYTES) throw new StreamRefused(`line ${line} is longer than ${MAX_LINE_BYTES} bytes: the stream is damaged`);
-      yield { text: whole.toString('utf8'), line };
+      if (length > MAX_LINE_BYTES) throw new StreamRefused(`line ${line} is longer than ${MAX_LINE_BYTES} bytes: the stream is damaged`);
+      yield { text: whole?.toString('utf8'), line };
     }
     if (chunk.length > 0) {
-      pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes > MAX_LINE_BYTES) throw new StreamRefused(`line ${line + 1} is longer than ${MAX_LINE_BYTES} bytes: the stream is damaged`);
+      if (pendingBytes > skipAbove) {
+        skipping = true;
+        pending = [];
+      } else {
+        pending.push(chunk);
+      }
     }
   }
   if (pendingBytes > 0) throw new StreamRefused(`the stream ends in the middle of line ${line + 1}: it was cut short (truncated)`);
 }
 
 /** What a reader yields: the header first, then each record. */
-export type StreamItem = { readonly kind: 'header'; readonly header: StreamHeader } | { readonly kind: 'record'; readonly record: StreamRecord; readonly line: number };
+export type StreamItem =
+  | { readonly kind: 'header'; readonly header: StreamHeader }
+  | { readonly kind: 'record'; readonly record: StreamRecord; readonly line: number }
+  /** A record line longer than the reader's `skipAbove`: read past, counted, not parsed. */
+  | { readonly kind: 'oversized'; readonly line: number };
 
 /**
- * Read a stream: its header, then its records, checked line by line; once the input
+ * Read a stream: its header, then its records, checked line by line (a record line
+ * longer than `skipAbove` is read past and yielded as 'oversized'); once the input
  * ends, it must have ended with the end line, whose count must match. Throws
  * StreamRefused otherwise (after yielding the records before the problem: a consumer
  * that acted on them learns only then that the stream was not whole).
  */
-export async function* readStream(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<StreamItem> {
+export async function* readStream(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, skipAbove = MAX_LINE_BYTES): AsyncGenerator<StreamItem> {
   let names: Set<string> | undefined;
   let records = 0;
   let ended: number | undefined;
-  for await (const { text, line } of lines(input)) {
+  for await (const { text, line } of lines(input, skipAbove)) {
     if (names === undefined) {
+      if (text === undefined) throw new StreamRefused('the input is not a firkin export stream: its first line is far longer than a header');
       const header = parseHeader(text);
       names = new Set(header.namespaces.map((ns) => ns.name));
       yield { kind: 'header', header };
       continue;
     }
     if (ended !== undefined) throw new StreamRefused(`line ${line} follows the stream's end line: the stream is damaged`);
+    if (text === undefined) {
+      records++;
+      yield { kind: 'oversized', line };
+      continue;
+    }
     const parsed = parseRecord(text, line, names);
     if ('end' in parsed) {
       if (parsed.end !== records) throw new StreamRefused(`the stream's end line counts ${parsed.end} records, but it held ${records}: records are missing`);

@@ -165,6 +165,24 @@ describe('firkin export | firkin import (embedded)', () => {
     assert.equal((await request(b.at('forever', endless))).headers['x-ttl'], '50', "no expiry: the target namespace's default_ttl");
   });
 
+  it("reads past a record larger than the target's max_value_bytes allows, without holding it, and takes the others (exit 1)", { timeout: 60_000 }, async () => {
+    const a = await embeddedServer();
+    const b = await embeddedServer({ max_value_bytes: 4096 });
+    const small = `enwiki:MWSession:small-${randomBytes(6).toString('hex')}`;
+    const huge = `enwiki:MWSession:huge-${randomBytes(6).toString('hex')}`;
+    await put(a.at('sessions', small), 'small', 600);
+    await put(a.at('sessions', huge), randomBytes(200_000), 600);
+    const stream = join(a.dir, 'stream.ndjson');
+    assert.equal((await exportTo(a.config, stream)).code, 0);
+    const r = await firkinAsync(['import', '--config', b.config], { file: stream });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^namespace sessions: 1 added, 0 already present \(kept\), 0 expired \(skipped\)$/m);
+    assert.match(r.stdout, /^import: 2 records read .*, 1 refused \(a line longer than max_value_bytes 4096 allows\);/m);
+    assert.match(r.stderr, /^firkin: import: 1 records refused by the limits of .*config\.yaml/);
+    assert.equal((await request(b.at('sessions', small))).body.toString(), 'small');
+    assert.equal((await request(b.at('sessions', huge))).status, 404);
+  });
+
   it('refuses a stream that is cut short, damaged or of another version (exit 4), and a namespace the target lacks (exit 2)', { timeout: 60_000 }, async () => {
     const a = await embeddedServer();
     const b = await embeddedServer();

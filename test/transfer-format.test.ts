@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { endLine, headerLine, MAX_LINE_BYTES, readStream, recordLine, StreamRefused, type StreamItem } from '../src/transfer-format.js';
+import { endLine, headerLine, lineLimitFor, MAX_LINE_BYTES, readStream, recordLine, StreamRefused, type StreamItem } from '../src/transfer-format.js';
 
 const AT = 1_767_225_600_123;
 const header = headerLine({ at: AT, source: 'embedded', firkin: '0.1.0', namespaces: [{ name: 'sessions', sealed: false }, { name: 'vault', sealed: true }] });
@@ -75,6 +75,29 @@ describe('the export stream', () => {
     assert.match(await refusal(`${header}{"ns":"other","key":"k","value":"","ttl":1}\n${endLine(1)}`), /namespace "other", which the stream's header does not name/);
     assert.match(await refusal(`${header}{"ns":"sessions","key":"k","value":"","ttl":"1"}\n${endLine(1)}`), /line 2 is not a record of format 1/);
     assert.match(await refusal(`${header}{"ns":"sessions",\n`), /line 2 is not JSON/);
+  });
+
+  it("reads past a record line longer than the reader's limit without holding it, and still counts it", async () => {
+    const limit = lineLimitFor(10_000, 1024);
+    assert.ok(limit > 10_000 * 1.34 && limit < 30_000, `limit ${limit}`);
+    const big = recordLine('sessions', 'big', Buffer.alloc(40_000, 1), null, AT);
+    const stream = header + records[0] + big + records[1] + endLine(3);
+    const bytes = Buffer.from(stream);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += 1000) chunks.push(bytes.subarray(i, i + 1000));
+    for (const input of [[bytes], chunks]) {
+      const items: StreamItem[] = [];
+      for await (const item of readStream(input, limit)) items.push(item);
+      assert.deepEqual(
+        items.map((i) => i.kind),
+        ['header', 'record', 'oversized', 'record'],
+      );
+      assert.deepEqual(items[2], { kind: 'oversized', line: 3 });
+    }
+    // Skipped lines count toward the end line: one lost is still told.
+    await assert.rejects(async () => {
+      for await (const _ of readStream([Buffer.from(header + big + endLine(2))], limit));
+    }, /counts 2 records, but it held 1/);
   });
 
   it('holds at most one line of bounded length: a longer one is refused before it ends', async () => {
