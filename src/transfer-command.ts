@@ -413,7 +413,9 @@ async function importRecord(
   }
   if (valueBytes > config.maxValueBytes) return refuse(`value larger than max_value_bytes ${config.maxValueBytes}`);
   if (valueBytes === 0) return refuse('empty value');
-  if (await target.add(plan.spec, record.key, record.value, ttl)) tally.added++;
+  // Computed again at the moment of the write (after an add's read, a queue of writes in flight): the lifetime left then.
+  const ttlNow = (): number => (record.ttl === null ? ttl : Math.max(1, Math.min(Math.round(record.ttl - (Date.now() - header.at) / 1000), ceiling)));
+  if (await target.add(plan.spec, record.key, record.value, ttlNow)) tally.added++;
   else tally.present++;
 }
 

@@ -41,8 +41,12 @@ export interface TransferSource {
 /** The configured store, taking writes that only add. */
 export interface TransferTarget {
   readonly kind: 'embedded' | 'cassandra';
-  /** Store `value` under `key` for `ttlSeconds` (0: no expiry) unless the key holds a live value; true if it was stored. */
-  add(namespace: NamespaceSpec, key: string, value: Buffer, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Store `value` under `key` unless the key holds a live value; true if it was stored.
+   * `ttlSeconds()` (0: no expiry) is asked at the last moment before the write, so the
+   * time spent waiting (a read before, writes queued) does not lengthen the lifetime.
+   */
+  add(namespace: NamespaceSpec, key: string, value: Buffer, ttlSeconds: () => number): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -71,14 +71,13 @@ export class PlainStore extends CassandraTable<Statement> {
    * was seen by it (LOCAL_QUORUM both ways), and the import leaves the key alone. A key
    * deleted before the read holds nothing, and the import stores the value.
    */
-  async addIfAbsent(key: string, value: Buffer, requestedTtl: number): Promise<boolean> {
-    const ttlSeconds = storableTtl(requestedTtl);
+  async addIfAbsent(key: string, value: Buffer, requestedTtl: () => number): Promise<boolean> {
     const stamp = cassandra.types.Long.fromNumber(Date.now() * 1000 - 2);
     const row = (await this.run('touchRead', [key], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
     const current = row?.get('value') as Buffer | null | undefined;
     if (current !== null && current !== undefined) return false;
-    // Idempotent: the same bytes at the same timestamp, however often it is applied.
-    await this.run('touch', [key, value, ttlSeconds, stamp], { consistency: CONSISTENCY.write, isIdempotent: true });
+    // Idempotent: the same bytes at the same timestamp, however often it is applied. The TTL: what is left now, after the read.
+    await this.run('touch', [key, value, storableTtl(requestedTtl()), stamp], { consistency: CONSISTENCY.write, isIdempotent: true });
     return true;
   }
 

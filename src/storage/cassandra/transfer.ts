@@ -106,7 +106,7 @@ export async function cassandraTarget(config: CassandraConfig): Promise<Transfer
       const store = engine.store(namespace);
       return retrying(async () => {
         if (store instanceof PlainStore) return store.addIfAbsent(key, value, ttlSeconds);
-        return (await store.set(key, value, ttlSeconds, { kind: 'absent' })).applied;
+        return (await store.set(key, value, ttlSeconds(), { kind: 'absent' })).applied;
       });
     },
     close: () => engine.close(),

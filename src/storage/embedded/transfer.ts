@@ -54,7 +54,7 @@ export function embeddedTarget(path: string, maxSize: number | undefined): Trans
   return {
     kind: 'embedded',
     async add(namespace, key, value, ttlSeconds) {
-      const outcome = await engine.store(namespace).set(key, value, ttlSeconds, { kind: 'absent' });
+      const outcome = await engine.store(namespace).set(key, value, ttlSeconds(), { kind: 'absent' });
       return outcome.applied;
     },
     close: () => engine.close(),
