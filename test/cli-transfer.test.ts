@@ -1,3 +1,4 @@
+// test-tier: full (slow: 35 s alone on two cores, a 215 MB stream through two processes; scripts/test-files.mjs)
 /**
  * `firkin export`, `firkin import` and `firkin backup` on the embedded engine, as an
  * operator runs them beside live servers (real processes, real HTTP, real LMDB):

@@ -17,7 +17,7 @@
 import type { CassandraConfig } from '../../config/types.js';
 import type { NamespaceSpec } from '../engine.js';
 import { StorageError } from '../errors.js';
-import { PAGE_BYTES, PAGE_RECORDS, type TransferRecord, type TransferSource, type TransferTarget } from '../transfer.js';
+import { PAGE_BYTES, PAGE_RECORDS, type TransferRecord, type TransferSource, type TransferTarget } from '../transfer-types.js';
 import { CassandraEngine } from './cassandra-engine.js';
 import { CONSISTENCY } from './consistency.js';
 import { PlainStore } from './plain-store.js';

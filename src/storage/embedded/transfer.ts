@@ -16,7 +16,7 @@
  * `full`), and the server's measures the pages in use again at every sweeper tick. Its
  * own sweeper is left idle: the server's does that work.
  */
-import { PAGE_BYTES, PAGE_RECORDS, type TransferSource, type TransferTarget } from '../transfer.js';
+import { PAGE_BYTES, PAGE_RECORDS, type TransferSource, type TransferTarget } from '../transfer-types.js';
 import { EmbeddedEngine } from './lmdb-engine.js';
 
 /** The importer's sweeper: idle (once a day); the server's sweeps. */
