@@ -11,7 +11,7 @@
  * `conditional_writes` namespace's deletion marker) is no session.
  *
  * Target: a `conditional_writes` namespace adds with its lightweight transaction
- * (`IF value = null`); a plain one reads, then writes stamped before the read
+ * (`IF value = null`); a plain one reads, then writes stamped 1 s before the read
  * (plain-store.ts, addIfAbsent).
  */
 import type { CassandraConfig } from '../../config/types.js';
