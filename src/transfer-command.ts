@@ -10,7 +10,7 @@
  * embedded store opened read-only, Cassandra in paged SELECTs), import only adds (a key
  * holding a live value is left as it is), backup copies in one LMDB read transaction.
  * Memory is bounded: export holds one page of records, import one line and a bounded
- * number of writes in flight; both wait for the pipe. Progress goes to stderr, once a
+ * number of writes in flight (at most 64, and 16 MiB of records); both wait for the pipe. Progress goes to stderr, once a
  * second, when stderr is a terminal.
  *
  * Sealed namespaces: their storage keys are one-way keyed hashes of the clients' keys,
@@ -41,6 +41,8 @@ import { endLine, EXIT_STREAM_REFUSED, headerLine, lineLimitFor, readStream, rec
 const WRITE_CHARS = 256 * 1024;
 /** Writes an import keeps in flight at most. */
 const IMPORT_CONCURRENCY = 64;
+/** Bytes of records (keys and values) an import keeps in flight at most; a larger record is written alone. */
+const IMPORT_BYTES = 16 * 1024 * 1024;
 /** C0 controls and DEL: the API refuses keys holding them (api/route.ts), so such a session could never be read. */
 const CONTROL = /[\x00-\x1f\x7f]/;
 
@@ -266,6 +268,7 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
   let failure: unknown;
   let refusal: StreamRefused | undefined;
   const inFlight = new Set<Promise<void>>();
+  let bytesInFlight = 0;
   const progress = new Progress('import');
   try {
     for await (const item of items) {
@@ -282,13 +285,20 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
         otherNamespaces++;
         continue;
       }
+      // Bounded in writes and in bytes: a record waits until both have room (one larger than IMPORT_BYTES, until it is alone).
+      const bytes = Buffer.byteLength(item.record.key, 'utf8') + item.record.value.length;
+      while (inFlight.size > 0 && (inFlight.size >= IMPORT_CONCURRENCY || bytesInFlight + bytes > IMPORT_BYTES)) await Promise.race(inFlight);
+      if (failure !== undefined) break;
+      bytesInFlight += bytes;
       const write = importRecord(config, header, plan, keyring, target, item.record, item.line)
         .catch((err: unknown) => {
           failure ??= err;
         })
-        .finally(() => inFlight.delete(write));
+        .finally(() => {
+          inFlight.delete(write);
+          bytesInFlight -= bytes;
+        });
       inFlight.add(write);
-      if (inFlight.size >= IMPORT_CONCURRENCY) await Promise.race(inFlight);
       progress.update(read);
     }
   } catch (err) {

@@ -19,6 +19,7 @@ import { EmbeddedEngine } from '../src/storage/embedded/lmdb-engine.js';
 import { request } from './helpers/http.js';
 import { FIRKIN_BIN, runFirkin, spawnFirkin, type FirkinProcess } from './helpers/process.js';
 import { tempDir } from './helpers/tmp.js';
+import { endLine, headerLine, recordLine } from '../src/transfer-format.js';
 import { exportTo, finished, firkinAsync, pipeline, rssAnon, streamRecords } from './helpers/transfer.js';
 
 const NAMESPACES = [
@@ -275,6 +276,67 @@ describe('firkin export | firkin import (embedded)', () => {
     assert.match(onTerminal.stdout, /\rfirkin import: \d+ sessions, \d+\/s/, 'progress on the terminal');
     assert.match(onTerminal.stdout, new RegExp(`namespace sessions: ${count} added`));
     assert.doesNotMatch(i.stderr, /firkin import: \d+ sessions/, 'no progress when stderr is no terminal');
+  });
+
+  it('keeps at most 16 MiB of records in flight while the target cannot write (64 writes of 3 MiB would hold 192 MiB)', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    const data = join(dir, 'data');
+    // The target store and its namespace exist: the importer opens them before the lock below is taken.
+    const engine = new EmbeddedEngine({ path: data });
+    await engine.store({ name: 'sessions' }).set('enwiki:MWSession:existing', Buffer.from('x'), 600);
+    await engine.close();
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, stringify({ embedded: { path: data }, max_value_bytes: 4 * 1024 * 1024, namespaces: NAMESPACES }));
+    const at = Date.now();
+    const big = 40;
+    const importer = spawn(process.execPath, [FIRKIN_BIN, 'import', '--config', config], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const imported = finished(importer);
+    const send = async (text: string): Promise<void> => {
+      if (!importer.stdin!.write(text)) await new Promise((resolve) => importer.stdin!.once('drain', resolve));
+    };
+    // A first record, written before the lock: the importer has opened the namespace's database (a write transaction).
+    await send(headerLine({ at, source: 'embedded', firkin: 'test', namespaces: [{ name: 'sessions', sealed: false }] }));
+    await send(recordLine('sessions', 'enwiki:MWSession:first', Buffer.from('first'), at + 600_000, at));
+    const reader = new EmbeddedEngine({ path: data, readOnly: true });
+    try {
+      for (let i = 0; (await reader.store({ name: 'sessions' }).get('enwiki:MWSession:first')) === undefined; i++) {
+        assert.ok(i < 600, 'the first record is imported');
+        await sleep(50);
+      }
+    } finally {
+      await reader.close();
+    }
+    // Another process holds LMDB's write lock for 4 s: every write of the importer waits, while it goes on reading.
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { open } = await import(process.argv[1]); const db = open({ path: process.argv[2], maxDbs: 256 });
+         db.transactionSync(() => { process.stdout.write('locked\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000); });
+         await db.close();`,
+        import.meta.resolve('lmdb'),
+        join(data, 'firkin.mdb'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const held = finished(holder);
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+      holder.on('close', (code) => reject(new Error(`the lock holder exited (${code})`)));
+    });
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssAnon(importer.pid!) ?? 0)), 20);
+    for (let i = 0; i < big; i++) await send(recordLine('sessions', `enwiki:MWSession:big-${i}`, Buffer.alloc(3 * 1024 * 1024, i), at + 600_000, at));
+    await send(endLine(big + 1));
+    importer.stdin!.end();
+    const [h, r] = await Promise.all([held, imported]);
+    clearInterval(sampler);
+    assert.equal(h.code, 0, h.stderr);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^namespace sessions: ${big + 1} added`, 'm'));
+    const MiB = 1024 * 1024;
+    assert.ok(peak > 0 && peak < 90 * MiB, `the import held at most ${Math.round(peak / MiB)} MiB of its own`);
   });
 });
 

@@ -27,7 +27,7 @@ export async function openSource(config: FirkinConfig): Promise<TransferSource> 
     return embeddedSource(config.embedded.path);
   }
   const { cassandraSource } = await import('./cassandra/transfer.js');
-  return cassandraSource(config.cassandra!);
+  return cassandraSource(config.cassandra!, config.maxValueBytes);
 }
 
 /** The configured store as a target; rejects if it cannot be opened. */

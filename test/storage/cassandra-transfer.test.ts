@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import type { CassandraConfig } from '../../src/config/types.js';
 import { parseConfig } from '../../src/config/load.js';
 import { IMPORT_CLOCK_MARGIN_MS } from '../../src/storage/cassandra/plain-store.js';
-import { openTarget } from '../../src/storage/transfer.js';
+import { openSource, openTarget, PAGE_BYTES } from '../../src/storage/transfer.js';
 import { CASSANDRA_UNDER_TEST, configSection, createTables, rawClient, singleNodeConfig } from '../helpers/cassandra.js';
 
 /** A server's clock this far behind the importing host's: within the margin. */
@@ -54,5 +54,24 @@ describe(`the transfer of plain namespaces on ${CASSANDRA_UNDER_TEST}`, () => {
     await client.execute(`DELETE FROM ${c.keyspace}.${table} USING TIMESTAMP ? WHERE key = ?`, [stamp, deleted], { prepare: true });
     assert.equal(await value(written), 'written by a server since', "the server's later write wins");
     assert.equal(await value(deleted), undefined, "the server's later delete wins");
+  });
+
+  it('an export reads a first page of no more rows than PAGE_BYTES of the largest values hold (at least 10)', async () => {
+    const maxValueBytes = 256 * 1024;
+    const rows = 40;
+    const keys = Array.from({ length: rows }, (_, i) => `page-${i}-${randomBytes(6).toString('hex')}`);
+    for (const key of keys) {
+      await client.execute(`INSERT INTO ${c.keyspace}.${table} (key, value) VALUES (?, ?) USING TTL 600`, [key, randomBytes(200 * 1024)], { prepare: true });
+    }
+    const source = await openSource(config({ max_value_bytes: maxValueBytes }));
+    const sizes: number[] = [];
+    try {
+      for await (const page of source.pages({ name: 'sessions', table })) sizes.push(page.filter((r) => keys.includes(r.key)).length);
+    } finally {
+      await source.close();
+    }
+    const first = Math.max(10, Math.floor(PAGE_BYTES / maxValueBytes));
+    assert.equal(sizes.reduce((a, b) => a + b, 0), rows, 'every row read');
+    assert.ok(sizes[0]! <= first, `first page: ${sizes[0]} rows of 200 KiB (at most ${first}); pages ${sizes.join(', ')}`);
   });
 });
