@@ -21,7 +21,9 @@
  * one opens under the target's keyring (the same keys, the same namespace name) before
  * it stores it. A `migrate` namespace's plain copies (sessions stored before it was
  * sealed, still served) are sealed by the export under the active key, as a touch would
- * move them: nothing of a sealed namespace leaves in clear.
+ * move them: nothing of a sealed namespace leaves in clear. A plain stream imported into
+ * a `migrate` namespace is sealed on the way in, as a write seals a session, unless the
+ * target holds a copy of the session already (under any key, or plain).
  */
 import { once } from 'node:events';
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
@@ -246,7 +248,7 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
     say(`import refused: ${plans}`);
     return 2;
   }
-  const keyring = [...plans.values()].some((p) => p.sealed) ? keyringOf(config) : undefined;
+  const keyring = [...plans.values()].some((p) => p.config.sealing !== 'plain') ? keyringOf(config) : undefined;
   if (config.storage === 'embedded') {
     const refused = await embeddedRefusal(config.embedded.path);
     if (refused !== undefined) {
@@ -349,7 +351,7 @@ function planImport(config: FirkinConfig, header: StreamHeader, only: string | u
       return `namespace ${ns.name} is sealed in the stream and plain in ${file}: its records are sealed (storage keys and sealed values), and only a sealed namespace with the same keyring keys opens them`;
     }
     if (!ns.sealed && target.sealing === 'sealed') {
-      return `namespace ${ns.name} is plain in the stream and sealed in ${file}: set it to \`sealed: migrate\` for the import (migrate mode serves plain sessions, and seals each one as it is written or touched)`;
+      return `namespace ${ns.name} is plain in the stream and sealed in ${file}: set it to \`sealed: migrate\` for the import (an import seals each plain session there under the active key, as a write would)`;
     }
     plans.set(ns.name, { config: target, spec: namespaceSpec(target), sealed: ns.sealed, tally: { added: 0, present: 0, expired: 0, refused: new Map() } });
   }
@@ -420,12 +422,30 @@ async function importRecord(
   } else {
     if (Buffer.byteLength(record.key, 'utf8') > config.maxKeyBytes) return refuse(`key longer than max_key_bytes ${config.maxKeyBytes}`);
     if (CONTROL.test(record.key)) return refuse('key with a control character');
+    // The shape of a sealed storage key: in a sealed namespace, a plain record of that shape is no client's session
+    // (a sealed record of a namespace since made plain, most likely), and the sealed store would not read it as one.
+    if (plan.config.sealing !== 'plain' && record.key.startsWith(STORAGE_KEY_PREFIX)) return refuse(`key starting with ${STORAGE_KEY_PREFIX} (a sealed storage key's prefix) in a sealed namespace`);
   }
   if (valueBytes > config.maxValueBytes) return refuse(`value larger than max_value_bytes ${config.maxValueBytes}`);
   if (valueBytes === 0) return refuse('empty value');
   // Computed again at the moment of the write (after an add's read, a queue of writes in flight): the lifetime left then.
   const ttlNow = (): number => (record.ttl === null ? ttl : Math.max(1, Math.min(Math.round(record.ttl - (Date.now() - header.at) / 1000), ceiling)));
-  if (await target.add(plan.spec, record.key, record.value, ttlNow)) tally.added++;
+  let key = record.key;
+  let value = record.value;
+  if (!plan.sealed && plan.config.sealing === 'migrate') {
+    // A plain session into a migrate namespace: stored as a write there stores it, sealed under the active key, unless
+    // the session has a copy already (under any keyring key, or plain), which is the live one: kept, as a present key is.
+    const keys = keyring!.forNamespace(plan.config.name);
+    for (const copy of [...keys.all.map((k) => k.storageKey(record.key)), record.key]) {
+      if (await target.has(plan.spec, copy)) {
+        tally.present++;
+        return;
+      }
+    }
+    key = keys.active.storageKey(record.key);
+    value = keys.active.seal(record.value, key, freshSeal(ttlNow()));
+  }
+  if (await target.add(plan.spec, key, value, ttlNow)) tally.added++;
   else tally.present++;
 }
 

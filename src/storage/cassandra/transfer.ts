@@ -120,6 +120,7 @@ export async function cassandraTarget(config: CassandraConfig): Promise<Transfer
         return (await store.set(key, value, ttlSeconds(), { kind: 'absent' })).applied;
       });
     },
+    has: async (namespace, key) => (await retrying(() => engine.store(namespace).get(key))) !== undefined,
     close: () => engine.close(),
   };
 }
