@@ -26,7 +26,7 @@
  * target holds a copy of the session already (under any key, or plain).
  */
 import { once } from 'node:events';
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MAX_TTL_SECONDS } from './config/schema.js';
 import type { FirkinConfig, NamespaceConfig } from './config/types.js';
@@ -454,8 +454,12 @@ async function importRecord(
 /**
  * `firkin backup DIR`: a consistent, compacted copy of the live embedded store as
  * DIR/firkin.mdb, which a server whose `embedded.path` is DIR serves as it is. Written
- * under a temporary name, flushed, checked, then renamed: DIR/firkin.mdb is whole or
- * absent. 0: written; 1: it failed; 2: bad usage (Cassandra, DIR holds a store already).
+ * in a private directory of its own inside DIR (mode 0700, whatever DIR's mode), flushed
+ * and checked as a server checks a store at start-up, and only then linked under its
+ * final name, which must not exist (a link never replaces a file): DIR/firkin.mdb is
+ * whole and checked, or absent. DIR is created (mode 0700) if it does not exist; an
+ * existing DIR keeps its mode. 0: written; 1: it failed (nothing under the final name);
+ * 2: bad usage (Cassandra, DIR holds a store already, or one appeared there meanwhile).
  */
 export async function backupStore(config: FirkinConfig, dir: string): Promise<number> {
   if (config.storage !== 'embedded') {
@@ -465,7 +469,7 @@ export async function backupStore(config: FirkinConfig, dir: string): Promise<nu
     );
     return 2;
   }
-  const { DATA_FILE, prepareDirectory, restrictMode } = await import('./storage/embedded/files.js');
+  const { DATA_FILE, restrictMode } = await import('./storage/embedded/files.js');
   const { EmbeddedEngine } = await import('./storage/embedded/lmdb-engine.js');
   const { probeStore } = await import('./storage/embedded/probe.js');
   const to = resolve(dir);
@@ -479,46 +483,53 @@ export async function backupStore(config: FirkinConfig, dir: string): Promise<nu
     return 2;
   }
   const started = Date.now();
-  let engine: InstanceType<typeof EmbeddedEngine>;
-  try {
-    prepareDirectory(to);
-    engine = new EmbeddedEngine({ path: config.embedded.path, readOnly: true });
-  } catch (err) {
-    say(`backup failed: ${(err as Error).message}`);
+  let work: string | undefined;
+  const cleanUp = (): void => {
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  };
+  const failed = (err: unknown): number => {
+    cleanUp();
+    say(`backup failed: ${(err as Error).message}; nothing was written under ${file}`);
     return 1;
-  }
-  const partial = join(to, `${DATA_FILE}.partial-${process.pid}`);
+  };
+  let probe: Awaited<ReturnType<typeof probeStore>>;
   try {
-    if (existsSync(partial)) unlinkSync(partial);
-    await engine.backup(partial);
-    restrictMode(partial, 0o600);
-    const fd = openSync(partial, 'r');
+    // Only a directory made here is given mode 0700: an existing DIR is left as it is (the copy is 0600 in any case).
+    if (mkdirSync(to, { recursive: true, mode: 0o700 }) !== undefined) restrictMode(to, 0o700);
+    // Mode 0700: nobody else reads the copy while it is written, whatever DIR's mode and the umask.
+    work = mkdtempSync(join(to, '.firkin-backup-'));
+    const copy = join(work, DATA_FILE);
+    const engine = new EmbeddedEngine({ path: config.embedded.path, readOnly: true });
     try {
-      fsyncSync(fd);
+      await engine.backup(copy);
     } finally {
-      closeSync(fd);
+      await engine.close();
     }
-    renameSync(partial, file);
-    const dirFd = openSync(to, 'r');
+    restrictMode(copy, 0o600);
+    fsyncPath(copy);
+    // Checked before it takes its name: the copy passes the start-up check a server runs on it.
     try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
+      probe = await probeStore(work);
+    } catch (err) {
+      throw new Error(`the copy does not pass the start-up check: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      linkSync(copy, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      cleanUp();
+      say(`backup: ${file} appeared during the backup: a backup never overwrites a store; give an empty directory`);
+      return 2;
     }
   } catch (err) {
-    if (existsSync(partial)) unlinkSync(partial);
-    say(`backup failed: ${(err as Error).message}`);
-    return 1;
-  } finally {
-    await engine.close();
+    return failed(err);
   }
-  // The copy passes the start-up check a server runs on it.
-  let probe;
   try {
-    probe = await probeStore(to);
+    cleanUp();
+    fsyncPath(to);
   } catch (err) {
-    say(`backup written to ${file}, but it does not pass the start-up check: ${(err as Error).message}`);
-    return 1;
+    rmSync(file, { force: true });
+    return failed(err);
   }
   const source = statSync(join(config.embedded.path, DATA_FILE)).size;
   process.stdout.write(
@@ -527,4 +538,14 @@ export async function backupStore(config: FirkinConfig, dir: string): Promise<nu
       `a server whose embedded.path is ${to} serves it (\`firkin store check\` reads every record of it)\n`,
   );
   return 0;
+}
+
+/** Flush a file's data, or a directory's entries, to the disk. */
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -378,6 +378,44 @@ describe('firkin backup', () => {
       }
     }
     assert.ok(inCopy > 0, 'the copy holds the writes made before it started');
+  });
+
+  it("leaves an existing DIR's mode as it is, and nothing but firkin.mdb in it; never replaces a firkin.mdb that appears in DIR meanwhile (exit 2)", { timeout: 120_000 }, async () => {
+    // A store that takes a moment to copy: 4000 sessions of 8 KiB.
+    const dir = tempDir();
+    const engine = new EmbeddedEngine({ path: join(dir, 'data') });
+    const store = engine.store({ name: 'sessions' });
+    for (let i = 0; i < 4000; i += 500) await Promise.all(Array.from({ length: 500 }, (_, j) => store.set(`enwiki:MWSession:copy-${i + j}`, randomBytes(8192), 3600)));
+    await engine.close();
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, stringify({ embedded: { path: join(dir, 'data') }, namespaces: NAMESPACES }));
+
+    // An existing directory, shared with a group: the backup changes nothing of it, and leaves only its file.
+    const shared = join(tempDir(), 'shared');
+    mkdirSync(shared, { mode: 0o750 });
+    chmodSync(shared, 0o750);
+    const r = await firkinAsync(['backup', '--config', config, shared]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statSync(shared).mode & 0o777, 0o750, "an existing DIR's mode is left as it is");
+    assert.equal(statSync(join(shared, 'firkin.mdb')).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(shared), ['firkin.mdb'], 'nothing else left in DIR');
+
+    // A firkin.mdb that appears in DIR once the backup has begun writing there: kept, never replaced.
+    const racing = join(tempDir(), 'racing');
+    mkdirSync(racing, { mode: 0o700 });
+    let planted = false;
+    const watcher = watch(racing, () => {
+      if (planted) return;
+      planted = true;
+      writeFileSync(join(racing, 'firkin.mdb'), 'planted meanwhile');
+    });
+    const raced = await firkinAsync(['backup', '--config', config, racing]);
+    watcher.close();
+    assert.ok(planted, 'the backup wrote in DIR');
+    assert.equal(readFileSync(join(racing, 'firkin.mdb'), 'utf8'), 'planted meanwhile', 'the file that appeared is kept');
+    assert.equal(raced.code, 2, raced.stderr);
+    assert.match(raced.stderr, /firkin\.mdb appeared during the backup: a backup never overwrites a store/);
+    assert.deepEqual(readdirSync(racing), ['firkin.mdb'], 'the copy removed');
   });
 
   it('refuses a Cassandra config, naming nodetool snapshot', () => {
