@@ -37,7 +37,7 @@ import { Keyring } from './seal/keyring.js';
 import { freshSeal, keyIdOf, STORAGE_KEY_PREFIX } from './seal/sealing.js';
 import type { NamespaceSpec } from './storage/engine.js';
 import { openSource, openTarget, type TransferRecord, type TransferSource, type TransferTarget } from './storage/transfer.js';
-import { endLine, EXIT_STREAM_REFUSED, headerLine, lineLimitFor, readStream, recordLine, StreamRefused, type StreamHeader, type StreamItem, type StreamRecord } from './transfer-format.js';
+import { endLine, EXIT_STREAM_REFUSED, headerLine, lineLimitFor, quote, readStream, recordLine, StreamRefused, type StreamHeader, type StreamItem, type StreamRecord } from './transfer-format.js';
 
 /** About how much text an export hands stdout at once (it then waits for the pipe when stdout says so). */
 const WRITE_CHARS = 256 * 1024;
@@ -324,7 +324,7 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
     (otherNamespaces > 0 ? `, ${otherNamespaces} of other namespaces skipped` : '') +
     (oversized > 0 ? `, ${oversized} refused (a line longer than max_value_bytes ${config.maxValueBytes} allows)` : '');
   refused += oversized;
-  const summary = `${read} records read from a stream of the ${header.source} store written ${new Date(header.at).toISOString()}${others}; ${seconds(Date.now() - started)}`;
+  const summary = `${read} records read from a stream of the ${quote(header.source)} store written ${new Date(header.at).toISOString()}${others}; ${seconds(Date.now() - started)}`;
   if (failure !== undefined) {
     say(`import stopped: ${(failure as Error).message}. The records taken before it stay (an import only adds: running it again is safe). ${summary}`);
     return 1;
@@ -341,12 +341,12 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
 /** For each namespace of the stream to import, the target's namespace; or why the target cannot take the stream. */
 function planImport(config: FirkinConfig, header: StreamHeader, only: string | undefined): Map<string, Plan> | string {
   const wanted = only === undefined ? header.namespaces : header.namespaces.filter((ns) => ns.name === only);
-  if (only !== undefined && wanted.length === 0) return `the stream holds no namespace ${only} (it holds ${header.namespaces.map((n) => n.name).join(', ') || 'none'})`;
+  if (only !== undefined && wanted.length === 0) return `the stream holds no namespace ${only} (it holds ${header.namespaces.map((n) => quote(n.name)).join(', ') || 'none'})`;
   const plans = new Map<string, Plan>();
   for (const ns of wanted) {
     const target = config.namespaces.find((n) => n.name === ns.name);
     const file = config.file ?? 'the config';
-    if (target === undefined) return `the stream holds namespace ${ns.name}, which ${file} does not configure: add it, or import the others one by one with --namespace`;
+    if (target === undefined) return `the stream holds namespace ${quote(ns.name)}, which ${file} does not configure: add it, or import the others one by one with --namespace`;
     if (ns.sealed && target.sealing === 'plain') {
       return `namespace ${ns.name} is sealed in the stream and plain in ${file}: its records are sealed (storage keys and sealed values), and only a sealed namespace with the same keyring keys opens them`;
     }
@@ -404,7 +404,7 @@ async function importRecord(
     }
     if (key === undefined) {
       throw new ImportStopped(
-        `line ${line}: a record of sealed namespace ${plan.config.name} is sealed under key ${id}, which the keyring of ${config.file ?? 'the config'} lacks: give the target the source's keyring keys`,
+        `line ${line}: a record of sealed namespace ${plan.config.name} is sealed under key ${quote(id)}, which the keyring of ${config.file ?? 'the config'} lacks: give the target the source's keyring keys`,
       );
     }
     const opened = key.open(record.value, record.key);

@@ -217,11 +217,28 @@ describe('firkin export | firkin import (embedded)', () => {
     const c = await embeddedServer({ namespaces: [NAMESPACES[1]] });
     const other = await firkinAsync(['import', '--config', c.config], { text: whole });
     assert.equal(other.code, 2);
-    assert.match(other.stderr, /import refused: the stream holds namespace sessions, which .*config\.yaml does not configure/);
+    assert.match(other.stderr, /import refused: the stream holds namespace "sessions", which .*config\.yaml does not configure/);
     const picked = await firkinAsync(['import', '--config', c.config, '--namespace', 'forever'], { text: whole });
     assert.equal(picked.code, 0, picked.stderr);
     assert.match(picked.stdout, /6 of other namespaces skipped/);
     assert.equal(runFirkin('export', '--config', a.config, '--namespace', 'nope').code, 2);
+
+    // The stream's own text reaches the terminal quoted: no escape sequence passes.
+    const escapes = '\x1b]0;title\x07\x1b[2J\u009b31m';
+    const hostile = headerLine({ at: Date.now(), source: escapes, firkin: escapes, namespaces: [{ name: 'sessions', sealed: false }, { name: escapes, sealed: false }] }) + endLine(0);
+    const named = await firkinAsync(['import', '--config', b.config], { text: hostile });
+    assert.equal(named.code, 2, named.stderr);
+    assert.match(named.stderr, /the stream holds namespace "\\u001b\]0;title\\u0007\\u001b\[2J\\u009b31m", which/);
+    const sourced = await firkinAsync(['import', '--config', b.config, '--namespace', 'sessions'], { text: hostile });
+    assert.equal(sourced.code, 0, sourced.stderr);
+    assert.match(sourced.stdout, /records read from a stream of the "\\u001b\]0;title/);
+    for (const r of [named, sourced]) assert.ok(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(r.stdout + r.stderr), `no control character printed: ${JSON.stringify(r)}`);
+    // A moment no date holds: refused at the header (exit 4), nothing taken.
+    const far = `{"firkin-export":1,"at":9e15,"namespaces":[{"name":"sessions","sealed":false}]}\n{"ns":"sessions","key":"enwiki:MWSession:far","value":"eA==","ttl":null}\n${endLine(1)}`;
+    const farOff = await firkinAsync(['import', '--config', b.config], { text: far });
+    assert.equal(farOff.code, 4, farOff.stderr);
+    assert.match(farOff.stderr, /^firkin: import refused: line 1, the stream's header, is damaged: its "at", 9000000000000000, is no moment/);
+    assert.equal((await request(b.at('sessions', 'enwiki:MWSession:far'))).status, 404);
   });
 
   it('exports a large store to a slow reader and imports it with bounded memory; progress on a terminal', { timeout: 240_000 }, async () => {
