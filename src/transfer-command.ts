@@ -112,6 +112,7 @@ export async function exportSessions(config: FirkinConfig, only: string | undefi
     return 2;
   }
   const keyring = namespaces.some((ns) => ns.sealing === 'migrate') ? keyringOf(config) : undefined;
+  if (config.storage === 'embedded') say(`export: embedded store at ${config.embedded.path}`);
   const started = Date.now();
   let source: TransferSource;
   try {
@@ -250,6 +251,10 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
   }
   const keyring = [...plans.values()].some((p) => p.config.sealing !== 'plain') ? keyringOf(config) : undefined;
   if (config.storage === 'embedded') {
+    // Which store (a relative embedded.path outside systemd may name another than the servers'); a new one is allowed (back from Cassandra).
+    const { DATA_FILE } = await import('./storage/embedded/files.js');
+    const fresh = !existsSync(join(config.embedded.path, DATA_FILE));
+    say(`import: embedded store at ${config.embedded.path}${fresh ? ' (none there yet: this import creates it)' : ''}`);
     const refused = await embeddedRefusal(config.embedded.path);
     if (refused !== undefined) {
       say(`import refused: ${refused}`);
@@ -482,6 +487,7 @@ export async function backupStore(config: FirkinConfig, dir: string): Promise<nu
     say(`backup: ${file} exists: a backup never overwrites a store; give an empty directory`);
     return 2;
   }
+  say(`backup: embedded store at ${config.embedded.path}`);
   const started = Date.now();
   let work: string | undefined;
   const cleanUp = (): void => {

@@ -87,7 +87,10 @@ describe('firkin export | firkin import (embedded)', () => {
     const exported = await exportTo(a.config, stream);
     await load.stop();
     assert.equal(exported.code, 0, exported.stderr);
-    assert.match(exported.stderr, /^firkin: export: \d+ sessions \(sessions \d+, forever 5\) from the embedded store in [\d.]+ s\n$/, 'one summary line, no progress (stderr is no terminal)');
+    const [store, summary, ...rest] = exported.stderr.split('\n');
+    assert.equal(store, `firkin: export: embedded store at ${join(a.dir, 'data')}`, 'the store it reads, named first');
+    assert.match(summary!, /^firkin: export: \d+ sessions \(sessions \d+, forever 5\) from the embedded store in [\d.]+ s$/);
+    assert.deepEqual(rest, [''], 'one summary line, no progress (stderr is no terminal)');
     const records = streamRecords(stream);
     assert.ok(!records.some((r) => r.key === gone), 'an expired session is not exported');
     for (const s of sessions) assert.ok(records.some((r) => r.key === s.key && r.value.equals(s.value)), 'every live session is in the stream');
@@ -180,7 +183,7 @@ describe('firkin export | firkin import (embedded)', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /^namespace sessions: 1 added, 0 already present \(kept\), 0 expired \(skipped\)$/m);
     assert.match(r.stdout, /^import: 2 records read .*, 1 refused \(a line longer than max_value_bytes 4096 allows\);/m);
-    assert.match(r.stderr, /^firkin: import: 1 records refused by the limits of .*config\.yaml/);
+    assert.match(r.stderr, /^firkin: import: 1 records refused by the limits of .*config\.yaml/m);
     assert.equal((await request(b.at('sessions', small))).body.toString(), 'small');
     assert.equal((await request(b.at('sessions', huge))).status, 404);
   });
@@ -239,6 +242,29 @@ describe('firkin export | firkin import (embedded)', () => {
     assert.equal(farOff.code, 4, farOff.stderr);
     assert.match(farOff.stderr, /^firkin: import refused: line 1, the stream's header, is damaged: its "at", 9000000000000000, is no moment/);
     assert.equal((await request(b.at('sessions', 'enwiki:MWSession:far'))).status, 404);
+  });
+
+  it('names the embedded store each command works on, on stderr: a relative embedded.path is beside the config file; an import may create a new store, and says so', { timeout: 60_000 }, async () => {
+    const a = await embeddedServer();
+    await put(a.at('sessions', 'enwiki:MWSession:named'), 'named', 600);
+    // A config of its own with a relative path, run from another directory (as from a shell, outside systemd).
+    const dir = tempDir();
+    const config = join(dir, 'relative.yaml');
+    writeFileSync(config, stringify({ embedded: { path: 'elsewhere' }, namespaces: NAMESPACES }));
+    const where = join(dir, 'elsewhere');
+    const stream = join(a.dir, 'stream.ndjson');
+    const exported = await exportTo(a.config, stream);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.ok(exported.stderr.startsWith(`firkin: export: embedded store at ${join(a.dir, 'data')}\n`), exported.stderr);
+    const first = await firkinAsync(['import', '--config', config], { file: stream });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stderr, `firkin: import: embedded store at ${where} (none there yet: this import creates it)\n`);
+    const again = await firkinAsync(['import', '--config', config], { file: stream });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stderr, `firkin: import: embedded store at ${where}\n`);
+    const backup = await firkinAsync(['backup', '--config', config, join(dir, 'copy')]);
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.equal(backup.stderr, `firkin: backup: embedded store at ${where}\n`);
   });
 
   it('exports a large store to a slow reader and imports it with bounded memory; progress on a terminal', { timeout: 240_000 }, async () => {
