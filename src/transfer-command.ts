@@ -10,8 +10,10 @@
  * embedded store opened read-only, Cassandra in paged SELECTs), import only adds (a key
  * holding a live value is left as it is), backup copies in one LMDB read transaction.
  * Memory is bounded: export holds one page of records, import one line and a bounded
- * number of writes in flight (at most 64, and 16 MiB of records); both wait for the pipe. Progress goes to stderr, once a
- * second, when stderr is a terminal.
+ * number of writes in flight (at most 64, holding at most 16 MiB of records); both wait
+ * for the pipe. Progress goes to stderr, once a second, when stderr is a terminal. On the
+ * embedded engine each command first names the store it works on (a relative
+ * `embedded.path` is resolved beside the config file outside systemd).
  *
  * Sealed namespaces: their storage keys are one-way keyed hashes of the clients' keys,
  * so no tool can give the sessions back in clear, keyring or not, and there is no
