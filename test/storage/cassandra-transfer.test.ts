@@ -43,15 +43,20 @@ describe(`the transfer of plain namespaces on ${CASSANDRA_UNDER_TEST}`, () => {
     const [written, deleted] = [`clock-written-${randomBytes(6).toString('hex')}`, `clock-deleted-${randomBytes(6).toString('hex')}`];
     const value = async (key: string): Promise<string | undefined> =>
       (await client.execute(`SELECT value FROM ${c.keyspace}.${table} WHERE key = ?`, [key], { prepare: true })).first()?.get('value')?.toString();
+    // A server's write or delete made right after the import's read (which follows `before`), stamped by a clock BEHIND_MS behind.
+    const stamps = new Map<string, cassandra.types.Long>();
     try {
-      for (const key of [written, deleted]) assert.equal(await target.add(spec, key, Buffer.from('imported, older'), () => 600), true);
+      await target.add(spec, `clock-warm-up-${randomBytes(6).toString('hex')}`, Buffer.from('x'), () => 600); // statements prepared
+      for (const key of [written, deleted]) {
+        const before = Date.now();
+        assert.equal(await target.add(spec, key, Buffer.from('imported, older'), () => 600), true);
+        stamps.set(key, cassandra.types.Long.fromNumber((before + 1 - BEHIND_MS) * 1000));
+      }
     } finally {
       await target.close();
     }
-    // After the import's read and write: a server stamps with its own clock, behind the importing host's.
-    const stamp = cassandra.types.Long.fromNumber((Date.now() - BEHIND_MS) * 1000);
-    await client.execute(`INSERT INTO ${c.keyspace}.${table} (key, value) VALUES (?, ?) USING TIMESTAMP ?`, [written, Buffer.from('written by a server since'), stamp], { prepare: true });
-    await client.execute(`DELETE FROM ${c.keyspace}.${table} USING TIMESTAMP ? WHERE key = ?`, [stamp, deleted], { prepare: true });
+    await client.execute(`INSERT INTO ${c.keyspace}.${table} (key, value) VALUES (?, ?) USING TIMESTAMP ?`, [written, Buffer.from('written by a server since'), stamps.get(written)], { prepare: true });
+    await client.execute(`DELETE FROM ${c.keyspace}.${table} USING TIMESTAMP ? WHERE key = ?`, [stamps.get(deleted), deleted], { prepare: true });
     assert.equal(await value(written), 'written by a server since', "the server's later write wins");
     assert.equal(await value(deleted), undefined, "the server's later delete wins");
   });
