@@ -1,4 +1,4 @@
-// test-tier: full (slow: 35 s alone on two cores, a 215 MB stream through two processes; scripts/test-files.mjs)
+// test-tier: full (slow: about 60 s alone on two cores, a 215 MB stream through two processes, a 160 MB one held back by a lock; scripts/test-files.mjs)
 /**
  * `firkin export`, `firkin import` and `firkin backup` on the embedded engine, as an
  * operator runs them beside live servers (real processes, real HTTP, real LMDB):
