@@ -10,8 +10,10 @@
  * embedded store opened read-only, Cassandra in paged SELECTs), import only adds (a key
  * holding a live value is left as it is), backup copies in one LMDB read transaction.
  * Memory is bounded: export holds one page of records, import one line and a bounded
- * number of writes in flight; both wait for the pipe. Progress goes to stderr, once a
- * second, when stderr is a terminal.
+ * number of writes in flight (at most 64, holding at most 16 MiB of records); both wait
+ * for the pipe. Progress goes to stderr, once a second, when stderr is a terminal. On the
+ * embedded engine each command first names the store it works on (a relative
+ * `embedded.path` is resolved beside the config file outside systemd).
  *
  * Sealed namespaces: their storage keys are one-way keyed hashes of the clients' keys,
  * so no tool can give the sessions back in clear, keyring or not, and there is no
@@ -21,10 +23,12 @@
  * one opens under the target's keyring (the same keys, the same namespace name) before
  * it stores it. A `migrate` namespace's plain copies (sessions stored before it was
  * sealed, still served) are sealed by the export under the active key, as a touch would
- * move them: nothing of a sealed namespace leaves in clear.
+ * move them: nothing of a sealed namespace leaves in clear. A plain stream imported into
+ * a `migrate` namespace is sealed on the way in, as a write seals a session, unless the
+ * target holds a copy of the session already (under any key, or plain).
  */
 import { once } from 'node:events';
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MAX_TTL_SECONDS } from './config/schema.js';
 import type { FirkinConfig, NamespaceConfig } from './config/types.js';
@@ -35,12 +39,14 @@ import { Keyring } from './seal/keyring.js';
 import { freshSeal, keyIdOf, STORAGE_KEY_PREFIX } from './seal/sealing.js';
 import type { NamespaceSpec } from './storage/engine.js';
 import { openSource, openTarget, type TransferRecord, type TransferSource, type TransferTarget } from './storage/transfer.js';
-import { endLine, EXIT_STREAM_REFUSED, headerLine, lineLimitFor, readStream, recordLine, StreamRefused, type StreamHeader, type StreamItem, type StreamRecord } from './transfer-format.js';
+import { endLine, EXIT_STREAM_REFUSED, headerLine, lineLimitFor, quote, readStream, recordLine, StreamRefused, type StreamHeader, type StreamItem, type StreamRecord } from './transfer-format.js';
 
 /** About how much text an export hands stdout at once (it then waits for the pipe when stdout says so). */
 const WRITE_CHARS = 256 * 1024;
 /** Writes an import keeps in flight at most. */
 const IMPORT_CONCURRENCY = 64;
+/** Bytes of records (keys and values) an import keeps in flight at most; a larger record is written alone. */
+const IMPORT_BYTES = 16 * 1024 * 1024;
 /** C0 controls and DEL: the API refuses keys holding them (api/route.ts), so such a session could never be read. */
 const CONTROL = /[\x00-\x1f\x7f]/;
 
@@ -108,6 +114,7 @@ export async function exportSessions(config: FirkinConfig, only: string | undefi
     return 2;
   }
   const keyring = namespaces.some((ns) => ns.sealing === 'migrate') ? keyringOf(config) : undefined;
+  if (config.storage === 'embedded') say(`export: embedded store at ${config.embedded.path}`);
   const started = Date.now();
   let source: TransferSource;
   try {
@@ -244,8 +251,12 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
     say(`import refused: ${plans}`);
     return 2;
   }
-  const keyring = [...plans.values()].some((p) => p.sealed) ? keyringOf(config) : undefined;
+  const keyring = [...plans.values()].some((p) => p.config.sealing !== 'plain') ? keyringOf(config) : undefined;
   if (config.storage === 'embedded') {
+    // Which store (a relative embedded.path outside systemd may name another than the servers'); a new one is allowed (back from Cassandra).
+    const { DATA_FILE } = await import('./storage/embedded/files.js');
+    const fresh = !existsSync(join(config.embedded.path, DATA_FILE));
+    say(`import: embedded store at ${config.embedded.path}${fresh ? ' (none there yet: this import creates it)' : ''}`);
     const refused = await embeddedRefusal(config.embedded.path);
     if (refused !== undefined) {
       say(`import refused: ${refused}`);
@@ -266,6 +277,7 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
   let failure: unknown;
   let refusal: StreamRefused | undefined;
   const inFlight = new Set<Promise<void>>();
+  let bytesInFlight = 0;
   const progress = new Progress('import');
   try {
     for await (const item of items) {
@@ -282,13 +294,20 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
         otherNamespaces++;
         continue;
       }
+      // Bounded in writes and in bytes: a record waits until both have room (one larger than IMPORT_BYTES, until it is alone).
+      const bytes = Buffer.byteLength(item.record.key, 'utf8') + item.record.value.length;
+      while (inFlight.size > 0 && (inFlight.size >= IMPORT_CONCURRENCY || bytesInFlight + bytes > IMPORT_BYTES)) await Promise.race(inFlight);
+      if (failure !== undefined) break;
+      bytesInFlight += bytes;
       const write = importRecord(config, header, plan, keyring, target, item.record, item.line)
         .catch((err: unknown) => {
           failure ??= err;
         })
-        .finally(() => inFlight.delete(write));
+        .finally(() => {
+          inFlight.delete(write);
+          bytesInFlight -= bytes;
+        });
       inFlight.add(write);
-      if (inFlight.size >= IMPORT_CONCURRENCY) await Promise.race(inFlight);
       progress.update(read);
     }
   } catch (err) {
@@ -312,7 +331,7 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
     (otherNamespaces > 0 ? `, ${otherNamespaces} of other namespaces skipped` : '') +
     (oversized > 0 ? `, ${oversized} refused (a line longer than max_value_bytes ${config.maxValueBytes} allows)` : '');
   refused += oversized;
-  const summary = `${read} records read from a stream of the ${header.source} store written ${new Date(header.at).toISOString()}${others}; ${seconds(Date.now() - started)}`;
+  const summary = `${read} records read from a stream of the ${quote(header.source)} store written ${new Date(header.at).toISOString()}${others}; ${seconds(Date.now() - started)}`;
   if (failure !== undefined) {
     say(`import stopped: ${(failure as Error).message}. The records taken before it stay (an import only adds: running it again is safe). ${summary}`);
     return 1;
@@ -329,17 +348,17 @@ export async function importSessions(config: FirkinConfig, only: string | undefi
 /** For each namespace of the stream to import, the target's namespace; or why the target cannot take the stream. */
 function planImport(config: FirkinConfig, header: StreamHeader, only: string | undefined): Map<string, Plan> | string {
   const wanted = only === undefined ? header.namespaces : header.namespaces.filter((ns) => ns.name === only);
-  if (only !== undefined && wanted.length === 0) return `the stream holds no namespace ${only} (it holds ${header.namespaces.map((n) => n.name).join(', ') || 'none'})`;
+  if (only !== undefined && wanted.length === 0) return `the stream holds no namespace ${only} (it holds ${header.namespaces.map((n) => quote(n.name)).join(', ') || 'none'})`;
   const plans = new Map<string, Plan>();
   for (const ns of wanted) {
     const target = config.namespaces.find((n) => n.name === ns.name);
     const file = config.file ?? 'the config';
-    if (target === undefined) return `the stream holds namespace ${ns.name}, which ${file} does not configure: add it, or import the others one by one with --namespace`;
+    if (target === undefined) return `the stream holds namespace ${quote(ns.name)}, which ${file} does not configure: add it, or import the others one by one with --namespace`;
     if (ns.sealed && target.sealing === 'plain') {
       return `namespace ${ns.name} is sealed in the stream and plain in ${file}: its records are sealed (storage keys and sealed values), and only a sealed namespace with the same keyring keys opens them`;
     }
     if (!ns.sealed && target.sealing === 'sealed') {
-      return `namespace ${ns.name} is plain in the stream and sealed in ${file}: set it to \`sealed: migrate\` for the import (migrate mode serves plain sessions, and seals each one as it is written or touched)`;
+      return `namespace ${ns.name} is plain in the stream and sealed in ${file}: set it to \`sealed: migrate\` for the import (an import seals each plain session there under the active key, as a write would)`;
     }
     plans.set(ns.name, { config: target, spec: namespaceSpec(target), sealed: ns.sealed, tally: { added: 0, present: 0, expired: 0, refused: new Map() } });
   }
@@ -392,7 +411,7 @@ async function importRecord(
     }
     if (key === undefined) {
       throw new ImportStopped(
-        `line ${line}: a record of sealed namespace ${plan.config.name} is sealed under key ${id}, which the keyring of ${config.file ?? 'the config'} lacks: give the target the source's keyring keys`,
+        `line ${line}: a record of sealed namespace ${plan.config.name} is sealed under key ${quote(id)}, which the keyring of ${config.file ?? 'the config'} lacks: give the target the source's keyring keys`,
       );
     }
     const opened = key.open(record.value, record.key);
@@ -410,12 +429,30 @@ async function importRecord(
   } else {
     if (Buffer.byteLength(record.key, 'utf8') > config.maxKeyBytes) return refuse(`key longer than max_key_bytes ${config.maxKeyBytes}`);
     if (CONTROL.test(record.key)) return refuse('key with a control character');
+    // The shape of a sealed storage key: in a sealed namespace, a plain record of that shape is no client's session
+    // (a sealed record of a namespace since made plain, most likely), and the sealed store would not read it as one.
+    if (plan.config.sealing !== 'plain' && record.key.startsWith(STORAGE_KEY_PREFIX)) return refuse(`key starting with ${STORAGE_KEY_PREFIX} (a sealed storage key's prefix) in a sealed namespace`);
   }
   if (valueBytes > config.maxValueBytes) return refuse(`value larger than max_value_bytes ${config.maxValueBytes}`);
   if (valueBytes === 0) return refuse('empty value');
   // Computed again at the moment of the write (after an add's read, a queue of writes in flight): the lifetime left then.
   const ttlNow = (): number => (record.ttl === null ? ttl : Math.max(1, Math.min(Math.round(record.ttl - (Date.now() - header.at) / 1000), ceiling)));
-  if (await target.add(plan.spec, record.key, record.value, ttlNow)) tally.added++;
+  let key = record.key;
+  let value = record.value;
+  if (!plan.sealed && plan.config.sealing === 'migrate') {
+    // A plain session into a migrate namespace: stored as a write there stores it, sealed under the active key, unless
+    // the session has a copy already (under any keyring key, or plain), which is the live one: kept, as a present key is.
+    const keys = keyring!.forNamespace(plan.config.name);
+    for (const copy of [...keys.all.map((k) => k.storageKey(record.key)), record.key]) {
+      if (await target.has(plan.spec, copy)) {
+        tally.present++;
+        return;
+      }
+    }
+    key = keys.active.storageKey(record.key);
+    value = keys.active.seal(record.value, key, freshSeal(ttlNow()));
+  }
+  if (await target.add(plan.spec, key, value, ttlNow)) tally.added++;
   else tally.present++;
 }
 
@@ -424,8 +461,12 @@ async function importRecord(
 /**
  * `firkin backup DIR`: a consistent, compacted copy of the live embedded store as
  * DIR/firkin.mdb, which a server whose `embedded.path` is DIR serves as it is. Written
- * under a temporary name, flushed, checked, then renamed: DIR/firkin.mdb is whole or
- * absent. 0: written; 1: it failed; 2: bad usage (Cassandra, DIR holds a store already).
+ * in a private directory of its own inside DIR (mode 0700, whatever DIR's mode), flushed
+ * and checked as a server checks a store at start-up, and only then linked under its
+ * final name, which must not exist (a link never replaces a file): DIR/firkin.mdb is
+ * whole and checked, or absent. DIR is created (mode 0700) if it does not exist; an
+ * existing DIR keeps its mode. 0: written; 1: it failed (nothing under the final name);
+ * 2: bad usage (Cassandra, DIR holds a store already, or one appeared there meanwhile).
  */
 export async function backupStore(config: FirkinConfig, dir: string): Promise<number> {
   if (config.storage !== 'embedded') {
@@ -435,7 +476,7 @@ export async function backupStore(config: FirkinConfig, dir: string): Promise<nu
     );
     return 2;
   }
-  const { DATA_FILE, prepareDirectory, restrictMode } = await import('./storage/embedded/files.js');
+  const { DATA_FILE, restrictMode } = await import('./storage/embedded/files.js');
   const { EmbeddedEngine } = await import('./storage/embedded/lmdb-engine.js');
   const { probeStore } = await import('./storage/embedded/probe.js');
   const to = resolve(dir);
@@ -448,47 +489,55 @@ export async function backupStore(config: FirkinConfig, dir: string): Promise<nu
     say(`backup: ${file} exists: a backup never overwrites a store; give an empty directory`);
     return 2;
   }
+  say(`backup: embedded store at ${config.embedded.path}`);
   const started = Date.now();
-  let engine: InstanceType<typeof EmbeddedEngine>;
-  try {
-    prepareDirectory(to);
-    engine = new EmbeddedEngine({ path: config.embedded.path, readOnly: true });
-  } catch (err) {
-    say(`backup failed: ${(err as Error).message}`);
+  let work: string | undefined;
+  const cleanUp = (): void => {
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  };
+  const failed = (err: unknown): number => {
+    cleanUp();
+    say(`backup failed: ${(err as Error).message}; nothing was written under ${file}`);
     return 1;
-  }
-  const partial = join(to, `${DATA_FILE}.partial-${process.pid}`);
+  };
+  let probe: Awaited<ReturnType<typeof probeStore>>;
   try {
-    if (existsSync(partial)) unlinkSync(partial);
-    await engine.backup(partial);
-    restrictMode(partial, 0o600);
-    const fd = openSync(partial, 'r');
+    // Only a directory made here is given mode 0700: an existing DIR is left as it is (the copy is 0600 in any case).
+    if (mkdirSync(to, { recursive: true, mode: 0o700 }) !== undefined) restrictMode(to, 0o700);
+    // Mode 0700: nobody else reads the copy while it is written, whatever DIR's mode and the umask.
+    work = mkdtempSync(join(to, '.firkin-backup-'));
+    const copy = join(work, DATA_FILE);
+    const engine = new EmbeddedEngine({ path: config.embedded.path, readOnly: true });
     try {
-      fsyncSync(fd);
+      await engine.backup(copy);
     } finally {
-      closeSync(fd);
+      await engine.close();
     }
-    renameSync(partial, file);
-    const dirFd = openSync(to, 'r');
+    restrictMode(copy, 0o600);
+    fsyncPath(copy);
+    // Checked before it takes its name: the copy passes the start-up check a server runs on it.
     try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
+      probe = await probeStore(work);
+    } catch (err) {
+      throw new Error(`the copy does not pass the start-up check: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      linkSync(copy, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      cleanUp();
+      say(`backup: ${file} appeared during the backup: a backup never overwrites a store; give an empty directory`);
+      return 2;
     }
   } catch (err) {
-    if (existsSync(partial)) unlinkSync(partial);
-    say(`backup failed: ${(err as Error).message}`);
-    return 1;
-  } finally {
-    await engine.close();
+    return failed(err);
   }
-  // The copy passes the start-up check a server runs on it.
-  let probe;
   try {
-    probe = await probeStore(to);
+    cleanUp();
+    fsyncPath(to);
   } catch (err) {
-    say(`backup written to ${file}, but it does not pass the start-up check: ${(err as Error).message}`);
-    return 1;
+    rmSync(file, { force: true });
+    return failed(err);
   }
   const source = statSync(join(config.embedded.path, DATA_FILE)).size;
   process.stdout.write(
@@ -497,4 +546,14 @@ export async function backupStore(config: FirkinConfig, dir: string): Promise<nu
       `a server whose embedded.path is ${to} serves it (\`firkin store check\` reads every record of it)\n`,
   );
   return 0;
+}
+
+/** Flush a file's data, or a directory's entries, to the disk. */
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

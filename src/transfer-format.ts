@@ -87,6 +87,17 @@ export function endLine(records: number): string {
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** The largest distance from the epoch a Date holds, in milliseconds either way. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * Text (or any value) read from a stream, for a message: as JSON, with DEL and the C1
+ * controls escaped too, so that no terminal escape sequence in a stream reaches a terminal.
+ */
+export function quote(value: unknown): string {
+  return (JSON.stringify(value) ?? String(value)).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -101,7 +112,7 @@ function parseHeader(text: string): StreamHeader {
   if (!isObject(o) || !('firkin-export' in o)) throw new StreamRefused('the input is not a firkin export stream: its first line is not a "firkin-export" header');
   const version = o['firkin-export'];
   if (version !== FORMAT_VERSION) {
-    throw new StreamRefused(`the stream is of export format ${JSON.stringify(version)}; this Firkin reads format ${FORMAT_VERSION} only: import it with a Firkin that reads it, or export again with this one`);
+    throw new StreamRefused(`the stream is of export format ${quote(version)}; this Firkin reads format ${FORMAT_VERSION} only: import it with a Firkin that reads it, or export again with this one`);
   }
   const { at, namespaces, source, firkin } = o;
   const valid =
@@ -110,6 +121,7 @@ function parseHeader(text: string): StreamHeader {
     Array.isArray(namespaces) &&
     namespaces.every((ns) => isObject(ns) && typeof ns.name === 'string' && typeof ns.sealed === 'boolean');
   if (!valid) throw new StreamRefused('line 1, the stream\'s header, is damaged: it lacks "at" or "namespaces" of format 1');
+  if (Math.abs(at) > MAX_DATE_MS) throw new StreamRefused(`line 1, the stream's header, is damaged: its "at", ${at}, is no moment (milliseconds since the epoch, within ${MAX_DATE_MS} either way)`);
   return {
     at,
     source: typeof source === 'string' ? source : 'unknown',
@@ -134,7 +146,7 @@ function parseRecord(text: string, line: number, names: ReadonlySet<string>): St
   if (typeof ns !== 'string' || typeof key !== 'string' || key === '' || typeof value !== 'string' || !(ttl === null || (typeof ttl === 'number' && Number.isFinite(ttl)))) {
     throw new StreamRefused(`line ${line} is not a record of format ${FORMAT_VERSION} (ns, key, value, ttl): the stream is damaged`);
   }
-  if (!names.has(ns)) throw new StreamRefused(`line ${line} is a record of namespace ${JSON.stringify(ns)}, which the stream's header does not name: the stream is damaged`);
+  if (!names.has(ns)) throw new StreamRefused(`line ${line} is a record of namespace ${quote(ns)}, which the stream's header does not name: the stream is damaged`);
   if (value.length % 4 !== 0 || !BASE64.test(value)) throw new StreamRefused(`line ${line}: its value is not base64: the stream is damaged`);
   return { ns, key, value: Buffer.from(value, 'base64'), ttl };
 }

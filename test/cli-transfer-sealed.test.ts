@@ -3,15 +3,18 @@
  * of a sealed namespace leaves without `--sealed-as-stored`, and with it nothing leaves in
  * clear (no client key, no value in the stream); the records move as stored to a store
  * with the same keyring keys, which serves them; a store with other keys, or a plain
- * namespace, refuses them before writing anything.
+ * namespace, refuses them before writing anything. A plain stream into a `migrate`
+ * namespace is sealed on the way in, and never stands beside a copy the target holds.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { Keyring } from '../src/seal/keyring.js';
+import { EmbeddedEngine } from '../src/storage/embedded/lmdb-engine.js';
 import { request } from './helpers/http.js';
-import { spawnFirkin, type FirkinProcess } from './helpers/process.js';
+import { runFirkin, spawnFirkin, type FirkinProcess } from './helpers/process.js';
 import { tempDir } from './helpers/tmp.js';
 import { exportTo, firkinAsync, streamRecords } from './helpers/transfer.js';
 
@@ -105,5 +108,50 @@ describe('firkin export | firkin import of sealed namespaces', () => {
     assert.match(toPlain.stderr, /^firkin: import refused: namespace vault is sealed in the stream and plain in .*config\.yaml/);
     for (const s of plain) assert.equal((await request(d.at('sessions', s.key))).status, 404, 'nothing written');
     for (const r of [refused, exported, moved, foreign, toPlain]) assert.ok(!r.stderr.includes(marker), 'no key in any output');
+  });
+
+  it('seals a plain stream into a migrate namespace as a write would, keeps a copy the target holds (sealed or plain), refuses a key shaped like a storage key', { timeout: 90_000 }, async () => {
+    const a = await server(keyFile(tempDir()), false);
+    const marker = randomBytes(6).toString('hex');
+    const [older, fresh, plainThere] = ['older', 'fresh', 'plain'].map((label) => `enwiki:MWSession:migrate-${label}-${marker}`) as [string, string, string];
+    const shaped = `s1:k1:${'A'.repeat(43)}`;
+    for (const k of [older, fresh, plainThere, shaped]) {
+      assert.equal((await request(a.at('vault', k), { method: 'PUT', body: `stream ${k}`, headers: { 'cache-control': 'max-age=1200' } })).status, 201);
+    }
+    const stream = join(tempDir(), 'plain.ndjson');
+    assert.equal((await exportTo(a.config, stream, '--namespace', 'vault')).code, 0);
+
+    // The target: a plain copy stored before the namespace was sealed, and a session sealed since.
+    const dir = tempDir();
+    const engine = new EmbeddedEngine({ path: join(dir, 'data') });
+    await engine.store({ name: 'vault' }).set(plainThere, Buffer.from('plain on the target'), 1200);
+    await engine.close();
+    const keyBytes = randomBytes(32);
+    const b = await server(keyFile(tempDir(), keyBytes), 'migrate', dir);
+    assert.equal((await request(b.at('vault', older), { method: 'PUT', body: 'sealed on the target', headers: { 'cache-control': 'max-age=1200' } })).status, 201);
+
+    const r = await firkinAsync(['import', '--config', b.config, '--namespace', 'vault'], { file: stream });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^namespace vault: 1 added, 2 already present \(kept\), 0 expired \(skipped\), 1 refused \(key starting with s1: \(a sealed storage key's prefix\) in a sealed namespace\)$/m);
+    assert.equal((await request(b.at('vault', older))).body.toString(), 'sealed on the target');
+    assert.equal((await request(b.at('vault', plainThere))).body.toString(), 'plain on the target');
+    const got = await request(b.at('vault', fresh));
+    assert.equal(got.body.toString(), `stream ${fresh}`);
+    assert.ok(Math.abs(Number(got.headers['x-ttl']) - 1200) <= 30, `remaining TTL kept: ${got.headers['x-ttl']}`);
+    // Stored sealed: the new session under the active key, no plain copy beside the sealed one.
+    const census = runFirkin('keys', 'status', '--config', b.config);
+    assert.equal(census.code, 0, census.stderr);
+    assert.match(census.stdout, /^namespace vault \(sealed: migrate\): live records: k1 \(active\) 2, plain 1$/m);
+    // Once the target's own session is gone (as when it expires: its sealed copy removed from the store), nothing older stands in for it.
+    const storageKey = new Keyring('k1', [{ id: 'k1', secret: keyBytes }]).forNamespace('vault').active.storageKey(older);
+    const writer = new EmbeddedEngine({ path: join(dir, 'data') });
+    try {
+      assert.ok((await writer.store({ name: 'vault' }).get(storageKey)) !== undefined, 'the sealed copy is where a write puts it');
+      await writer.store({ name: 'vault' }).delete(storageKey);
+    } finally {
+      await writer.close();
+    }
+    assert.equal((await request(b.at('vault', older))).status, 404);
+    assert.ok(!r.stdout.includes(marker) && !r.stderr.includes(marker), 'no key in the output');
   });
 });

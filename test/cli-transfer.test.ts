@@ -1,4 +1,4 @@
-// test-tier: full (slow: 35 s alone on two cores, a 215 MB stream through two processes; scripts/test-files.mjs)
+// test-tier: full (slow: about 60 s alone on two cores, a 215 MB stream through two processes, a 160 MB one held back by a lock; scripts/test-files.mjs)
 /**
  * `firkin export`, `firkin import` and `firkin backup` on the embedded engine, as an
  * operator runs them beside live servers (real processes, real HTTP, real LMDB):
@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -19,6 +19,7 @@ import { EmbeddedEngine } from '../src/storage/embedded/lmdb-engine.js';
 import { request } from './helpers/http.js';
 import { FIRKIN_BIN, runFirkin, spawnFirkin, type FirkinProcess } from './helpers/process.js';
 import { tempDir } from './helpers/tmp.js';
+import { endLine, headerLine, recordLine } from '../src/transfer-format.js';
 import { exportTo, finished, firkinAsync, pipeline, rssAnon, streamRecords } from './helpers/transfer.js';
 
 const NAMESPACES = [
@@ -86,7 +87,10 @@ describe('firkin export | firkin import (embedded)', () => {
     const exported = await exportTo(a.config, stream);
     await load.stop();
     assert.equal(exported.code, 0, exported.stderr);
-    assert.match(exported.stderr, /^firkin: export: \d+ sessions \(sessions \d+, forever 5\) from the embedded store in [\d.]+ s\n$/, 'one summary line, no progress (stderr is no terminal)');
+    const [store, summary, ...rest] = exported.stderr.split('\n');
+    assert.equal(store, `firkin: export: embedded store at ${join(a.dir, 'data')}`, 'the store it reads, named first');
+    assert.match(summary!, /^firkin: export: \d+ sessions \(sessions \d+, forever 5\) from the embedded store in [\d.]+ s$/);
+    assert.deepEqual(rest, [''], 'one summary line, no progress (stderr is no terminal)');
     const records = streamRecords(stream);
     assert.ok(!records.some((r) => r.key === gone), 'an expired session is not exported');
     for (const s of sessions) assert.ok(records.some((r) => r.key === s.key && r.value.equals(s.value)), 'every live session is in the stream');
@@ -179,7 +183,7 @@ describe('firkin export | firkin import (embedded)', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /^namespace sessions: 1 added, 0 already present \(kept\), 0 expired \(skipped\)$/m);
     assert.match(r.stdout, /^import: 2 records read .*, 1 refused \(a line longer than max_value_bytes 4096 allows\);/m);
-    assert.match(r.stderr, /^firkin: import: 1 records refused by the limits of .*config\.yaml/);
+    assert.match(r.stderr, /^firkin: import: 1 records refused by the limits of .*config\.yaml/m);
     assert.equal((await request(b.at('sessions', small))).body.toString(), 'small');
     assert.equal((await request(b.at('sessions', huge))).status, 404);
   });
@@ -201,7 +205,7 @@ describe('firkin export | firkin import (embedded)', () => {
       return r.stderr;
     };
     for (const text of ['', 'GET / HTTP/1.1\n', '{"firkin-export":2,"at":0,"namespaces":[]}\n', `${lines[0]}\n{"ns":"sessions","key":"x"}\n`]) {
-      await refused(text, /^firkin: import refused: (the input is empty|the input is not a firkin export stream|the stream is of export format 2|line 2 is not a record)/);
+      await refused(text, /^firkin: import refused: (the input is empty|the input is not a firkin export stream|the stream is of export format 2|line 2 is not a record)/m);
     }
     for (const k of keys) assert.equal((await request(b.at('sessions', k))).status, 404, 'nothing taken from a foreign stream');
     // Cut at a line's end (the end line lost), and in the middle of a line.
@@ -216,11 +220,51 @@ describe('firkin export | firkin import (embedded)', () => {
     const c = await embeddedServer({ namespaces: [NAMESPACES[1]] });
     const other = await firkinAsync(['import', '--config', c.config], { text: whole });
     assert.equal(other.code, 2);
-    assert.match(other.stderr, /import refused: the stream holds namespace sessions, which .*config\.yaml does not configure/);
+    assert.match(other.stderr, /import refused: the stream holds namespace "sessions", which .*config\.yaml does not configure/);
     const picked = await firkinAsync(['import', '--config', c.config, '--namespace', 'forever'], { text: whole });
     assert.equal(picked.code, 0, picked.stderr);
     assert.match(picked.stdout, /6 of other namespaces skipped/);
     assert.equal(runFirkin('export', '--config', a.config, '--namespace', 'nope').code, 2);
+
+    // The stream's own text reaches the terminal quoted: no escape sequence passes.
+    const escapes = '\x1b]0;title\x07\x1b[2J\u009b31m';
+    const hostile = headerLine({ at: Date.now(), source: escapes, firkin: escapes, namespaces: [{ name: 'sessions', sealed: false }, { name: escapes, sealed: false }] }) + endLine(0);
+    const named = await firkinAsync(['import', '--config', b.config], { text: hostile });
+    assert.equal(named.code, 2, named.stderr);
+    assert.match(named.stderr, /the stream holds namespace "\\u001b\]0;title\\u0007\\u001b\[2J\\u009b31m", which/);
+    const sourced = await firkinAsync(['import', '--config', b.config, '--namespace', 'sessions'], { text: hostile });
+    assert.equal(sourced.code, 0, sourced.stderr);
+    assert.match(sourced.stdout, /records read from a stream of the "\\u001b\]0;title/);
+    for (const r of [named, sourced]) assert.ok(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(r.stdout + r.stderr), `no control character printed: ${JSON.stringify(r)}`);
+    // A moment no date holds: refused at the header (exit 4), nothing taken.
+    const far = `{"firkin-export":1,"at":9e15,"namespaces":[{"name":"sessions","sealed":false}]}\n{"ns":"sessions","key":"enwiki:MWSession:far","value":"eA==","ttl":null}\n${endLine(1)}`;
+    const farOff = await firkinAsync(['import', '--config', b.config], { text: far });
+    assert.equal(farOff.code, 4, farOff.stderr);
+    assert.match(farOff.stderr, /^firkin: import refused: line 1, the stream's header, is damaged: its "at", 9000000000000000, is no moment/);
+    assert.equal((await request(b.at('sessions', 'enwiki:MWSession:far'))).status, 404);
+  });
+
+  it('names the embedded store each command works on, on stderr: a relative embedded.path is beside the config file; an import may create a new store, and says so', { timeout: 60_000 }, async () => {
+    const a = await embeddedServer();
+    await put(a.at('sessions', 'enwiki:MWSession:named'), 'named', 600);
+    // A config of its own with a relative path, run from another directory (as from a shell, outside systemd).
+    const dir = tempDir();
+    const config = join(dir, 'relative.yaml');
+    writeFileSync(config, stringify({ embedded: { path: 'elsewhere' }, namespaces: NAMESPACES }));
+    const where = join(dir, 'elsewhere');
+    const stream = join(a.dir, 'stream.ndjson');
+    const exported = await exportTo(a.config, stream);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.ok(exported.stderr.startsWith(`firkin: export: embedded store at ${join(a.dir, 'data')}\n`), exported.stderr);
+    const first = await firkinAsync(['import', '--config', config], { file: stream });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stderr, `firkin: import: embedded store at ${where} (none there yet: this import creates it)\n`);
+    const again = await firkinAsync(['import', '--config', config], { file: stream });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stderr, `firkin: import: embedded store at ${where}\n`);
+    const backup = await firkinAsync(['backup', '--config', config, join(dir, 'copy')]);
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.equal(backup.stderr, `firkin: backup: embedded store at ${where}\n`);
   });
 
   it('exports a large store to a slow reader and imports it with bounded memory; progress on a terminal', { timeout: 240_000 }, async () => {
@@ -276,6 +320,76 @@ describe('firkin export | firkin import (embedded)', () => {
     assert.match(onTerminal.stdout, new RegExp(`namespace sessions: ${count} added`));
     assert.doesNotMatch(i.stderr, /firkin import: \d+ sessions/, 'no progress when stderr is no terminal');
   });
+
+  it('keeps at most 16 MiB of records in flight: while the target cannot write, it reads no further (64 writes of 3 MiB would hold 192 MiB)', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    const data = join(dir, 'data');
+    // The target store and its namespace exist: the importer opens them before the lock below is taken.
+    const engine = new EmbeddedEngine({ path: data });
+    await engine.store({ name: 'sessions' }).set('enwiki:MWSession:existing', Buffer.from('x'), 600);
+    await engine.close();
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, stringify({ embedded: { path: data }, max_value_bytes: 4 * 1024 * 1024, namespaces: NAMESPACES }));
+    const at = Date.now();
+    const big = 40;
+    const importer = spawn(process.execPath, [FIRKIN_BIN, 'import', '--config', config], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const imported = finished(importer);
+    const send = async (text: string): Promise<void> => {
+      if (!importer.stdin!.write(text)) await new Promise((resolve) => importer.stdin!.once('drain', resolve));
+    };
+    // A first record, written before the lock: the importer has opened the namespace's database (a write transaction).
+    await send(headerLine({ at, source: 'embedded', firkin: 'test', namespaces: [{ name: 'sessions', sealed: false }] }));
+    await send(recordLine('sessions', 'enwiki:MWSession:first', Buffer.from('first'), at + 600_000, at));
+    const reader = new EmbeddedEngine({ path: data, readOnly: true });
+    try {
+      for (let i = 0; (await reader.store({ name: 'sessions' }).get('enwiki:MWSession:first')) === undefined; i++) {
+        assert.ok(i < 600, 'the first record is imported');
+        await sleep(50);
+      }
+    } finally {
+      await reader.close();
+    }
+    // Another process holds LMDB's write lock for 4 s: every write of the importer waits, while it goes on reading.
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { open } = await import(process.argv[1]); const db = open({ path: process.argv[2], maxDbs: 256 });
+         db.transactionSync(() => { process.stdout.write('locked\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000); process.stdout.write('unlocking\\n'); });
+         await db.close();`,
+        import.meta.resolve('lmdb'),
+        join(data, 'firkin.mdb'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const held = finished(holder);
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+      holder.on('close', (code) => reject(new Error(`the lock holder exited (${code})`)));
+    });
+    // What the importer took from the pipe while it could not write, and the memory it held then.
+    let sent = 0;
+    let sentWhileLocked: number | undefined;
+    let peak = 0;
+    holder.stdout!.on('data', (d: Buffer) => d.toString().includes('unlocking') && (sentWhileLocked ??= sent));
+    const sampler = setInterval(() => {
+      if (sentWhileLocked === undefined) peak = Math.max(peak, rssAnon(importer.pid!) ?? 0);
+    }, 20);
+    for (let i = 0; i < big; i++, sent++) await send(recordLine('sessions', `enwiki:MWSession:big-${i}`, Buffer.alloc(3 * 1024 * 1024, i), at + 600_000, at));
+    await send(endLine(big + 1));
+    importer.stdin!.end();
+    const [h, r] = await Promise.all([held, imported]);
+    clearInterval(sampler);
+    assert.equal(h.code, 0, h.stderr);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^namespace sessions: ${big + 1} added`, 'm'));
+    // 5 records of 3 MiB in flight, the 6th read and waiting for room (the pipe holds less than one more): all 40 without the byte bound.
+    assert.ok(sentWhileLocked !== undefined && sentWhileLocked >= 5 && sentWhileLocked <= 8, `the importer read ${sentWhileLocked} records of 3 MiB while its writes waited`);
+    const MiB = 1024 * 1024;
+    // Mostly the garbage of the lines read (each line, its text, its parse: about 15 MB a record): about 290 MiB without the bound.
+    assert.ok(peak > 0 && peak < 200 * MiB, `the import held at most ${Math.round(peak / MiB)} MiB of its own while its writes waited`);
+  });
 });
 
 describe('firkin backup', () => {
@@ -316,6 +430,44 @@ describe('firkin backup', () => {
       }
     }
     assert.ok(inCopy > 0, 'the copy holds the writes made before it started');
+  });
+
+  it("leaves an existing DIR's mode as it is, and nothing but firkin.mdb in it; never replaces a firkin.mdb that appears in DIR meanwhile (exit 2)", { timeout: 120_000 }, async () => {
+    // A store that takes a moment to copy: 4000 sessions of 8 KiB.
+    const dir = tempDir();
+    const engine = new EmbeddedEngine({ path: join(dir, 'data') });
+    const store = engine.store({ name: 'sessions' });
+    for (let i = 0; i < 4000; i += 500) await Promise.all(Array.from({ length: 500 }, (_, j) => store.set(`enwiki:MWSession:copy-${i + j}`, randomBytes(8192), 3600)));
+    await engine.close();
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, stringify({ embedded: { path: join(dir, 'data') }, namespaces: NAMESPACES }));
+
+    // An existing directory, shared with a group: the backup changes nothing of it, and leaves only its file.
+    const shared = join(tempDir(), 'shared');
+    mkdirSync(shared, { mode: 0o750 });
+    chmodSync(shared, 0o750);
+    const r = await firkinAsync(['backup', '--config', config, shared]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statSync(shared).mode & 0o777, 0o750, "an existing DIR's mode is left as it is");
+    assert.equal(statSync(join(shared, 'firkin.mdb')).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(shared), ['firkin.mdb'], 'nothing else left in DIR');
+
+    // A firkin.mdb that appears in DIR once the backup has begun writing there: kept, never replaced.
+    const racing = join(tempDir(), 'racing');
+    mkdirSync(racing, { mode: 0o700 });
+    let planted = false;
+    const watcher = watch(racing, () => {
+      if (planted) return;
+      planted = true;
+      writeFileSync(join(racing, 'firkin.mdb'), 'planted meanwhile');
+    });
+    const raced = await firkinAsync(['backup', '--config', config, racing]);
+    watcher.close();
+    assert.ok(planted, 'the backup wrote in DIR');
+    assert.equal(readFileSync(join(racing, 'firkin.mdb'), 'utf8'), 'planted meanwhile', 'the file that appeared is kept');
+    assert.equal(raced.code, 2, raced.stderr);
+    assert.match(raced.stderr, /firkin\.mdb appeared during the backup: a backup never overwrites a store/);
+    assert.deepEqual(readdirSync(racing), ['firkin.mdb'], 'the copy removed');
   });
 
   it('refuses a Cassandra config, naming nodetool snapshot', () => {

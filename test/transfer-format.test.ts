@@ -75,6 +75,23 @@ describe('the export stream', () => {
     assert.match(await refusal(`${header}{"ns":"other","key":"k","value":"","ttl":1}\n${endLine(1)}`), /namespace "other", which the stream's header does not name/);
     assert.match(await refusal(`${header}{"ns":"sessions","key":"k","value":"","ttl":"1"}\n${endLine(1)}`), /line 2 is not a record of format 1/);
     assert.match(await refusal(`${header}{"ns":"sessions",\n`), /line 2 is not JSON/);
+    // A moment no Date holds: refused at the header, before any record is taken.
+    for (const at of [8.64e15 + 1, -1e16, 1e300]) {
+      assert.match(await refusal(`{"firkin-export":1,"at":${at},"namespaces":[]}\n${endLine(0)}`), /line 1, the stream's header, is damaged: its "at", .* is no moment/);
+    }
+    assert.equal((await read(`{"firkin-export":1,"at":8640000000000000,"namespaces":[]}\n${endLine(0)}`)).length, 1, 'the last moment a Date holds is one');
+  });
+
+  it('quotes the text of a stream it names in a refusal: no control character, C1 ones included, passes', async () => {
+    const escapes = '\x1b]0;title\x07\x1b[2J\u009b31m\x7f';
+    const messages = [
+      await refusal(`{"firkin-export":${JSON.stringify(escapes)},"at":1,"namespaces":[]}\n`),
+      await refusal(`${header}{"ns":${JSON.stringify(escapes)},"key":"k","value":"","ttl":1}\n${endLine(1)}`),
+    ];
+    for (const message of messages) {
+      assert.ok(!/[\x00-\x1f\x7f-\x9f]/.test(message), `no control character in: ${JSON.stringify(message)}`);
+      assert.ok(message.includes('"\\u001b]0;title\\u0007\\u001b[2J\\u009b31m\\u007f"'), message);
+    }
   });
 
   it("reads past a record line longer than the reader's limit without holding it, and still counts it", async () => {

@@ -34,6 +34,8 @@ export interface TransferTarget {
    * time spent waiting (a read before, writes queued) does not lengthen the lifetime.
    */
   add(namespace: NamespaceSpec, key: string, value: Buffer, ttlSeconds: () => number): Promise<boolean>;
+  /** Whether `key` holds a live value. */
+  has(namespace: NamespaceSpec, key: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

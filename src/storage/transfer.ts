@@ -12,7 +12,7 @@
  *   never overwrites a value written since (and running it twice changes nothing). The
  *   embedded engine and `conditional_writes` namespaces on Cassandra add atomically (an
  *   LMDB write transaction; a lightweight transaction `IF value = null`); a plain
- *   namespace on Cassandra reads, then writes stamped before that read
+ *   namespace on Cassandra reads, then writes stamped 1 s before that read
  *   (PlainStore.addIfAbsent), so a write or delete made after the read wins.
  */
 import type { FirkinConfig } from '../config/types.js';
@@ -27,7 +27,7 @@ export async function openSource(config: FirkinConfig): Promise<TransferSource> 
     return embeddedSource(config.embedded.path);
   }
   const { cassandraSource } = await import('./cassandra/transfer.js');
-  return cassandraSource(config.cassandra!);
+  return cassandraSource(config.cassandra!, config.maxValueBytes);
 }
 
 /** The configured store as a target; rejects if it cannot be opened. */

@@ -19,6 +19,18 @@ import { touchTimestamp } from './timestamps.js';
 
 type Statement = 'insert' | 'touchRead' | 'touch' | 'delete' | 'deleteAt';
 
+/**
+ * How far before its read an import's write is stamped (addIfAbsent). Plain namespaces
+ * order a key's writes by client-side timestamps, so the import's write must lose to any
+ * write or delete a server makes after the read, even from a host whose clock is behind
+ * the importing host's: it covers a difference of up to 1 s between the importing host's
+ * clock and any server's (NTP keeps them within milliseconds; docs/operations.md). Stamping
+ * early costs nothing the import should keep: the read found the key empty, and the only
+ * older mutation that can now win is a delete made in the second before the read (that
+ * session stays deleted, though the import counts it added).
+ */
+export const IMPORT_CLOCK_MARGIN_MS = 1000;
+
 export class PlainStore extends CassandraTable<Statement> {
   readonly acceptsConditions = false;
 
@@ -65,14 +77,16 @@ export class PlainStore extends CassandraTable<Statement> {
    * For `firkin import` (never a request): store `value` unless the key holds one, and say
    * whether it did. Not atomic (this mode has no lightweight transactions, and must not mix
    * them in): the key is read at LOCAL_QUORUM, and if absent the value is written stamped
-   * with a time taken before that read, less 2 µs (even, as every Firkin timestamp:
-   * timestamps.ts). Any write or delete Firkin makes after the read is stamped later, so it
-   * wins over the import whichever reaches the replicas first; one made before the read
-   * was seen by it (LOCAL_QUORUM both ways), and the import leaves the key alone. A key
-   * deleted before the read holds nothing, and the import stores the value.
+   * with a time taken before that read, less IMPORT_CLOCK_MARGIN_MS (even, as every Firkin
+   * timestamp: timestamps.ts). Any write or delete a server makes after the read is stamped
+   * later by its own clock, so it wins over the import whichever reaches the replicas
+   * first, as long as that clock is behind the importing host's by less than the margin;
+   * one made before the read was seen by it (LOCAL_QUORUM both ways), and the import
+   * leaves the key alone. A key deleted before the read holds nothing, and the import
+   * stores the value.
    */
   async addIfAbsent(key: string, value: Buffer, requestedTtl: () => number): Promise<boolean> {
-    const stamp = cassandra.types.Long.fromNumber(Date.now() * 1000 - 2);
+    const stamp = cassandra.types.Long.fromNumber((Date.now() - IMPORT_CLOCK_MARGIN_MS) * 1000 - 2);
     const row = (await this.run('touchRead', [key], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
     const current = row?.get('value') as Buffer | null | undefined;
     if (current !== null && current !== undefined) return false;

@@ -5,13 +5,17 @@
  *
  * Source: each namespace's table walked in token order by paged `SELECT key, value,
  * TTL(value)` at LOCAL_QUORUM (every write Firkin acknowledged in this data centre is
- * seen), a page at a time: at most 1000 rows, fewer when the values are large (the page
- * size follows the bytes the last page held). A page that fails for a transient reason
- * is asked again, from the same paging state. An absent or empty value (a
- * `conditional_writes` namespace's deletion marker) is no session.
+ * seen), a page at a time, of about PAGE_BYTES: the first page asks for as many rows as
+ * PAGE_BYTES of the largest values the config allows hold (`max_value_bytes`; at least
+ * MIN_FETCH, at most PAGE_RECORDS), and each next page follows the bytes the last one
+ * held (fewer rows when they were large, twice as many when they were small: a page
+ * after small ones may still meet large values, up to PAGE_RECORDS rows of them). A
+ * page that fails for a transient reason is asked again, from the same paging state.
+ * An absent or empty value (a `conditional_writes` namespace's deletion marker) is no
+ * session.
  *
  * Target: a `conditional_writes` namespace adds with its lightweight transaction
- * (`IF value = null`); a plain one reads, then writes stamped before the read
+ * (`IF value = null`); a plain one reads, then writes stamped 1 s before the read
  * (plain-store.ts, addIfAbsent).
  */
 import type { CassandraConfig } from '../../config/types.js';
@@ -27,6 +31,7 @@ import { quoteIdentifier } from './schema.js';
 const PAGE_TIMEOUT_MS = 60_000;
 /** Attempts at one page (or one add) that fails for a transient reason, a growing pause between them. */
 const ATTEMPTS = 5;
+/** The fewest rows a page asks for. */
 const MIN_FETCH = 10;
 
 async function connected(config: CassandraConfig): Promise<CassandraEngine> {
@@ -55,7 +60,13 @@ export async function retrying<T>(attempt: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function cassandraSource(config: CassandraConfig): Promise<TransferSource> {
+/** Rows the first page asks for: what PAGE_BYTES of the largest values allowed hold, within [MIN_FETCH, PAGE_RECORDS]. */
+function firstFetchSize(maxValueBytes: number): number {
+  return Math.min(PAGE_RECORDS, Math.max(MIN_FETCH, Math.floor(PAGE_BYTES / maxValueBytes)));
+}
+
+/** `maxValueBytes`: the largest value the config allows (max_value_bytes), which sizes the first page. */
+export async function cassandraSource(config: CassandraConfig, maxValueBytes: number): Promise<TransferSource> {
   const engine = await connected(config);
   return {
     kind: 'cassandra',
@@ -64,7 +75,7 @@ export async function cassandraSource(config: CassandraConfig): Promise<Transfer
       const table = `${quoteIdentifier(config.keyspace)}.${quoteIdentifier(namespace.table ?? namespace.name)}`;
       const query = `SELECT key, value, TTL(value) AS ttl FROM ${table}`;
       let pageState: string | undefined;
-      let fetchSize = PAGE_RECORDS;
+      let fetchSize = firstFetchSize(maxValueBytes);
       do {
         const readAt = Date.now();
         const state = pageState;
@@ -109,6 +120,7 @@ export async function cassandraTarget(config: CassandraConfig): Promise<Transfer
         return (await store.set(key, value, ttlSeconds(), { kind: 'absent' })).applied;
       });
     },
+    has: async (namespace, key) => (await retrying(() => engine.store(namespace).get(key))) !== undefined,
     close: () => engine.close(),
   };
 }

@@ -57,6 +57,7 @@ export function embeddedTarget(path: string, maxSize: number | undefined): Trans
       const outcome = await engine.store(namespace).set(key, value, ttlSeconds(), { kind: 'absent' });
       return outcome.applied;
     },
+    has: async (namespace, key) => (await engine.store(namespace).get(key)) !== undefined,
     close: () => engine.close(),
   };
 }
