@@ -60,6 +60,41 @@ export function tableStatements(table: string): Readonly<Record<'get' | 'probe' 
   };
 }
 
+/**
+ * A value read, whose version is computed only if asked for: a sealed namespace
+ * (seal/sealed-store.ts) serves its records' own versions and never asks.
+ */
+class Found implements StoredValue {
+  private computed: string | undefined;
+
+  constructor(
+    readonly value: Buffer,
+    readonly ttl: number | null,
+    private readonly secret: Buffer,
+    private readonly key: string,
+  ) {}
+
+  get version(): string {
+    return (this.computed ??= keyedVersion(this.secret, this.key, this.value));
+  }
+}
+
+/** An applied write, whose version is computed only if asked for (as Found's). */
+export class Written {
+  readonly applied = true as const;
+  private computed: string | undefined;
+
+  constructor(
+    private readonly secret: Buffer,
+    private readonly key: string,
+    private readonly value: Buffer,
+  ) {}
+
+  get version(): string {
+    return (this.computed ??= keyedVersion(this.secret, this.key, this.value));
+  }
+}
+
 export abstract class CassandraTable<S extends string> implements EngineStore {
   abstract readonly acceptsConditions: boolean;
   /**
@@ -127,7 +162,7 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
     const value = row?.get('value') as Buffer | null | undefined;
     if (value === null || value === undefined || (this.emptyIsAbsent && value.length === 0)) return undefined;
     const ttl = row.get('ttl') as number | null;
-    return { value, version: this.version(secret, key, value), ttl: ttl === null ? null : Math.max(ttl, 1) };
+    return new Found(value, ttl === null ? null : Math.max(ttl, 1), secret, key);
   }
 
   abstract set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome>;

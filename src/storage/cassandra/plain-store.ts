@@ -12,7 +12,7 @@
  */
 import type cassandra from 'cassandra-driver';
 import type { Condition, NamespaceSpec, SetOutcome, Touched } from '../engine.js';
-import { CassandraTable, type CqlSession, type TableName } from './cassandra-store.js';
+import { CassandraTable, Written, type CqlSession, type TableName } from './cassandra-store.js';
 import { CONSISTENCY } from './consistency.js';
 import { storableTtl } from './expiry.js';
 import { touchTimestamp } from './timestamps.js';
@@ -40,7 +40,7 @@ export class PlainStore extends CassandraTable<Statement> {
     }
     const secret = await this.secret();
     await this.run('insert', [key, value, storableTtl(requestedTtl)], { consistency: CONSISTENCY.write, isIdempotent: true });
-    return { applied: true, version: this.version(secret, key, value) };
+    return new Written(secret, key, value);
   }
 
   /**
