@@ -17,7 +17,7 @@ import cassandra from 'cassandra-driver';
 import type { Condition, EngineStore, SetOutcome, StoredValue, Touched } from '../engine.js';
 import { StorageError } from '../errors.js';
 import { keyedVersion, versionSecret } from '../version.js';
-import { CONSISTENCY } from './consistency.js';
+import { CONSISTENCY, STATEMENT_OPTIONS } from './consistency.js';
 import { permanentError, truncateMayHaveApplied } from './errors.js';
 
 /** What a store needs of the engine (cassandra-engine.ts implements it): its one driver client. */
@@ -109,6 +109,10 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
   /** The secret of this table's versions, once read (see secret()). */
   private versions: Buffer | undefined;
   private reading: Promise<Buffer> | undefined;
+  /** What the log names a read by, built once. */
+  private readonly getWhere: { readonly lwt: false; readonly where: string };
+  /** What the log names each of this mode's statements by, built once. */
+  private readonly whereOf: Readonly<Record<S, string>>;
 
   constructor(
     private readonly session: CqlSession,
@@ -118,6 +122,8 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
   ) {
     this.table = name.quoted;
     this.shared = tableStatements(name.quoted);
+    this.getWhere = { lwt: false, where: `${this.table} get` };
+    this.whereOf = Object.fromEntries(Object.keys(statements).map((s) => [s, `${this.table} ${s}`])) as Readonly<Record<S, string>>;
   }
 
   /**
@@ -141,12 +147,17 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
   }
 
   /** The version (ETag) of `value` under `key`. */
+  /** The secret of this table's versions if already read (no await on the data path then). */
+  protected knownSecret(): Buffer | undefined {
+    return this.versions;
+  }
+
   protected version(secret: Buffer, key: string, value: Buffer): string {
     return keyedVersion(secret, key, value);
   }
 
   protected run(statement: S, params: unknown[], options: cassandra.QueryOptions, lwt = false): Promise<cassandra.types.ResultSet> {
-    return this.session.execute(this.statements[statement], params, options, { lwt, where: `${this.table} ${statement}` });
+    return this.session.execute(this.statements[statement], params, options, { lwt, where: this.whereOf[statement] });
   }
 
   protected paxosDeleteConsistency(): number {
@@ -154,10 +165,10 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
-    const secret = await this.secret();
+    const secret = this.versions ?? (await this.secret());
     // Idempotent: if the coordinator dies mid-request, the driver retries on another node
     // instead of failing the request (a read, a plain write or a delete can safely run twice).
-    const rs = await this.session.execute(this.shared.get, [key], { consistency: CONSISTENCY.read, isIdempotent: true }, { lwt: false, where: `${this.table} get` });
+    const rs = await this.session.execute(this.shared.get, [key], STATEMENT_OPTIONS.read, this.getWhere);
     const row = rs.first();
     const value = row?.get('value') as Buffer | null | undefined;
     if (value === null || value === undefined || (this.emptyIsAbsent && value.length === 0)) return undefined;

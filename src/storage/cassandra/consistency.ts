@@ -22,3 +22,13 @@ export const CONSISTENCY = Object.freeze({
   serial: consistencies.localSerial,
   crossDcSerial: consistencies.serial,
 });
+
+/**
+ * The options of the data path's statements, built once rather than per request (the
+ * driver only reads them). Prepared: the client's default (client-options.ts).
+ */
+export const STATEMENT_OPTIONS = {
+  read: { consistency: CONSISTENCY.read, isIdempotent: true },
+  write: { consistency: CONSISTENCY.write, isIdempotent: true },
+  delete: { consistency: CONSISTENCY.delete, isIdempotent: true },
+} as const;
