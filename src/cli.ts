@@ -7,13 +7,18 @@
  * the embedded store), 2 bad usage or config (a TLS file that cannot be used
  * included), 3 the embedded store cannot be used as it is (damaged, or a format this
  * Firkin does not read): an operator must act, so systemd does not restart on it.
+ * (A Node.js older than 22.13 is refused before this module loads: bin/firkin.js, exit 2.)
+ *
+ * The config file: --config FILE, else $FIRKIN_CONFIG. Where to listen: --listen, else
+ * $FIRKIN_LISTEN, else the file's listen_address and listen_port (flag > environment > file).
  */
 import { parseArgs } from 'node:util';
 import cluster from 'node:cluster';
 import { runPrimary } from './cluster.js';
 import { ConfigError } from './base/config-error.js';
 import { version } from './base/version.js';
-import { loadConfig } from './config/load.js';
+import { loadConfig, type ConfigOverrides } from './config/load.js';
+import { checkDataDir } from './config/data-dir.js';
 import type { FirkinConfig } from './config/types.js';
 import { checkKeyring } from './config/keyring-files.js';
 import { checkTlsFiles, TlsFileError } from './config/tls-files.js';
@@ -23,8 +28,9 @@ import type { ProbeReport } from './storage/embedded/probe.js';
 import { applySchema, schemaStatements } from './storage/cassandra/schema.js';
 
 const USAGE = `Usage:
-  firkin serve [--config FILE]         run the service (no config: embedded engine in ./data, 127.0.0.1:8081)
-  firkin check-config --config FILE    validate a config file and the TLS files it names, and exit
+  firkin serve [--config FILE] [--listen [HOST:]PORT]
+                                       run the service (no config: embedded engine in ./data, 127.0.0.1:8081)
+  firkin check-config --config FILE    validate a config file, the TLS files it names and the data directory, and exit
   firkin schema --config FILE [--apply]
                                        print the Cassandra schema (CQL) for the config; --apply runs it
   firkin check-keys --config FILE      scan each namespace's Cassandra table (a keyspace Kask wrote) and
@@ -36,7 +42,10 @@ const USAGE = `Usage:
   firkin store reset --config FILE [--force]
                                        move a damaged embedded store aside (firkin.mdb.damaged-<time>) so the
                                        next start begins empty; --force: an undamaged one too
-  firkin --version                     print the version`;
+  firkin --version                     print the version
+
+--config FILE defaults to $FIRKIN_CONFIG; --listen (PORT, HOST:PORT or [IPv6]:PORT) to
+$FIRKIN_LISTEN, then to the file's listen_address and listen_port.`;
 
 function fail(message: string, code: number): never {
   process.stderr.write(`firkin: ${message}\n`);
@@ -51,6 +60,7 @@ async function main(argv: string[]): Promise<void> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' },
+        listen: { type: 'string', short: 'l' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
         apply: { type: 'boolean' },
@@ -61,6 +71,9 @@ async function main(argv: string[]): Promise<void> {
     fail(`${(err as Error).message}\n${USAGE}`, 2);
   }
   const { values, positionals } = parsed;
+  values.config ??= process.env.FIRKIN_CONFIG || undefined;
+  const listen: ConfigOverrides['listen'] =
+    values.listen !== undefined ? { value: values.listen, from: '--listen' } : process.env.FIRKIN_LISTEN ? { value: process.env.FIRKIN_LISTEN, from: 'FIRKIN_LISTEN' } : undefined;
   if (values.version) {
     process.stdout.write(`${version()}\n`);
     return;
@@ -77,13 +90,14 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'check-config': {
       if (values.config === undefined) fail(`check-config needs --config FILE\n${USAGE}`, 2);
-      const config = load(values.config, { tlsFiles: true });
+      const config = load(values.config, { tlsFiles: true, dataDir: true, listen });
       for (const warning of config.warnings) process.stderr.write(`firkin: warning: ${warning}\n`);
-      process.stdout.write(`${config.file}: ok (storage ${config.storage}, ${config.namespaces.length} namespace(s))\n`);
+      const where = config.storage === 'embedded' ? `, data in ${config.embedded.path}` : '';
+      process.stdout.write(`${config.file}: ok (storage ${config.storage}${where}, ${config.namespaces.length} namespace(s))\n`);
       return;
     }
     case 'serve':
-      return serve(values.config);
+      return serve(values.config, listen);
     case 'schema': {
       if (values.config === undefined) fail(`schema needs --config FILE\n${USAGE}`, 2);
       // Printing needs no TLS file; applying connects, so a file it cannot use is a config problem (2), not a failure (1).
@@ -190,14 +204,18 @@ async function checkKeysCommand(config: FirkinConfig, cassandra: NonNullable<Fir
   return 1;
 }
 
-/** The config, or exit 2 naming the problem; with `tlsFiles`, its TLS files loaded as `serve` loads them, too. */
-function load(file: string | undefined, { tlsFiles = false } = {}): FirkinConfig {
+/**
+ * The config, or exit 2 naming the problem; with `tlsFiles`, its TLS files loaded as `serve` loads them, too;
+ * with `dataDir`, the embedded store's directory checked as this user's to write.
+ */
+function load(file: string | undefined, { tlsFiles = false, dataDir = false, listen }: { tlsFiles?: boolean; dataDir?: boolean } & ConfigOverrides = {}): FirkinConfig {
   try {
-    const config = loadConfig(file);
+    const config = loadConfig(file, listen === undefined ? {} : { listen });
     if (tlsFiles) {
       checkTlsFiles(config);
       checkKeyring(config);
     }
+    if (dataDir) checkDataDir(config);
     return config;
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message, 2);
@@ -252,8 +270,8 @@ async function claimStoreHoldingSignals(config: FirkinConfig): Promise<{ probe: 
   return { probe, hup: came.has('SIGHUP') };
 }
 
-async function serve(configFile: string | undefined): Promise<void> {
-  let config = load(configFile, { tlsFiles: true });
+async function serve(configFile: string | undefined, listen: ConfigOverrides['listen']): Promise<void> {
+  let config = load(configFile, { tlsFiles: true, dataDir: cluster.isPrimary, listen });
   const claimed = cluster.isPrimary && config.storage === 'embedded' ? await claimStoreHoldingSignals(config) : undefined;
   const probe = claimed?.probe;
   if (cluster.isPrimary && config.workers > 1) {

@@ -54,7 +54,8 @@ describe('firkin command', () => {
   it('check-config and serve say a number key\'s range and the value given, exit 2', () => {
     for (const [yaml, message] of [
       ['listen_port: 70000', 'listen_port: must be 0–65535, got 70000'],
-      ['max_value_bytes: 99999999', 'max_value_bytes: must be 1–16777216 (bytes; Cassandra refuses larger writes), got 99999999'],
+      ['max_value_bytes: 99999999', 'max_value_bytes: must be 1–16777216 (bytes, or a size such as 512KiB; at most 16 MiB: Cassandra refuses larger writes), got 99999999'],
+      ['max_value_bytes: 20MiB', 'max_value_bytes: must be 1–16777216 (bytes, or a size such as 512KiB; at most 16 MiB: Cassandra refuses larger writes), got 20MiB (20971520 bytes)'],
       ['workers: 1.5', 'workers: must be a whole number between 1 and 64, got 1.5'],
       ['listen_port: eighty', 'listen_port: must be a whole number between 0 and 65535, got text'],
       ['failed_auth_limit: {per_second: 0}', 'failed_auth_limit.per_second: must be more than 0 and at most 1000000, got 0'],

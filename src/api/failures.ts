@@ -7,13 +7,14 @@
  * | unavailable, timeout  | 503 `storage-unavailable`, Retry-After: 1 |
  * | outcome-unknown       | 503 `outcome-unknown`, no Retry-After (read the key before retrying) |
  * | full                  | 507 `insufficient-storage` |
+ * | permanent: a missing keyspace or table | 503 `schema-missing` naming it, Retry-After: 10 (the engine checks the schema again every 10 s); logged as below |
  * | permanent, corrupt    | 500: retrying cannot help; logged once per namespace and cause, then every 10 minutes with the count |
  * | anything else (a bug) | 500 |
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import { LogEvery } from '../log/log-every.js';
 import type { Logger } from '../log/logger.js';
-import { isStorageError, type StorageError, type StorageFailure } from '../storage/errors.js';
+import { isStorageError, type PermanentCause, type StorageError, type StorageFailure } from '../storage/errors.js';
 import { problem, type Answer } from './answer.js';
 import { PROBLEMS, type ProblemType } from './problem.js';
 import { RETRY_AFTER_SECONDS } from './protocol.js';
@@ -33,9 +34,18 @@ const ANSWERS: Readonly<Record<StorageFailure, { readonly type: ProblemType; rea
   corrupt: { type: PROBLEMS.internal },
 };
 
+/** What a request to a namespace whose schema is missing is told (no keyspace or table name: the log has them). */
+const SCHEMA_MISSING: Readonly<Partial<Record<PermanentCause, string>>> = {
+  'missing-table': PROBLEMS.schemaMissing.detail,
+  'missing-keyspace': "The Cassandra keyspace of this service does not exist; an operator must create it and this namespace's table (firkin schema --config FILE --apply)",
+};
+const SCHEMA_RETRY: OutgoingHttpHeaders = Object.freeze({ 'Retry-After': '10' });
+
 /** The answer to a request that failed with `err`; `details` replaces the problem's detail per kind (the truncation's own words). */
 export function failureAnswer(err: unknown, requestId: string, details: Partial<Record<StorageFailure, string>> = {}): Answer {
   if (!isStorageError(err)) return problem(requestId, PROBLEMS.internal);
+  const schema = err.kind === 'permanent' && err.category !== undefined ? SCHEMA_MISSING[err.category] : undefined;
+  if (schema !== undefined) return problem(requestId, PROBLEMS.schemaMissing, schema, SCHEMA_RETRY);
   const { type, headers } = ANSWERS[err.kind];
   return problem(requestId, type, details[err.kind], headers);
 }

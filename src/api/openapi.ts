@@ -291,7 +291,10 @@ const COMPONENTS = {
     ServerError: problem('Unexpected server error'),
     InsufficientStorage: problem('The embedded store is at embedded.max_size; writes succeed again once entries expire or are deleted'),
     Unavailable: {
-      ...problem('The storage engine is unavailable, or too many requests are in progress; retry'),
+      ...problem(
+        'The storage engine is unavailable, or too many requests are in progress; retry. ' +
+          "(Type urn:firkin:problem:schema-missing, Retry-After: 10: the namespace's Cassandra keyspace or table does not exist yet; an operator must create it)",
+      ),
       headers: { 'Retry-After': header('RetryAfter') },
     },
   },

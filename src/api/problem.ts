@@ -74,6 +74,13 @@ export const PROBLEMS = {
     title: 'Storage unavailable',
     detail: 'The storage engine could not complete the request; retry later',
   },
+  /** A namespace whose Cassandra table (or keyspace) does not exist: only an operator can create it. */
+  schemaMissing: {
+    status: 503,
+    type: firkin('schema-missing'),
+    title: 'Storage schema missing',
+    detail: "This namespace's Cassandra table does not exist; an operator must create it (firkin schema --config FILE --apply)",
+  },
   outcomeUnknown: {
     status: 503,
     type: firkin('outcome-unknown'),

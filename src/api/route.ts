@@ -31,6 +31,11 @@ export class Router<N extends Routable> {
     this.namespaces = [...namespaces].sort((a, b) => b.baseUri.length - a.baseUri.length);
   }
 
+  /** The 414's detail: the limit (max_key_bytes) and how the key passed it (never the key itself). */
+  private tooLong(how: string): string {
+    return `The key exceeds max_key_bytes, ${this.maxKeyBytes} bytes of UTF-8 (at most ${this.maxKeyBytes * 3} characters percent-encoded): ${how}`;
+  }
+
   /** The namespace whose base URI prefixes `path`, if any. */
   namespaceOf(path: string): N | undefined {
     for (const ns of this.namespaces) if (path.startsWith(ns.baseUri)) return ns;
@@ -48,7 +53,7 @@ export class Router<N extends Routable> {
     if (raw === '') return { ok: false, problem: PROBLEMS.notFound, detail: 'The path names no key' };
     if (raw.includes('/')) return { ok: false, problem: PROBLEMS.notFound, detail: 'The path has segments after the key' };
     // Every byte of a key is at most three characters (%XX) in the target.
-    if (raw.length > this.maxKeyBytes * 3) return { ok: false, problem: PROBLEMS.keyTooLong };
+    if (raw.length > this.maxKeyBytes * 3) return { ok: false, problem: PROBLEMS.keyTooLong, detail: this.tooLong(`its part of the request target is longer than ${this.maxKeyBytes * 3} characters`) };
     if (!RAW_SEGMENT.test(raw)) {
       return { ok: false, problem: PROBLEMS.badRequest, detail: 'The key must be percent-encoded printable ASCII' };
     }
@@ -59,7 +64,8 @@ export class Router<N extends Routable> {
       return { ok: false, problem: PROBLEMS.badRequest, detail: 'The key is not valid percent-encoded UTF-8' };
     }
     if (CONTROL.test(key)) return { ok: false, problem: PROBLEMS.badRequest, detail: 'The key contains a control character' };
-    if (Buffer.byteLength(key, 'utf8') > this.maxKeyBytes) return { ok: false, problem: PROBLEMS.keyTooLong };
+    const bytes = Buffer.byteLength(key, 'utf8');
+    if (bytes > this.maxKeyBytes) return { ok: false, problem: PROBLEMS.keyTooLong, detail: this.tooLong(`it is ${bytes} bytes long`) };
     return { ok: true, namespace, key };
   }
 }

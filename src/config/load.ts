@@ -5,13 +5,13 @@
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { plainWords } from './messages.js';
 import { resolveAccess, resolveNamespaces } from './namespaces.js';
 import { ConfigError } from '../base/config-error.js';
-import { configSchema, MAX_KEY_BYTES_CASSANDRA, MAX_KEY_BYTES_EMBEDDED, type ConfigFile } from './schema.js';
+import { configSchema, MAX_KEY_BYTES_CASSANDRA, MAX_KEY_BYTES_EMBEDDED, parseSize, type ConfigFile } from './schema.js';
 
 export type * from './types.js';
 import type { CassandraConfig, FirkinConfig, KeyringConfig, LogDestinationConfig, NamespaceConfig } from './types.js';
@@ -50,9 +50,21 @@ export const DEFAULTS = {
   },
 } as const;
 
+/**
+ * What the command line or the environment sets over the file (cli.ts): flag before
+ * environment variable before the file's key before the default.
+ */
+export interface ConfigOverrides {
+  /**
+   * Where to listen: `PORT`, `HOST:PORT` or `[IPv6]:PORT` (`--listen`, FIRKIN_LISTEN);
+   * `from` names its source in a config error.
+   */
+  readonly listen?: { readonly value: string; readonly from: string };
+}
+
 /** Load and validate a config file; with no file, the built-in defaults. */
-export function loadConfig(file?: string): FirkinConfig {
-  if (file === undefined) return resolveConfig({}, undefined);
+export function loadConfig(file?: string, overrides: ConfigOverrides = {}): FirkinConfig {
+  if (file === undefined) return resolveConfig({}, undefined, overrides);
   const absolute = resolve(file);
   let text: string;
   try {
@@ -60,11 +72,11 @@ export function loadConfig(file?: string): FirkinConfig {
   } catch (err) {
     throw new ConfigError(absolute, undefined, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  return parseConfig(text, absolute);
+  return parseConfig(text, absolute, overrides);
 }
 
 /** Validate config text as if read from `file`. */
-export function parseConfig(text: string, file: string | undefined): FirkinConfig {
+export function parseConfig(text: string, file: string | undefined, overrides: ConfigOverrides = {}): FirkinConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   const yamlError = doc.errors[0];
@@ -82,9 +94,50 @@ export function parseConfig(text: string, file: string | undefined): FirkinConfi
     if (issue.code === 'unrecognized_keys') {
       throw new ConfigError(file, [...path, issue.keys[0]].join('.'), 'unknown key');
     }
-    throw new ConfigError(file, path.join('.') || undefined, issue.message);
+    throw new ConfigError(file, path.join('.') || undefined, asWritten(issue.message, valueAt(raw, path)));
   }
-  return resolveConfig(parsed.data, file);
+  return resolveConfig(parsed.data, file, overrides);
+}
+
+/** The value at `path` in the parsed YAML. */
+function valueAt(raw: unknown, path: readonly string[]): unknown {
+  let at = raw;
+  for (const k of path) at = at !== null && typeof at === 'object' ? (at as Record<string, unknown>)[k] : undefined;
+  return at;
+}
+
+/**
+ * A size key's problem says the value as it was written too ("got 20MiB (20971520
+ * bytes)", not only the bytes). Only text that is a size: other text may be a secret.
+ */
+function asWritten(message: string, written: unknown): string {
+  if (typeof written !== 'string') return message;
+  const bytes = parseSize(written);
+  if (bytes === undefined || !message.endsWith(`, got ${bytes}`)) return message;
+  return `${message.slice(0, -String(bytes).length)}${written.trim()} (${bytes} bytes)`;
+}
+
+/**
+ * Where a relative `embedded.path` (the default `./data` included) is: under
+ * $STATE_DIRECTORY when it is set (systemd sets it from the unit's StateDirectory=, the
+ * one directory a ProtectSystem=strict unit may write; the first, if it lists several),
+ * else beside the config file, else (no config file) in the working directory. An
+ * absolute path is taken as it is.
+ */
+export function dataPath(path: string, file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (isAbsolute(path)) return path;
+  const state = env.STATE_DIRECTORY?.split(':')[0];
+  const base = state !== undefined && state !== '' ? state : file !== undefined ? dirname(resolve(file)) : process.cwd();
+  return resolve(base, path);
+}
+
+/** `PORT`, `HOST:PORT` or `[IPv6]:PORT` (a port 0-65535); undefined when it is none of them. */
+export function parseListen(value: string): { readonly address: string | undefined; readonly port: number } | undefined {
+  const m = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):)?(\d{1,5})$/.exec(value.trim());
+  if (m === null) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { address: m[1] ?? m[2], port };
 }
 
 /**
@@ -103,10 +156,15 @@ function innermost(issue: z.core.$ZodIssue, outer: string[]): { issue: z.core.$Z
   return { issue, path };
 }
 
-function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
+function resolveConfig(c: ConfigFile, file: string | undefined, overrides: ConfigOverrides): FirkinConfig {
   const fail = (key: string, problem: string): never => {
     throw new ConfigError(file, key, problem);
   };
+  let listen: ReturnType<typeof parseListen>;
+  if (overrides.listen !== undefined) {
+    listen = parseListen(overrides.listen.value);
+    if (listen === undefined) fail(overrides.listen.from, 'must be PORT, HOST:PORT or [IPv6 address]:PORT, with a port 0–65535');
+  }
   const warnings: string[] = [];
   // Only whether the file can be read: what a TLS file holds is checked by tls-files.ts (check-config, serve).
   const readable = (key: string, p: string | undefined): string | undefined => {
@@ -182,15 +240,15 @@ function resolveConfig(c: ConfigFile, file: string | undefined): FirkinConfig {
   return {
     file,
     serviceName: c.service_name ?? DEFAULTS.serviceName,
-    listenAddress: c.listen_address ?? DEFAULTS.listenAddress,
-    listenPort: c.listen_port ?? DEFAULTS.listenPort,
+    listenAddress: listen?.address ?? c.listen_address ?? DEFAULTS.listenAddress,
+    listenPort: listen?.port ?? c.listen_port ?? DEFAULTS.listenPort,
     logLevel: c.log_level ?? DEFAULTS.logLevel,
     openapiSpec: readable('openapi_spec', c.openapi_spec),
     tls,
     storage,
     embedded: {
-      path: c.embedded?.path ?? DEFAULTS.embeddedPath,
-      maxSize: byteSize(c.embedded?.max_size, (problem) => fail('embedded.max_size', problem)),
+      path: dataPath(c.embedded?.path ?? DEFAULTS.embeddedPath, file),
+      maxSize: c.embedded?.max_size,
     },
     cassandra,
     keyring,
@@ -340,25 +398,6 @@ function resolveCassandra(
           }
         : undefined,
   };
-}
-
-const SIZE_UNITS: Readonly<Record<string, number>> = {
-  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
-};
-const MIN_MAX_SIZE = 2 ** 20;
-
-/** `embedded.max_size`: a whole number of bytes, or a string like `512MiB`, `4GiB`, `100MB`; at least 1 MiB. */
-function byteSize(value: number | string | undefined, fail: (problem: string) => never): number | undefined {
-  if (value === undefined) return undefined;
-  let bytes = typeof value === 'number' ? value : NaN;
-  if (typeof value === 'string') {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
-    const unit = SIZE_UNITS[(m?.[2] || 'b').toLowerCase()];
-    if (m && unit !== undefined) bytes = Math.floor(Number(m[1]) * unit);
-  }
-  if (!Number.isSafeInteger(bytes)) fail('must be a whole number of bytes or a size such as 512MiB, 4GiB or 100MB');
-  if (bytes < MIN_MAX_SIZE) fail(`must be at least 1 MiB (${MIN_MAX_SIZE} bytes), got ${value}`);
-  return bytes;
 }
 
 /** YAML `key:` with no value means "not set", as it does for Kask. */

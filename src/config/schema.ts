@@ -17,6 +17,36 @@ export const MAX_KEY_BYTES_EMBEDDED = 1900;
 export const MAX_KEY_BYTES_CASSANDRA = 65_535;
 /** Cassandra refuses mutations over half a commit-log segment (16 MiB by default). */
 export const MAX_VALUE_BYTES_LIMIT = 16 * 1024 * 1024;
+/** embedded.max_size: at least 1 MiB; at most 16 TiB (far past any session store, under LMDB's own limits). */
+export const MIN_EMBEDDED_MAX_SIZE = 2 ** 20;
+export const MAX_EMBEDDED_MAX_SIZE = 2 ** 44;
+
+/** The units a size takes: decimal (kB, MB, GB, TB) and binary (KiB, MiB, GiB, TiB), any case; B or none: bytes. */
+export const SIZE_UNITS: Readonly<Record<string, number>> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+};
+
+/**
+ * A size written as text (`20MiB`, `1.5 GiB`, `100MB`, `"4096"`) in bytes, or undefined
+ * when the text is not a size. A fraction of a unit is rounded down to whole bytes;
+ * a fraction of a byte is returned as it is (and refused as not whole).
+ */
+export function parseSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  if (m === null) return undefined;
+  const unit = SIZE_UNITS[(m[2] || 'b').toLowerCase()];
+  if (unit === undefined) return undefined;
+  const bytes = Number(m[1]) * unit;
+  return unit === 1 ? bytes : Math.floor(bytes);
+}
+
+/**
+ * A size-valued key: a whole number of bytes, or text with a unit (parseSize), checked
+ * against `bytes`'s bounds once converted. Every key that holds a number of bytes takes it.
+ */
+function size<T extends z.ZodType>(bytes: T) {
+  return z.preprocess((v) => (typeof v === 'string' ? (parseSize(v) ?? v) : v), bytes);
+}
 
 const text = z.string().min(1, 'must not be empty');
 const path = text;
@@ -164,13 +194,13 @@ export const configSchema = z.strictObject({
   embedded: z
     .strictObject({
       path: path.optional(),
-      /** Size bound: bytes, or a string such as 512MiB, 4GiB, 100MB (parsed in load.ts). */
-      max_size: z.union([z.number(), z.string()], 'must be a whole number of bytes or a size such as 512MiB, 4GiB or 100MB').optional(),
+      /** Size bound: bytes, or a size such as 512MiB, 4GiB, 100MB. */
+      max_size: size(z.int().min(MIN_EMBEDDED_MAX_SIZE).max(MAX_EMBEDDED_MAX_SIZE).describe('bytes, or a size such as 512MiB or 4GiB: 1 MiB to 16 TiB')).optional(),
     })
     .optional(),
-  max_value_bytes: z.int().min(1).max(MAX_VALUE_BYTES_LIMIT).describe('bytes; Cassandra refuses larger writes').optional(),
+  max_value_bytes: size(z.int().min(1).max(MAX_VALUE_BYTES_LIMIT).describe('bytes, or a size such as 512KiB; at most 16 MiB: Cassandra refuses larger writes')).optional(),
   /** At most MAX_KEY_BYTES_CASSANDRA; the embedded engine's lower ceiling is checked in load.ts. */
-  max_key_bytes: z.int().min(1).max(MAX_KEY_BYTES_CASSANDRA).describe("bytes; Cassandra's key limit").optional(),
+  max_key_bytes: size(z.int().min(1).max(MAX_KEY_BYTES_CASSANDRA).describe("bytes, or a size such as 1KiB; Cassandra's key limit")).optional(),
   namespaces: z.array(namespace).min(1).max(64).optional(),
   log: z
     .strictObject({
@@ -195,7 +225,7 @@ export const configSchema = z.strictObject({
   /** Requests served at once, each until its response has left; more are answered 503 at once. */
   max_in_flight: z.int().min(1).max(1_000_000).optional(),
   /** Bytes of response bodies waiting to leave, per process; a response that does not fit is answered 503. */
-  max_buffered_bytes: z.int().min(1).max(2 ** 40).describe('bytes').optional(),
+  max_buffered_bytes: size(z.int().min(1).max(2 ** 40).describe('bytes, or a size such as 64MiB')).optional(),
   /** How old an answer of /metrics (and /admin/top-keys) may be: scrapes within it share one collection. */
   metrics_max_age_ms: z.int().min(0).max(60_000).describe('milliseconds').optional(),
   /** A response not fully handed to the kernel within this closes its connection (a client that does not read). */

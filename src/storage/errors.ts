@@ -8,7 +8,7 @@
  * | `timeout`         | the engine did not answer in time (nothing was changed, or the request was idempotent) | 503, Retry-After |
  * | `outcome-unknown` | a conditional write timed out after it was sent: it may apply   | 503 outcome-unknown, no Retry-After |
  * | `full`            | the store is at its size bound (`embedded.max_size`)            | 507 |
- * | `permanent`       | refused until an operator acts (a missing table, a permission)  | 500, one log line per cause |
+ * | `permanent`       | refused until an operator acts (a missing table, a permission)  | 500 (a missing keyspace or table: 503 schema-missing), one log line per cause |
  * | `corrupt`         | the store's data is damaged and cannot be served                | 500, one log line per cause |
  *
  * `cause` carries the engine's own error, for the log only: it may name hosts, tables or files.
@@ -20,6 +20,8 @@ export type StorageFailure = 'unavailable' | 'timeout' | 'outcome-unknown' | 'fu
 export type PermanentCause =
   | 'missing-keyspace'
   | 'missing-table'
+  /** A namespace's table exists with other columns than Kask's (key text PRIMARY KEY, value blob). */
+  | 'table-mismatch'
   | 'invalid-query'
   | 'unauthorized'
   | 'bad-credentials'

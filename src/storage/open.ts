@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import type { FileLock } from '../base/internals.js';
 import type { StorageEngine } from './engine.js';
 import type { ProbeReport } from './embedded/probe.js';
+import type { SchemaProblem } from './cassandra/schema-check.js';
 
 /** What the rest of the service wants to hear from the engine (the metrics, wired at assembly). */
 export interface EngineHooks {
@@ -18,6 +19,22 @@ export interface EngineHooks {
   readonly onDamagedRecord?: (namespace: string) => void;
   /** How long the start-up probe of the embedded store took (claimEmbeddedStore), for the log. */
   readonly probeMs?: number;
+}
+
+/**
+ * The one line that says what of the Cassandra schema is missing and what to run: /readyz
+ * answers 503, and those namespaces' requests 503, until it is there.
+ */
+export function schemaAdvice(problems: readonly SchemaProblem[], configFile: string | undefined): string {
+  const what = problems.map((p) => `${p.text} (namespace ${p.namespaces.join(', ')})`).join('; ');
+  const command = `firkin schema --config ${configFile ?? 'FILE'}`;
+  const missing = problems.some((p) => p.cause !== 'table-mismatch');
+  const mismatch = problems.some((p) => p.cause === 'table-mismatch');
+  const fixes = [
+    missing ? `create what is missing with \`${command} --apply\` (or run the CQL \`${command}\` prints in cqlsh)` : undefined,
+    mismatch ? 'point the namespace at a table of its own (namespaces[].table) or recreate that one with those columns' : undefined,
+  ].filter((f) => f !== undefined);
+  return `Cassandra schema incomplete: ${what}; ${fixes.join('; ')}. Until then /readyz answers 503 and requests to these namespaces 503 (checked again every 10 s and at every /readyz; no restart needed)`;
 }
 
 /** Damaged records are logged at once, then at most once a minute per namespace, with the count since. */
@@ -85,6 +102,14 @@ export async function openEngine(config: FirkinConfig, logger: Logger, hooks: En
         // Log the first failure and then every tenth, so an outage does not flood the log.
         onConnectError: (err) => {
           if (failures++ % 10 === 0) logger.error({ err, failures }, 'cannot connect to Cassandra; retrying');
+        },
+        onSchema: (problems) => {
+          const keyspace = config.cassandra!.keyspace;
+          if (problems.length === 0) {
+            logger.info({ keyspace }, "Cassandra schema complete: the keyspace and every namespace's table are there, with Kask's columns");
+            return;
+          }
+          logger.error({ keyspace, problems: problems.map((p) => ({ cause: p.cause, namespaces: p.namespaces })) }, schemaAdvice(problems, config.file));
         },
       });
       // Give the first connection a moment so a normal start serves no 503s; if Cassandra is

@@ -125,7 +125,7 @@ describe(`HTTP on the cassandra engine (${CASSANDRA_UNDER_TEST})`, () => {
 });
 
 describe('permanent Cassandra failures', () => {
-  it('a namespace whose table does not exist answers 500 (Kask server error), logs the cause once, and /readyz says why', async () => {
+  it('a namespace whose table does not exist answers 503 schema-missing, logs the cause and the command to run once, and /readyz says why', async () => {
     const c = await singleNodeConfig();
     await createTables(c, 'http_sessions');
     // Tables that do not exist yet (a fresh name each run), created at the end.
@@ -147,13 +147,22 @@ describe('permanent Cassandra failures', () => {
       replies.push(await request(`${t.url}/ghostlwt/v1/k${i}`, { method: 'PUT', body: 'x', headers: { 'if-none-match': '*' } }));
     }
     for (const reply of replies) {
-      assert.equal(reply.status, 500);
-      assert.equal(reply.headers['retry-after'], undefined, 'no invitation to retry');
+      assert.equal(reply.status, 503, reply.body.toString());
+      assert.equal(reply.headers['retry-after'], '10', 'the engine checks the schema again every 10 s');
       const doc = reply.json();
-      assert.equal(doc.type, PROBLEMS.internal.type);
-      assert.doesNotMatch(JSON.stringify(doc), /unconfigured|http_ghost|cassandra/i);
+      assert.equal(doc.type, PROBLEMS.schemaMissing.type);
+      assert.equal(doc.detail, "This namespace's Cassandra table does not exist; an operator must create it (firkin schema --config FILE --apply)");
+      assert.doesNotMatch(JSON.stringify(doc), /unconfigured|http_ghost/i, 'names no table: the log does');
     }
     const logged = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 'ERROR');
+    const schema = logged.filter((l) => String(l.msg).startsWith('Cassandra schema incomplete'));
+    assert.equal(schema.length, 1, 'one line for the schema, however many requests and probes');
+    assert.equal(
+      schema[0]!.msg,
+      `Cassandra schema incomplete: table "${TEST_KEYSPACE}"."${ghost}" does not exist (namespace ghost); table "${TEST_KEYSPACE}"."${ghost}_lwt" does not exist (namespace ghostlwt); ` +
+        'create what is missing with `firkin schema --config test-config.yaml --apply` (or run the CQL `firkin schema --config test-config.yaml` prints in cqlsh). ' +
+        'Until then /readyz answers 503 and requests to these namespaces 503 (checked again every 10 s and at every /readyz; no restart needed)',
+    );
     const causes = logged.filter((l) => String(l.msg).startsWith('storage refuses requests'));
     assert.deepEqual(
       causes.map((l) => [l.namespace, l.cause]),
@@ -175,6 +184,7 @@ describe('permanent Cassandra failures', () => {
     await createTables(c, ghost, `${ghost}_lwt`);
     await until(async () => (await request(`${t.url}/readyz`)).status === 200, '/readyz 200 once the tables exist', 15_000, 200);
     assert.equal((await request(`${t.url}/ghost/v1/k0`, { method: 'PUT', body: 'x' })).status, 201);
+    assert.ok(t.logs.some((l) => l.includes('"msg":"Cassandra schema complete')), 'the fix is logged too');
     await t.close();
     const raw = rawClient(c);
     for (const table of [ghost, `${ghost}_lwt`]) await raw.execute(`DROP TABLE IF EXISTS ${TEST_KEYSPACE}.${table}`);

@@ -374,12 +374,16 @@ for (const engine of HTTP_ENGINES) {
         assertProblem(await request(`${base}key?x=1`, { method: 'PUT', body: 'x' }), 400);
       });
 
-      it('accepts a key of exactly max_key_bytes and refuses a longer one', async () => {
+      it('accepts a key of exactly max_key_bytes and refuses a longer one, naming the limit', async () => {
         assert.equal((await request(base + 'k'.repeat(64), { method: 'PUT', body: 'x' })).status, 201);
-        assertProblem(await request(base + 'k'.repeat(65), { method: 'PUT', body: 'x' }), 414);
-        // bytes, not characters: 22 three-byte characters are 66 bytes
+        const limit = 'The key exceeds max_key_bytes, 64 bytes of UTF-8 (at most 192 characters percent-encoded)';
+        const over = assertProblem(await request(base + 'k'.repeat(65), { method: 'PUT', body: 'x' }), 414, 'urn:firkin:problem:key-too-long');
+        assert.equal(over.detail, `${limit}: it is 65 bytes long`);
+        // bytes, not characters: 21 three-byte characters and 3 ASCII ones are 24 characters, 66 bytes (192 characters encoded)
+        assert.equal(assertProblem(await request(base + encodeURIComponent(`${'€'.repeat(21)}abc`)), 414).detail, `${limit}: it is 66 bytes long`);
         assertProblem(await request(base + encodeURIComponent('€'.repeat(22))), 414);
-        assertProblem(await request(base + '%41'.repeat(5000)), 414);
+        const encoded = assertProblem(await request(base + '%41'.repeat(5000)), 414);
+        assert.equal(encoded.detail, `${limit}: its part of the request target is longer than 192 characters`);
       });
 
       for (const [name, raw] of [

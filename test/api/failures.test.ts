@@ -1,7 +1,9 @@
 /**
  * api/failures.ts: the one place where a storage failure's kind becomes an answer.
  * Retrying helps for `unavailable` and `timeout` (503 with Retry-After); it cannot
- * for `permanent` and `corrupt` (500), nor blindly for `outcome-unknown`.
+ * for `permanent` and `corrupt` (500; but a missing Cassandra keyspace or table is 503
+ * schema-missing: the engine checks every 10 s and serves once it exists), nor blindly
+ * for `outcome-unknown`.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -32,6 +34,22 @@ describe('storage failures as answers', () => {
 
   it('answers 500 to anything that is not a storage failure (a bug)', () => {
     assert.equal(failureAnswer(new TypeError('x is undefined'), 'req-2').status, 500);
+  });
+
+  it('a missing Cassandra table or keyspace (permanent): 503 schema-missing with Retry-After 10, naming the command, not the table', () => {
+    for (const category of ['missing-table', 'missing-keyspace'] as const) {
+      const answer = failureAnswer(new StorageError('permanent', 'table "ks"."t" does not exist', { category }), 'req-4');
+      assert.equal(answer.status, 503, category);
+      assert.equal(answer.headers['Retry-After'], '10', category);
+      const body = JSON.parse(String(answer.body)) as { type: string; detail: string };
+      assert.equal(body.type, 'urn:firkin:problem:schema-missing', category);
+      assert.match(body.detail, /does not exist; an operator must create it.*\(firkin schema --config FILE --apply\)$/, category);
+      assert.doesNotMatch(body.detail, /"ks"|"t"/, 'names no keyspace or table');
+    }
+    // Other permanent causes stay 500: retrying cannot help.
+    for (const category of ['unauthorized', 'bad-credentials', 'table-mismatch', 'invalid-query'] as const) {
+      assert.equal(failureAnswer(new StorageError('permanent', 'x', { category }), 'req-5').status, 500, category);
+    }
   });
 
   it('takes a caller\u2019s own detail per kind (the truncation\u2019s words)', () => {

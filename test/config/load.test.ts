@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/base/config-error.js';
-import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { dataPath, loadConfig, parseConfig, parseListen } from '../../src/config/load.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const dir = tempDir();
@@ -40,7 +40,7 @@ describe('config defaults', () => {
     assert.equal(c.listenAddress, '127.0.0.1');
     assert.equal(c.listenPort, 8081);
     assert.equal(c.storage, 'embedded');
-    assert.equal(c.embedded.path, './data');
+    assert.equal(c.embedded.path, join(process.cwd(), 'data'), './data, in the working directory when there is no config file');
     assert.equal(c.logLevel, 'info');
     assert.equal(c.maxValueBytes, 1024 * 1024);
     assert.equal(c.maxKeyBytes, 1024);
@@ -229,7 +229,7 @@ describe('bad configs: one line naming the key and the file', () => {
   it('max_key_bytes beyond what LMDB can index, with storage: embedded beside a cassandra section', () =>
     void assertConfigError('storage: embedded\ncassandra:\n  hosts: [a]\nmax_key_bytes: 1901\n', 'max_key_bytes', /embedded/));
   it("max_key_bytes beyond Cassandra's key limit", () =>
-    void assertConfigError('cassandra:\n  hosts: [a]\nmax_key_bytes: 65536\n', 'max_key_bytes', /must be 1–65535 \(bytes; Cassandra's key limit\), got 65536$/));
+    void assertConfigError('cassandra:\n  hosts: [a]\nmax_key_bytes: 65536\n', 'max_key_bytes', /must be 1–65535 \(bytes, or a size such as 1KiB; Cassandra's key limit\), got 65536$/));
   it('a zero max_key_bytes', () => void assertConfigError('max_key_bytes: 0\n', 'max_key_bytes'));
   it('base_uri / shadowing the service endpoints', () => void assertConfigError('base_uri: /\n', 'base_uri'));
   it('base_uri under a reserved path', () => void assertConfigError('base_uri: /metrics/x\n', 'base_uri', /reserved/));
@@ -377,7 +377,7 @@ describe('embedded.max_size', () => {
     it(`refuses ${bad}`, () => void assertConfigError(`embedded:\n  max_size: ${bad}\n`, 'embedded.max_size'));
   }
   it('refuses less than 1 MiB', () =>
-    void assertConfigError('embedded:\n  max_size: 1000KiB\n', 'embedded.max_size', /must be at least 1 MiB \(1048576 bytes\), got 1000KiB$/));
+    void assertConfigError('embedded:\n  max_size: 1000KiB\n', 'embedded.max_size', /must be 1048576–17592186044416 \(bytes, or a size such as 512MiB or 4GiB: 1 MiB to 16 TiB\), got 1000KiB \(1024000 bytes\)$/));
 });
 
 describe('conditional writes and serial consistency', () => {
@@ -427,5 +427,80 @@ describe('conditional writes and serial consistency', () => {
     assertConfigError('serial_consistency: quorum\n', 'serial_consistency', /local_serial or serial/);
     assertConfigError('namespaces:\n  - {name: a, base_uri: /a/, serial_consistency: each_serial}\n', 'namespaces.0.serial_consistency');
     assertConfigError('namespaces:\n  - {name: a, base_uri: /a/, conditional_writes: 1}\n', 'namespaces.0.conditional_writes');
+  });
+});
+
+describe('a relative embedded.path', () => {
+  /** parseConfig with $STATE_DIRECTORY set to `state` (or unset) for the call. */
+  const withState = <T>(state: string | undefined, f: () => T): T => {
+    const before = process.env.STATE_DIRECTORY;
+    if (state === undefined) delete process.env.STATE_DIRECTORY;
+    else process.env.STATE_DIRECTORY = state;
+    try {
+      return f();
+    } finally {
+      if (before === undefined) delete process.env.STATE_DIRECTORY;
+      else process.env.STATE_DIRECTORY = before;
+    }
+  };
+  const path = (yaml: string, file: string | undefined, state?: string): string => withState(state, () => parseConfig(yaml, file).embedded.path);
+
+  it('is beside the config file when systemd sets no $STATE_DIRECTORY', () => {
+    assert.equal(path('embedded:\n  path: data\n', '/etc/firkin/config.yaml'), '/etc/firkin/data');
+    assert.equal(path('embedded:\n  path: ./store/../data\n', '/srv/app/firkin.yaml'), '/srv/app/data');
+    assert.equal(path('', '/srv/app/firkin.yaml'), '/srv/app/data', 'the default ./data too');
+  });
+
+  it("is under $STATE_DIRECTORY when it is set (the unit's StateDirectory=), the first of several", () => {
+    assert.equal(path('embedded:\n  path: data\n', '/etc/firkin/config.yaml', '/var/lib/firkin'), '/var/lib/firkin/data');
+    assert.equal(path('', '/etc/firkin/config.yaml', '/var/lib/firkin:/var/lib/other'), '/var/lib/firkin/data');
+    assert.equal(path('embedded:\n  path: .\n', '/etc/firkin/config.yaml', '/var/lib/firkin'), '/var/lib/firkin');
+  });
+
+  it('an absolute path is taken as it is; an empty $STATE_DIRECTORY counts as unset', () => {
+    assert.equal(path('embedded:\n  path: /data/firkin\n', '/etc/firkin/config.yaml', '/var/lib/firkin'), '/data/firkin');
+    assert.equal(path('embedded:\n  path: data\n', '/etc/firkin/config.yaml', ''), '/etc/firkin/data');
+  });
+
+  it('without a config file: under $STATE_DIRECTORY, else the working directory', () => {
+    assert.equal(dataPath('./data', undefined, { STATE_DIRECTORY: '/var/lib/firkin' }), '/var/lib/firkin/data');
+    assert.equal(dataPath('./data', undefined, {}), join(process.cwd(), 'data'));
+    assert.equal(withState('/var/lib/firkin', () => loadConfig().embedded.path), '/var/lib/firkin/data');
+  });
+});
+
+describe('--listen and FIRKIN_LISTEN over the file', () => {
+  it('parses PORT, HOST:PORT and [IPv6]:PORT', () => {
+    assert.deepEqual(parseListen('8082'), { address: undefined, port: 8082 });
+    assert.deepEqual(parseListen('0.0.0.0:80'), { address: '0.0.0.0', port: 80 });
+    assert.deepEqual(parseListen('localhost:8081'), { address: 'localhost', port: 8081 });
+    assert.deepEqual(parseListen('[::1]:8081'), { address: '::1', port: 8081 });
+    assert.deepEqual(parseListen('[2001:db8::5]:0'), { address: '2001:db8::5', port: 0 });
+    for (const bad of ['', 'host', 'host:', ':80', '::1:8081', '65536', 'a:b:80', '[::1]', 'host:80x', '[host]:80']) {
+      assert.equal(parseListen(bad), undefined, bad);
+    }
+  });
+
+  it("replace the file's listen_address and listen_port (a port alone keeps the file's address)", () => {
+    const yaml = 'listen_address: 10.0.0.1\nlisten_port: 9000\n';
+    const c = (value?: string): [string, number] => {
+      const r = parseConfig(yaml, 'x.yaml', value === undefined ? {} : { listen: { value, from: '--listen' } });
+      return [r.listenAddress, r.listenPort];
+    };
+    assert.deepEqual(c(), ['10.0.0.1', 9000]);
+    assert.deepEqual(c('9001'), ['10.0.0.1', 9001]);
+    assert.deepEqual(c('127.0.0.2:9002'), ['127.0.0.2', 9002]);
+    assert.deepEqual(c('[::1]:9003'), ['::1', 9003]);
+    assert.deepEqual([loadConfig(undefined, { listen: { value: '9004', from: 'FIRKIN_LISTEN' } }).listenPort], [9004]);
+  });
+
+  it('refuse what is no address, naming the flag or variable and the file', () => {
+    assert.throws(
+      () => parseConfig('', '/etc/firkin/config.yaml', { listen: { value: 'localhost:99999', from: 'FIRKIN_LISTEN' } }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.key === 'FIRKIN_LISTEN' &&
+        err.message === 'config error in /etc/firkin/config.yaml: FIRKIN_LISTEN: must be PORT, HOST:PORT or [IPv6 address]:PORT, with a port 0–65535',
+    );
   });
 });

@@ -23,6 +23,8 @@ function walk(schema: Schema, path: string[] = []): Node[] {
     case 'optional':
       return walk(def.innerType as Schema, path);
     case 'pipe':
+      // A size key (schema.ts size()): text converted to bytes, then the number's own schema.
+      if ((def.in as Schema)._zod.def.type === 'transform') return walk(def.out as Schema, path);
       return walk(def.in as Schema, path);
     case 'object':
       return [

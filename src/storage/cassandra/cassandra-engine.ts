@@ -11,6 +11,11 @@
  *
  * The service starts while Cassandra is down: requests get 503 until a
  * background loop connects; after that the driver reconnects to nodes by itself.
+ *
+ * The schema is checked (schema-check.ts) once connected and at every readiness probe:
+ * a missing keyspace or table, or one of another layout, fails the probe and is
+ * reported to `onSchema` when it changes; while something is missing it is checked
+ * again every 10 s, so the service becomes ready once an operator creates it.
  */
 import cassandra from 'cassandra-driver';
 import { closeDriverLeftovers, shutDownReplacedHost } from '../../base/internals.js';
@@ -20,20 +25,28 @@ import { StorageError } from '../errors.js';
 import type { CassandraTable, CqlSession } from './cassandra-store.js';
 import { clientOptions } from './client-options.js';
 import { CONSISTENCY } from './consistency.js';
-import { classify, connectionRefused, storageError } from './errors.js';
+import { classify, connectionRefused, permanentError, storageError } from './errors.js';
 import { PaxosStore } from './paxos-store.js';
 import { PlainStore } from './plain-store.js';
 import { quoteIdentifier } from './schema.js';
+import { checkSchema, type ExpectedTable, type SchemaProblem } from './schema-check.js';
 import { EvenTimestampGenerator } from './timestamps.js';
 
 const { Client } = cassandra;
 
 const PROBE_TIMEOUT_MS = 2000;
+/** While the schema is incomplete, how often it is checked again (besides every readiness probe). */
+const SCHEMA_RECHECK_MS = 10_000;
 
 export interface CassandraEngineOptions {
   readonly config: CassandraConfig;
   /** Called with each connection failure, for the log. */
   readonly onConnectError?: (err: unknown) => void;
+  /**
+   * Called when what the schema check finds changes: the problems (the keyspace or
+   * tables missing, or of another layout), or none once they are fixed, for the log.
+   */
+  readonly onSchema?: (problems: readonly SchemaProblem[]) => void;
   /**
    * Tests only: the driver's client-side timestamp generator, to simulate a client
    * clock ahead of or behind the coordinators'.
@@ -54,6 +67,12 @@ export class CassandraEngine implements StorageEngine, CqlSession {
   private connecting: Promise<void> | undefined;
   /** Why the last connection attempt failed, when that was permanent (refused credentials). */
   private connectFailure: StorageError | undefined;
+  /** Each namespace and its table, for the schema check. */
+  private readonly tables: ExpectedTable[] = [];
+  private schemaChecking: Promise<readonly SchemaProblem[]> | undefined;
+  /** What the last schema check found (JSON), to report only changes. */
+  private schemaFound: string | undefined;
+  private schemaTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: CassandraEngineOptions) {
     const driverOptions = clientOptions(options.config, { withKeyspace: false });
@@ -82,6 +101,7 @@ export class CassandraEngine implements StorageEngine, CqlSession {
       const name = { keyspace, table, quoted: `${quoteIdentifier(keyspace)}.${quoteIdentifier(table)}` };
       store = namespace.conditionalWrites ? new PaxosStore(this, name, namespace) : new PlainStore(this, name, namespace);
       this.stores.set(namespace.name, store);
+      this.tables.push({ namespace: namespace.name, table });
     }
     return store;
   }
@@ -98,9 +118,15 @@ export class CassandraEngine implements StorageEngine, CqlSession {
       await this.execute('SELECT release_version FROM system.local', [], { readTimeout: timeoutMs }, { lwt: false, where: 'system' });
       return;
     }
+    // The schema check beside the reads, so the probe takes one round trip as before.
+    const [schema, ...results] = await Promise.allSettled([this.checkSchema(timeoutMs), ...[...this.stores.values()].map((s) => s.probe(timeoutMs))]);
+    const problems = schema.status === 'fulfilled' ? schema.value : [];
+    if (problems.length > 0) {
+      const what = problems.map((p) => `${p.text} (namespace ${p.namespaces.join(', ')})`).join('; ');
+      throw permanentError(problems[0]!.cause, what, new Error(what));
+    }
     // One failure decides; a permanent one wins over a transient one, as it needs an operator.
-    const results = await Promise.allSettled([...this.stores.values()].map((s) => s.probe(timeoutMs)));
-    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    const failures = [schema, ...results].flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     const permanent = failures.find((e) => e instanceof StorageError && e.needsOperator);
     if (permanent ?? failures[0]) throw permanent ?? failures[0];
   }
@@ -109,6 +135,8 @@ export class CassandraEngine implements StorageEngine, CqlSession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.schemaTimer);
+    await this.schemaChecking?.catch(() => undefined);
     await this.connecting?.catch(() => undefined);
     await this.client.shutdown();
     await closeDriverLeftovers(this.client); // races at shutdown (base/internals.ts)
@@ -145,6 +173,31 @@ export class CassandraEngine implements StorageEngine, CqlSession {
     return perDc ? CONSISTENCY.delete : cassandra.types.consistencies.quorum;
   }
 
+  /**
+   * Check the schema (one check at a time: concurrent callers share it), report a change
+   * to onSchema, and while something is missing schedule the next check.
+   */
+  private checkSchema(timeoutMs: number): Promise<readonly SchemaProblem[]> {
+    this.schemaChecking ??= checkSchema(this, this.options.config.keyspace, this.tables, timeoutMs)
+      .then((problems) => {
+        const found = JSON.stringify(problems);
+        // The first check reports only problems; later ones any change (the fix included).
+        if (found !== this.schemaFound && (this.schemaFound !== undefined || problems.length > 0)) this.options.onSchema?.(problems);
+        this.schemaFound = found;
+        return problems;
+      })
+      .finally(() => {
+        this.schemaChecking = undefined;
+        // Until a check has found everything in place (a failed check included), check again.
+        clearTimeout(this.schemaTimer);
+        if (this.schemaFound !== '[]' && !this.closed) {
+          this.schemaTimer = setTimeout(() => void this.checkSchema(PROBE_TIMEOUT_MS).catch(() => undefined), SCHEMA_RECHECK_MS);
+          this.schemaTimer.unref();
+        }
+      });
+    return this.schemaChecking;
+  }
+
   private connectInBackground(delayMs: number): void {
     if (this.connecting || this.reconnectTimer || this.closed || this.connected) return;
     this.reconnectTimer = setTimeout(() => {
@@ -154,6 +207,7 @@ export class CassandraEngine implements StorageEngine, CqlSession {
           this.connected = true;
           this.connecting = undefined;
           this.connectFailure = undefined;
+          if (this.tables.length > 0) this.checkSchema(PROBE_TIMEOUT_MS).catch(() => undefined);
         },
         (err: unknown) => {
           this.connecting = undefined;

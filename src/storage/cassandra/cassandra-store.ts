@@ -50,6 +50,7 @@ export interface TableName {
 
 /** The table's id, from which its versions' secret is derived (version.ts). */
 const TABLE_ID = 'SELECT id FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?';
+const KEYSPACE_EXISTS = 'SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?';
 
 /** The statements every table answers, by name. */
 export function tableStatements(table: string): Readonly<Record<'get' | 'probe' | 'truncate', string>> {
@@ -134,9 +135,14 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
     if (this.versions !== undefined) return this.versions;
     this.reading ??= this.session
       .execute(TABLE_ID, [this.name.keyspace, this.name.table], { consistency: cassandra.types.consistencies.localOne }, { lwt: false, where: `${this.table} id` })
-      .then((rs) => {
+      .then(async (rs) => {
         const id = rs.first()?.get('id') as cassandra.types.Uuid | undefined;
-        if (id === undefined) throw permanentError('missing-table', `${this.table} id`, new Error(`no table ${this.table} in system_schema.tables`));
+        if (id === undefined) {
+          // Which is missing, the table or its whole keyspace: the answer and the log say which (an extra read, on this failure only).
+          const ks = await this.session.execute(KEYSPACE_EXISTS, [this.name.keyspace], { consistency: cassandra.types.consistencies.localOne }, { lwt: false, where: `${this.table} id` });
+          if (ks.rowLength === 0) throw permanentError('missing-keyspace', `${this.table} id`, new Error(`no keyspace "${this.name.keyspace}" in system_schema.keyspaces`));
+          throw permanentError('missing-table', `${this.table} id`, new Error(`no table ${this.table} in system_schema.tables`));
+        }
         this.versions = versionSecret(id.getBuffer());
         return this.versions;
       })

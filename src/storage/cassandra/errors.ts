@@ -89,6 +89,7 @@ export function classify(err: unknown): Classification {
 export const PERMANENT_CAUSE_TEXT: Readonly<Record<Exclude<PermanentCause, 'permission'>, string>> = {
   'missing-keyspace': 'the keyspace does not exist',
   'missing-table': 'the table does not exist',
+  'table-mismatch': "the table does not have Kask's columns (key text PRIMARY KEY, value blob)",
   'invalid-query': 'Cassandra refused the statement as invalid',
   unauthorized: 'the Cassandra user lacks a permission',
   'bad-credentials': 'Cassandra refused the credentials',
