@@ -2,11 +2,13 @@
  * The `firkin` command: `serve` runs the service, `check-config` validates a
  * config file, `schema` prints (and applies) the Cassandra schema, `check-keys`
  * scans a keyspace Kask wrote for keys Firkin would refuse, `store check` and
- * `store reset` look after the embedded store. Exit codes: 0 success, 1 runtime
+ * `store reset` look after the embedded store, `export`, `import` and `backup` move
+ * and copy sessions (transfer-command.ts). Exit codes: 0 success, 1 runtime
  * failure (or, for check-keys, keys Firkin would refuse; another instance serving
  * the embedded store), 2 bad usage or config (a TLS file that cannot be used
  * included), 3 the embedded store cannot be used as it is (damaged, or a format this
- * Firkin does not read): an operator must act, so systemd does not restart on it.
+ * Firkin does not read): an operator must act, so systemd does not restart on it;
+ * 4 (import) a stream that is not a whole export of a version this Firkin reads.
  * (A Node.js older than 22.13 is refused before this module loads: bin/firkin.js, exit 2.)
  *
  * The config file: --config FILE, else $FIRKIN_CONFIG. Where to listen: --listen, else
@@ -42,6 +44,16 @@ const USAGE = `Usage:
   firkin store reset --config FILE [--force]
                                        move a damaged embedded store aside (firkin.mdb.damaged-<time>) so the
                                        next start begins empty; --force: an undamaged one too
+  firkin export --config FILE [--namespace NAME] [--sealed-as-stored]
+                                       write every live session (with its remaining TTL) to stdout as a
+                                       stream (docs/export-format.md), beside the running servers; a
+                                       sealed namespace only with --sealed-as-stored (its records as
+                                       stored: only a store with the same keyring keys takes them)
+  firkin import --config FILE [--namespace NAME]
+                                       read that stream from stdin into the configured store, adding only
+                                       where a key holds no live value; exit 4 if the stream is refused
+  firkin backup --config FILE DIR      write a consistent, compacted copy of the live embedded store to
+                                       DIR/firkin.mdb, which a server serves as it is
   firkin --version                     print the version
 
 --config FILE defaults to $FIRKIN_CONFIG; --listen (PORT, HOST:PORT or [IPv6]:PORT) to
@@ -65,6 +77,8 @@ async function main(argv: string[]): Promise<void> {
         help: { type: 'boolean', short: 'h' },
         apply: { type: 'boolean' },
         force: { type: 'boolean' },
+        namespace: { type: 'string', short: 'n' },
+        'sealed-as-stored': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -84,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'keys') return keysCommand(positionals.slice(1), values.config);
-  const arity = command === 'store' ? 2 : 1;
+  const arity = command === 'store' || command === 'backup' ? 2 : 1;
   if (positionals.length > arity) fail(`unexpected argument ${positionals[arity]}\n${USAGE}`, 2);
 
   switch (command) {
@@ -129,6 +143,22 @@ async function main(argv: string[]): Promise<void> {
       const config = load(values.config);
       if (config.storage !== 'embedded') fail(`${config.file} does not use the embedded engine (storage: ${config.storage})`, 2);
       process.exitCode = action === 'check' ? await storeCheck(config.embedded.path) : await storeReset(config.embedded.path, values.force === true);
+      return;
+    }
+    case 'export':
+    case 'import': {
+      if (values.config === undefined) fail(`${command} needs --config FILE\n${USAGE}`, 2);
+      const config = load(values.config, { tlsFiles: true });
+      const { exportSessions, importSessions } = await import('./transfer-command.js');
+      process.exitCode =
+        command === 'export' ? await exportSessions(config, values.namespace, { sealedAsStored: values['sealed-as-stored'] === true }) : await importSessions(config, values.namespace);
+      return;
+    }
+    case 'backup': {
+      if (values.config === undefined || positionals[1] === undefined) fail(`backup needs --config FILE and a directory DIR\n${USAGE}`, 2);
+      const config = load(values.config);
+      const { backupStore } = await import('./transfer-command.js');
+      process.exitCode = await backupStore(config, positionals[1]);
       return;
     }
     case undefined:

@@ -10,7 +10,7 @@
  * (400 conditional-writes-disabled), and a condition reaching this store is a bug
  * (see cassandra-store.ts for why the modes must not mix).
  */
-import type cassandra from 'cassandra-driver';
+import cassandra from 'cassandra-driver';
 import type { Condition, NamespaceSpec, SetOutcome, Touched } from '../engine.js';
 import { CassandraTable, Written, type CqlSession, type TableName } from './cassandra-store.js';
 import { STATEMENT_OPTIONS } from './consistency.js';
@@ -59,6 +59,26 @@ export class PlainStore extends CassandraTable<Statement> {
     // Idempotent: the same bytes at the same timestamp, however often it is applied.
     await this.run('touch', [key, bytes, ttlSeconds, touchTimestamp(written)], STATEMENT_OPTIONS.write);
     return { version: this.version(secret, key, bytes), ttl: ttlSeconds === 0 ? null : ttlSeconds };
+  }
+
+  /**
+   * For `firkin import` (never a request): store `value` unless the key holds one, and say
+   * whether it did. Not atomic (this mode has no lightweight transactions, and must not mix
+   * them in): the key is read at LOCAL_QUORUM, and if absent the value is written stamped
+   * with a time taken before that read, less 2 µs (even, as every Firkin timestamp:
+   * timestamps.ts). Any write or delete Firkin makes after the read is stamped later, so it
+   * wins over the import whichever reaches the replicas first; one made before the read
+   * was seen by it (LOCAL_QUORUM both ways), and the import leaves the key alone. A key
+   * deleted before the read holds nothing, and the import stores the value.
+   */
+  async addIfAbsent(key: string, value: Buffer, requestedTtl: () => number): Promise<boolean> {
+    const stamp = cassandra.types.Long.fromNumber(Date.now() * 1000 - 2);
+    const row = (await this.run('touchRead', [key], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
+    const current = row?.get('value') as Buffer | null | undefined;
+    if (current !== null && current !== undefined) return false;
+    // Idempotent: the same bytes at the same timestamp, however often it is applied. The TTL: what is left now, after the read.
+    await this.run('touch', [key, value, storableTtl(requestedTtl()), stamp], { consistency: CONSISTENCY.write, isIdempotent: true });
+    return true;
   }
 
   async delete(key: string): Promise<void> {

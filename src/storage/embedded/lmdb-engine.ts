@@ -34,7 +34,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
-import type { EngineStore, NamespaceSpec, SpaceReport, StorageEngine } from '../engine.js';
+import type { NamespaceSpec, SpaceReport, StorageEngine } from '../engine.js';
 import { StorageError } from '../errors.js';
 import { lmdbError } from './errors.js';
 import { lmdbStats, openExistingDb, type LmdbStats } from '../../base/internals.js';
@@ -291,7 +291,7 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
     return new Map([...this.stores].map(([name, store]) => [name, store.entries()]));
   }
 
-  store(namespace: NamespaceSpec): EngineStore {
+  store(namespace: NamespaceSpec): EmbeddedStore {
     let store = this.stores.get(namespace.name);
     if (!store) {
       store = new EmbeddedStore(this.root, namespace.name, this, this.budget, this.pageSize);
@@ -364,6 +364,18 @@ export class EmbeddedEngine implements StorageEngine, EngineState {
       this.sweeping = false;
     }
     return total;
+  }
+
+  /**
+   * Write a consistent copy of the whole store to `file` (`firkin backup`): LMDB's own
+   * copy with compaction (mdb_env_copy2, MDB_CP_COMPACT), made in one read transaction
+   * while writers go on, holding only the pages in use, free pages left out. The copy is
+   * a store like this one (its format marker and every record's checksum with it). `file`
+   * must not exist; its mode is what the umask gives: the caller restricts it.
+   */
+  async backup(file: string): Promise<void> {
+    if (!this.open) throw new Error('the embedded engine is closed');
+    await this.root.backup(file, true);
   }
 
   async close(): Promise<void> {

@@ -25,7 +25,27 @@ const isLive = (record: StoredRecord, now: number): boolean => record[0] === 0 |
 const DAMAGED_RECORD = 'a stored record is damaged (it does not decode, is not of this engine\'s shape, or fails its checksum)';
 
 /** Where a damaged record was met, for the log and the metrics. */
-export type DamageSeen = 'get' | 'touch' | 'set' | 'delete' | 'relocate' | 'sweep' | 'upgrade' | 'verify';
+export type DamageSeen = 'get' | 'touch' | 'set' | 'delete' | 'relocate' | 'sweep' | 'upgrade' | 'verify' | 'export';
+
+/** A live record as `firkin export` reads it (ScanPage). */
+export interface ScannedRecord {
+  readonly key: string;
+  readonly value: Buffer;
+  /** When it expires (ms since the epoch), or null: never. */
+  readonly expiresAt: number | null;
+}
+
+/** One page of a namespace's walk (EmbeddedStore.scan). */
+export interface ScanPage {
+  /** The live records of the page, in key order. */
+  readonly records: readonly ScannedRecord[];
+  /** The last key looked at (the next page starts after it). */
+  readonly last: string | undefined;
+  /** The walk reached the end of the namespace. */
+  readonly done: boolean;
+  /** Damaged records met (never returned). */
+  readonly damaged: number;
+}
 
 /** What the store shares with its engine (lmdb-engine.ts). */
 export interface EngineState {
@@ -290,6 +310,39 @@ export class EmbeddedStore implements EngineStore {
       }
       return { last: batch.at(-1) ?? after, rewritten, done: keys.length <= limit };
     });
+  }
+
+  /**
+   * One page of the namespace's live records, for `firkin export`: in key order from just
+   * after `after` (undefined: the first key), at most `limit` keys looked at and about
+   * `maxBytes` of keys and values returned, all read in one read transaction (this
+   * process's, renewed at the next event turn: a walk in pages never holds one snapshot
+   * for long, so the writers' freed pages are not pinned). Expired records are left out;
+   * damaged ones are counted (and reported), never returned. Reads only.
+   */
+  scan(after: string | undefined, limit: number, maxBytes: number, now = Date.now()): ScanPage {
+    if (this.values === undefined) return { records: [], last: after, done: true, damaged: 0 };
+    const records: ScannedRecord[] = [];
+    let last = after;
+    let looked = 0;
+    let bytes = 0;
+    let damaged = 0;
+    // `start` is inclusive: `after` itself comes first, if it is still there.
+    for (const key of this.values.getKeys(after === undefined ? {} : { start: after })) {
+      if (key === after) continue;
+      if (looked >= limit || bytes >= maxBytes) return { records, last, done: false, damaged };
+      looked++;
+      last = key;
+      const record = this.read(key, 'export');
+      if (record === DAMAGED) {
+        damaged++;
+        continue;
+      }
+      if (record === undefined || !isLive(record, now)) continue;
+      records.push({ key, value: record[2], expiresAt: record[0] === 0 ? null : record[0] });
+      bytes += key.length + record[2].length;
+    }
+    return { records, last, done: true, damaged };
   }
 
   /**
