@@ -13,7 +13,7 @@
 import cassandra from 'cassandra-driver';
 import type { Condition, NamespaceSpec, SetOutcome, Touched } from '../engine.js';
 import { CassandraTable, Written, type CqlSession, type TableName } from './cassandra-store.js';
-import { STATEMENT_OPTIONS } from './consistency.js';
+import { CONSISTENCY, STATEMENT_OPTIONS } from './consistency.js';
 import { storableTtl } from './expiry.js';
 import { touchTimestamp } from './timestamps.js';
 
