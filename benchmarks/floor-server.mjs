@@ -25,7 +25,13 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     res.writeHead(404);
     return res.end();
   }
-  const key = decodeURIComponent(req.url.slice(PREFIX.length));
+  let key;
+  try {
+    key = decodeURIComponent(req.url.slice(PREFIX.length));
+  } catch {
+    res.writeHead(400);
+    return res.end();
+  }
   if (req.method === 'GET') {
     client.execute(GET, [key], { prepare: true, consistency: consistencies.localQuorum }).then((rs) => {
       const value = rs.first()?.get('value');

@@ -26,7 +26,13 @@ export function spawnJson(cmd, args, onLine = () => {}) {
       const lines = partial.split('\n');
       partial = lines.pop();
       for (const line of lines.filter((l) => l.trim())) {
-        const parsed = JSON.parse(line);
+        let parsed;
+        try {
+          parsed = JSON.parse(line);
+        } catch {
+          process.stderr.write(`${line}\n`); // not ours: shown, not fatal
+          continue;
+        }
         onLine(parsed, child);
         if (!parsed.phase) last = parsed;
       }

@@ -4,7 +4,7 @@
 // What docs/benchmarks.md's "Where the time goes" tables come from.
 //
 //   node benchmarks/profile.mjs <scenario> <workload> <rate> [seconds]
-//     scenario: embedded | cassandra-plain | cassandra | floor
+//     scenario: embedded | embedded-sealed | cassandra-plain | cassandra-sealed | cassandra | floor
 //     workload: get | post | mixed
 //
 // Needs `npm run build`. Cassandra scenarios use the single test node (started if it is
@@ -69,7 +69,9 @@ function run(cmd, args, onJson) {
 
 const profDir = join(dir, 'prof');
 let server;
-const url = await new Promise((resolve) => {
+// The server never outlives this script, whatever fails.
+process.on('exit', () => server?.exitCode === null && server.kill('SIGKILL'));
+const url = await new Promise((resolve, reject) => {
   if (scenario === 'floor') {
     server = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, join(root, 'benchmarks/floor-server.mjs'), KEYSPACE, 'sessions'], { stdio: ['ignore', 'pipe', 'inherit'] });
   } else {
@@ -78,6 +80,7 @@ const url = await new Promise((resolve) => {
     if (!scenario.startsWith('embedded')) spawnSyncFirkin(['schema', '--apply', '--config', file]);
     server = spawn(process.execPath, [...V8_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profDir}`, join(root, 'bin/firkin.js'), 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
   }
+  server.once('exit', (code) => reject(new Error(`${scenario} exited ${code} before listening`)));
   let partial = '';
   server.stdout.on('data', (chunk) => {
     partial += chunk;

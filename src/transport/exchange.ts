@@ -231,12 +231,16 @@ export function createExchange({ api, hooks, limits, logger, admitPeer }: Exchan
           hooks.served(ctx, s, s.answer.abandoned ? undefined : res.statusCode, (performance.now() - started) / 1000);
         } catch (err) {
           failed(err);
+        } finally {
+          settle?.();
         }
-        settle?.();
       },
       (err: unknown) => {
-        failed(err);
-        settle?.();
+        try {
+          failed(err);
+        } finally {
+          settle?.();
+        }
       },
     );
     function failed(err: unknown): void {

@@ -63,36 +63,47 @@ export function tableStatements(table: string): Readonly<Record<'get' | 'probe' 
 
 /**
  * A value read, whose version is computed only if asked for: a sealed namespace
- * (seal/sealed-store.ts) serves its records' own versions and never asks.
+ * (seal/sealed-store.ts) serves its records' own versions and never asks. What it
+ * computes from (the key, the table's secret) is in native private fields, which no
+ * copy (spread, JSON, structured clone) carries; such a copy would also lack `version`,
+ * so StoredValues are passed on, never copied (storage/engine.ts).
  */
 class Found implements StoredValue {
-  private computed: string | undefined;
+  #version: string | undefined;
+  readonly #secret: Buffer;
+  readonly #key: string;
 
   constructor(
     readonly value: Buffer,
     readonly ttl: number | null,
-    private readonly secret: Buffer,
-    private readonly key: string,
-  ) {}
+    secret: Buffer,
+    key: string,
+  ) {
+    this.#secret = secret;
+    this.#key = key;
+  }
 
   get version(): string {
-    return (this.computed ??= keyedVersion(this.secret, this.key, this.value));
+    return (this.#version ??= keyedVersion(this.#secret, this.#key, this.value));
   }
 }
 
 /** An applied write, whose version is computed only if asked for (as Found's). */
 export class Written {
   readonly applied = true as const;
-  private computed: string | undefined;
+  #version: string | undefined;
+  readonly #secret: Buffer;
+  readonly #key: string;
+  readonly #value: Buffer;
 
-  constructor(
-    private readonly secret: Buffer,
-    private readonly key: string,
-    private readonly value: Buffer,
-  ) {}
+  constructor(secret: Buffer, key: string, value: Buffer) {
+    this.#secret = secret;
+    this.#key = key;
+    this.#value = value;
+  }
 
   get version(): string {
-    return (this.computed ??= keyedVersion(this.secret, this.key, this.value));
+    return (this.#version ??= keyedVersion(this.#secret, this.#key, this.#value));
   }
 }
 
@@ -152,12 +163,12 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
     return this.reading;
   }
 
-  /** The version (ETag) of `value` under `key`. */
   /** The secret of this table's versions if already read (no await on the data path then). */
   protected knownSecret(): Buffer | undefined {
     return this.versions;
   }
 
+  /** The version (ETag) of `value` under `key`. */
   protected version(secret: Buffer, key: string, value: Buffer): string {
     return keyedVersion(secret, key, value);
   }
