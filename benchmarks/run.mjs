@@ -3,28 +3,37 @@
 //
 // Scenarios, run alternately in one invocation (this machine is shared and noisy:
 // compare ratios, not absolute figures):
-//   bare             node:http answering a fixed 1 KiB body: the ceiling for any Node.js service here
-//   embedded         Firkin on the embedded LMDB engine
-//   cassandra        Firkin on a single-node Cassandra, namespace with conditional_writes
-//   cassandra-plain  Firkin on the same table, plain namespace (the default: Kask's statements)
-//   kask             Kask itself on the same table, when KASK_BIN names its binary
-//   driver           the `cassandra` scenario's queries through cassandra-driver, without HTTP
-// For each scenario and workload: the maximum throughput (closed loop), then latency
-// open loop at 50 %, 75 % and 90 % of it, after a warm-up; with Kask, every other
-// Cassandra-backed scenario (and bare, at Kask's GET rates) also at 50 % and 75 % of Kask's maximum (the same absolute
-// rates as Kask's own runs). The load comes from benchmarks/loadgen (Go, standard
-// library), never pipelined.
+//   bare              node:http answering a fixed 1 KiB body: the ceiling for any Node.js service here
+//   embedded          Firkin on the embedded LMDB engine
+//   embedded-sealed   the same, the namespace sealed (issue 25)
+//   cassandra-plain   Firkin on a single-node Cassandra, plain namespace (the default: Kask's statements)
+//   cassandra-sealed  the same, sealed, on a table of its own
+//   cassandra         Firkin on the plain scenario's table, namespace with conditional_writes (Paxos)
+//   kask              Kask itself on the same table, when KASK_BIN names its binary
+//   floor             node:http and the same cassandra-driver doing only Kask's GET, POST and
+//                     DELETE (benchmarks/floor-server.mjs): Firkin's own work is what it costs above
+//   driver            the `cassandra` scenario's queries through cassandra-driver, without HTTP
+// In BENCH_ROUNDS rounds (default 3), the scenarios' order rotated each round, for each
+// workload: every scenario's maximum throughput (closed loop); on Cassandra, with Kask, every
+// scenario (and bare, at Kask's GET rates) open loop at 25 %, 40 % and 60 % of Kask's
+// first-round maximum (the same absolute rates for all); in the first round, each scenario
+// also open loop at 50 %, 75 % and 90 % of its own maximum. Figures are medians over the
+// rounds, ratios medians of the per-round ratios. The load comes from benchmarks/loadgen
+// (Go, standard library), never pipelined.
 //
-// Environment: BENCH_SECONDS (measured seconds per run, default 8), BENCH_WORKERS
-// (Firkin's `workers`, default: the config default), BENCH_ONLY (comma-separated scenarios),
-// BENCH_WORKLOADS (comma-separated: fixed, get, mixed, post), BENCH_KEYSPACE (default firkin_bench), KASK_BIN (a Kask binary: adds kask and cassandra-plain).
-import { execFileSync, spawn } from 'node:child_process';
+// Environment: BENCH_SECONDS (measured seconds per run, default 8), BENCH_ROUNDS (default 3),
+// BENCH_WORKERS (Firkin's `workers`, default: the config default), BENCH_ONLY (comma-separated
+// scenarios), BENCH_WORKLOADS (comma-separated: get, mixed, post), BENCH_KEYSPACE (default
+// firkin_bench), KASK_BIN (a Kask binary: adds kask).
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runOnPrimaryNode } from '../scripts/node-runtime.mjs';
+import { loadRun, median, procStats, spawnJson, startServer, sumOf, treeSample, withCpu } from './harness.mjs';
 
 // Measured on Node.js 24, the primary runtime (fetched when this `node` is older).
 await runOnPrimaryNode(import.meta.url);
@@ -35,15 +44,17 @@ const KEYSPACE = process.env.BENCH_KEYSPACE ?? 'firkin_bench';
 const KASK_BIN = process.env.KASK_BIN || undefined;
 const LOADS = [0.5, 0.75, 0.9];
 /** Fractions of Kask's maximum at which the other Cassandra-backed scenarios also run. */
-const KASK_LOADS = [0.5, 0.75];
+const KASK_LOADS = [0.25, 0.4, 0.6];
+/** From this fraction of Kask's maximum on, this two-core machine is saturated (JVM, server, load generator): tails swing. */
+const SATURATED = 0.6;
+/** Rounds: every measurement repeated, the scenarios' order rotated; figures are medians. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 // Concurrency, the same for every scenario (HTTP or driver): closed loop, clients each
 // waiting for its answer; open loop, at most this many requests in flight.
 const CLOSED_CLIENTS = 32;
 const OPEN_CLIENTS = 64;
-const ALL = ['bare', 'embedded', 'cassandra', 'cassandra-plain', 'kask', 'driver'];
-const CASSANDRA_BACKED = ['cassandra', 'cassandra-plain', 'kask', 'driver'];
-/** Firkin's scenarios compared with Kask (same table, same node); how each writes. */
-const VS_KASK = { 'cassandra-plain': 'plain', cassandra: 'LWT' };
+const ALL = ['bare', 'embedded', 'embedded-sealed', 'cassandra', 'cassandra-plain', 'cassandra-sealed', 'kask', 'floor', 'driver'];
+const CASSANDRA_BACKED = ['cassandra', 'cassandra-plain', 'cassandra-sealed', 'kask', 'floor', 'driver'];
 const ENABLE_KASK = 'kask: not measured; set KASK_BIN=/path/to/kask to compare Firkin with Kask (docs/benchmarks.md)';
 const started = Date.now();
 
@@ -52,7 +63,7 @@ const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const WORKLOADS = process.env.BENCH_WORKLOADS?.split(',').filter(Boolean);
 for (const w of WORKLOADS ?? []) if (!['fixed', 'get', 'mixed', 'post'].includes(w)) throw new Error(`BENCH_WORKLOADS: unknown workload ${w} (known: fixed, get, mixed, post)`);
-const scenarios = ONLY ?? ALL.filter((s) => KASK_BIN || !['kask', 'cassandra-plain'].includes(s));
+const scenarios = ONLY ?? ALL.filter((s) => KASK_BIN || s !== 'kask');
 for (const s of scenarios) if (!ALL.includes(s)) throw new Error(`BENCH_ONLY: unknown scenario ${s} (known: ${ALL.join(', ')})`);
 if (scenarios.includes('kask')) {
   if (!KASK_BIN) throw new Error('BENCH_ONLY names kask: set KASK_BIN=/path/to/kask');
@@ -67,130 +78,30 @@ const { SINGLE, startNode, isRunning, stopNode, nodePid } = await import(join(ro
 const { loadgenBinary } = await import(join(root, 'dist/tools/loadgen.js'));
 // Firkin runs with the V8 flags its launchers give it (bin/firkin.js's #! line, npm start).
 const { V8_FLAGS } = await import(join(root, 'dist/src/runtime-flags.js'));
-const { processStats, processTree } = await import(join(root, 'dist/tools/proc-stats.js'));
 const loadgen = loadgenBinary();
-const children = [];
-process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
-
-/**
- * Run a program printing JSON lines; resolves with the last one that is not a phase marker.
- * `onLine(parsed, child)` sees every line as it arrives.
- */
-function spawnJson(cmd, args, onLine = () => {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let partial = '';
-    let last;
-    child.stdout.on('data', (chunk) => {
-      partial += chunk;
-      const lines = partial.split('\n');
-      partial = lines.pop();
-      for (const line of lines.filter((l) => l.trim())) {
-        const parsed = JSON.parse(line);
-        onLine(parsed, child);
-        if (!parsed.phase) last = parsed;
-      }
-    });
-    child.on('close', (code) => (code === 0 && last ? resolve(last) : reject(new Error(`${cmd} exited ${code}`))));
-  });
-}
-
-/** Start a server process and wait for the JSON line from which `urlOf` gets its URL. */
-function startServer(name, cmd, args, urlOf = (line) => line.url) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(child);
-    let partial = '';
-    child.stdout.on('data', (chunk) => {
-      partial += chunk;
-      for (const line of partial.split('\n').slice(0, -1)) {
-        let parsed;
-        try {
-          parsed = JSON.parse(line);
-        } catch {
-          continue; // not a log line of ours
-        }
-        const url = urlOf(parsed);
-        if (url) resolve({ name, child, url });
-      }
-      partial = partial.slice(partial.lastIndexOf('\n') + 1);
-    });
-    child.on('exit', (code) => reject(new Error(`${name} exited ${code}`)));
-  });
-}
-
-function procStats(pid) {
-  const { cpuSeconds, rssBytes, anonBytes } = processStats(pid);
-  return { cpuSeconds, rssMb: rssBytes / 2 ** 20, anonMb: anonBytes / 2 ** 20 };
-}
-
-/** CPU and memory of a server process and every descendant (Firkin's workers), by pid. */
-function treeSample(pid) {
-  const byPid = new Map();
-  for (const p of processTree(pid)) {
-    try {
-      byPid.set(p, procStats(p));
-    } catch {
-      // exited between the listing and the read
-    }
-  }
-  return byPid;
-}
-
-/**
- * CPU seconds the tree spent between two samples: per process, so a worker that started
- * meanwhile counts from zero and one that exited does not subtract (its last moments are
- * lost: workers do not come and go during a run).
- */
-function treeCpuSeconds(before, after) {
-  let sum = 0;
-  for (const [pid, s] of after) sum += s.cpuSeconds - (before.get(pid)?.cpuSeconds ?? 0);
-  return sum;
-}
-
-const sumOf = (tree, field) => [...tree.values()].reduce((a, s) => a + s[field], 0);
 
 /**
  * One run; the server's CPU (summed over its processes) and the JVM's are sampled over the
- * measured window only: from the generator's {"phase":"measure"} line (after the warm-up)
- * to its result line. For `driver`, the measured process is driver-bench itself, the
+ * measured window only. For `driver`, the measured process is driver-bench itself, the
  * client of Cassandra in place of Firkin.
  */
 async function load(server, workload, rate, seconds, warmup) {
   const clients = rate > 0 ? OPEN_CLIENTS : CLOSED_CLIENTS;
   const jvm = CASSANDRA_BACKED.includes(server.name) ? nodePid(SINGLE) : undefined;
-  let first;
-  let last;
-  const onLine = (line, child) => {
-    const sample = { at: performance.now(), tree: treeSample(server.child?.pid ?? child.pid), jvm: jvm ? procStats(jvm) : undefined };
-    if (line.phase === 'measure') first = sample;
-    else last = sample;
-  };
   let result;
   if (server.name === 'driver') {
-    result = await spawnJson(process.execPath, [join(here, 'driver-bench.mjs'), server.config, workload, String(clients), String(rate), String(seconds), String(warmup)], onLine);
+    let first;
+    let last;
+    const onLine = (line, child) => {
+      const sample = { at: performance.now(), tree: treeSample(child.pid), jvm: jvm ? procStats(jvm) : undefined };
+      if (line.phase === 'measure') first = sample;
+      else last = sample;
+    };
+    result = withCpu(await spawnJson(process.execPath, [join(here, 'driver-bench.mjs'), server.config, workload, String(clients), String(rate), String(seconds), String(warmup)], onLine), first, last);
   } else {
     const url = workload === 'fixed' ? `${server.url}/` : `${server.url}/sessions/v1/`;
-    const args = ['-url', url, '-workload', workload, '-c', String(clients), '-rate', String(rate), '-d', `${seconds}s`, '-warmup', `${warmup}s`, '-phases'];
-    // Kask, and Firkin's plain namespace, have no conditional writes: the mixed workload's adds go as plain POSTs.
-    if (server.plain) args.push('-conditional=false');
-    result = await spawnJson(loadgen, args, onLine);
+    result = await loadRun({ loadgen, url, pid: server.child.pid, jvm, workload, clients, rate, seconds, warmup, plain: server.plain });
     if (result.missed > 0) log(`${server.name} ${workload} at ${rate} req/s fell behind: ${result.missed} scheduled requests not sent`);
-  }
-  const wall = (last.at - first.at) / 1000;
-  const perThousand = (cpuSeconds) => (result.requests > 0 ? (cpuSeconds / result.requests) * 1e6 : null);
-  const cpu = treeCpuSeconds(first.tree, last.tree);
-  result.server = {
-    cpu_percent: (cpu / wall) * 100,
-    cpu_ms_per_1k_requests: perThousand(cpu),
-    rss_mb: sumOf(last.tree, 'rssMb'),
-    rss_anon_mb: sumOf(last.tree, 'anonMb'),
-    processes: last.tree.size,
-  };
-  if (jvm) {
-    const jvmCpu = last.jvm.cpuSeconds - first.jvm.cpuSeconds;
-    result.cassandra_cpu_percent = (jvmCpu / wall) * 100;
-    result.cassandra_cpu_ms_per_1k_requests = perThousand(jvmCpu);
   }
   return result;
 }
@@ -238,29 +149,40 @@ const dir = mkdtempSync(join(tmpdir(), 'firkin-bench-'));
 const servers = {};
 try {
   // Kask's layout (key text PRIMARY KEY, value blob): `firkin schema` creates it. A plain
-  // namespace on it is also the `cassandra-plain` scenario's config and `driver`'s.
-  const plainCassandra = `storage: cassandra\ncassandra: {hosts: [127.0.0.1], keyspace: ${KEYSPACE}}\nnamespaces: [{name: sessions, base_uri: /sessions/v1/, table: sessions}]\n`;
+  // namespace on it is also the `cassandra-plain` scenario's config and `driver`'s. Sealed
+  // namespaces get a table of their own (their storage keys are not the plain ones).
+  const cassandraOf = (namespaces) => `storage: cassandra\ncassandra: {hosts: [127.0.0.1], keyspace: ${KEYSPACE}}\nnamespaces: [${namespaces}]\n`;
+  const plainCassandra = cassandraOf('{name: sessions, base_uri: /sessions/v1/, table: sessions}');
+  const keyFile = join(dir, 'bench.key');
+  writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
+  const keyring = `keyring: {active: k1, keys: [{id: k1, file: ${keyFile}}]}\nsealed: true\n`;
   const schemaFile = join(dir, 'schema.yaml');
   if (needCassandra) {
     startedCassandra = !isRunning(SINGLE);
     log('starting Cassandra (single node)…');
     await startNode(SINGLE);
+    writeFileSync(join(dir, 'schema-all.yaml'), cassandraOf('{name: sessions, base_uri: /sessions/v1/, table: sessions}, {name: sealed, base_uri: /sealed/v1/, table: sessions_sealed}'));
+    execFileSync(process.execPath, [join(root, 'bin/firkin.js'), 'schema', '--apply', '--config', join(dir, 'schema-all.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
     writeFileSync(schemaFile, plainCassandra);
-    execFileSync(process.execPath, [join(root, 'bin/firkin.js'), 'schema', '--apply', '--config', schemaFile], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
   const workers = process.env.BENCH_WORKERS ? `workers: ${process.env.BENCH_WORKERS}\n` : '';
   if (wanted('bare')) servers.bare = await startServer('bare', process.execPath, [join(here, 'bare-server.mjs')]);
   if (wanted('embedded')) servers.embedded = await firkinUrl('embedded', `embedded: {path: ${join(dir, 'data')}}\n`);
+  if (wanted('embedded-sealed')) servers['embedded-sealed'] = await firkinUrl('embedded-sealed', `embedded: {path: ${join(dir, 'data-sealed')}}\n${keyring}`);
   if (wanted('cassandra')) {
     servers.cassandra = await firkinUrl(
       'cassandra',
       // The mixed workload sends conditional adds, which a Cassandra namespace serves only with
       // conditional_writes (every write and delete then through Paxos: docs/cassandra.md).
-      `storage: cassandra\ncassandra: {hosts: [127.0.0.1], keyspace: ${KEYSPACE}}\nnamespaces: [{name: sessions, base_uri: /sessions/v1/, table: sessions, conditional_writes: true}]\n`,
+      cassandraOf('{name: sessions, base_uri: /sessions/v1/, table: sessions, conditional_writes: true}'),
     );
   }
   if (wanted('cassandra-plain')) servers['cassandra-plain'] = { ...(await firkinUrl('cassandra-plain', plainCassandra)), plain: true };
+  if (wanted('cassandra-sealed')) {
+    servers['cassandra-sealed'] = { ...(await firkinUrl('cassandra-sealed', cassandraOf('{name: sessions, base_uri: /sessions/v1/, table: sessions_sealed}') + keyring)), plain: true };
+  }
   if (wanted('kask')) servers.kask = await startKask(dir);
+  if (wanted('floor')) servers.floor = { ...(await startServer('floor', process.execPath, [join(here, 'floor-server.mjs'), KEYSPACE, 'sessions'])), plain: true };
   if (wanted('driver')) servers.driver = { name: 'driver', config: schemaFile };
 
   async function firkinUrl(name, yaml) {
@@ -270,10 +192,15 @@ try {
     return startServer(name, process.execPath, [...V8_FLAGS, join(root, 'bin/firkin.js'), 'serve', '--config', file]);
   }
 
-  // The Cassandra scenarios share one table: fill it once, through the first of them (POST, which Kask answers too).
-  const fillThrough = [servers.embedded, ['cassandra', 'cassandra-plain', 'kask'].map((s) => servers[s]).find(Boolean)].filter(Boolean);
+  // Each store is filled once: the Cassandra scenarios but the sealed one share a table,
+  // filled through the first of them (POST, which Kask answers too).
+  const fillThrough = [
+    servers.embedded, servers['embedded-sealed'], servers['cassandra-sealed'],
+    // A plain writer first: the Paxos scenario fills at a third of the rate.
+    ['cassandra-plain', 'floor', 'kask', 'cassandra'].map((s) => servers[s]).find(Boolean),
+  ].filter(Boolean);
   for (const server of fillThrough) {
-    log(`prefilling ${server.name === 'embedded' ? 'embedded' : `${KEYSPACE}.sessions through ${server.name}`} with 20000 sessions…`);
+    log(`prefilling through ${server.name} with 20000 sessions…`);
     const prefill = await spawnJson(loadgen, ['-url', `${server.url}/sessions/v1/`, '-workload', 'prefill', '-c', '32']);
     if (prefill.failed > 0) throw new Error(`prefilling through ${server.name}: ${prefill.failed} of ${prefill.prefilled} writes failed`);
   }
@@ -295,94 +222,112 @@ try {
     }
   }
 
-  // --- measure, alternating scenarios ----------------------------------------------------
-  // Kask first among the Cassandra scenarios of a workload: the others' extra rates derive from its maximum.
-  // Bare after Kask's GET too: it also runs at Kask's GET rates, the floor of HTTP's cost per request at those rates.
-  const plan = [
-    ['embedded', 'get'], ['kask', 'get'], ['cassandra', 'get'], ['cassandra-plain', 'get'], ['driver', 'get'], ['bare', 'fixed'],
-    ['embedded', 'mixed'], ['kask', 'mixed'], ['cassandra', 'mixed'], ['cassandra-plain', 'mixed'], ['driver', 'mixed'],
-    ['embedded', 'post'], ['kask', 'post'], ['cassandra', 'post'], ['cassandra-plain', 'post'],
-  ].filter(([s, w]) => servers[s] && (!WORKLOADS || w === 'fixed' || WORKLOADS.includes(w)));
-  const results = [];
-  for (const [scenario, workload] of plan) {
-    const server = servers[scenario];
-    log(`${scenario} ${workload}: maximum throughput (closed loop, ${SECONDS} s)…`);
-    const max = await load(server, workload, 0, SECONDS, 2);
-    const runs = [{ load: 'max', ...max }];
-    for (const fraction of LOADS) {
-      const rate = Math.max(1, Math.round(max.rps * fraction));
-      log(`${scenario} ${workload}: ${fraction * 100} % = ${rate} req/s (open loop, ${SECONDS} s)…`);
-      runs.push({ load: fraction, ...(await load(server, workload, rate, SECONDS, 1)) });
-    }
-    const kaskMax = ownRun(results, 'kask', scenario === 'bare' ? 'get' : workload, 'max');
-    if (kaskMax && scenario !== 'kask' && (CASSANDRA_BACKED.includes(scenario) || scenario === 'bare')) {
-      for (const fraction of KASK_LOADS) {
-        const rate = Math.max(1, Math.round(kaskMax.rps * fraction));
-        log(`${scenario} ${workload}: ${fraction * 100} % of Kask's maximum = ${rate} req/s (open loop, ${SECONDS} s)…`);
-        runs.push({ load: fraction, of: 'kask', ...(await load(server, workload, rate, SECONDS, 1)) });
+  // Idle memory: each server started, prefilled and settled, before any measured load.
+  const idleRss = {};
+  for (const [name, server] of Object.entries(servers)) if (server.child) idleRss[name] = sumOf(treeSample(server.child.pid), 'rssMb');
+
+  // --- measure, in rounds --------------------------------------------------------------------
+  // Per workload, the scenarios one after the other, their order rotated each round (Kask
+  // first in the first round: the other Cassandra-backed scenarios' rates derive from its
+  // maximum). Each round: the maximum (closed loop), then, on Cassandra, the same absolute
+  // rates for every scenario: fractions of Kask's first-round maximum. The first round also
+  // runs each scenario at fractions of its own maximum (the chart's curves).
+  const order = ['kask', 'floor', 'cassandra-plain', 'cassandra-sealed', 'cassandra', 'driver', 'embedded', 'embedded-sealed', 'bare'];
+  const workloadsOf = (scenario) => (scenario === 'bare' ? ['fixed'] : scenario === 'driver' ? ['get', 'mixed'] : ['get', 'mixed', 'post']);
+  const workloads = ['get', 'mixed', 'post', 'fixed'].filter((w) => w === 'fixed' || !WORKLOADS || WORKLOADS.includes(w));
+  const results = []; // {scenario, workload, round, runs: [{load, of?, ...}]}
+  const kaskMaxOf = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const workload of workloads) {
+      const here = order.filter((s) => servers[s] && workloadsOf(s).includes(workload === 'fixed' ? 'fixed' : workload) && (workload === 'fixed') === (s === 'bare'));
+      const rotated = round === 0 ? here : [...here.slice(round % here.length), ...here.slice(0, round % here.length)];
+      for (const scenario of rotated) {
+        const server = servers[scenario];
+        const tag = `round ${round + 1}/${ROUNDS}: ${scenario} ${workload}`;
+        log(`${tag}: maximum throughput (closed loop, ${SECONDS} s)…`);
+        const max = await load(server, workload, 0, SECONDS, 2);
+        const runs = [{ load: 'max', ...max }];
+        if (scenario === 'kask' && round === 0) kaskMaxOf[workload] = max.rps;
+        if (round === 0) {
+          for (const fraction of LOADS) {
+            const rate = Math.max(1, Math.round(max.rps * fraction));
+            log(`${tag}: ${fraction * 100} % = ${rate} req/s (open loop, ${SECONDS} s)…`);
+            runs.push({ load: fraction, rate, ...(await load(server, workload, rate, SECONDS, 1)) });
+          }
+        }
+        const kaskMax = kaskMaxOf[scenario === 'bare' ? 'get' : workload];
+        if (kaskMax && (CASSANDRA_BACKED.includes(scenario) || scenario === 'bare')) {
+          for (const fraction of KASK_LOADS) {
+            const rate = Math.max(1, Math.round(kaskMax * fraction));
+            log(`${tag}: ${fraction * 100} % of Kask's maximum = ${rate} req/s (open loop, ${SECONDS} s)…`);
+            runs.push({ load: fraction, of: 'kask', rate, ...(await load(server, workload, rate, SECONDS, 1)) });
+          }
+        }
+        results.push({ scenario, workload, round, runs });
       }
     }
-    results.push({ scenario, workload, runs });
   }
 
   // --- report -----------------------------------------------------------------------------
-  const rows = [['scenario', 'workload', 'load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors', 'CPU %', 'CPU ms/1k', 'RSS MB', 'anon MB', 'JVM CPU %', 'JVM ms/1k']];
+  // One row per scenario, workload and load: the median over rounds of every figure.
+  const merged = mergeRounds(results);
+  const rows = [['scenario', 'workload', 'load', 'rounds', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors', 'CPU %', 'CPU ms/1k', 'RSS MB', 'anon MB', 'JVM CPU %', 'JVM ms/1k']];
   const fixed = (v, digits) => (v === undefined || v === null ? '-' : v.toFixed(digits));
-  for (const r of results) {
+  for (const r of merged) {
     for (const run of r.runs) {
       rows.push([
-        r.scenario, r.workload, loadLabel(run), run.rps.toFixed(0),
+        r.scenario, r.workload, loadLabel(run), String(run.rounds), run.rps.toFixed(0),
         run.latency_ms.p50.toFixed(3), run.latency_ms.p99.toFixed(3), run.latency_ms.p999.toFixed(3), run.latency_ms.max.toFixed(1),
         String(run.errors), fixed(run.server?.cpu_percent, 0), fixed(run.server?.cpu_ms_per_1k_requests, 1), fixed(run.server?.rss_mb, 0),
         fixed(run.server?.rss_anon_mb, 0), fixed(run.cassandra_cpu_percent, 0), fixed(run.cassandra_cpu_ms_per_1k_requests, 1),
       ]);
     }
   }
-  const comparison = kaskComparison(results);
-  const comparisonRows = [['Firkin', 'writes', 'workload', 'req/s at max', `p99 at ${KASK_LOADS[0] * 100}% of Kask`, `p99 at ${KASK_LOADS[1] * 100}% of Kask`, `CPU/request at ${KASK_LOADS[0] * 100}%`, `JVM CPU/request at ${KASK_LOADS[0] * 100}%`, 'RSS (max)']];
+  const comparisons = [
+    ...['cassandra-plain', 'cassandra', 'floor'].map((s) => compare(results, s, 'kask', idleRss)),
+    ...['cassandra-plain', 'cassandra-sealed'].map((s) => compare(results, s, 'floor', idleRss)),
+    compare(results, 'cassandra-sealed', 'cassandra-plain', idleRss),
+    compare(results, 'embedded-sealed', 'embedded', idleRss),
+  ].flat();
+  const head = ['scenario', 'against', 'workload', 'req/s at max', 'CPU/request at max', ...KASK_LOADS.map((f) => `p99 at ${f * 100}% of Kask${f >= SATURATED ? ' (saturated)' : ''}`), ...KASK_LOADS.slice(0, 1).map((f) => `CPU/request at ${f * 100}% of Kask`), 'RSS under load', 'RSS idle'];
   const figure = (v) => v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2);
-  const cell = (c) => (c?.ratio === undefined || c.ratio === null ? '-' : `${c.ratio.toFixed(2)}× (${figure(c.firkin)} / ${figure(c.kask)})`);
-  for (const c of comparison) {
-    comparisonRows.push([c.firkin, VS_KASK[c.firkin], c.workload, cell(c.rps), cell(c.p99_ms_at_kask[0]), cell(c.p99_ms_at_kask[1]), cell(c.cpu_ms_per_1k_requests), cell(c.cassandra_cpu_ms_per_1k_requests), cell(c.rss_mb)]);
-  }
-  const kaskNote = servers.kask
-    ? `Firkin / Kask on the same table (${KEYSPACE}.sessions) and node: ratio (Firkin's figure / Kask's); below 1 favours Firkin, except req/s. ` +
-      "Writes: plain, Kask's statements (cassandra-plain); LWT, every write and delete a lightweight transaction (cassandra, conditional_writes). " +
-      'p99 and CPU per request (ms per 1000 requests; Firkin\'s processes summed) at the same offered rates, fractions of Kask\'s maximum; RSS summed over processes.'
-    : ENABLE_KASK;
-  process.stdout.write(`${textTable(rows)}\n\n${kaskNote}\n${comparison.length ? `${textTable(comparisonRows)}\n` : ''}`);
+  const cell = (c) => (c?.ratio === undefined || c.ratio === null ? '-' : `${c.ratio.toFixed(2)}× (${figure(c.a)} / ${figure(c.b)})`);
+  const comparisonRows = [head, ...comparisons.map((c) => [c.scenario, c.against, c.workload, cell(c.rps), cell(c.cpu_max), ...c.p99_at_kask.map(cell), cell(c.cpu_at_kask[0]), cell(c.rss), cell(c.rss_idle)])];
+  const comparisonNote =
+    `Ratios (the scenario's figure / the other's), each the median of the per-round ratios over ${ROUNDS} round(s); in brackets the medians of each. ` +
+    'Below 1 favours the scenario, except req/s. CPU per request: ms per 1 000 requests, the server\'s processes summed, over the measured window. ' +
+    `p99 at the same offered rates, fractions of Kask's maximum (from ${SATURATED * 100} %, this two-core machine is saturated: JVM, server and load generator). ` +
+    'RSS under load: the largest over the runs; idle: after start-up, prefill and settling, before any measured load.' +
+    (servers.kask ? '' : ` ${ENABLE_KASK}`);
+  process.stdout.write(`${textTable(rows)}\n\n${comparisonNote}\n${comparisons.length ? `${textTable(comparisonRows)}\n` : ''}`);
 
-  const max = (s, w) => ownRun(results, s, w, 'max');
-  const at = (s, w, l) => ownRun(results, s, w, l);
-  const atKask = (s, w) => results.find((r) => r.scenario === s && r.workload === w)?.runs.find((run) => run.of === 'kask' && run.load === KASK_LOADS[0]);
+  const max = (s, w) => merged.find((r) => r.scenario === s && r.workload === w)?.runs.find((run) => run.load === 'max');
+  const at = (s, w, l) => merged.find((r) => r.scenario === s && r.workload === w)?.runs.find((run) => run.load === l && !run.of);
   const targets = {
     embedded_get_vs_bare: max('embedded', 'get') && max('bare', 'fixed') ? max('embedded', 'get').rps / max('bare', 'fixed').rps : null,
     embedded_get_p99_at_50_ms: at('embedded', 'get', 0.5)?.latency_ms.p99 ?? null,
-    cassandra_http_overhead_p50_ms: at('cassandra', 'get', 0.5) && at('driver', 'get', 0.5) ? at('cassandra', 'get', 0.5).latency_ms.p50 - at('driver', 'get', 0.5).latency_ms.p50 : null,
-    cassandra_get_p99_at_50_ms: at('cassandra', 'get', 0.5)?.latency_ms.p99 ?? null,
-    // With Kask: both at the same absolute rate (half Kask's maximum), rather than at half their own.
-    cassandra_http_overhead_p50_ms_at_equal_rate: atKask('cassandra', 'get') && atKask('driver', 'get') ? atKask('cassandra', 'get').latency_ms.p50 - atKask('driver', 'get').latency_ms.p50 : null,
-    // Firkin's CPU per GET on Cassandra against the bare HTTP server's plus the driver's alone, at the same rates (Kask's).
-    cassandra_get_cpu_vs_bare_plus_driver_at_kask: KASK_LOADS.map((f) => {
-      const cpu = (s, w) => results.find((r) => r.scenario === s && r.workload === w)?.runs.find((run) => run.of === 'kask' && run.load === f)?.server?.cpu_ms_per_1k_requests;
-      const [firkin, bare, driver] = [cpu('cassandra-plain', 'get'), cpu('bare', 'fixed'), cpu('driver', 'get')];
-      return { fraction_of_kask_max: f, firkin: firkin ?? null, bare: bare ?? null, driver: driver ?? null, ratio: firkin && bare && driver ? firkin / (bare + driver) : null };
-    }),
-    embedded_mixed_rss_mb: Math.max(...(results.find((r) => r.scenario === 'embedded' && r.workload === 'mixed')?.runs ?? []).map((run) => run.server?.rss_mb ?? 0)),
-    embedded_mixed_rss_anon_mb: Math.max(...(results.find((r) => r.scenario === 'embedded' && r.workload === 'mixed')?.runs ?? []).map((run) => run.server?.rss_anon_mb ?? 0)),
+    embedded_mixed_rss_mb: Math.max(0, ...(merged.find((r) => r.scenario === 'embedded' && r.workload === 'mixed')?.runs ?? []).map((run) => run.server?.rss_mb ?? 0)),
+    comparisons: comparisons.map((c) => ({
+      scenario: c.scenario, against: c.against, workload: c.workload,
+      rps: c.rps.ratio, cpu_per_request: c.cpu_max.ratio, p99_at_kask: c.p99_at_kask.map((x) => x.ratio), rss: c.rss.ratio, rss_idle: c.rss_idle.ratio,
+    })),
   };
   process.stdout.write(`\ntargets: ${JSON.stringify(targets, null, 2)}\n`);
 
   const out = join(here, 'results');
   mkdirSync(out, { recursive: true });
   const meta = {
-    date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu_model: cpus()[0]?.model, seconds_per_run: SECONDS,
+    date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu_model: cpus()[0]?.model, seconds_per_run: SECONDS, rounds: ROUNDS,
     workers: process.env.BENCH_WORKERS ?? 'default', closed_loop_clients: CLOSED_CLIENTS, open_loop_clients: OPEN_CLIENTS, keyspace: KEYSPACE,
-    kask: servers.kask ? { version: servers.kask.version ?? null } : null, wall_seconds: (Date.now() - started) / 1000,
+    kask: servers.kask ? { version: servers.kask.version ?? null } : null, idle_rss_mb: idleRss, wall_seconds: (Date.now() - started) / 1000,
   };
-  writeFileSync(join(out, 'latest.json'), `${JSON.stringify({ meta, targets, kask_comparison: comparison, results }, null, 2)}\n`);
-  writeFileSync(join(out, 'latest.md'), `# npm run bench, ${meta.date}\n\n${SECONDS} s per run, Node.js ${meta.node}, ${meta.cpus} × ${meta.cpu_model}, Firkin workers: ${meta.workers}${meta.kask ? `, Kask ${meta.kask.version}` : ''}.\n\n${markdownTable(rows)}\n\n${kaskNote}\n${comparison.length ? `\n${markdownTable(comparisonRows)}\n` : ''}`);
-  writeFileSync(join(out, 'latency.svg'), chart(results));
+  writeFileSync(join(out, 'latest.json'), `${JSON.stringify({ meta, targets, comparisons, results: merged, rounds: results }, null, 2)}\n`);
+  writeFileSync(
+    join(out, 'latest.md'),
+    `# npm run bench, ${meta.date}\n\n${ROUNDS} round(s), ${SECONDS} s per run, Node.js ${meta.node}, ${meta.cpus} × ${meta.cpu_model}, Firkin workers: ${meta.workers}${meta.kask ? `, Kask ${meta.kask.version}` : ''}.\n\n` +
+      `${markdownTable(rows)}\n\n${comparisonNote}\n${comparisons.length ? `\n${markdownTable(comparisonRows)}\n` : ''}`,
+  );
+  writeFileSync(join(out, 'latency.svg'), chart(merged));
   log(`done in ${meta.wall_seconds.toFixed(0)} s: benchmarks/results/latest.json, latest.md, latency.svg`);
 } finally {
   for (const s of Object.values(servers)) s.child?.kill('SIGTERM');
@@ -390,42 +335,70 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** A scenario's own run at `load` ('max' or a fraction of its own maximum), not one at a rate derived from Kask's. */
-function ownRun(results, scenario, workload, load) {
-  return results.find((r) => r.scenario === scenario && r.workload === workload)?.runs.find((run) => run.load === load && !run.of);
+/** The key of a run within its round: its load and what the load is a fraction of. */
+function runKey(run) {
+  return `${run.load}:${run.of ?? ''}`;
 }
 
 function loadLabel(run) {
   if (run.load === 'max') return 'max';
-  return run.of ? `${run.load * 100}% of ${run.of}` : `${run.load * 100}%`;
+  return run.of ? `${run.load * 100}% of ${run.of}${run.load >= SATURATED ? ' (sat.)' : ''}` : `${run.load * 100}%`;
+}
+
+/** Per scenario and workload, each run's figures as the median over the rounds that ran it. */
+function mergeRounds(results) {
+  const merged = [];
+  for (const r of results) {
+    if (merged.some((m) => m.scenario === r.scenario && m.workload === r.workload)) continue;
+    const rounds = results.filter((x) => x.scenario === r.scenario && x.workload === r.workload);
+    const keys = [...new Set(rounds.flatMap((x) => x.runs.map(runKey)))];
+    const runs = keys.map((key) => {
+      const all = rounds.flatMap((x) => x.runs.filter((run) => runKey(run) === key));
+      const m = (get) => median(all.map(get));
+      return {
+        load: all[0].load, ...(all[0].of ? { of: all[0].of } : {}), ...(all[0].rate ? { rate: all[0].rate } : {}), rounds: all.length,
+        rps: m((x) => x.rps), errors: all.reduce((a, x) => a + x.errors, 0),
+        latency_ms: Object.fromEntries(['p50', 'p99', 'p999', 'max'].map((p) => [p, m((x) => x.latency_ms[p])])),
+        server: Object.fromEntries(['cpu_percent', 'cpu_ms_per_1k_requests', 'rss_mb', 'rss_anon_mb'].map((f) => [f, m((x) => x.server?.[f])])),
+        cassandra_cpu_percent: m((x) => x.cassandra_cpu_percent), cassandra_cpu_ms_per_1k_requests: m((x) => x.cassandra_cpu_ms_per_1k_requests),
+      };
+    });
+    merged.push({ scenario: r.scenario, workload: r.workload, runs });
+  }
+  return merged;
 }
 
 /**
- * Firkin against Kask, per Firkin Cassandra scenario and workload: maximum throughput,
- * p99 at the same absolute rates (fractions of Kask's maximum), CPU per request at the
- * first of those rates (Firkin's processes summed; the JVM's too), and the largest RSS.
+ * `scenario` against `against`, per workload both ran: each figure's ratio is the median of
+ * the per-round ratios (rounds alternate the two, so a noisy stretch of the machine hits
+ * both); `a` and `b` are the medians of each side's figures.
  */
-function kaskComparison(results) {
-  const ratio = (firkin, kask) => ({ firkin: firkin ?? null, kask: kask ?? null, ratio: firkin !== undefined && firkin !== null && kask ? firkin / kask : null });
-  const comparisons = [];
-  for (const r of results) {
-    const kask = results.find((k) => k.scenario === 'kask' && k.workload === r.workload);
-    if (!(r.scenario in VS_KASK) || !kask) continue;
-    const equal = (fraction) => r.runs.find((run) => run.of === 'kask' && run.load === fraction);
-    const kaskAt = (fraction) => ownRun(results, 'kask', r.workload, fraction);
-    const largestRss = (runs) => Math.max(...runs.map((run) => run.server?.rss_mb ?? 0));
-    comparisons.push({
-      firkin: r.scenario,
-      writes: VS_KASK[r.scenario],
-      workload: r.workload,
-      rps: ratio(r.runs[0].rps, kask.runs[0].rps),
-      p99_ms_at_kask: KASK_LOADS.map((f) => ({ fraction_of_kask_max: f, ...ratio(equal(f)?.latency_ms.p99, kaskAt(f)?.latency_ms.p99) })),
-      cpu_ms_per_1k_requests: ratio(equal(KASK_LOADS[0])?.server?.cpu_ms_per_1k_requests, kaskAt(KASK_LOADS[0])?.server?.cpu_ms_per_1k_requests),
-      cassandra_cpu_ms_per_1k_requests: ratio(equal(KASK_LOADS[0])?.cassandra_cpu_ms_per_1k_requests, kaskAt(KASK_LOADS[0])?.cassandra_cpu_ms_per_1k_requests),
-      rss_mb: ratio(largestRss(r.runs), largestRss(kask.runs)),
+function compare(results, scenario, against, idleRss) {
+  const out = [];
+  for (const workload of ['get', 'mixed', 'post']) {
+    const mine = results.filter((r) => r.scenario === scenario && r.workload === workload);
+    const theirs = results.filter((r) => r.scenario === against && r.workload === workload);
+    if (mine.length === 0 || theirs.length === 0) continue;
+    const pairs = mine.map((r) => [r, theirs.find((t) => t.round === r.round)]).filter(([, t]) => t);
+    const ratio = (pick) => {
+      const a = median(mine.map(pick));
+      const b = median(theirs.map(pick));
+      const per = pairs.map(([x, y]) => (pick(x) != null && pick(y) ? pick(x) / pick(y) : null));
+      return { a, b, ratio: median(per) };
+    };
+    const run = (key) => (r) => r.runs.find((x) => runKey(x) === key);
+    const largest = (r) => Math.max(...r.runs.map((x) => x.server?.rss_mb ?? 0));
+    out.push({
+      scenario, against, workload,
+      rps: ratio((r) => run('max:')(r)?.rps),
+      cpu_max: ratio((r) => run('max:')(r)?.server?.cpu_ms_per_1k_requests),
+      p99_at_kask: KASK_LOADS.map((f) => ratio((r) => run(`${f}:kask`)(r)?.latency_ms.p99)),
+      cpu_at_kask: KASK_LOADS.map((f) => ratio((r) => run(`${f}:kask`)(r)?.server?.cpu_ms_per_1k_requests)),
+      rss: ratio(largest),
+      rss_idle: { a: idleRss[scenario] ?? null, b: idleRss[against] ?? null, ratio: idleRss[scenario] && idleRss[against] ? idleRss[scenario] / idleRss[against] : null },
     });
   }
-  return comparisons;
+  return out;
 }
 
 function textTable(rows) {
@@ -438,36 +411,61 @@ function markdownTable(rows) {
   return [line(rows[0]), line(rows[0].map((_, i) => (i < 3 ? '---' : '---:'))), ...rows.slice(1).map(line)].join('\n');
 }
 
-/** Latency percentiles (p50 dashed, p99 solid) against offered load, one panel per workload. */
+/**
+ * Latency against offered load, one panel per workload: every scenario's open-loop runs at
+ * their absolute rates (req/s, one axis for all, so two systems are compared at the same
+ * rate), p99 solid and p50 dashed, latency on a log scale (the tail stays visible), on an
+ * opaque background.
+ */
 function chart(results) {
-  const workloads = [...new Set(results.map((r) => r.workload))];
-  const colors = { bare: '#7f7f7f', embedded: '#1f77b4', cassandra: '#d62728', 'cassandra-plain': '#ff7f0e', kask: '#9467bd', driver: '#2ca02c' };
-  const W = 360, H = 260, M = { l: 50, r: 10, t: 30, b: 40 };
-  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W * workloads.length}" height="${H + 30}" font-family="sans-serif" font-size="11">`;
+  const workloads = [...new Set(results.map((r) => r.workload))].filter((w) => w !== 'fixed');
+  const colors = {
+    bare: '#7f7f7f', embedded: '#1f77b4', 'embedded-sealed': '#17becf', cassandra: '#d62728', 'cassandra-plain': '#ff7f0e',
+    'cassandra-sealed': '#8c564b', kask: '#9467bd', floor: '#2ca02c', driver: '#bcbd22',
+  };
+  const W = 460, H = 330, M = { l: 62, r: 14, t: 34, b: 52 };
+  const open = (r) => r.runs.filter((run) => run.load !== 'max' && run.rate).sort((a, b) => a.rate - b.rate);
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W * workloads.length}" height="${H + 34}" font-family="sans-serif" font-size="11">`;
+  svg += `<rect width="100%" height="100%" fill="#ffffff"/>`;
   workloads.forEach((w, i) => {
     const x0 = i * W;
-    const series = results.filter((r) => r.workload === w);
-    const points = series.flatMap((r) => r.runs.filter((run) => run.load !== 'max' && !run.of).map((run) => run.latency_ms.p99));
-    const yMax = Math.max(1, ...points) * 1.1;
-    const px = (load) => x0 + M.l + ((load - 0.45) / 0.5) * (W - M.l - M.r);
-    const py = (ms) => M.t + (1 - ms / yMax) * (H - M.t - M.b);
-    svg += `<text x="${x0 + W / 2}" y="16" text-anchor="middle" font-weight="bold">${w}: latency vs offered load</text>`;
-    svg += `<line x1="${x0 + M.l}" y1="${py(0)}" x2="${x0 + W - M.r}" y2="${py(0)}" stroke="black"/><line x1="${x0 + M.l}" y1="${M.t}" x2="${x0 + M.l}" y2="${py(0)}" stroke="black"/>`;
-    for (const load of LOADS) svg += `<text x="${px(load)}" y="${py(0) + 14}" text-anchor="middle">${load * 100}% of max</text>`;
-    for (let k = 0; k <= 4; k++) {
-      const v = (yMax * k) / 4;
-      svg += `<text x="${x0 + M.l - 4}" y="${py(v) + 4}" text-anchor="end">${v.toFixed(v < 10 ? 1 : 0)}</text>`;
+    const series = results.filter((r) => r.workload === w && open(r).length > 0);
+    const runs = series.flatMap(open);
+    if (runs.length === 0) return;
+    const xMax = Math.max(...runs.map((run) => run.rate)) * 1.05;
+    const lats = runs.flatMap((run) => [run.latency_ms.p50, run.latency_ms.p99]).filter((v) => v > 0);
+    const yLo = 10 ** Math.floor(Math.log10(Math.min(...lats)));
+    const yHi = 10 ** Math.ceil(Math.log10(Math.max(...lats)));
+    const px = (rate) => x0 + M.l + (rate / xMax) * (W - M.l - M.r);
+    const py = (ms) => M.t + (1 - (Math.log10(Math.max(ms, yLo)) - Math.log10(yLo)) / (Math.log10(yHi) - Math.log10(yLo))) * (H - M.t - M.b);
+    const bottom = H - M.b;
+    svg += `<text x="${x0 + W / 2}" y="18" text-anchor="middle" font-weight="bold">${w}: latency against offered load</text>`;
+    svg += `<line x1="${x0 + M.l}" y1="${bottom}" x2="${x0 + W - M.r}" y2="${bottom}" stroke="black"/><line x1="${x0 + M.l}" y1="${M.t}" x2="${x0 + M.l}" y2="${bottom}" stroke="black"/>`;
+    const step = niceStep(xMax / 5);
+    for (let v = 0; v <= xMax; v += step) {
+      svg += `<line x1="${px(v)}" y1="${bottom}" x2="${px(v)}" y2="${bottom + 4}" stroke="black"/><text x="${px(v)}" y="${bottom + 16}" text-anchor="middle">${v}</text>`;
     }
-    svg += `<text x="${x0 + 12}" y="${M.t + (H - M.t - M.b) / 2}" transform="rotate(-90 ${x0 + 12} ${M.t + (H - M.t - M.b) / 2})" text-anchor="middle">ms</text>`;
+    for (let v = yLo; v <= yHi * 1.001; v *= 10) {
+      svg += `<line x1="${x0 + M.l}" y1="${py(v)}" x2="${x0 + W - M.r}" y2="${py(v)}" stroke="#dddddd"/><text x="${x0 + M.l - 4}" y="${py(v) + 4}" text-anchor="end">${v >= 1 ? v : v.toPrecision(1)}</text>`;
+    }
+    svg += `<text x="${x0 + M.l + (W - M.l - M.r) / 2}" y="${bottom + 34}" text-anchor="middle">offered load (requests per second, open loop)</text>`;
+    const mid = M.t + (H - M.t - M.b) / 2;
+    svg += `<text x="${x0 + 16}" y="${mid}" transform="rotate(-90 ${x0 + 16} ${mid})" text-anchor="middle">latency (ms, log scale)</text>`;
     series.forEach((r, j) => {
-      const runs = r.runs.filter((run) => run.load !== 'max' && !run.of);
       for (const [p, dash] of [['p99', ''], ['p50', ' stroke-dasharray="4 3"']]) {
-        const d = runs.map((run, k) => `${k ? 'L' : 'M'}${px(run.load).toFixed(1)},${py(run.latency_ms[p]).toFixed(1)}`).join(' ');
-        svg += `<path d="${d}" fill="none" stroke="${colors[r.scenario]}" stroke-width="2"${dash}/>`;
+        const d = open(r).map((run, k) => `${k ? 'L' : 'M'}${px(run.rate).toFixed(1)},${py(run.latency_ms[p]).toFixed(1)}`).join(' ');
+        svg += `<path d="${d}" fill="none" stroke="${colors[r.scenario] ?? 'black'}" stroke-width="2"${dash}/>`;
       }
-      svg += `<text x="${x0 + M.l + 8}" y="${M.t + 12 + j * 13}" fill="${colors[r.scenario]}">${r.scenario} (max ${r.runs[0].rps.toFixed(0)} req/s)</text>`;
+      const max = r.runs.find((run) => run.load === 'max');
+      svg += `<text x="${x0 + M.l + 8}" y="${M.t + 12 + j * 13}" fill="${colors[r.scenario] ?? 'black'}">${r.scenario} (max ${max ? max.rps.toFixed(0) : '-'} req/s)</text>`;
     });
   });
-  svg += `<text x="10" y="${H + 22}">solid: p99, dashed: p50; open loop, latency from each request's scheduled start</text></svg>\n`;
+  svg += `<text x="10" y="${H + 26}">solid: p99, dashed: p50; latency from each request's scheduled start; medians over rounds</text></svg>\n`;
   return svg;
+}
+
+/** 1, 2 or 5 times a power of ten, at least `raw`. */
+function niceStep(raw) {
+  const p = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
 }

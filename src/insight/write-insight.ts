@@ -78,7 +78,7 @@ export class WriteInsight {
     return {
       window_seconds: this.config.windowSeconds,
       sketch_size: this.config.sketchSize,
-      key_hash: 'first 72 bits of HMAC-SHA-256 of namespace and key under a per-process secret, as in the logs',
+      key_hash: 'first 72 bits of SHA-256 of a per-process secret, namespace and key, as in the logs',
       windows: windows.map((w) => {
         const entries = w.sketch.top(limit + 1);
         return {

@@ -38,7 +38,15 @@ export class InstrumentedStore implements EngineStore {
   }
 
   get(key: string): Promise<StoredValue | undefined> {
-    return this.timed('get', () => this.inner.get(key), (found) => (found === undefined ? 'miss' : 'hit'));
+    // The data path's hottest call: one reaction, no async wrapper (timed()'s, issue 24).
+    const started = performance.now();
+    return this.inner.get(key).then(
+      (found) => {
+        this.metrics.storage(this.namespace, this.engine, 'get', found === undefined ? 'miss' : 'hit', (performance.now() - started) / 1000);
+        return found;
+      },
+      (err: unknown) => this.failed('get', started, err),
+    );
   }
 
   /** A read made only to learn whether the next write repeats the stored value. */
@@ -80,6 +88,12 @@ export class InstrumentedStore implements EngineStore {
     return this.timed('truncate', () => this.inner.truncate(), () => 'ok');
   }
 
+  private failed(operation: string, started: number, err: unknown): never {
+    const outcome = err instanceof StorageError ? FAILURE_RESULT[err.kind] : 'error';
+    this.metrics.storage(this.namespace, this.engine, operation, outcome, (performance.now() - started) / 1000);
+    throw err;
+  }
+
   private async timed<T>(operation: string, call: () => Promise<T>, result: (value: T) => string): Promise<T> {
     const started = performance.now();
     try {
@@ -87,9 +101,7 @@ export class InstrumentedStore implements EngineStore {
       this.metrics.storage(this.namespace, this.engine, operation, result(value), (performance.now() - started) / 1000);
       return value;
     } catch (err) {
-      const outcome = err instanceof StorageError ? FAILURE_RESULT[err.kind] : 'error';
-      this.metrics.storage(this.namespace, this.engine, operation, outcome, (performance.now() - started) / 1000);
-      throw err;
+      this.failed(operation, started, err);
     }
   }
 }

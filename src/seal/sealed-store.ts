@@ -64,7 +64,7 @@ export class SealedStore implements KeyValueStore {
     for (const storageKey of this.copies(keys, key)) {
       const found = await this.inner.get(storageKey);
       if (found === undefined) continue;
-      const opened = this.open(keys, found.value, storageKey, found.version);
+      const opened = this.open(keys, found.value, storageKey, found);
       // A copy that does not open ends the lookup: an older copy must not stand in for it.
       return opened === undefined ? undefined : { value: opened.value, version: opened.version, ttl: found.ttl };
     }
@@ -84,7 +84,7 @@ export class SealedStore implements KeyValueStore {
       // The condition holds or fails on the live session: one under an older key moves first.
       let current = await this.inner.get(active);
       if (current === undefined && (await this.moveFirstFound(keys, others, active))) current = await this.inner.get(active);
-      const opened = current === undefined ? undefined : this.open(keys, current.value, active, current.version);
+      const opened = current === undefined ? undefined : this.open(keys, current.value, active, current);
       // The engine writes only if it still holds the very record read (its own version of it).
       const unchanged: Condition | undefined = current === undefined ? { kind: 'absent' } : { kind: 'version', versions: [current.version] };
       const holds =
@@ -118,7 +118,7 @@ export class SealedStore implements KeyValueStore {
       const found = await this.inner.get(from);
       if (found === undefined) continue;
       // A copy that does not open is a missing session: not moved, not touched.
-      const opened = this.open(keys, found.value, from, found.version);
+      const opened = this.open(keys, found.value, from, found);
       if (opened === undefined) return undefined;
       const moved = await this.inner.relocate(from, active, this.resealer(keys, from, active, opened.version, untilOf(ttlSeconds)), ttlSeconds, reseal);
       return moved === undefined ? undefined : { version: version ?? opened.version, ttl: moved.ttl };
@@ -136,11 +136,11 @@ export class SealedStore implements KeyValueStore {
 
   /**
    * A copy opened: a sealed record (under the key its header names), or in migrate mode a
-   * plain copy, whose version is the engine's (`plainVersion`); undefined when it does
-   * not open (reported).
+   * plain copy, whose version is the engine's (`plain`'s, asked for only then: the
+   * engine may compute it on demand); undefined when it does not open (reported).
    */
-  private open(keys: NamespaceKeys, record: Buffer, storageKey: string, plainVersion: string | undefined): Opened | undefined {
-    if (!storageKey.startsWith(STORAGE_KEY_PREFIX)) return { value: record, version: plainVersion ?? freshSeal(0).version, until: 0 };
+  private open(keys: NamespaceKeys, record: Buffer, storageKey: string, plain: { readonly version: string } | undefined): Opened | undefined {
+    if (!storageKey.startsWith(STORAGE_KEY_PREFIX)) return { value: record, version: plain?.version ?? freshSeal(0).version, until: 0 };
     const id = keyIdOf(record);
     const key = id === undefined ? undefined : keys.byId(id);
     if (key === undefined) {
@@ -158,7 +158,7 @@ export class SealedStore implements KeyValueStore {
   /** Bytes under `from` re-sealed for `to` under the active key, keeping `version`; a record that does not open is not moved. */
   private resealer(keys: NamespaceKeys, from: string, to: string, version: string, until: number): (record: Buffer) => Buffer {
     return (record) => {
-      const opened = this.open(keys, record, from, version);
+      const opened = this.open(keys, record, from, { version });
       if (opened === undefined) throw new StorageError('corrupt', 'a sealed record under an older key does not open');
       return keys.active.seal(opened.value, to, { version, until });
     };
@@ -169,7 +169,7 @@ export class SealedStore implements KeyValueStore {
     for (const from of candidates) {
       const found = await this.inner.get(from);
       if (found === undefined) continue;
-      const opened = this.open(keys, found.value, from, found.version);
+      const opened = this.open(keys, found.value, from, found);
       if (opened === undefined) return false;
       const moved = await this.inner.relocate(from, to, this.resealer(keys, from, to, opened.version, opened.until), found.ttl ?? 0);
       return moved !== undefined;

@@ -19,7 +19,9 @@ export interface StoredValue {
   readonly value: Buffer;
   /**
    * Opaque version of the value, used as its strong ETag: it tells nothing about the
-   * bytes to anyone who cannot read them (storage/version.ts). A touch keeps it.
+   * bytes to anyone who cannot read them (storage/version.ts). A touch keeps it. It may
+   * be an accessor computed on first use (Cassandra's): pass a StoredValue on, never
+   * copy it with a spread.
    */
   readonly version: string;
   /** Remaining lifetime in whole seconds (rounded up), or null when the value never expires. */

@@ -1,11 +1,14 @@
-import { createHmac, randomFillSync } from 'node:crypto';
+import { createHash, createHmac, hash, randomFillSync } from 'node:crypto';
 import type { Condition } from './engine.js';
 
 /**
  * Versions (the ETags clients see) reveal nothing about a value to someone who cannot
- * read it. On Cassandra a version is keyed: the first 128 bits of HMAC-SHA-256, under
- * a secret derived from the table's own id (which every node, data centre and Firkin
- * instance shares, and no HTTP client can read), of the key and the value's bytes. So
+ * read it. On Cassandra a version is keyed: the first 128 bits of SHA-256 over a secret
+ * derived from the table's own id (which every node, data centre and Firkin instance
+ * shares, and no HTTP client can read), then the key (length-prefixed) and the value's
+ * bytes. (Secret-prefixed and truncated: a SHA-256 state cannot be extended from 128
+ * of its 256 bits, so this is a PRF as HMAC is, at one hash call instead of HMAC's
+ * object and two hashes: 2.9 µs instead of 4.4 for a 1 KiB value, issue 24.) So
  * it is the same wherever and whenever it is computed (If-Match works across restarts,
  * instances and data centres, also for values Kask wrote), yet tells nothing of the
  * bytes: with the key in it, a client that writes a guess under a key of its own learns
@@ -20,12 +23,25 @@ export function versionSecret(tableId: Uint8Array): Buffer {
   return createHmac('sha256', DERIVATION).update(tableId).digest();
 }
 
+/** Values up to this size are hashed in one call over a copy; larger ones streamed. */
+const COPY_UP_TO = 64 * 1024;
+
 /** The version of `value` stored under `key`, base64url. */
 export function keyedVersion(secret: Buffer, key: string, value: Uint8Array): string {
-  const keyBytes = Buffer.from(key, 'utf8');
-  const length = Buffer.allocUnsafe(4);
-  length.writeUInt32BE(keyBytes.length);
-  return createHmac('sha256', secret).update(length).update(keyBytes).update(value).digest().subarray(0, 16).toString('base64url');
+  const keyLength = Buffer.byteLength(key, 'utf8');
+  if (value.length > COPY_UP_TO) {
+    // The same digest, streamed: no copy of a large value.
+    const length = Buffer.allocUnsafe(4);
+    length.writeUInt32BE(keyLength);
+    return createHash('sha256').update(secret).update(length).update(key, 'utf8').update(value).digest().toString('base64url', 0, 16);
+  }
+  const at = secret.length + 4;
+  const input = Buffer.allocUnsafe(at + keyLength + value.length);
+  secret.copy(input, 0);
+  input.writeUInt32BE(keyLength, secret.length);
+  input.write(key, at, 'utf8');
+  input.set(value, at + keyLength);
+  return hash('sha256', input, 'buffer').toString('base64url', 0, 16);
 }
 
 /** Random bytes drawn 4 KiB at a time: a version costs a copy, not a system call. */

@@ -80,6 +80,7 @@ describe('a stolen store yields no session key and no session', () => {
     assert.equal(await f.exited, 0);
     let found = occurrences(Buffer.alloc(0));
     for (const file of files(join(dir, 'data'))) found = sum(found, occurrences(readFileSync(file)));
+    console.log(`# stolen store, embedded LMDB files: ${JSON.stringify(found)}`);
     assert.equal(found.sealedKey, 0, 'a sealed session key in the LMDB files');
     assert.equal(found.sealedValue, 0, 'a sealed session value in the LMDB files');
     assert.ok(found.plainKey >= SESSIONS && found.plainValue >= SESSIONS, `the control: the plain namespace's markers are found (${JSON.stringify(found)})`);
@@ -121,6 +122,7 @@ describe('a stolen store yields no session key and no session', () => {
           pageState = page.pageState ?? undefined;
         } while (pageState !== undefined);
       }
+      console.log(`# stolen store, Cassandra SELECT *: ${JSON.stringify(selected)}`);
       assert.equal(selected.sealedKey + selected.sealedValue, 0, `a sealed marker in SELECT * (${JSON.stringify(selected)})`);
       assert.ok(selected.plainKey === SESSIONS && selected.plainValue === SESSIONS, `the control: SELECT * shows the plain ones (${JSON.stringify(selected)})`);
 
@@ -133,6 +135,7 @@ describe('a stolen store yields no session key and no session', () => {
       for (const d of tableDirs) for (const file of files(join(keyspaceDir, d))) sstables = sum(sstables, occurrences(readFileSync(file)));
       let log = occurrences(Buffer.alloc(0));
       for (const file of files(commitlog)) log = sum(log, occurrences(readFileSync(file)));
+      console.log(`# stolen store, Cassandra SSTables: ${JSON.stringify(sstables)}; commit log: ${JSON.stringify(log)}`);
       assert.equal(sstables.sealedKey + sstables.sealedValue, 0, `a sealed marker in the SSTables (${JSON.stringify(sstables)})`);
       assert.equal(log.sealedKey + log.sealedValue, 0, `a sealed marker in the commit log (${JSON.stringify(log)})`);
       assert.ok(sstables.plainKey >= SESSIONS && sstables.plainValue >= SESSIONS, `the control: the SSTables show the plain ones (${JSON.stringify(sstables)})`);

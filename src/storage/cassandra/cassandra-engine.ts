@@ -154,7 +154,8 @@ export class CassandraEngine implements StorageEngine, CqlSession {
       throw this.connectFailure ?? new StorageError('unavailable', 'not connected to Cassandra');
     }
     try {
-      return await this.client.execute(query, params, { prepare: true, ...options });
+      // Prepared: the client's default (client-options.ts queryOptions).
+      return await this.client.execute(query, params, options);
     } catch (err) {
       throw storageError(err, { lwt, where });
     }

@@ -17,7 +17,7 @@ import cassandra from 'cassandra-driver';
 import type { Condition, EngineStore, SetOutcome, StoredValue, Touched } from '../engine.js';
 import { StorageError } from '../errors.js';
 import { keyedVersion, versionSecret } from '../version.js';
-import { CONSISTENCY } from './consistency.js';
+import { CONSISTENCY, STATEMENT_OPTIONS } from './consistency.js';
 import { permanentError, truncateMayHaveApplied } from './errors.js';
 
 /** What a store needs of the engine (cassandra-engine.ts implements it): its one driver client. */
@@ -61,6 +61,52 @@ export function tableStatements(table: string): Readonly<Record<'get' | 'probe' 
   };
 }
 
+/**
+ * A value read, whose version is computed only if asked for: a sealed namespace
+ * (seal/sealed-store.ts) serves its records' own versions and never asks. What it
+ * computes from (the key, the table's secret) is in native private fields, which no
+ * copy (spread, JSON, structured clone) carries; such a copy would also lack `version`,
+ * so StoredValues are passed on, never copied (storage/engine.ts).
+ */
+class Found implements StoredValue {
+  #version: string | undefined;
+  readonly #secret: Buffer;
+  readonly #key: string;
+
+  constructor(
+    readonly value: Buffer,
+    readonly ttl: number | null,
+    secret: Buffer,
+    key: string,
+  ) {
+    this.#secret = secret;
+    this.#key = key;
+  }
+
+  get version(): string {
+    return (this.#version ??= keyedVersion(this.#secret, this.#key, this.value));
+  }
+}
+
+/** An applied write, whose version is computed only if asked for (as Found's). */
+export class Written {
+  readonly applied = true as const;
+  #version: string | undefined;
+  readonly #secret: Buffer;
+  readonly #key: string;
+  readonly #value: Buffer;
+
+  constructor(secret: Buffer, key: string, value: Buffer) {
+    this.#secret = secret;
+    this.#key = key;
+    this.#value = value;
+  }
+
+  get version(): string {
+    return (this.#version ??= keyedVersion(this.#secret, this.#key, this.#value));
+  }
+}
+
 export abstract class CassandraTable<S extends string> implements EngineStore {
   abstract readonly acceptsConditions: boolean;
   /**
@@ -75,6 +121,10 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
   /** The secret of this table's versions, once read (see secret()). */
   private versions: Buffer | undefined;
   private reading: Promise<Buffer> | undefined;
+  /** What the log names a read by, built once. */
+  private readonly getWhere: { readonly lwt: false; readonly where: string };
+  /** What the log names each of this mode's statements by, built once. */
+  private readonly whereOf: Readonly<Record<S, string>>;
 
   constructor(
     private readonly session: CqlSession,
@@ -84,6 +134,8 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
   ) {
     this.table = name.quoted;
     this.shared = tableStatements(name.quoted);
+    this.getWhere = { lwt: false, where: `${this.table} get` };
+    this.whereOf = Object.fromEntries(Object.keys(statements).map((s) => [s, `${this.table} ${s}`])) as Readonly<Record<S, string>>;
   }
 
   /**
@@ -111,13 +163,18 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
     return this.reading;
   }
 
+  /** The secret of this table's versions if already read (no await on the data path then). */
+  protected knownSecret(): Buffer | undefined {
+    return this.versions;
+  }
+
   /** The version (ETag) of `value` under `key`. */
   protected version(secret: Buffer, key: string, value: Buffer): string {
     return keyedVersion(secret, key, value);
   }
 
   protected run(statement: S, params: unknown[], options: cassandra.QueryOptions, lwt = false): Promise<cassandra.types.ResultSet> {
-    return this.session.execute(this.statements[statement], params, options, { lwt, where: `${this.table} ${statement}` });
+    return this.session.execute(this.statements[statement], params, options, { lwt, where: this.whereOf[statement] });
   }
 
   protected paxosDeleteConsistency(): number {
@@ -125,15 +182,15 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
-    const secret = await this.secret();
+    const secret = this.versions ?? (await this.secret());
     // Idempotent: if the coordinator dies mid-request, the driver retries on another node
     // instead of failing the request (a read, a plain write or a delete can safely run twice).
-    const rs = await this.session.execute(this.shared.get, [key], { consistency: CONSISTENCY.read, isIdempotent: true }, { lwt: false, where: `${this.table} get` });
+    const rs = await this.session.execute(this.shared.get, [key], STATEMENT_OPTIONS.read, this.getWhere);
     const row = rs.first();
     const value = row?.get('value') as Buffer | null | undefined;
     if (value === null || value === undefined || (this.emptyIsAbsent && value.length === 0)) return undefined;
     const ttl = row.get('ttl') as number | null;
-    return { value, version: this.version(secret, key, value), ttl: ttl === null ? null : Math.max(ttl, 1) };
+    return new Found(value, ttl === null ? null : Math.max(ttl, 1), secret, key);
   }
 
   abstract set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome>;

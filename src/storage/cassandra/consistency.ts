@@ -22,3 +22,13 @@ export const CONSISTENCY = Object.freeze({
   serial: consistencies.localSerial,
   crossDcSerial: consistencies.serial,
 });
+
+/**
+ * The options of the data path's statements, built once rather than per request (the
+ * driver only reads them: frozen, so that a driver that wrote to them would fail loudly). Prepared: the client's default (client-options.ts).
+ */
+export const STATEMENT_OPTIONS = Object.freeze({
+  read: Object.freeze({ consistency: CONSISTENCY.read, isIdempotent: true }),
+  write: Object.freeze({ consistency: CONSISTENCY.write, isIdempotent: true }),
+  delete: Object.freeze({ consistency: CONSISTENCY.delete, isIdempotent: true }),
+});

@@ -12,8 +12,8 @@
  */
 import cassandra from 'cassandra-driver';
 import type { Condition, NamespaceSpec, SetOutcome, Touched } from '../engine.js';
-import { CassandraTable, type CqlSession, type TableName } from './cassandra-store.js';
-import { CONSISTENCY } from './consistency.js';
+import { CassandraTable, Written, type CqlSession, type TableName } from './cassandra-store.js';
+import { CONSISTENCY, STATEMENT_OPTIONS } from './consistency.js';
 import { storableTtl } from './expiry.js';
 import { touchTimestamp } from './timestamps.js';
 
@@ -50,9 +50,9 @@ export class PlainStore extends CassandraTable<Statement> {
     if (condition !== undefined) {
       throw new TypeError(`a conditional write reached the plain (Kask-mode) table ${this.table}: conditions need conditional_writes`);
     }
-    const secret = await this.secret();
-    await this.run('insert', [key, value, storableTtl(requestedTtl)], { consistency: CONSISTENCY.write, isIdempotent: true });
-    return { applied: true, version: this.version(secret, key, value) };
+    const secret = this.knownSecret() ?? (await this.secret());
+    await this.run('insert', [key, value, storableTtl(requestedTtl)], STATEMENT_OPTIONS.write);
+    return new Written(secret, key, value);
   }
 
   /**
@@ -62,14 +62,14 @@ export class PlainStore extends CassandraTable<Statement> {
   async touch(key: string, requestedTtl: number, edit?: (value: Buffer) => Buffer | undefined): Promise<Touched | undefined> {
     const ttlSeconds = storableTtl(requestedTtl);
     const secret = await this.secret();
-    const row = (await this.run('touchRead', [key], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
+    const row = (await this.run('touchRead', [key], STATEMENT_OPTIONS.read)).first();
     const value = row?.get('value') as Buffer | null | undefined;
     if (value === null || value === undefined) return undefined;
     const bytes = edit === undefined ? value : edit(value);
     if (bytes === undefined) return undefined;
     const written = row.get('written') as cassandra.types.Long;
     // Idempotent: the same bytes at the same timestamp, however often it is applied.
-    await this.run('touch', [key, bytes, ttlSeconds, touchTimestamp(written)], { consistency: CONSISTENCY.write, isIdempotent: true });
+    await this.run('touch', [key, bytes, ttlSeconds, touchTimestamp(written)], STATEMENT_OPTIONS.write);
     return { version: this.version(secret, key, bytes), ttl: ttlSeconds === 0 ? null : ttlSeconds };
   }
 
@@ -96,7 +96,7 @@ export class PlainStore extends CassandraTable<Statement> {
   }
 
   async delete(key: string): Promise<void> {
-    await this.run('delete', [key], { consistency: CONSISTENCY.delete, isIdempotent: true });
+    await this.run('delete', [key], STATEMENT_OPTIONS.delete);
   }
 
   /** Each key deleted, at once: a relocate under way writes with an older timestamp, so these tombstones win. */
@@ -119,18 +119,18 @@ export class PlainStore extends CassandraTable<Statement> {
   ): Promise<Touched | undefined> {
     const ttlSeconds = storableTtl(requestedTtl);
     const secret = await this.secret();
-    const row = (await this.run('touchRead', [from], { consistency: CONSISTENCY.read, isIdempotent: true })).first();
+    const row = (await this.run('touchRead', [from], STATEMENT_OPTIONS.read)).first();
     const value = row?.get('value') as Buffer | null | undefined;
     const touched = await this.touch(to, requestedTtl, edit);
     if (value === null || value === undefined) return touched;
     const at = touchTimestamp(row!.get('written') as cassandra.types.Long);
     if (touched === undefined) {
       const moved = rewrite(value);
-      await this.run('touch', [to, moved, ttlSeconds, at], { consistency: CONSISTENCY.write, isIdempotent: true });
-      await this.run('deleteAt', [at, from], { consistency: CONSISTENCY.delete, isIdempotent: true });
+      await this.run('touch', [to, moved, ttlSeconds, at], STATEMENT_OPTIONS.write);
+      await this.run('deleteAt', [at, from], STATEMENT_OPTIONS.delete);
       return { version: this.version(secret, to, moved), ttl: ttlSeconds === 0 ? null : ttlSeconds };
     }
-    await this.run('deleteAt', [at, from], { consistency: CONSISTENCY.delete, isIdempotent: true });
+    await this.run('deleteAt', [at, from], STATEMENT_OPTIONS.delete);
     return touched;
   }
 }
