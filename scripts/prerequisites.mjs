@@ -18,7 +18,7 @@
 //    naming each missing program, its Debian package and the install command, and exits 1.
 //    So does a provisioning that failed (no apt-get, no network).
 // `--tier unit`: only what `npm run test:unit` (the fast tier) needs.
-// `--install` (.ci/run, as root): `apt-get install -y` of the missing programs that cannot
+// `--install` (.ci/run, as root): installs with apt-get (`-y`) the missing programs that cannot
 // be provisioned (the README's list), nothing else; `npm test` provisions the rest itself.
 // With `--simulate`: what it would run, changing nothing.
 // FIRKIN_PRETEND_MISSING=prog,prog (for testing this script): treat these programs as absent

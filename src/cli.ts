@@ -2,8 +2,8 @@
  * The `firkin` command: `serve` runs the service, `check-config` validates a
  * config file, `schema` prints (and applies) the Cassandra schema, `check-keys`
  * scans a keyspace Kask wrote for keys Firkin would refuse, `store check` and
- * `store reset` look after the embedded store, `export`, `import` and `backup` move
- * and copy sessions (transfer-command.ts). Exit codes: 0 success, 1 runtime
+ * `store reset` look after the embedded store (store-command.ts), `export`, `import` and `backup` move
+ * and copy sessions (transfer-export.ts, transfer-import.ts, transfer-backup.ts). Exit codes: 0 success, 1 runtime
  * failure (or, for check-keys, keys Firkin would refuse; another instance serving
  * the embedded store), 2 bad usage or config (a TLS file that cannot be used
  * included), 3 the embedded store cannot be used as it is (damaged, or a format this
@@ -133,7 +133,7 @@ async function main(argv: string[]): Promise<void> {
       if (values.config === undefined) fail(`check-keys needs --config FILE\n${USAGE}`, 2);
       const config = load(values.config, { tlsFiles: true });
       if (config.cassandra === undefined) fail(`${config.file} has no cassandra: section`, 2);
-      process.exitCode = await checkKeysCommand(config, config.cassandra);
+      process.exitCode = await (await import('./check-keys-command.js')).checkKeysCommand(config, config.cassandra);
       return;
     }
     case 'store': {
@@ -142,6 +142,7 @@ async function main(argv: string[]): Promise<void> {
       if (values.config === undefined) fail(`store ${action} needs --config FILE\n${USAGE}`, 2);
       const config = load(values.config);
       if (config.storage !== 'embedded') fail(`${config.file} does not use the embedded engine (storage: ${config.storage})`, 2);
+      const { storeCheck, storeReset } = await import('./store-command.js');
       process.exitCode = action === 'check' ? await storeCheck(config.embedded.path) : await storeReset(config.embedded.path, values.force === true);
       return;
     }
@@ -149,15 +150,16 @@ async function main(argv: string[]): Promise<void> {
     case 'import': {
       if (values.config === undefined) fail(`${command} needs --config FILE\n${USAGE}`, 2);
       const config = load(values.config, { tlsFiles: true });
-      const { exportSessions, importSessions } = await import('./transfer-command.js');
       process.exitCode =
-        command === 'export' ? await exportSessions(config, values.namespace, { sealedAsStored: values['sealed-as-stored'] === true }) : await importSessions(config, values.namespace);
+        command === 'export'
+          ? await (await import('./transfer-export.js')).exportSessions(config, values.namespace, { sealedAsStored: values['sealed-as-stored'] === true })
+          : await (await import('./transfer-import.js')).importSessions(config, values.namespace);
       return;
     }
     case 'backup': {
       if (values.config === undefined || positionals[1] === undefined) fail(`backup needs --config FILE and a directory DIR\n${USAGE}`, 2);
       const config = load(values.config);
-      const { backupStore } = await import('./transfer-command.js');
+      const { backupStore } = await import('./transfer-backup.js');
       process.exitCode = await backupStore(config, positionals[1]);
       return;
     }
@@ -184,54 +186,6 @@ async function keysCommand(args: string[], configFile: string | undefined): Prom
     return;
   }
   fail(`keys needs generate or status\n${USAGE}`, 2);
-}
-
-/**
- * `firkin check-keys`: one line per namespace (counts and lengths, never a key), then a
- * verdict. 0: Firkin can read and delete every key; 1: some keys are longer than
- * max_key_bytes (or hold control characters), or the scan failed.
- */
-async function checkKeysCommand(config: FirkinConfig, cassandra: NonNullable<FirkinConfig['cassandra']>): Promise<number> {
-  const { checkKeys } = await import('./storage/cassandra/check-keys.js');
-  const limit = config.maxKeyBytes;
-  let reports;
-  try {
-    let lastReport = Date.now();
-    reports = await checkKeys(cassandra, config.namespaces, limit, (namespace, keys) => {
-      if (Date.now() - lastReport < 10_000) return;
-      lastReport = Date.now();
-      process.stderr.write(`firkin: check-keys: namespace ${namespace}: ${keys} keys so far\n`);
-    });
-  } catch (err) {
-    process.stderr.write(`firkin: check-keys failed: ${(err as Error).message}\n`);
-    return 1;
-  }
-  for (const r of reports) {
-    process.stdout.write(
-      `namespace ${r.namespace} (${r.table}): ${r.keys} keys, longest ${r.longestBytes} bytes, ` +
-        `${r.overLimit} longer than max_key_bytes ${limit}, ${r.withControl} with control characters\n`,
-    );
-  }
-  const over = reports.reduce((n, r) => n + r.overLimit, 0);
-  const control = reports.reduce((n, r) => n + r.withControl, 0);
-  const longest = Math.max(0, ...reports.map((r) => r.longestBytes));
-  if (over === 0 && control === 0) {
-    process.stdout.write(`ok: every key is at most max_key_bytes ${limit} bytes long; Firkin can read and delete all of them\n`);
-    return 0;
-  }
-  if (over > 0) {
-    process.stdout.write(
-      `FAIL: ${over} key(s) longer than max_key_bytes ${limit}: Firkin would answer 414 to them; ` +
-        `set max_key_bytes to at least ${longest} (at most 65535, on storage: cassandra) before switching\n`,
-    );
-  }
-  if (control > 0) {
-    process.stdout.write(
-      `FAIL: ${control} key(s) hold control characters (U+0000-U+001F, U+007F): Firkin would answer 400 to them; ` +
-        'they expire with their TTL, or delete them through Kask or cqlsh\n',
-    );
-  }
-  return 1;
 }
 
 /**
@@ -399,97 +353,6 @@ async function recheckStore(config: FirkinConfig): Promise<string | undefined> {
   } catch (err) {
     return err instanceof StoreRefused ? refusal(err, config.file) : undefined;
   }
-}
-
-/**
- * `firkin store check`: probe the store and read every record, read-only (a store being
- * served too). 0: no damage found; 3: damaged; 1: the check could not run.
- */
-async function storeCheck(dir: string): Promise<number> {
-  const { probeStore, StoreRefused, EXIT_STORE_UNUSABLE } = await import('./storage/embedded/probe.js');
-  let report;
-  try {
-    report = await probeStore(dir, { deep: true, timeoutMs: 24 * 3600_000 });
-  } catch (err) {
-    if (err instanceof StoreRefused) {
-      process.stdout.write(`DAMAGED: ${err.message}\n`);
-      return EXIT_STORE_UNUSABLE;
-    }
-    process.stderr.write(`firkin: store check failed: ${(err as Error).message}\n`);
-    return 1;
-  }
-  if (report.fresh) {
-    process.stdout.write(`ok: there is no store at ${report.file} yet (the first start creates one)\n`);
-    return 0;
-  }
-  let damaged = 0;
-  for (const c of report.checks ?? []) {
-    const bad = c.damaged.checksum + c.damaged.shape + c.damaged.undecodable;
-    damaged += bad;
-    process.stdout.write(
-      `namespace ${c.namespace}: ${c.records} records, ${bad} damaged (${c.damaged.checksum} fail their checksum, ` +
-        `${c.damaged.undecodable} do not decode, ${c.damaged.shape} of another shape), ${c.legacy} from format 1 not yet checksummed, ` +
-        `${c.expired} expired awaiting the sweeper\n`,
-    );
-  }
-  if (damaged === 0) {
-    process.stdout.write(`ok: ${report.file} (format ${report.format ?? 'none yet'}, ${report.facts?.bytes ?? 0} bytes): every record read and checked, none damaged\n`);
-    return 0;
-  }
-  process.stdout.write(
-    `DAMAGED: ${damaged} record(s) of ${report.file} are damaged: they are never served (500); a write of the key replaces one, ` +
-      'a delete removes it. Every other record is sound (docs/embedded.md, "Recovery")\n',
-  );
-  return EXIT_STORE_UNUSABLE;
-}
-
-/**
- * `firkin store reset`: with the instance lock (no server may be using it), move a damaged
- * store aside; an undamaged one only with --force. 0: moved (or nothing there); 1: a
- * server holds the store, the store is not damaged (without --force), or it failed.
- */
-async function storeReset(dir: string, force: boolean): Promise<number> {
-  const { lockStore } = await import('./storage/embedded/instance-lock.js');
-  const { probeStore, StoreRefused } = await import('./storage/embedded/probe.js');
-  const { setAside } = await import('./storage/embedded/recovery.js');
-  try {
-    storeLock = lockStore(dir);
-  } catch (err) {
-    process.stderr.write(`firkin: store reset refused: ${(err as Error).message}: stop it first\n`);
-    return 1;
-  }
-  let damage: string | undefined;
-  try {
-    const report = await probeStore(dir);
-    if (report.fresh) {
-      process.stdout.write(`nothing to do: there is no store at ${report.file}\n`);
-      return 0;
-    }
-  } catch (err) {
-    if (!(err instanceof StoreRefused)) {
-      process.stderr.write(`firkin: store reset: the store could not be probed: ${(err as Error).message}; nothing moved\n`);
-      return 1;
-    }
-    damage = err.reason;
-  }
-  if (damage === undefined && !force) {
-    process.stderr.write(
-      'firkin: store reset refused: the store is not damaged (the probe found nothing wrong with it); nothing moved. ' +
-        'To discard every session in it anyway, add --force\n',
-    );
-    return 1;
-  }
-  const moved = setAside(dir, damage === undefined ? 'reset' : 'damaged');
-  if (moved === undefined) {
-    process.stdout.write('nothing to do: the store is gone already\n');
-    return 0;
-  }
-  process.stdout.write(
-    `moved ${dir}/firkin.mdb (${moved.bytes} bytes${damage === undefined ? '' : `; ${damage}`}) to ${moved.to}: ` +
-      'the next start begins with an empty store. The sessions it held are out of service, not deleted ' +
-      '(docs/embedded.md, "Recovery"); remove the file once you no longer need it\n',
-  );
-  return 0;
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => fail(`unexpected failure: ${(err as Error).stack ?? String(err)}`, 1));

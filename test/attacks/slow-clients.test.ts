@@ -162,11 +162,12 @@ describe('attack: slow bodies and idle connections holding the slots', () => {
     const m = await monitor.stop();
     const elapsed = Date.now() - started;
 
+    const refusedLines = logLines(f).filter((l) => l.msg === 'connection refused: too many from its source');
     figures('idle-connections', {
       connections: `${IDLE} from ${IDLE_SOURCE}, reconnecting`,
       limits: `max_connections ${LIMITS.max_connections}, max_connections_per_source ${PER_SOURCE} (default)`,
       attacker: `${connects} connects, ${closedSoon} closed within 500 ms, ${held} held at the end`,
-      refusal_lines: logLines(f).filter((l) => l.msg === 'connection refused: too many from its source').length,
+      refusal_lines: refusedLines.length,
       legit: m.legitStatuses.toString(),
       legit_worst_ms: m.worstMs.toFixed(0),
       rss_growth_MiB: mib(m.growthBytes),
@@ -175,7 +176,6 @@ describe('attack: slow bodies and idle connections holding the slots', () => {
     const checks = new Checks();
     checkLegit(checks, m);
     checks.ok(held <= PER_SOURCE, `the attacker held ${held} connections from one address (max_connections_per_source ${PER_SOURCE})`);
-    const refusedLines = logLines(f).filter((l) => l.msg === 'connection refused: too many from its source');
     checks.ok(refusedLines.length >= 1 && refusedLines.length <= Math.ceil(elapsed / 1000) + 1, `${refusedLines.length} "connection refused: too many from its source" lines (expected at most one a second)`);
     checks.ok(refusedLines.every((l) => l.source === IDLE_SOURCE), `refusal lines name sources ${[...new Set(refusedLines.map((l) => String(l.source)))].join(',')}, not ${IDLE_SOURCE}`);
     checks.ok(m.growthBytes < 64 * MiB, `RSS grew by ${mib(m.growthBytes)} MiB`);
