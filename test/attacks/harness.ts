@@ -19,7 +19,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -237,6 +237,43 @@ export function checkLegit(checks: Checks, m: MonitorResult): void {
 /** The worker processes of a service (none with workers: 1). */
 export function workerPids(f: FirkinProcess): number[] {
   return childPids(f.child.pid!);
+}
+
+/**
+ * TCP connections from `address` (IPv4) that the service's processes have accepted and
+ * still hold open now, read from /proc: the sockets among their file descriptors that
+ * /proc/net/tcp lists as established with that remote address. A connection the kernel
+ * has completed but the service has not accepted yet (in its listen queue, or waiting
+ * for a SYN-ACK to be retransmitted after the queue overflowed) looks connected to the
+ * client but holds nothing of the service, and is not counted.
+ */
+export function acceptedFrom(f: FirkinProcess, address: string): number {
+  const inodes = new Set<string>();
+  for (const pid of processTree(f.child.pid!)) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      } catch {
+        // Closed while listed.
+      }
+    }
+  }
+  // /proc/net/tcp writes an IPv4 address as 8 hex digits, least significant byte first.
+  const hex = address.split('.').map((o) => Number(o).toString(16).toUpperCase().padStart(2, '0')).reverse().join('');
+  let n = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+    if (cols.length > 9 && cols[2]!.startsWith(`${hex}:`) && cols[3] === '01' && inodes.has(cols[9]!)) n++;
+  }
+  return n;
 }
 
 /** Parsed log lines (stdout); lines that are not JSON are skipped. */
