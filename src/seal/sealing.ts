@@ -29,7 +29,7 @@
  * namespace, its storage key and its key id (and the whole header): a record copied to
  * another key, another namespace, or passed off as another key id's fails to open.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, hkdfSync, randomFillSync } from 'node:crypto';
 
 const FORMAT = 1;
 const SALT_BYTES = 16;
@@ -68,38 +68,105 @@ export function untilOf(ttlSeconds: number, now = Date.now()): number {
   return ttlSeconds > 0 ? Math.min(0xffffffff, Math.ceil(now / 1000) + ttlSeconds) : 0;
 }
 
+/**
+ * HMAC-SHA-256 under one key (RFC 2104), computed with two one-shot hashes over the key's
+ * padded blocks, prepared once: the same bytes as `createHmac('sha256', key)`, at a
+ * fraction of its cost on a request's path. `createHmac` sets up an OpenSSL HMAC context
+ * for every call, and a digest asked for as a Buffer is a Buffer made in C++ (a new
+ * ArrayBuffer, its prototype set): each hash here answers a string (`binary`, i.e. latin1, one
+ * byte a character, or `base64url`), and the bytes go to scratch buffers where they are needed.
+ */
+export class HmacSha256 {
+  private readonly inner: Buffer;
+  private readonly outer: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length > BLOCK) throw new RangeError('an HMAC key here is at most 64 bytes');
+    this.inner = Buffer.alloc(BLOCK, 0x36);
+    this.outer = Buffer.alloc(BLOCK, 0x5c);
+    for (let i = 0; i < key.length; i++) {
+      this.inner[i]! ^= key[i]!;
+      this.outer[i]! ^= key[i]!;
+    }
+  }
+
+  /** The MAC of `message` (a string is taken as UTF-8), base64url. */
+  base64url(message: Buffer | string): string {
+    return hash('sha256', this.outerBlock(message), 'base64url');
+  }
+
+  /** The MAC of `message` written into `target`'s first 32 bytes; returns `target`. */
+  into(message: Buffer | string, target: Buffer): Buffer {
+    target.write(hash('sha256', this.outerBlock(message), 'binary'), 0, 32, 'latin1');
+    return target;
+  }
+
+  /** The outer hash's input: the outer padded key, then the inner hash of `message`. */
+  private outerBlock(message: Buffer | string): Buffer {
+    const length = typeof message === 'string' ? Buffer.byteLength(message, 'utf8') : message.length;
+    // Scratch buffers, only read by the synchronous hashes of this call: nothing can interleave.
+    const block = BLOCK + length <= SCRATCH.length ? SCRATCH.subarray(0, BLOCK + length) : Buffer.allocUnsafe(BLOCK + length);
+    this.inner.copy(block, 0);
+    if (typeof message === 'string') block.write(message, BLOCK, 'utf8');
+    else message.copy(block, BLOCK);
+    this.outer.copy(OUTER, 0);
+    OUTER.write(hash('sha256', block, 'binary'), BLOCK, 32, 'latin1');
+    return OUTER;
+  }
+}
+
+const BLOCK = 64;
+const SCRATCH = Buffer.alloc(4096);
+const OUTER = Buffer.alloc(BLOCK + 32);
+/** A record's own key, between its derivation and the cipher's set-up (which copies it); zeroed after. */
+const RECORD_KEY = Buffer.alloc(32);
+
 /** One keyring key's two keys for one namespace. */
 export class NamespaceKey {
-  private readonly lookup: Buffer;
-  private readonly values: Buffer;
+  private readonly lookup: HmacSha256;
+  private readonly values: HmacSha256;
   private readonly header: Buffer;
+  /** The associated data's start, the same for every record of this key: `firkin sealed record v1\0<namespace>\0`. */
+  private readonly aadPrefix: Buffer;
+  /** What follows the storage key in the associated data: `\0<key id>\0`. */
+  private readonly aadKeyId: Buffer;
 
   constructor(
     readonly id: string,
     secret: Buffer,
     readonly namespace: string,
   ) {
-    this.lookup = Buffer.from(hkdfSync('sha256', secret, DERIVATION_SALT, `storage key\0${namespace}`, 32));
-    this.values = Buffer.from(hkdfSync('sha256', secret, DERIVATION_SALT, `value\0${namespace}`, 32));
+    this.lookup = new HmacSha256(Buffer.from(hkdfSync('sha256', secret, DERIVATION_SALT, `storage key\0${namespace}`, 32)));
+    this.values = new HmacSha256(Buffer.from(hkdfSync('sha256', secret, DERIVATION_SALT, `value\0${namespace}`, 32)));
     const id8 = Buffer.from(id, 'ascii');
     this.header = Buffer.concat([Buffer.from([FORMAT, id8.length]), id8]);
+    this.aadPrefix = Buffer.from(`${AAD_PREFIX}\0${namespace}\0`, 'utf8');
+    this.aadKeyId = Buffer.from(`\0${id}\0`, 'utf8');
   }
 
   /** The storage key of a client's key under this key. */
   storageKey(clientKey: string): string {
-    return `${STORAGE_KEY_PREFIX}${this.id}:${createHmac('sha256', this.lookup).update(clientKey, 'utf8').digest('base64url')}`;
+    return `${STORAGE_KEY_PREFIX}${this.id}:${this.lookup.base64url(clientKey)}`;
   }
 
   /** Seal `value` to be stored under `storageKey`, with its version and sealed expiry. */
   seal(value: Buffer, storageKey: string, seal: Seal): Buffer {
-    const salt = randomBytesOf(SALT_BYTES);
-    const trailer = Buffer.alloc(VERSION_BYTES + UNTIL_BYTES);
-    if (Buffer.from(seal.version, 'base64url').copy(trailer, 0) !== VERSION_BYTES) throw new TypeError('a version is 16 bytes');
-    trailer.writeUInt32BE(seal.until, VERSION_BYTES);
-    const head = Buffer.concat([this.header, salt, trailer]);
-    const cipher = createCipheriv('aes-256-gcm', this.recordKey(salt), NONCE, { authTagLength: TAG_BYTES });
+    const saltAt = this.header.length;
+    const trailerAt = saltAt + SALT_BYTES;
+    const headBytes = trailerAt + VERSION_BYTES + UNTIL_BYTES;
+    const record = Buffer.allocUnsafe(headBytes + value.length + TAG_BYTES);
+    this.header.copy(record, 0);
+    randomInto(record, saltAt, SALT_BYTES);
+    if (record.write(seal.version, trailerAt, VERSION_BYTES + 1, 'base64url') !== VERSION_BYTES) throw new TypeError('a version is 16 bytes');
+    record.writeUInt32BE(seal.until, trailerAt + VERSION_BYTES);
+    const head = record.subarray(0, headBytes);
+    const cipher = createCipheriv('aes-256-gcm', this.values.into(head.subarray(saltAt, trailerAt), RECORD_KEY), NONCE, { authTagLength: TAG_BYTES });
+    RECORD_KEY.fill(0);
     cipher.setAAD(this.aad(storageKey, head));
-    return Buffer.concat([head, cipher.update(value), cipher.final(), cipher.getAuthTag()]);
+    // GCM is a stream mode: the ciphertext is as long as the value, and final() adds nothing.
+    if (cipher.update(value).copy(record, headBytes) !== value.length || cipher.final().length !== 0) throw new Error('AES-256-GCM changed the length of a value');
+    cipher.getAuthTag().copy(record, headBytes + value.length);
+    return record;
   }
 
   /**
@@ -111,14 +178,17 @@ export class NamespaceKey {
     const saltAt = this.header.length;
     const trailerAt = saltAt + SALT_BYTES;
     const headBytes = trailerAt + VERSION_BYTES + UNTIL_BYTES;
-    if (record.length < headBytes + TAG_BYTES || !record.subarray(0, saltAt).equals(this.header)) return { ok: false, reason: 'format' };
+    if (record.length < headBytes + TAG_BYTES || record.compare(this.header, 0, saltAt, 0, saltAt) !== 0) return { ok: false, reason: 'format' };
     const head = record.subarray(0, headBytes);
-    const decipher = createDecipheriv('aes-256-gcm', this.recordKey(head.subarray(saltAt, trailerAt)), NONCE, { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv('aes-256-gcm', this.values.into(head.subarray(saltAt, trailerAt), RECORD_KEY), NONCE, { authTagLength: TAG_BYTES });
+    RECORD_KEY.fill(0);
     decipher.setAAD(this.aad(storageKey, head));
     decipher.setAuthTag(record.subarray(record.length - TAG_BYTES));
     let value: Buffer;
     try {
-      value = Buffer.concat([decipher.update(record.subarray(headBytes, record.length - TAG_BYTES)), decipher.final()]);
+      value = decipher.update(record.subarray(headBytes, record.length - TAG_BYTES));
+      // Checks the tag (throws when it does not match); adds no bytes in GCM.
+      decipher.final();
     } catch {
       return { ok: false, reason: 'authentication' };
     }
@@ -127,12 +197,15 @@ export class NamespaceKey {
     return { ok: true, value, keyId: this.id, version: head.toString('base64url', trailerAt, trailerAt + VERSION_BYTES), until };
   }
 
-  private recordKey(salt: Buffer): Buffer {
-    return createHmac('sha256', this.values).update(salt).digest();
-  }
-
+  /** `firkin sealed record v1\0<namespace>\0<storage key>\0<key id>\0<header>`. */
   private aad(storageKey: string, head: Buffer): Buffer {
-    return Buffer.concat([Buffer.from(`${AAD_PREFIX}\0${this.namespace}\0${storageKey}\0${this.id}\0`, 'utf8'), head]);
+    const keyBytes = Buffer.byteLength(storageKey, 'utf8');
+    const aad = Buffer.allocUnsafe(this.aadPrefix.length + keyBytes + this.aadKeyId.length + head.length);
+    let at = this.aadPrefix.copy(aad, 0);
+    at += aad.write(storageKey, at, 'utf8');
+    at += this.aadKeyId.copy(aad, at);
+    head.copy(aad, at);
+    return aad;
   }
 }
 
@@ -156,10 +229,17 @@ const POOL = Buffer.alloc(4096);
 let used = POOL.length;
 
 function randomBytesOf(n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  randomInto(out, 0, n);
+  return out;
+}
+
+/** Fill `n` bytes of `target` at `offset` with random bytes from the pool. */
+function randomInto(target: Buffer, offset: number, n: number): void {
   if (used + n > POOL.length) {
     randomFillSync(POOL);
     used = 0;
   }
+  POOL.copy(target, offset, used, used + n);
   used += n;
-  return Buffer.from(POOL.subarray(used - n, used));
 }

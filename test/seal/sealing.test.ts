@@ -3,10 +3,10 @@
  * namespace and the key id it was sealed for, and not at all once a bit of it changed.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { freshSeal, keyIdOf, keyIdOfStorageKey, NamespaceKey, STORAGE_KEY_PREFIX } from '../../src/seal/sealing.js';
+import { freshSeal, HmacSha256, keyIdOf, keyIdOfStorageKey, NamespaceKey, STORAGE_KEY_PREFIX } from '../../src/seal/sealing.js';
 
 const secret = randomBytes(32);
 const sessions = new NamespaceKey('k1', secret, 'sessions');
@@ -101,5 +101,48 @@ describe('sealing', () => {
     flipped[flipped.length - 1]! ^= 1;
     assert.deepEqual(sessions.open(flipped, sk), { ok: false, reason: 'authentication' });
     assert.ok(sk.startsWith(STORAGE_KEY_PREFIX));
+  });
+
+  it('computes HMAC-SHA-256 as createHmac does, for any key up to 64 bytes and any message', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 64 }), fc.oneof(fc.uint8Array({ maxLength: 9000 }), fc.string({ unit: 'grapheme', maxLength: 300 })), (key, message) => {
+        const k = Buffer.from(key);
+        const m = typeof message === 'string' ? message : Buffer.from(message);
+        const expected = createHmac('sha256', k).update(m).digest();
+        assert.equal(new HmacSha256(k).base64url(m), expected.toString('base64url'));
+        assert.deepEqual(new HmacSha256(k).into(m, Buffer.alloc(32)), expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('derives storage keys and opens records as the first release of sealed namespaces did (createHmac, concatenated buffers)', () => {
+    // The format, written out with node:crypto's general APIs: records and storage keys
+    // written before the one-shot HMAC must keep opening and keep being found.
+    const salt = Buffer.from('firkin sealed namespaces v1');
+    const lookup = Buffer.from(hkdfSync('sha256', secret, salt, 'storage key\0sessions', 32));
+    const values = Buffer.from(hkdfSync('sha256', secret, salt, 'value\0sessions', 32));
+    const sk = `s1:k1:${createHmac('sha256', lookup).update('alice', 'utf8').digest('base64url')}`;
+    assert.equal(sessions.storageKey('alice'), sk);
+    const recordSalt = randomBytes(16);
+    const version = randomBytes(16);
+    const until = Math.ceil(Date.now() / 1000) + 3600;
+    const trailer = Buffer.alloc(20);
+    version.copy(trailer);
+    trailer.writeUInt32BE(until, 16);
+    const head = Buffer.concat([Buffer.from([1, 2]), Buffer.from('k1'), recordSalt, trailer]);
+    const cipher = createCipheriv('aes-256-gcm', createHmac('sha256', values).update(recordSalt).digest(), Buffer.alloc(12), { authTagLength: 16 });
+    cipher.setAAD(Buffer.concat([Buffer.from(`firkin sealed record v1\0sessions\0${sk}\0k1\0`), head]));
+    const record = Buffer.concat([head, cipher.update('the session'), cipher.final(), cipher.getAuthTag()]);
+    assert.deepEqual(sessions.open(record, sk), { ok: true, value: Buffer.from('the session'), keyId: 'k1', version: version.toString('base64url'), until });
+    // And what this release seals, that construction opens.
+    const mine = sessions.seal(Buffer.from('v2'), sk, { version: version.toString('base64url'), until });
+    assert.deepEqual(mine.subarray(0, 4 + 16 + 20).subarray(20), trailer);
+    assert.deepEqual(sessions.open(mine, sk), { ok: true, value: Buffer.from('v2'), keyId: 'k1', version: version.toString('base64url'), until });
+  });
+
+  it('refuses a version that is not 16 bytes', () => {
+    assert.throws(() => sessions.seal(Buffer.from('v'), sessions.storageKey('a'), { version: 'short', until: 0 }), /16 bytes/);
+    assert.throws(() => sessions.seal(Buffer.from('v'), sessions.storageKey('a'), { version: randomBytes(17).toString('base64url'), until: 0 }), /16 bytes/);
   });
 });
