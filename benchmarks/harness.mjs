@@ -58,6 +58,8 @@ export function startServer(name, cmd, args, urlOf = (line) => line.url) {
         }
         const url = urlOf(parsed);
         if (url) resolve({ name, child, url });
+        // What a server says above info (a worker lost, a storage error) shows in the bench's output.
+        else if (typeof parsed.level === 'string' && !['INFO', 'DEBUG'].includes(parsed.level)) process.stderr.write(`bench: ${name}: ${line.slice(0, 400)}\n`);
       }
       partial = partial.slice(partial.lastIndexOf('\n') + 1);
     });

@@ -76,7 +76,7 @@ const url = await new Promise((resolve, reject) => {
     server = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, join(root, 'benchmarks/floor-server.mjs'), KEYSPACE, 'sessions'], { stdio: ['ignore', 'pipe', 'inherit'] });
   } else {
     const file = join(dir, 'firkin.yaml');
-    writeFileSync(file, `listen_port: 0\nlog_level: info\nworkers: 1\n${configs[scenario]}`);
+    writeFileSync(file, `listen_port: 0\nlog_level: info\nworkers: 1\n${configs[scenario]}`, { mode: 0o600 });
     if (!scenario.startsWith('embedded')) spawnSyncFirkin(['schema', '--apply', '--config', file]);
     server = spawn(process.execPath, [...V8_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profDir}`, join(root, 'bin/firkin.js'), 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
   }

@@ -41,7 +41,7 @@ for (const n of names) if (!(n in VARIANTS)) throw new Error(`unknown variant ${
 
 function firkin(name, yaml, flags, checkout = root) {
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, yaml);
+  writeFileSync(file, yaml, { mode: 0o600 });
   return startServer(name, process.execPath, [...flags, join(checkout, 'bin/firkin.js'), 'serve', '--config', file]);
 }
 
