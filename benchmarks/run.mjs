@@ -13,10 +13,11 @@
 //   floor             node:http and the same cassandra-driver doing only Kask's GET, POST and
 //                     DELETE (benchmarks/floor-server.mjs): Firkin's own work is what it costs above
 //   driver            the `cassandra` scenario's queries through cassandra-driver, without HTTP
-// In BENCH_ROUNDS rounds (default 3), the scenarios' order rotated each round, for each
-// workload: every scenario's maximum throughput (closed loop); on Cassandra, with Kask, every
-// scenario (and bare, at Kask's GET rates) open loop at 25 %, 40 % and 60 % of Kask's
-// first-round maximum (the same absolute rates for all); in the first round, each scenario
+// Workload by workload (get, then post, then mixed: GET on the stores as prefilled), in
+// BENCH_ROUNDS rounds (default 3), the scenarios' order rotated each round: every
+// scenario's maximum throughput (closed loop); on Cassandra, with Kask, every scenario
+// (and bare, at Kask's GET rates) open loop at 25 %, 40 % and 60 % of Kask's first-round
+// maximum (the same absolute rates for all); in the first round, each scenario
 // also open loop at 50 %, 75 % and 90 % of its own maximum. Figures are medians over the
 // rounds, ratios medians of the per-round ratios. The load comes from benchmarks/loadgen
 // (Go, standard library), never pipelined.

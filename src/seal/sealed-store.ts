@@ -60,15 +60,22 @@ export class SealedStore implements KeyValueStore {
   }
 
   get(key: string): Promise<StoredValue | undefined> {
-    const keys = this.keys();
-    // The active key's copy first, with one promise reaction: where nearly every session is.
-    const active = keys.active.storageKey(key);
-    return this.inner.get(active).then((found) => (found === undefined ? this.getOlder(keys, key) : this.served(keys, active, found)));
+    try {
+      const keys = this.keys();
+      // The active key's copy first, with one promise reaction: where nearly every session is.
+      const active = keys.active.storageKey(key);
+      return this.inner.get(active).then((found) => (found === undefined ? this.getOlder(keys, key) : this.served(keys, active, found)));
+    } catch (err) {
+      // As an async function would: a failure is a rejected promise, never a throw.
+      return Promise.reject(err);
+    }
   }
 
   /** A session not under the active key: the copies under the other keys, then (migrate) the plain one. */
   private async getOlder(keys: NamespaceKeys, key: string): Promise<StoredValue | undefined> {
-    for (const storageKey of this.copies(keys, key).slice(1)) {
+    const older = keys.all.slice(1).map((k) => k.storageKey(key));
+    if (this.mode === 'migrate' && !key.startsWith(STORAGE_KEY_PREFIX)) older.push(key);
+    for (const storageKey of older) {
       const found = await this.inner.get(storageKey);
       if (found !== undefined) return this.served(keys, storageKey, found);
     }

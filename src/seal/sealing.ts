@@ -73,8 +73,10 @@ export function untilOf(ttlSeconds: number, now = Date.now()): number {
  * padded blocks, prepared once: the same bytes as `createHmac('sha256', key)`, at a
  * fraction of its cost on a request's path. `createHmac` sets up an OpenSSL HMAC context
  * for every call, and a digest asked for as a Buffer is a Buffer made in C++ (a new
- * ArrayBuffer, its prototype set): each hash here answers a string (`binary`, i.e. latin1, one
- * byte a character, or `base64url`), and the bytes go to scratch buffers where they are needed.
+ * ArrayBuffer, its prototype set): each hash here answers a string (`binary`, i.e.
+ * latin1, one byte a character, or `base64url`), and the bytes go to scratch buffers
+ * where they are needed. The scratch buffers are zeroed after each use; the digests'
+ * strings live on in V8's heap until collected, as any Buffer's bytes would.
  */
 export class HmacSha256 {
   private readonly inner: Buffer;
@@ -92,12 +94,21 @@ export class HmacSha256 {
 
   /** The MAC of `message` (a string is taken as UTF-8), base64url. */
   base64url(message: Buffer | string): string {
-    return hash('sha256', this.outerBlock(message), 'base64url');
+    try {
+      return hash('sha256', this.outerBlock(message), 'base64url');
+    } finally {
+      OUTER.fill(0);
+    }
   }
 
   /** The MAC of `message` written into `target`'s first 32 bytes; returns `target`. */
   into(message: Buffer | string, target: Buffer): Buffer {
-    target.write(hash('sha256', this.outerBlock(message), 'binary'), 0, 32, 'latin1');
+    if (target.length < 32) throw new RangeError('an HMAC-SHA-256 takes 32 bytes');
+    try {
+      target.write(hash('sha256', this.outerBlock(message), 'binary'), 0, 32, 'latin1');
+    } finally {
+      OUTER.fill(0);
+    }
     return target;
   }
 
@@ -106,11 +117,16 @@ export class HmacSha256 {
     const length = typeof message === 'string' ? Buffer.byteLength(message, 'utf8') : message.length;
     // Scratch buffers, only read by the synchronous hashes of this call: nothing can interleave.
     const block = BLOCK + length <= SCRATCH.length ? SCRATCH.subarray(0, BLOCK + length) : Buffer.allocUnsafe(BLOCK + length);
-    this.inner.copy(block, 0);
-    if (typeof message === 'string') block.write(message, BLOCK, 'utf8');
-    else message.copy(block, BLOCK);
-    this.outer.copy(OUTER, 0);
-    OUTER.write(hash('sha256', block, 'binary'), BLOCK, 32, 'latin1');
+    try {
+      this.inner.copy(block, 0);
+      if (typeof message === 'string') block.write(message, BLOCK, 'utf8');
+      else message.copy(block, BLOCK);
+      this.outer.copy(OUTER, 0);
+      OUTER.write(hash('sha256', block, 'binary'), BLOCK, 32, 'latin1');
+    } finally {
+      // The message may be a client's key (a credential): not left in the scratch.
+      block.fill(0);
+    }
     return OUTER;
   }
 }
@@ -120,6 +136,16 @@ const SCRATCH = Buffer.alloc(4096);
 const OUTER = Buffer.alloc(BLOCK + 32);
 /** A record's own key, between its derivation and the cipher's set-up (which copies it); zeroed after. */
 const RECORD_KEY = Buffer.alloc(32);
+
+/** An HMAC under derived key bytes, which are zeroed once its padded blocks are made. */
+function hmacOf(derived: ArrayBuffer): HmacSha256 {
+  const key = Buffer.from(derived);
+  try {
+    return new HmacSha256(key);
+  } finally {
+    key.fill(0);
+  }
+}
 
 /** One keyring key's two keys for one namespace. */
 export class NamespaceKey {
@@ -136,8 +162,8 @@ export class NamespaceKey {
     secret: Buffer,
     readonly namespace: string,
   ) {
-    this.lookup = new HmacSha256(Buffer.from(hkdfSync('sha256', secret, DERIVATION_SALT, `storage key\0${namespace}`, 32)));
-    this.values = new HmacSha256(Buffer.from(hkdfSync('sha256', secret, DERIVATION_SALT, `value\0${namespace}`, 32)));
+    this.lookup = hmacOf(hkdfSync('sha256', secret, DERIVATION_SALT, `storage key\0${namespace}`, 32));
+    this.values = hmacOf(hkdfSync('sha256', secret, DERIVATION_SALT, `value\0${namespace}`, 32));
     const id8 = Buffer.from(id, 'ascii');
     this.header = Buffer.concat([Buffer.from([FORMAT, id8.length]), id8]);
     this.aadPrefix = Buffer.from(`${AAD_PREFIX}\0${namespace}\0`, 'utf8');
@@ -160,8 +186,12 @@ export class NamespaceKey {
     if (record.write(seal.version, trailerAt, VERSION_BYTES + 1, 'base64url') !== VERSION_BYTES) throw new TypeError('a version is 16 bytes');
     record.writeUInt32BE(seal.until, trailerAt + VERSION_BYTES);
     const head = record.subarray(0, headBytes);
-    const cipher = createCipheriv('aes-256-gcm', this.values.into(head.subarray(saltAt, trailerAt), RECORD_KEY), NONCE, { authTagLength: TAG_BYTES });
-    RECORD_KEY.fill(0);
+    let cipher;
+    try {
+      cipher = createCipheriv('aes-256-gcm', this.values.into(head.subarray(saltAt, trailerAt), RECORD_KEY), NONCE, { authTagLength: TAG_BYTES });
+    } finally {
+      RECORD_KEY.fill(0);
+    }
     cipher.setAAD(this.aad(storageKey, head));
     // GCM is a stream mode: the ciphertext is as long as the value, and final() adds nothing.
     if (cipher.update(value).copy(record, headBytes) !== value.length || cipher.final().length !== 0) throw new Error('AES-256-GCM changed the length of a value');
@@ -180,8 +210,12 @@ export class NamespaceKey {
     const headBytes = trailerAt + VERSION_BYTES + UNTIL_BYTES;
     if (record.length < headBytes + TAG_BYTES || record.compare(this.header, 0, saltAt, 0, saltAt) !== 0) return { ok: false, reason: 'format' };
     const head = record.subarray(0, headBytes);
-    const decipher = createDecipheriv('aes-256-gcm', this.values.into(head.subarray(saltAt, trailerAt), RECORD_KEY), NONCE, { authTagLength: TAG_BYTES });
-    RECORD_KEY.fill(0);
+    let decipher;
+    try {
+      decipher = createDecipheriv('aes-256-gcm', this.values.into(head.subarray(saltAt, trailerAt), RECORD_KEY), NONCE, { authTagLength: TAG_BYTES });
+    } finally {
+      RECORD_KEY.fill(0);
+    }
     decipher.setAAD(this.aad(storageKey, head));
     decipher.setAuthTag(record.subarray(record.length - TAG_BYTES));
     let value: Buffer;

@@ -267,13 +267,15 @@ export function acceptedFrom(f: FirkinProcess, address: string): number {
   }
   // /proc/net/tcp writes an IPv4 address as 8 hex digits, least significant byte first.
   const hex = address.split('.').map((o) => Number(o).toString(16).toUpperCase().padStart(2, '0')).reverse().join('');
-  let n = 0;
+  // A set: /proc/net/tcp is read a page at a time while connections come and go, so one
+  // socket may be listed twice.
+  const held = new Set<string>();
   for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
     const cols = line.trim().split(/\s+/);
     // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-    if (cols.length > 9 && cols[2]!.startsWith(`${hex}:`) && cols[3] === '01' && inodes.has(cols[9]!)) n++;
+    if (cols.length > 9 && cols[2]!.startsWith(`${hex}:`) && cols[3] === '01' && inodes.has(cols[9]!)) held.add(cols[9]!);
   }
-  return n;
+  return held.size;
 }
 
 /** Parsed log lines (stdout); lines that are not JSON are skipped. */

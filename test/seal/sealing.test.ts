@@ -3,7 +3,7 @@
  * namespace and the key id it was sealed for, and not at all once a bit of it changed.
  */
 import assert from 'node:assert/strict';
-import { createCipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { freshSeal, HmacSha256, keyIdOf, keyIdOfStorageKey, NamespaceKey, STORAGE_KEY_PREFIX } from '../../src/seal/sealing.js';
@@ -104,16 +104,24 @@ describe('sealing', () => {
   });
 
   it('computes HMAC-SHA-256 as createHmac does, for any key up to 64 bytes and any message', () => {
+    const check = (k: Buffer, m: Buffer | string): void => {
+      const expected = createHmac('sha256', k).update(m).digest();
+      assert.equal(new HmacSha256(k).base64url(m), expected.toString('base64url'));
+      assert.deepEqual(new HmacSha256(k).into(m, Buffer.alloc(32)), expected);
+    };
+    // The edges: key lengths around a block, messages around the 4 KiB scratch (64 bytes of it the pad).
+    for (const keyBytes of [0, 1, 32, 63, 64]) {
+      for (const messageBytes of [0, 1, 55, 56, 64, 4031, 4032, 4033, 9000, 70_000]) check(randomBytes(keyBytes), randomBytes(messageBytes));
+      check(randomBytes(keyBytes), `enwiki:MWSession:\u00e9\u{1F600}${'k'.repeat(4030)}`);
+    }
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 0, maxLength: 64 }), fc.oneof(fc.uint8Array({ maxLength: 9000 }), fc.string({ unit: 'grapheme', maxLength: 300 })), (key, message) => {
-        const k = Buffer.from(key);
-        const m = typeof message === 'string' ? message : Buffer.from(message);
-        const expected = createHmac('sha256', k).update(m).digest();
-        assert.equal(new HmacSha256(k).base64url(m), expected.toString('base64url'));
-        assert.deepEqual(new HmacSha256(k).into(m, Buffer.alloc(32)), expected);
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 64, size: 'max' }), fc.oneof(fc.uint8Array({ maxLength: 9000, size: 'max' }), fc.string({ unit: 'grapheme', maxLength: 300, size: 'max' })), (key, message) => {
+        check(Buffer.from(key), typeof message === 'string' ? message : Buffer.from(message));
       }),
       { numRuns: 300 },
     );
+    assert.throws(() => new HmacSha256(randomBytes(65)), /at most 64 bytes/);
+    assert.throws(() => new HmacSha256(randomBytes(32)).into('m', Buffer.alloc(31)), /32 bytes/);
   });
 
   it('derives storage keys and opens records as the first release of sealed namespaces did (createHmac, concatenated buffers)', () => {
@@ -137,8 +145,13 @@ describe('sealing', () => {
     assert.deepEqual(sessions.open(record, sk), { ok: true, value: Buffer.from('the session'), keyId: 'k1', version: version.toString('base64url'), until });
     // And what this release seals, that construction opens.
     const mine = sessions.seal(Buffer.from('v2'), sk, { version: version.toString('base64url'), until });
-    assert.deepEqual(mine.subarray(0, 4 + 16 + 20).subarray(20), trailer);
-    assert.deepEqual(sessions.open(mine, sk), { ok: true, value: Buffer.from('v2'), keyId: 'k1', version: version.toString('base64url'), until });
+    const mineHead = mine.subarray(0, 4 + 16 + 20);
+    assert.deepEqual(mineHead.subarray(0, 4), Buffer.from([1, 2, 0x6b, 0x31]));
+    assert.deepEqual(mineHead.subarray(20), trailer);
+    const decipher = createDecipheriv('aes-256-gcm', createHmac('sha256', values).update(mineHead.subarray(4, 20)).digest(), Buffer.alloc(12), { authTagLength: 16 });
+    decipher.setAAD(Buffer.concat([Buffer.from(`firkin sealed record v1\0sessions\0${sk}\0k1\0`), mineHead]));
+    decipher.setAuthTag(mine.subarray(mine.length - 16));
+    assert.deepEqual(Buffer.concat([decipher.update(mine.subarray(40, mine.length - 16)), decipher.final()]), Buffer.from('v2'));
   });
 
   it('refuses a version that is not 16 bytes', () => {
