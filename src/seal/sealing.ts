@@ -186,12 +186,7 @@ export class NamespaceKey {
     if (record.write(seal.version, trailerAt, VERSION_BYTES + 1, 'base64url') !== VERSION_BYTES) throw new TypeError('a version is 16 bytes');
     record.writeUInt32BE(seal.until, trailerAt + VERSION_BYTES);
     const head = record.subarray(0, headBytes);
-    let cipher;
-    try {
-      cipher = createCipheriv('aes-256-gcm', this.values.into(head.subarray(saltAt, trailerAt), RECORD_KEY), NONCE, { authTagLength: TAG_BYTES });
-    } finally {
-      RECORD_KEY.fill(0);
-    }
+    const cipher = this.withRecordKey(head.subarray(saltAt, trailerAt), (key) => createCipheriv('aes-256-gcm', key, NONCE, { authTagLength: TAG_BYTES }));
     cipher.setAAD(this.aad(storageKey, head));
     // GCM is a stream mode: the ciphertext is as long as the value, and final() adds nothing.
     if (cipher.update(value).copy(record, headBytes) !== value.length || cipher.final().length !== 0) throw new Error('AES-256-GCM changed the length of a value');
@@ -210,12 +205,7 @@ export class NamespaceKey {
     const headBytes = trailerAt + VERSION_BYTES + UNTIL_BYTES;
     if (record.length < headBytes + TAG_BYTES || record.compare(this.header, 0, saltAt, 0, saltAt) !== 0) return { ok: false, reason: 'format' };
     const head = record.subarray(0, headBytes);
-    let decipher;
-    try {
-      decipher = createDecipheriv('aes-256-gcm', this.values.into(head.subarray(saltAt, trailerAt), RECORD_KEY), NONCE, { authTagLength: TAG_BYTES });
-    } finally {
-      RECORD_KEY.fill(0);
-    }
+    const decipher = this.withRecordKey(head.subarray(saltAt, trailerAt), (key) => createDecipheriv('aes-256-gcm', key, NONCE, { authTagLength: TAG_BYTES }));
     decipher.setAAD(this.aad(storageKey, head));
     decipher.setAuthTag(record.subarray(record.length - TAG_BYTES));
     let value: Buffer;
@@ -229,6 +219,15 @@ export class NamespaceKey {
     const until = head.readUInt32BE(trailerAt + VERSION_BYTES);
     if (until !== 0 && Math.floor(now / 1000) > until + EXPIRY_MARGIN_SECONDS) return { ok: false, reason: 'expired' };
     return { ok: true, value, keyId: this.id, version: head.toString('base64url', trailerAt, trailerAt + VERSION_BYTES), until };
+  }
+
+  /** `use`'s answer, given the record's own key (the HMAC of its salt), which is zeroed after (the cipher's set-up copies it). */
+  private withRecordKey<T>(salt: Buffer, use: (key: Buffer) => T): T {
+    try {
+      return use(this.values.into(salt, RECORD_KEY));
+    } finally {
+      RECORD_KEY.fill(0);
+    }
   }
 
   /** `firkin sealed record v1\0<namespace>\0<storage key>\0<key id>\0<header>`. */
