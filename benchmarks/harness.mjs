@@ -6,6 +6,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * What the benchmark scripts take from the build (`npm run build`): the single Cassandra
+ * test node's controls (dist/tools/cassandra/node.js), the load generator's binary (built
+ * on first use) and the V8 flags Firkin's processes start with.
+ */
+export async function fromBuild() {
+  const cassandra = await import(join(root, 'dist/tools/cassandra/node.js'));
+  const { loadgenBinary } = await import(join(root, 'dist/tools/loadgen.js'));
+  const { V8_FLAGS } = await import(join(root, 'dist/src/runtime-flags.js'));
+  return { cassandra, loadgen: loadgenBinary(), V8_FLAGS };
+}
 const { processStats, processTree } = await import(join(root, 'dist/tools/proc-stats.js'));
 
 /** Child processes to kill when this one exits. */

@@ -16,15 +16,16 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runOnPrimaryNode } from '../scripts/node-runtime.mjs';
+import { fromBuild, root } from './harness.mjs';
 
 await runOnPrimaryNode(import.meta.url);
-const root = fileURLToPath(new URL('..', import.meta.url));
 const [scenario = 'cassandra-plain', workload = 'get', rateArg = '1000', secondsArg = '15'] = process.argv.slice(2);
 const KEYSPACE = process.env.BENCH_KEYSPACE ?? 'firkin_bench';
-const { SINGLE, startNode, isRunning } = await import(join(root, 'dist/tools/cassandra/node.js'));
-const { loadgenBinary } = await import(join(root, 'dist/tools/loadgen.js'));
-const { V8_FLAGS } = await import(join(root, 'dist/src/runtime-flags.js'));
-const loadgen = loadgenBinary();
+const {
+  cassandra: { SINGLE, startNode, isRunning },
+  loadgen,
+  V8_FLAGS,
+} = await fromBuild();
 const dir = mkdtempSync(join(tmpdir(), 'firkin-profile-'));
 const log = (msg) => process.stderr.write(`profile: ${msg}\n`);
 

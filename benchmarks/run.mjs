@@ -32,13 +32,11 @@ import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runOnPrimaryNode } from '../scripts/node-runtime.mjs';
-import { loadRun, median, procStats, spawnJson, startServer, sumOf, treeSample, withCpu } from './harness.mjs';
+import { fromBuild, loadRun, median, procStats, root, spawnJson, startServer, sumOf, treeSample, withCpu } from './harness.mjs';
 
 // Measured on Node.js 24, the primary runtime (fetched when this `node` is older).
 await runOnPrimaryNode(import.meta.url);
-const root = fileURLToPath(new URL('..', import.meta.url));
 const here = join(root, 'benchmarks');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const KEYSPACE = process.env.BENCH_KEYSPACE ?? 'firkin_bench';
@@ -75,11 +73,12 @@ if (scenarios.includes('kask')) {
   }
 } else if (!KASK_BIN) log(ENABLE_KASK);
 
-const { SINGLE, startNode, isRunning, stopNode, nodePid } = await import(join(root, 'dist/tools/cassandra/node.js'));
-const { loadgenBinary } = await import(join(root, 'dist/tools/loadgen.js'));
 // Firkin runs with the V8 flags its launchers give it (bin/firkin.js's #! line, npm start).
-const { V8_FLAGS } = await import(join(root, 'dist/src/runtime-flags.js'));
-const loadgen = loadgenBinary();
+const {
+  cassandra: { SINGLE, startNode, isRunning, stopNode, nodePid },
+  loadgen,
+  V8_FLAGS,
+} = await fromBuild();
 
 /**
  * One run; the server's CPU (summed over its processes) and the JVM's are sampled over the

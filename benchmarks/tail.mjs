@@ -14,15 +14,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runOnPrimaryNode } from '../scripts/node-runtime.mjs';
-import { loadRun, median, root, spawnJson, startServer } from './harness.mjs';
+import { fromBuild, loadRun, median, root, spawnJson, startServer } from './harness.mjs';
 
 await runOnPrimaryNode(import.meta.url);
 const [workload = 'post', rate = '600', roundsArg = '3', secondsArg = '8'] = process.argv.slice(2);
 const KEYSPACE = process.env.BENCH_KEYSPACE ?? 'firkin_bench';
-const { SINGLE, startNode, isRunning } = await import(join(root, 'dist/tools/cassandra/node.js'));
-const { loadgenBinary } = await import(join(root, 'dist/tools/loadgen.js'));
-const { V8_FLAGS } = await import(join(root, 'dist/src/runtime-flags.js'));
-const loadgen = loadgenBinary();
+const {
+  cassandra: { SINGLE, startNode, isRunning },
+  loadgen,
+  V8_FLAGS,
+} = await fromBuild();
 const dir = mkdtempSync(join(tmpdir(), 'firkin-tail-'));
 const log = (msg) => process.stderr.write(`tail: ${msg}\n`);
 if (!isRunning(SINGLE)) await startNode(SINGLE);
