@@ -52,9 +52,12 @@ export class SealedStore implements KeyValueStore {
     return this.keyring.current.forNamespace(this.namespace);
   }
 
-  /** Where a session's copies may be: every key's storage key (the active one first), then the plain key in migrate mode. */
-  private copies(keys: NamespaceKeys, key: string): string[] {
-    const storageKeys = keys.all.map((k) => k.storageKey(key));
+  /**
+   * Where a session's copies may be: every key's storage key (the active one first), then
+   * the plain key in migrate mode; `olderOnly` leaves out the active key's.
+   */
+  private copies(keys: NamespaceKeys, key: string, olderOnly = false): string[] {
+    const storageKeys = (olderOnly ? keys.all.slice(1) : keys.all).map((k) => k.storageKey(key));
     if (this.mode === 'migrate' && !key.startsWith(STORAGE_KEY_PREFIX)) storageKeys.push(key);
     return storageKeys;
   }
@@ -73,9 +76,7 @@ export class SealedStore implements KeyValueStore {
 
   /** A session not under the active key: the copies under the other keys, then (migrate) the plain one. */
   private async getOlder(keys: NamespaceKeys, key: string): Promise<StoredValue | undefined> {
-    const older = keys.all.slice(1).map((k) => k.storageKey(key));
-    if (this.mode === 'migrate' && !key.startsWith(STORAGE_KEY_PREFIX)) older.push(key);
-    for (const storageKey of older) {
+    for (const storageKey of this.copies(keys, key, true)) {
       const found = await this.inner.get(storageKey);
       if (found !== undefined) return this.served(keys, storageKey, found);
     }

@@ -156,6 +156,10 @@ export class NamespaceKey {
   private readonly aadPrefix: Buffer;
   /** What follows the storage key in the associated data: `\0<key id>\0`. */
   private readonly aadKeyId: Buffer;
+  /** Where a record's salt and its trailer (version, sealed expiry) start, and its header's length. */
+  private readonly saltAt: number;
+  private readonly trailerAt: number;
+  private readonly headBytes: number;
 
   constructor(
     readonly id: string,
@@ -166,6 +170,9 @@ export class NamespaceKey {
     this.values = hmacOf(hkdfSync('sha256', secret, DERIVATION_SALT, `value\0${namespace}`, 32));
     const id8 = Buffer.from(id, 'ascii');
     this.header = Buffer.concat([Buffer.from([FORMAT, id8.length]), id8]);
+    this.saltAt = this.header.length;
+    this.trailerAt = this.saltAt + SALT_BYTES;
+    this.headBytes = this.trailerAt + VERSION_BYTES + UNTIL_BYTES;
     this.aadPrefix = Buffer.from(`${AAD_PREFIX}\0${namespace}\0`, 'utf8');
     this.aadKeyId = Buffer.from(`\0${id}\0`, 'utf8');
   }
@@ -177,9 +184,7 @@ export class NamespaceKey {
 
   /** Seal `value` to be stored under `storageKey`, with its version and sealed expiry. */
   seal(value: Buffer, storageKey: string, seal: Seal): Buffer {
-    const saltAt = this.header.length;
-    const trailerAt = saltAt + SALT_BYTES;
-    const headBytes = trailerAt + VERSION_BYTES + UNTIL_BYTES;
+    const { saltAt, trailerAt, headBytes } = this;
     const record = Buffer.allocUnsafe(headBytes + value.length + TAG_BYTES);
     this.header.copy(record, 0);
     randomInto(record, saltAt, SALT_BYTES);
@@ -200,9 +205,7 @@ export class NamespaceKey {
    * with (by more than a minute of clock difference).
    */
   open(record: Buffer, storageKey: string, now = Date.now()): Opened {
-    const saltAt = this.header.length;
-    const trailerAt = saltAt + SALT_BYTES;
-    const headBytes = trailerAt + VERSION_BYTES + UNTIL_BYTES;
+    const { saltAt, trailerAt, headBytes } = this;
     if (record.length < headBytes + TAG_BYTES || record.compare(this.header, 0, saltAt, 0, saltAt) !== 0) return { ok: false, reason: 'format' };
     const head = record.subarray(0, headBytes);
     const decipher = this.withRecordKey(head.subarray(saltAt, trailerAt), (key) => createDecipheriv('aes-256-gcm', key, NONCE, { authTagLength: TAG_BYTES }));
