@@ -33,9 +33,13 @@ export function readProgress(file, testFile) {
   }
   const own = events.filter((e) => e.own && e.name !== testFile);
   const counts = { passed: 0, failed: 0, skipped: 0 };
+  const failures = [];
   for (const e of own) {
     if ((e.type !== 'test:pass' && e.type !== 'test:fail') || e.kind !== 'test') continue;
-    if (e.type === 'test:fail') counts.failed++;
+    if (e.type === 'test:fail') {
+      counts.failed++;
+      failures.push({ name: e.name, error: e.error, id: e.id, parent: e.parent, nesting: e.nesting });
+    }
     else if (e.skip || e.todo) counts.skipped++;
     else counts.passed++;
   }
@@ -63,11 +67,24 @@ export function readProgress(file, testFile) {
   const open = started.map((s, i) => ({ s, i })).filter(({ s }) => !s.done);
   // A suite is "running" while any of its tests is: name the innermost ones only.
   const running = open.filter(({ s, i }) => !open.some((o) => o.i > i && o.s.nesting > s.nesting && path(o.i).startsWith(`${path(i)} > `))).map(({ i }) => path(i));
-  return { counts, running, started: started.length };
+  // A failed test named with its suites (test:fail carries its parent's id on Node.js 24).
+  const suites = (f) => {
+    const names = [f.name];
+    let parent = f.parent;
+    for (let nesting = f.nesting - 1; nesting >= 0 && parent !== undefined; nesting--) {
+      const s = started.find((x) => x.id === parent && x.nesting === nesting);
+      if (!s) break;
+      names.unshift(s.name);
+      parent = s.parent;
+    }
+    return names.join(' > ');
+  };
+  return { counts, running, started: started.length, failures: failures.map((f) => ({ test: suites(f), error: f.error })) };
 }
 
 /**
- * Run `files` (absolute paths); resolves with { files, ran, passed, failed, skipped, failedFiles, seconds (each file's) }
+ * Run `files` (absolute paths); resolves with { files, ran, passed, failed, skipped, failedFiles, failures ({ file, test, error }
+ * of each failed test), seconds (each file's) }
  * once all have ended. Options: nodeArgs (for each `node --test`, e.g. --test-timeout), concurrency,
  * timeoutS (the whole-file limit), env, cwd, node (the node binary), killGraceS (SIGTERM to SIGKILL),
  * write (where output goes; default process.stdout), signal (an AbortSignal: kills the running files).
@@ -87,7 +104,7 @@ export async function runFiles(files, options = {}) {
   // A runner started from a test file (test/runner) must not look like one nested in it to node:test.
   const { NODE_TEST_CONTEXT: _, ...childEnv } = env;
   const scratch = mkdtempSync(join(tmpdir(), 'firkin-run-files-'));
-  const total = { files: files.length, ran: 0, passed: 0, failed: 0, skipped: 0, failedFiles: [], seconds: {} };
+  const total = { files: files.length, ran: 0, passed: 0, failed: 0, skipped: 0, failedFiles: [], failures: [], seconds: {} };
   const running = new Set(); // process groups of the files now running
   const killGroup = (pid, sig) => {
     try {
@@ -155,7 +172,8 @@ export async function runFiles(files, options = {}) {
     // The rest of its output (a process outside the group may hold the pipe: not for long).
     if (buffered) await Promise.race([closed, new Promise((r) => setTimeout(r, 5000).unref())]);
 
-    const { counts, running: stillRunning, started: testsStarted } = readProgress(progressFile, file);
+    const { counts, running: stillRunning, started: testsStarted, failures } = readProgress(progressFile, file);
+    for (const f of failures) total.failures.push({ file: shown, ...f });
     if (killedAfter !== undefined) {
       const which =
         stillRunning.length > 0

@@ -56,7 +56,7 @@ const fileLimit = (seconds) => Number(process.env.FIRKIN_TEST_FILE_TIMEOUT_S) ||
 const CONCURRENCY = Math.max(1, availableParallelism() - 1);
 
 const abort = new AbortController();
-const totals = { passed: 0, failed: 0, skipped: 0 };
+const totals = { passed: 0, failed: 0, skipped: 0, failures: [] };
 /** Run one phase's files; resolves with whether they all passed. */
 async function runPhase(phase, started = Date.now()) {
   const { FIRKIN_TEST_CASSANDRA: _, ...base } = env; // the phase says which line, not the caller's shell
@@ -71,6 +71,7 @@ async function runPhase(phase, started = Date.now()) {
   totals.passed += r.passed;
   totals.failed += r.failed;
   totals.skipped += r.skipped;
+  totals.failures.push(...r.failures.map((f) => ({ ...f, phase: phase.name })));
   const ok = r.failed === 0 && r.failedFiles.length === 0;
   console.error(
     `${phase.name}: ${abort.signal.aborted ? 'INTERRUPTED' : ok ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s: ${r.ran} of ${r.files} files, ${r.passed} tests passed, ${r.failed} failed, ${r.skipped} skipped` +
@@ -80,8 +81,14 @@ async function runPhase(phase, started = Date.now()) {
   if (slowest.length > 0) console.error(`${phase.name}: slowest files: ${slowest.map(([f, t]) => `${f} ${t.toFixed(1)} s`).join(', ')}`);
   return ok;
 }
-// On stdout, last: the line that sums up the whole run.
-const closingLine = () => console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+// On stdout, last: each failed test again with its reason (a long run's log is read from its end),
+// then the line that sums up the whole run.
+const closingLine = () => {
+  const shown = totals.failures.slice(0, 20);
+  for (const f of shown) console.log(`failed: ${f.phase}: ${f.file}: ${f.test}\n${(f.error ?? 'failed').replace(/^/gm, '    ')}`);
+  if (totals.failures.length > shown.length) console.log(`failed: ${totals.failures.length - shown.length} more (above)`);
+  console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+};
 
 if (unitTier) {
   // The fast tier: no Cassandra node is started, stopped or even looked at.
