@@ -111,7 +111,7 @@ const window = { start: 0n, end: 0n };
 log(`${workload} at ${rateArg} req/s for ${secondsArg} s…`);
 await run(
   loadgen,
-  ['-url', `${url}/sessions/v1/`, '-workload', workload, '-c', '64', '-rate', rateArg, '-d', `${secondsArg}s`, '-warmup', '2s', ...(scenario === 'cassandra' || scenario.startsWith('embedded') ? [] : ['-conditional=false'])],
+  ['-url', `${url}/sessions/v1/`, '-workload', workload, '-c', '64', '-rate', rateArg, '-d', `${secondsArg}s`, '-warmup', '2s', '-phases', ...(scenario === 'cassandra' || scenario.startsWith('embedded') ? [] : ['-conditional=false'])],
   (line) => {
     if (line.phase === 'measure') window.start = process.hrtime.bigint() / 1000n;
     else if (!line.phase) {
@@ -127,6 +127,7 @@ const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8'));
 rmSync(dir, { recursive: true, force: true });
 
 // Self time per node: samples × their intervals.
+if (window.start === 0n || window.end === 0n) throw new Error('the load generator never said when the measured window started or ended');
 const dt = new Map();
 let at = BigInt(profile.startTime);
 for (let i = 0; i < profile.samples.length; i++) {
