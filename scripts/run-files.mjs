@@ -211,6 +211,17 @@ export async function runFiles(files, options = {}) {
   return total;
 }
 
+/**
+ * Each failed test again, named with its suites and file, and the first lines of its
+ * reason (at most `max` of them): what a run prints last, above its closing line, since a
+ * long run's log is read from its end. `failures`: runFiles' (with `phase` where given).
+ */
+export function failureRecap(failures, max = 20) {
+  const shown = failures.slice(0, max).map((f) => `failed: ${f.phase ? `${f.phase}: ` : ''}${f.file}: ${f.test}\n${(f.error ?? 'failed').trimEnd().replace(/^/gm, '    ')}\n`);
+  if (failures.length > max) shown.push(`failed: ${failures.length - max} more (above)\n`);
+  return shown.join('');
+}
+
 /** `node scripts/run-files.mjs [--timeout S] [--concurrency N] [--grace S] FILE...`: run files as `npm test` does. */
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
@@ -225,6 +236,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const killGraceS = option('--grace', 5);
   const started = Date.now();
   const r = await runFiles(args.map((f) => resolve(f)), { timeoutS, concurrency, killGraceS });
+  process.stdout.write(failureRecap(r.failures));
   console.log(`run-files: ${r.files} files in ${((Date.now() - started) / 1000).toFixed(1)} s${r.failedFiles.length > 0 ? `; failed: ${r.failedFiles.join(', ')}` : ''}`);
   console.log(`tests: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`);
   process.exit(r.failed > 0 || r.failedFiles.length > 0 ? 1 : 0);

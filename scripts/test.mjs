@@ -24,7 +24,7 @@ import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { runOnPrimaryNode } from './node-runtime.mjs';
 import { DEBIAN_BIN } from './prerequisites.mjs';
-import { runFiles } from './run-files.mjs';
+import { failureRecap, runFiles } from './run-files.mjs';
 import { fullOnlyReason, testFiles } from './test-files.mjs';
 
 await runOnPrimaryNode(import.meta.url);
@@ -84,9 +84,7 @@ async function runPhase(phase, started = Date.now()) {
 // On stdout, last: each failed test again with its reason (a long run's log is read from its end),
 // then the line that sums up the whole run.
 const closingLine = () => {
-  const shown = totals.failures.slice(0, 20);
-  for (const f of shown) console.log(`failed: ${f.phase}: ${f.file}: ${f.test}\n${(f.error ?? 'failed').replace(/^/gm, '    ')}`);
-  if (totals.failures.length > shown.length) console.log(`failed: ${totals.failures.length - shown.length} more (above)`);
+  process.stdout.write(failureRecap(totals.failures));
   console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 };
 

@@ -54,4 +54,20 @@ describe('the test runner (scripts/run-files.mjs)', () => {
     const [testPid, grandchild] = readFileSync(join(pids, 'hang.pids'), 'utf8').trim().split(' ').map(Number);
     await until(() => !alive(testPid!) && !alive(grandchild!), 'the test process and the process it started to be gone', 3000);
   });
+
+  it('recaps each failed test last, named with its suites and file, with the first lines of its reason', async () => {
+    const child = spawn(process.execPath, ['scripts/run-files.mjs', '--timeout', '30', fixture('pass'), fixture('fail')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    assert.equal(code, 1, output);
+    // After every file's own output, just above the summary: the failed test and why (its message's lines indented).
+    const recap = output.slice(output.lastIndexOf('✖ failing tests:'));
+    assert.match(
+      recap,
+      /\nfailed: dist\/test\/fixtures\/fail\.fixture\.js: a failing suite > an inner suite > fails with a reason\n {4}the reason it failed\n {4}its second line\n(.*\n)*run-files: 2 files in [\d.]+ s; failed: dist\/test\/fixtures\/fail\.fixture\.js\ntests: 2 passed, 1 failed, 1 skipped\n$/,
+    );
+    assert.equal(output.match(/^failed: /gm)?.length, 1, 'the passing tests are not recapped, nor the suites around the failed one');
+  });
 });
