@@ -35,12 +35,14 @@ export function readProgress(file, testFile) {
   const counts = { passed: 0, failed: 0, skipped: 0 };
   const failures = [];
   for (const e of own) {
+    // A suite's own failure (a hook's: its tests are then cancelled) is recapped, not counted;
+    // a suite failing only because its tests did is neither.
+    if (e.type === 'test:fail' && e.kind === 'suite' && e.failureType !== 'subtestsFailed' && e.failureType !== 'cancelledByParent') failures.push(e);
     if ((e.type !== 'test:pass' && e.type !== 'test:fail') || e.kind !== 'test') continue;
     if (e.type === 'test:fail') {
       counts.failed++;
-      failures.push({ name: e.name, error: e.error, id: e.id, parent: e.parent, nesting: e.nesting });
-    }
-    else if (e.skip || e.todo) counts.skipped++;
+      failures.push(e);
+    } else if (e.skip || e.todo) counts.skipped++;
     else counts.passed++;
   }
   // Started (dequeued) and not yet complete, with their suites' names before theirs.
@@ -67,19 +69,15 @@ export function readProgress(file, testFile) {
   const open = started.map((s, i) => ({ s, i })).filter(({ s }) => !s.done);
   // A suite is "running" while any of its tests is: name the innermost ones only.
   const running = open.filter(({ s, i }) => !open.some((o) => o.i > i && o.s.nesting > s.nesting && path(o.i).startsWith(`${path(i)} > `))).map(({ i }) => path(i));
-  // A failed test named with its suites (test:fail carries its parent's id on Node.js 24).
-  const suites = (f) => {
-    const names = [f.name];
-    let parent = f.parent;
-    for (let nesting = f.nesting - 1; nesting >= 0 && parent !== undefined; nesting--) {
-      const s = started.find((x) => x.id === parent && x.nesting === nesting);
-      if (!s) break;
-      names.unshift(s.name);
-      parent = s.parent;
-    }
-    return names.join(' > ');
+  // A failed test named with its suites: its own start (by id, else by place) and path() above.
+  const named = (f) => {
+    const i = started.findIndex((s) => (f.id !== undefined ? s.id === f.id && s.parent === f.parent : s.name === f.name && s.nesting === f.nesting && s.line === f.line && s.column === f.column));
+    if (i !== -1) return path(i);
+    // A test cancelled before it started (its suite's hook failed): named under its suite.
+    const suite = f.parent === undefined ? -1 : started.findIndex((s) => s.id === f.parent && s.nesting === f.nesting - 1);
+    return suite === -1 ? f.name : `${path(suite)} > ${f.name}`;
   };
-  return { counts, running, started: started.length, failures: failures.map((f) => ({ test: suites(f), error: f.error })) };
+  return { counts, running, started: started.length, failures: failures.map((f) => ({ test: named(f), error: f.error })) };
 }
 
 /**
@@ -183,8 +181,10 @@ export async function runFiles(files, options = {}) {
             : 'no test (its tests had ended: an after hook, or a handle left open, kept it alive)';
       output += `test file ${shown} killed after ${killedAfter} s; still running: ${which}\n`;
       counts.failed += Math.max(1, stillRunning.length);
+      total.failures.push({ file: shown, test: stillRunning.join(', ') || which, error: `killed after ${killedAfter} s (its whole-file limit)` });
     } else if (code !== 0 && counts.failed === 0) {
       counts.failed += 1; // it failed outside any test (a syntax error, a failed import, an after hook)
+      total.failures.push({ file: shown, test: '(outside any test)', error: `the file exited with code ${code}: its output above says why` });
     }
     if (output !== '') write(output.endsWith('\n') ? output : `${output}\n`);
     total.passed += counts.passed;
@@ -217,7 +217,7 @@ export async function runFiles(files, options = {}) {
  * long run's log is read from its end. `failures`: runFiles' (with `phase` where given).
  */
 export function failureRecap(failures, max = 20) {
-  const shown = failures.slice(0, max).map((f) => `failed: ${f.phase ? `${f.phase}: ` : ''}${f.file}: ${f.test}\n${(f.error ?? 'failed').trimEnd().replace(/^/gm, '    ')}\n`);
+  const shown = failures.slice(0, max).map((f) => `failed: ${f.file}: ${f.test}${f.phase ? ` (phase: ${f.phase})` : ''}\n${(f.error ?? 'failed').trimEnd().replace(/^/gm, '    ')}\n`);
   if (failures.length > max) shown.push(`failed: ${failures.length - max} more (above)\n`);
   return shown.join('');
 }

@@ -9,7 +9,7 @@
 /** The first 8 lines (at most 1 000 characters) of why a test failed: an assertion's message, not node:test's wrapper. */
 function reason(error) {
   const inner = error?.cause ?? error;
-  const text = String(inner?.message ?? inner ?? 'failed');
+  const text = typeof inner?.message === 'string' ? inner.message : typeof inner === 'string' ? inner : JSON.stringify(inner) ?? 'failed';
   return text.split('\n').slice(0, 8).join('\n').slice(0, 1000);
 }
 
@@ -30,6 +30,8 @@ export default async function* progress(source) {
       todo: data.todo !== undefined && data.todo !== false,
       // A failed test's reason, for the recap at the end of a run (the first lines of it).
       error: type === 'test:fail' ? reason(data.details?.error) : undefined,
+      // Why node:test says it failed: its own code, a hook, its subtests, or cancelled with its suite.
+      failureType: type === 'test:fail' ? data.details?.error?.failureType : undefined,
     })}\n`;
   }
 }

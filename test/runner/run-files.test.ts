@@ -46,6 +46,9 @@ describe('the test runner (scripts/run-files.mjs)', () => {
     assert.match(output, /test file dist\/test\/fixtures\/hang\.fixture\.js killed after 3 s; still running: "a hanging suite > waits forever on an open server"/);
     assert.match(output, /test file dist\/test\/fixtures\/leak\.fixture\.js killed after 3 s; still running: no test \(its tests had ended/);
     assert.doesNotMatch(output, /pass\.fixture\.js killed/);
+    // And again in the recap at the end.
+    assert.match(output, /\nfailed: dist\/test\/fixtures\/hang\.fixture\.js: a hanging suite > waits forever on an open server\n {4}killed after 3 s \(its whole-file limit\)\n/);
+    assert.match(output, /\nfailed: dist\/test\/fixtures\/leak\.fixture\.js: no test \(its tests had ended/);
     assert.match(output, /^tests: 3 passed, 2 failed, 1 skipped$/m, 'the counts: passed, the killed file’s running test and the leaking file, skipped');
     // Each file's output whole, not interleaved: the passing suite's lines are together.
     assert.match(output, /▶ a passing suite\n\s+✔ passes[^\n]*\n\s+﹣ is skipped/);
@@ -63,11 +66,17 @@ describe('the test runner (scripts/run-files.mjs)', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     assert.equal(code, 1, output);
     // After every file's own output, just above the summary: the failed test and why (its message's lines indented).
-    const recap = output.slice(output.lastIndexOf('✖ failing tests:'));
+    // After every file's own output, just above the summary: each failure and why (its message's lines indented).
+    const recap = output.slice(output.indexOf('\nfailed: '));
     assert.match(
       recap,
-      /\nfailed: dist\/test\/fixtures\/fail\.fixture\.js: a failing suite > an inner suite > fails with a reason\n {4}the reason it failed\n {4}its second line\n(.*\n)*run-files: 2 files in [\d.]+ s; failed: dist\/test\/fixtures\/fail\.fixture\.js\ntests: 2 passed, 1 failed, 1 skipped\n$/,
+      /^\nfailed: dist\/test\/fixtures\/fail\.fixture\.js: a failing suite > an inner suite > fails with a reason\n {4}the reason it failed\n {4}its second line\n(?: {4}.*\n)*/,
+      output,
     );
-    assert.equal(output.match(/^failed: /gm)?.length, 1, 'the passing tests are not recapped, nor the suites around the failed one');
+    // A hook's failure is recapped with its own reason, beside the tests it cancelled (named under their suite).
+    assert.match(recap, /\nfailed: dist\/test\/fixtures\/fail\.fixture\.js: a suite whose hook fails\n {4}the hook’s reason\n/, output);
+    assert.match(recap, /\nfailed: dist\/test\/fixtures\/fail\.fixture\.js: a suite whose hook fails > never runs\n/, output);
+    assert.match(recap, /\nrun-files: 2 files in [\d.]+ s; failed: dist\/test\/fixtures\/fail\.fixture\.js\ntests: 2 passed, 2 failed, 1 skipped\n$/, output);
+    assert.equal(output.match(/^failed: /gm)?.length, 3, 'neither the passing tests nor the suites that failed only through their tests are recapped');
   });
 });
