@@ -47,10 +47,12 @@ export function readProgress(file, testFile) {
   }
   // Started (dequeued) and not yet complete, with their suites' names before theirs.
   const started = []; // in dequeue order: { name, nesting, id, parent, done }
+  // Whether started test `s` is the one event `e` is about: by id (Node.js 24), else by place.
+  const same = (s, e) => (e.id !== undefined ? s.id === e.id && s.parent === e.parent : s.name === e.name && s.nesting === e.nesting && s.line === e.line && s.column === e.column);
   for (const e of own) {
     if (e.type === 'test:dequeue') started.push({ ...e, done: false });
     else if (e.type === 'test:complete') {
-      const match = started.find((s) => !s.done && (e.id !== undefined ? s.id === e.id && s.parent === e.parent : s.name === e.name && s.nesting === e.nesting && s.line === e.line && s.column === e.column));
+      const match = started.find((s) => !s.done && same(s, e));
       if (match) match.done = true;
     }
   }
@@ -69,9 +71,9 @@ export function readProgress(file, testFile) {
   const open = started.map((s, i) => ({ s, i })).filter(({ s }) => !s.done);
   // A suite is "running" while any of its tests is: name the innermost ones only.
   const running = open.filter(({ s, i }) => !open.some((o) => o.i > i && o.s.nesting > s.nesting && path(o.i).startsWith(`${path(i)} > `))).map(({ i }) => path(i));
-  // A failed test named with its suites: its own start (by id, else by place) and path() above.
+  // A failed test named with its suites: from its own start, through path() above.
   const named = (f) => {
-    const i = started.findIndex((s) => (f.id !== undefined ? s.id === f.id && s.parent === f.parent : s.name === f.name && s.nesting === f.nesting && s.line === f.line && s.column === f.column));
+    const i = started.findIndex((s) => same(s, f));
     if (i !== -1) return path(i);
     // A test cancelled before it started (its suite's hook failed): named under its suite.
     const suite = f.parent === undefined ? -1 : started.findIndex((s) => s.id === f.parent && s.nesting === f.nesting - 1);

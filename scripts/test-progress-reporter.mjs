@@ -3,9 +3,10 @@
 // the test file's process), so that a file killed for running too long still says which
 // test was running. `test:dequeue` comes when a test starts executing; `test:complete` when
 // it has finished (in the order they finish); `test:pass` and `test:fail` in reporting order,
-// with the outcome (skip, todo) used for the counts, and a failure's reason (`error`). `id` and `parent` (Node.js 24's testId and
-// parentId; absent on older ones) tie a test to its suite. `own` is false for the events of the
-// whole file, which the `node --test` process itself reports around those of the file's tests.
+// with the outcome (skip, todo) used for the counts, and a failure's reason (`error`) and
+// kind (`failureType`) for the recap. `id` and `parent` (Node.js 24's testId and parentId;
+// absent on older ones) tie a test to its suite. `own` is false for the events of the whole
+// file, which the `node --test` process itself reports around those of the file's tests.
 /** The first 8 lines (at most 1 000 characters) of why a test failed: an assertion's message, not node:test's wrapper. */
 function reason(error) {
   const inner = error?.cause ?? error;
