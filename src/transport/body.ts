@@ -24,7 +24,46 @@ export interface BodyOptions {
   readonly pace: BodyPace;
   /** Reserve `bytes` of the budget for bodies being received; false if they do not fit. */
   readonly take: (bytes: number) => boolean;
-  readonly now?: () => number;
+}
+
+/**
+ * How often the bodies being received are checked against their pace: one timer for all
+ * of them, running only while there are some (a timer per body, set and cleared on every
+ * write, cost more than the rest of reading a small body, issue 24). A body too slow is
+ * given up at most this much after it fell behind.
+ */
+export const PACE_CHECK_MS = 250;
+
+interface Paced {
+  /** When the body is behind its pace (performance.now() time). */
+  due(): number;
+  tooSlow(): void;
+}
+
+const receiving = new Set<Paced>();
+let sweeper: NodeJS.Timeout | undefined;
+
+function sweep(): void {
+  const now = performance.now();
+  // A body given up leaves the set while it is walked, which a Set allows.
+  for (const body of receiving) if (body.due() <= now) body.tooSlow();
+  if (receiving.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+function watch(body: Paced): void {
+  receiving.add(body);
+  if (sweeper === undefined) {
+    sweeper = setInterval(sweep, PACE_CHECK_MS);
+    sweeper.unref();
+  }
+}
+
+/** Bodies being received now (for tests). */
+export function bodiesReceiving(): number {
+  return receiving.size;
 }
 
 export function readBody(req: IncomingMessage, limit: number, options: BodyOptions): Promise<BodyResult> {
@@ -32,27 +71,22 @@ export function readBody(req: IncomingMessage, limit: number, options: BodyOptio
   if (declared !== undefined && Number(declared) > limit) {
     return Promise.resolve({ ok: false, reason: 'too-large' });
   }
-  const now = options.now ?? (() => performance.now());
   const { graceMs, minBytesPerSecond } = options.pace;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    const began = now();
-    // The body is too slow once it is behind `graceMs + size / minBytesPerSecond`: checked
-    // then, not at every chunk; the timer is moved on as long as the body keeps up.
-    const due = (): number => began + graceMs + (size / minBytesPerSecond) * 1000;
-    let timer: NodeJS.Timeout | undefined;
-    const check = (): void => {
-      const wait = due() - now();
-      if (wait <= 0) return stop({ ok: false, reason: 'too-slow' });
-      timer = setTimeout(check, Math.ceil(wait));
+    const began = performance.now();
+    // The body is too slow once it is behind `graceMs + size / minBytesPerSecond` since it was asked for.
+    const paced: Paced = {
+      due: () => began + graceMs + (size / minBytesPerSecond) * 1000,
+      tooSlow: () => stop({ ok: false, reason: 'too-slow' }),
     };
     const settle = (result: BodyResult): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      req.off('data', onData).off('end', onEnd).off('error', onAbort).off('aborted', onAbort).off('close', onClose);
+      receiving.delete(paced);
+      req.off('data', onData).off('end', onEnd).off('close', onClose);
       resolve(result);
     };
     // Given up while the client is still sending: stop reading (the answer closes the connection).
@@ -67,11 +101,12 @@ export function readBody(req: IncomingMessage, limit: number, options: BodyOptio
       chunks.push(chunk);
     };
     const onEnd = (): void => settle({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
-    const onAbort = (): void => settle({ ok: false, reason: 'aborted' });
+    // An aborted request is destroyed, and closes before its end. (No 'error' listener: an
+    // IncomingMessage emits 'error' only to listeners, and always closes after it.)
     const onClose = (): void => {
-      if (!req.complete) onAbort();
+      if (!req.complete) settle({ ok: false, reason: 'aborted' });
     };
-    req.on('data', onData).on('end', onEnd).on('error', onAbort).on('aborted', onAbort).on('close', onClose);
-    if (!settled) timer = setTimeout(check, graceMs);
+    req.on('data', onData).on('end', onEnd).on('close', onClose);
+    if (!settled) watch(paced);
   });
 }

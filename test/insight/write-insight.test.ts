@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WriteInsight } from '../../src/insight/write-insight.js';
+import { BATCH, FLUSH_AFTER_MS, WriteInsight } from '../../src/insight/write-insight.js';
 import { KeyHasher } from '../../src/log/key-hash.js';
 
 const hasher = new KeyHasher();
@@ -41,5 +41,28 @@ describe('write insight', () => {
     now += 10 * 60_000; // long silence: both windows are empty
     report = insight.report();
     assert.deepEqual(report.windows.map((w) => [w.complete, w.writes]), [[false, 0], [true, 0]]);
+  });
+
+  it('counts noted writes at once: when the queue is full, after FLUSH_AFTER_MS, or before a report', async () => {
+    let hashed = 0;
+    const counting = new KeyHasher();
+    const original = counting.hash.bind(counting);
+    counting.hash = (namespace, key) => {
+      hashed++;
+      return original(namespace, key);
+    };
+    const insight = new WriteInsight(config, counting);
+    for (let i = 0; i < BATCH - 1; i++) insight.written('sessions', `k${i % 7}`);
+    assert.equal(hashed, 0, 'nothing is hashed on the request path');
+    insight.written('sessions', 'k0');
+    assert.equal(hashed, BATCH, 'a full queue is counted at once (the queue never holds more than BATCH)');
+    insight.written('sessions', 'late');
+    assert.equal(hashed, BATCH);
+    await new Promise((r) => setTimeout(r, FLUSH_AFTER_MS + 50));
+    assert.equal(hashed, BATCH + 1, 'a noted write is counted within FLUSH_AFTER_MS');
+    insight.written('sessions', 'k1');
+    const report = insight.report();
+    assert.equal(hashed, BATCH + 2, 'a report counts what is queued first');
+    assert.equal(report.windows[0]!.writes, BATCH + 2);
   });
 });
