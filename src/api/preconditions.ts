@@ -9,6 +9,9 @@ export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const bad = (detail: string): Parsed<never> => ({ ok: false, detail });
+/** The answers of a request without conditions, made once (every request asks). */
+const NO_CONDITION: Parsed<undefined> = Object.freeze({ ok: true, value: undefined });
+const PROCEED: Parsed<ReadPrecondition> = Object.freeze({ ok: true, value: 'proceed' });
 
 /** `"version"` for a stored version. */
 export function etagOf(version: string): string {
@@ -57,7 +60,7 @@ export function writeCondition(headers: IncomingHttpHeaders): Parsed<Condition |
     // If-Match uses the strong comparison: a weak entity-tag never matches.
     return ok({ kind: 'version', versions: list.value.strong });
   }
-  return ok(undefined);
+  return NO_CONDITION;
 }
 
 export type ReadPrecondition = 'proceed' | 'not-modified' | 'failed';
@@ -82,7 +85,7 @@ export function readPrecondition(headers: IncomingHttpHeaders, currentVersion: s
       (list.value.any || list.value.strong.includes(currentVersion) || list.value.weak.includes(currentVersion));
     return ok(matches ? 'not-modified' : 'proceed');
   }
-  return ok('proceed');
+  return PROCEED;
 }
 
 /**
@@ -91,7 +94,7 @@ export function readPrecondition(headers: IncomingHttpHeaders, currentVersion: s
  */
 export function requestedMaxAge(headers: IncomingHttpHeaders): Parsed<number | undefined> {
   const field = single(headers, 'cache-control');
-  if (field === undefined) return ok(undefined);
+  if (field === undefined) return NO_CONDITION;
   let maxAge: number | undefined;
   for (const part of field.split(',')) {
     const directive = part.trim();

@@ -35,17 +35,25 @@ export function keyedVersion(secret: Buffer, key: string, value: Uint8Array): st
     length.writeUInt32BE(keyLength);
     return createHash('sha256').update(secret).update(length).update(key, 'utf8').update(value).digest().toString('base64url', 0, 16);
   }
+  // Hashed from one scratch buffer (synchronous: nothing interleaves), not a new copy per
+  // version: a GET's or POST's largest allocation after the value itself (issue 24).
   const at = secret.length + 4;
-  const input = Buffer.allocUnsafe(at + keyLength + value.length);
+  const length = at + keyLength + value.length;
+  if (SCRATCH.length < length) SCRATCH = Buffer.allocUnsafe(Math.max(length, 2 * SCRATCH.length));
+  const input = SCRATCH;
   secret.copy(input, 0);
   input.writeUInt32BE(keyLength, secret.length);
   input.write(key, at, 'utf8');
   input.set(value, at + keyLength);
   // The digest as a `binary` (latin1) string (one character a byte), not as a Buffer, which node:crypto
   // would make in C++ (a new ArrayBuffer, its prototype set: most of the call's cost).
-  DIGEST.write(hash('sha256', input, 'binary'), 0, 16, 'latin1');
+  DIGEST.write(hash('sha256', input.subarray(0, length), 'binary'), 0, 16, 'latin1');
+  input.fill(0, at, length); // the key and value do not linger in it
   return DIGEST.toString('base64url', 0, 16);
 }
+
+/** keyedVersion's input, reused; it grows up to COPY_UP_TO and the longest key. */
+let SCRATCH = Buffer.allocUnsafe(4096);
 
 /** keyedVersion's first 16 bytes of a digest, between the hash and the encoding (synchronous: nothing interleaves). */
 const DIGEST = Buffer.alloc(16);

@@ -166,7 +166,7 @@ class HttpContext implements RequestContext {
 
   async readBody(limit: number): Promise<BodyResult> {
     const { bodies, bodyPace } = this.limits;
-    if (this.bodyBytes === 0) this.res.once('close', () => bodies.release(this.bodyBytes));
+    if (this.bodyBytes === 0) this.res.on('close', () => bodies.release(this.bodyBytes));
     // No slot while the body arrives: a slow body must not keep others' requests out.
     this.slot?.release();
     const body = await readBody(this.req, limit, {
@@ -220,7 +220,7 @@ export function createExchange({ api, hooks, limits, logger, admitPeer }: Exchan
       settle = (): void => {
         if (--pending === 0) slot.release();
       };
-      res.once('close', settle);
+      res.on('close', settle);
       served = api.handle(ctx);
     }
     // One reaction per request, not a then/catch/finally chain (two promises fewer, issue 24).
@@ -230,28 +230,29 @@ export function createExchange({ api, hooks, limits, logger, admitPeer }: Exchan
           writeAnswer(req, res, s.answer, ctx.requestId, limits, close);
           hooks.served(ctx, s, s.answer.abandoned ? undefined : res.statusCode, (performance.now() - started) / 1000);
         } catch (err) {
-          failed(err);
+          failed(err, req, res, ctx, close, started);
         } finally {
           settle?.();
         }
       },
       (err: unknown) => {
         try {
-          failed(err);
+          failed(err, req, res, ctx, close, started);
         } finally {
           settle?.();
         }
       },
     );
-    function failed(err: unknown): void {
-      // A bug: the API answers every failure it expects itself.
-      logger.error({ request_id: ctx.requestId, method: ctx.method, err }, 'request failed');
-      if (res.headersSent || res.destroyed) return void res.destroy();
-      const answer = unrouted(problem(ctx.requestId, PROBLEMS.internal));
-      writeAnswer(req, res, answer.answer, ctx.requestId, limits, close);
-      hooks.served(ctx, answer, res.statusCode, (performance.now() - started) / 1000);
-    }
   };
+
+  /** A bug: the API answers every failure it expects itself. (Not a closure per request.) */
+  function failed(err: unknown, req: IncomingMessage, res: ServerResponse, ctx: HttpContext, close: boolean, started: number): void {
+    logger.error({ request_id: ctx.requestId, method: ctx.method, err }, 'request failed');
+    if (res.headersSent || res.destroyed) return void res.destroy();
+    const answer = unrouted(problem(ctx.requestId, PROBLEMS.internal));
+    writeAnswer(req, res, answer.answer, ctx.requestId, limits, close);
+    hooks.served(ctx, answer, res.statusCode, (performance.now() - started) / 1000);
+  }
 }
 
 /**
@@ -306,7 +307,7 @@ function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, 
       const refused = problem(requestId, PROBLEMS.overloaded, 'Too many response bytes are waiting to be sent; retry later', { 'Retry-After': RETRY_AFTER_SECONDS });
       return writeAnswer(req, res, refused, requestId, limits, close);
     }
-    res.once('close', () => limits.budget.release(size));
+    res.on('close', () => limits.budget.release(size));
   }
   headers['Cache-Control'] ??= 'no-store';
   headers['X-Request-ID'] = requestId;
@@ -320,7 +321,7 @@ function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, 
   if (socket !== null && socket.writableLength > 0 && !res.writableFinished) {
     const timer = setTimeout(() => socket.destroy(), limits.writeTimeoutMs);
     timer.unref();
-    res.once('close', () => clearTimeout(timer));
+    res.on('close', () => clearTimeout(timer));
   }
 }
 

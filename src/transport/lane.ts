@@ -49,15 +49,17 @@ export function oneAtATime<A extends unknown[]>(
       lane = { busy: false, paused: false, waiting: [], waitingBytes: 0 };
       lanes.set(socket, lane);
     }
-    const run = (): void => {
-      handler(req, res, ...rest);
-      // After the handler's own 'close' listener: its slot is free before the next request takes one.
-      res.once('close', () => next(socket, lane));
-    };
     if (!lane.busy) {
       lane.busy = true;
-      return run();
+      handler(req, res, ...rest);
+      // After the handler's own 'close' listener: its slot is free before the next request takes one.
+      res.on('close', laneClosed);
+      return;
     }
+    const run = (): void => {
+      handler(req, res, ...rest);
+      res.on('close', laneClosed);
+    };
     const bytes = headBytes(req);
     if (lane.waiting.length >= MAX_PIPELINED || lane.waitingBytes + bytes > maxWaitingHeadBytes) {
       socket.destroy();
@@ -76,6 +78,16 @@ export function oneAtATime<A extends unknown[]>(
  * Stop reading the socket while requests wait their turn. Node's HTTP server resumes a
  * socket itself, so a plain pause() would not last: base/internals.ts holds it.
  */
+/**
+ * A response's 'close' (emitted once, so `on`, without `once`'s wrapper): its connection's
+ * next request, if one waits. One function for every response, not a closure each.
+ */
+function laneClosed(this: ServerResponse): void {
+  const socket = this.req.socket;
+  const lane = lanes.get(socket);
+  if (lane !== undefined) next(socket, lane);
+}
+
 function hold(socket: Socket, lane: Lane): void {
   lane.paused = true;
   holdPaused(socket);
