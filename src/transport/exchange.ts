@@ -24,7 +24,6 @@
  *      response bytes, and a deadline for the client to take them;
  *   4. reports it (the metrics and the log, wired at assembly).
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ANONYMOUS, type BodyResult, type Peer, type RequestContext, type ServiceState } from '../base/request.js';
@@ -36,6 +35,7 @@ import type { Logger } from '../log/logger.js';
 import { readBody, type BodyPace } from './body.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { InFlight } from './in-flight.js';
+import { newRequestId } from './request-id.js';
 
 /** What the transport reports, for the metrics and the log (wired at assembly). */
 export interface ExchangeHooks {
@@ -159,7 +159,7 @@ class HttpContext implements RequestContext {
     this.path = pathOf(url);
     this.headers = req.headers;
     const incoming = req.headers['x-request-id'];
-    this.requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    this.requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : newRequestId();
     this.remoteAddress = req.socket.remoteAddress;
     this.peer = peer;
   }

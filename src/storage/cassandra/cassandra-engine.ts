@@ -147,18 +147,23 @@ export class CassandraEngine implements StorageEngine, CqlSession {
    * lightweight transaction (`lwt`) that timed out, `outcome-unknown`. `where` names the
    * table and statement, for the log.
    */
-  async execute(query: string, params: unknown[], options: cassandra.QueryOptions, { lwt, where }: { lwt: boolean; where: string }): Promise<cassandra.types.ResultSet> {
-    if (this.closed) throw new StorageError('unavailable', 'Cassandra engine is closed');
+  execute(query: string, params: unknown[], options: cassandra.QueryOptions, place: { readonly lwt: boolean; readonly where: string }): Promise<cassandra.types.ResultSet> {
+    if (this.closed) return Promise.reject(new StorageError('unavailable', 'Cassandra engine is closed'));
     if (!this.connected) {
       this.connectInBackground(0);
-      throw this.connectFailure ?? new StorageError('unavailable', 'not connected to Cassandra');
+      return Promise.reject(this.connectFailure ?? new StorageError('unavailable', 'not connected to Cassandra'));
     }
+    // Prepared: the client's default (client-options.ts queryOptions). One reaction, not an
+    // async function around the driver's promise (issue 24).
+    let running: Promise<cassandra.types.ResultSet>;
     try {
-      // Prepared: the client's default (client-options.ts queryOptions).
-      return await this.client.execute(query, params, options);
+      running = this.client.execute(query, params, options);
     } catch (err) {
-      throw storageError(err, { lwt, where });
+      return Promise.reject(storageError(err, place));
     }
+    return running.then(undefined, (err: unknown) => {
+      throw storageError(err, place);
+    });
   }
 
   /**

@@ -181,16 +181,19 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
     return this.session.paxosDeleteConsistency();
   }
 
-  async get(key: string): Promise<StoredValue | undefined> {
-    const secret = this.versions ?? (await this.secret());
+  get(key: string): Promise<StoredValue | undefined> {
+    const secret = this.versions;
+    if (secret === undefined) return Promise.resolve(this.secret()).then(() => this.get(key)); // read once, then kept
     // Idempotent: if the coordinator dies mid-request, the driver retries on another node
     // instead of failing the request (a read, a plain write or a delete can safely run twice).
-    const rs = await this.session.execute(this.shared.get, [key], STATEMENT_OPTIONS.read, this.getWhere);
-    const row = rs.first();
-    const value = row?.get('value') as Buffer | null | undefined;
-    if (value === null || value === undefined || (this.emptyIsAbsent && value.length === 0)) return undefined;
-    const ttl = row.get('ttl') as number | null;
-    return new Found(value, ttl === null ? null : Math.max(ttl, 1), secret, key);
+    // One reaction, not an async function (issue 24).
+    return this.session.execute(this.shared.get, [key], STATEMENT_OPTIONS.read, this.getWhere).then((rs) => {
+      const row = rs.first();
+      const value = row?.get('value') as Buffer | null | undefined;
+      if (value === null || value === undefined || (this.emptyIsAbsent && value.length === 0)) return undefined;
+      const ttl = row.get('ttl') as number | null;
+      return new Found(value, ttl === null ? null : Math.max(ttl, 1), secret, key);
+    });
   }
 
   abstract set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome>;
