@@ -85,9 +85,22 @@ export function createApi(options: ApiOptions): Api {
 
   return {
     exempt: (path) => endpoints.get(path)?.storageWork === false,
-    handle: async (ctx) => {
-      const endpoint = endpoints.get(ctx.path);
-      if (endpoint !== undefined) return endpoint(ctx); // guarded by `auth` itself (endpoints.ts)
+    // Not an async function: the data path's answer comes in one reaction on the engine's
+    // (issue 24). A throw (a bug) still rejects, as from an async function.
+    handle: (ctx) => {
+      try {
+        const endpoint = endpoints.get(ctx.path);
+        // Endpoints are guarded by `auth` themselves (endpoints.ts).
+        const result = endpoint !== undefined ? endpoint(ctx) : serve(ctx);
+        return result instanceof Promise ? result : Promise.resolve(result);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  };
+
+  /** A namespace request: answered at once if refused, else by its operation (a promise). */
+  function serve(ctx: RequestContext): Served | Promise<Served> {
       const target = router.parse(ctx.url);
       if (!target.ok) return served(problem(ctx.requestId, target.problem, target.detail));
       const { namespace, key } = target;
@@ -120,16 +133,14 @@ export function createApi(options: ApiOptions): Api {
           return served(problem(ctx.requestId, PROBLEMS.rateLimited, undefined, { 'Retry-After': String(rate.retryAfterSeconds) }), namespace.name, key, operation, token);
         }
       }
-      let a: Answer;
-      try {
-        a = await OPERATIONS[operation](ctx, namespace, key, maxValueBytes);
-      } catch (err) {
-        failures.failed(err, { requestId: ctx.requestId, method: ctx.method, namespace: namespace.name, keyHash: hasher.hash(namespace.name, key) });
-        a = failureAnswer(err, ctx.requestId);
-      }
-      return served(a, namespace.name, key, operation, token);
-    },
-  };
+      return OPERATIONS[operation](ctx, namespace, key, maxValueBytes).then(
+        (a) => served(a, namespace.name, key, operation, token),
+        (err: unknown) => {
+          failures.failed(err, { requestId: ctx.requestId, method: ctx.method, namespace: namespace.name, keyHash: hasher.hash(namespace.name, key) });
+          return served(failureAnswer(err, ctx.requestId), namespace.name, key, operation, token);
+        },
+      );
+  }
 }
 
 type Serve = (ctx: RequestContext, namespace: Namespace, key: string, maxValueBytes: number) => Promise<Answer>;
