@@ -9,7 +9,8 @@
  *
  * A write is only noted on the request's path (its namespace and key in a bounded
  * queue); the hashing and counting happen for the queue at once, at most
- * `FLUSH_AFTER_MS` later, when it holds `BATCH` writes, or before a report. A hash of
+ * `FLUSH_AFTER_MS` later, when it holds `BATCH` writes, before a report, or at the
+ * first write after its window ended (so each write counts in the window it was made in). A hash of
  * one key between two requests costs 10–20 times one of a batch in a loop, whose code and
  * tables stay in the CPU's caches (benchmarks/crypto-cold.mjs, issue 24). Counts stay
  * exact; a key is held in clear in the queue for at most that long, as the request's own
@@ -84,6 +85,11 @@ export class WriteInsight {
 
   /** An applied write of `key` in `namespace`. */
   written(namespace: string, key: string): void {
+    // Past the end of the window: what is queued was written in it, and is counted there.
+    if (this.now() - this.current.startedAt >= this.windowMs) {
+      this.flush();
+      this.rotate();
+    }
     this.pendingNamespaces.push(namespace);
     if (this.pendingKeys.push(key) >= BATCH) return this.flush();
     if (this.flushTimer === undefined) {
@@ -92,7 +98,10 @@ export class WriteInsight {
     }
   }
 
-  /** Count the writes noted so far (in the window of now). */
+  /**
+   * Count the writes noted so far, in the current window: they were all noted in it (a
+   * write noted after its end counts the queue first, then rotates).
+   */
   flush(): void {
     if (this.flushTimer !== undefined) {
       clearTimeout(this.flushTimer);
@@ -100,7 +109,6 @@ export class WriteInsight {
     }
     const count = this.pendingKeys.length;
     if (count === 0) return;
-    this.rotate();
     const { sketch } = this.current;
     const namespaces = this.pendingNamespaces;
     const keys = this.pendingKeys;

@@ -101,12 +101,12 @@ export function readBody(req: IncomingMessage, limit: number, options: BodyOptio
       chunks.push(chunk);
     };
     const onEnd = (): void => settle({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
-    // An aborted request is destroyed, and closes before its end. (No 'error' listener: an
-    // IncomingMessage emits 'error' only to listeners, and always closes after it.)
-    const onClose = (): void => {
-      if (!req.complete) settle({ ok: false, reason: 'aborted' });
-    };
+    // A request that closes before its end was aborted (destroyed: its client went away).
+    // A complete one has settled at its end, which comes before its close. (No 'error'
+    // listener: an IncomingMessage emits 'error' only to listeners, and always closes after it.)
+    const onClose = (): void => settle({ ok: false, reason: 'aborted' });
+    if (req.destroyed) return settle({ ok: false, reason: 'aborted' });
     req.on('data', onData).on('end', onEnd).on('close', onClose);
-    if (!settled) watch(paced);
+    watch(paced);
   });
 }

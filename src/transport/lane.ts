@@ -75,10 +75,6 @@ export function oneAtATime<A extends unknown[]>(
 }
 
 /**
- * Stop reading the socket while requests wait their turn. Node's HTTP server resumes a
- * socket itself, so a plain pause() would not last: base/internals.ts holds it.
- */
-/**
  * A response's 'close' (emitted once, so `on`, without `once`'s wrapper): its connection's
  * next request, if one waits. One function for every response, not a closure each.
  */
@@ -88,6 +84,10 @@ function laneClosed(this: ServerResponse): void {
   if (lane !== undefined) next(socket, lane);
 }
 
+/**
+ * Stop reading the socket while requests wait their turn. Node's HTTP server resumes a
+ * socket itself, so a plain pause() would not last: base/internals.ts holds it.
+ */
 function hold(socket: Socket, lane: Lane): void {
   lane.paused = true;
   holdPaused(socket);

@@ -1,12 +1,13 @@
 /**
- * New request IDs (for requests that bring none of their own): UUID-shaped, as
- * `randomUUID()`'s are (8-4-4-4-12 lower-case hex, version nibble 4, the RFC 9562
- * variant), but only the first four groups are random, drawn once per process (74
- * random bits); the last group counts the process's requests. Unique within the
+ * New request IDs (for requests that bring none of their own): UUIDs of RFC 9562's
+ * version 8 (a layout of the maker's own; 8-4-4-4-12 lower-case hex, the RFC's
+ * variant), whose first four groups are random, drawn once per process (74 random
+ * bits), and whose last group counts the IDs the process has made. Unique within the
  * process, and across processes and restarts but for a chance of 2^-74 per pair of
  * processes. One string joined per request instead of `randomUUID()`'s twenty
  * (its 700 bytes of garbage were a tenth of Firkin's above the floor per GET, issue 24).
- * Not secret: a request ID is echoed to its client and logged.
+ * Not secret, and not meant to be: a request ID is echoed to its client and logged;
+ * two IDs a client was given tell it how many others the process made in between.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -20,7 +21,7 @@ function drawPrefix(): void {
   const hex = randomBytes(10).toString('hex');
   // 15 random hex digits, then the variant's (two random bits), then 3 more: 74 random bits.
   const variant = '89ab'[Number.parseInt(hex[15]!, 16) & 3]!;
-  prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(12, 15)}-${variant}${hex.slice(16, 19)}-`;
+  prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(12, 15)}-${variant}${hex.slice(16, 19)}-`;
   counter = 0;
 }
 

@@ -65,4 +65,20 @@ describe('write insight', () => {
     assert.equal(hashed, BATCH + 2, 'a report counts what is queued first');
     assert.equal(report.windows[0]!.writes, BATCH + 2);
   });
+
+  it('counts a write in the window it was noted in, even when the queue is counted after the window ended', () => {
+    let now = Date.parse('2026-01-01T00:00:59.950Z'); // 50 ms before the end of a 60 s window
+    const insight = new WriteInsight(config, hasher, () => now);
+    for (let i = 0; i < 3; i++) insight.written('sessions', 'before-the-end');
+    now += 100; // the queue has not been counted yet: the next write counts it first
+    insight.written('sessions', 'after-the-end');
+    const report = insight.report();
+    assert.deepEqual(
+      report.windows.map((w) => [w.complete, w.writes, w.top.map((e) => e.key_hash)]),
+      [
+        [false, 1, [keyHash('sessions', 'after-the-end')]],
+        [true, 3, [keyHash('sessions', 'before-the-end')]],
+      ],
+    );
+  });
 });

@@ -3,12 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { newRequestId } from '../../src/transport/request-id.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[48][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const V8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('request IDs', () => {
-  it('are shaped as randomUUID()s are (version 4, RFC 9562 variant)', () => {
+  it('are UUIDs of version 8 (RFC 9562: a layout of the maker\u2019s own), shaped as randomUUID()s are', () => {
     assert.match(randomUUID(), UUID); // the pattern is the real one
-    for (let i = 0; i < 1000; i++) assert.match(newRequestId(), UUID);
+    for (let i = 0; i < 1000; i++) assert.match(newRequestId(), V8);
   });
 
   it('never repeat within a process, and share the random prefix', () => {

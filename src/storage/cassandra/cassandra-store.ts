@@ -183,10 +183,17 @@ export abstract class CassandraTable<S extends string> implements EngineStore {
 
   get(key: string): Promise<StoredValue | undefined> {
     const secret = this.versions;
-    if (secret === undefined) return Promise.resolve(this.secret()).then(() => this.get(key)); // read once, then kept
-    // Idempotent: if the coordinator dies mid-request, the driver retries on another node
-    // instead of failing the request (a read, a plain write or a delete can safely run twice).
-    // One reaction, not an async function (issue 24).
+    // The secret is read once, then kept (no await on the data path after that).
+    if (secret === undefined) return Promise.resolve(this.secret()).then((read) => this.read(key, read));
+    return this.read(key, secret);
+  }
+
+  /**
+   * The plain read. Idempotent: if the coordinator dies mid-request, the driver retries on
+   * another node instead of failing the request (a read, a plain write or a delete can
+   * safely run twice). One reaction, not an async function (issue 24).
+   */
+  private read(key: string, secret: Buffer): Promise<StoredValue | undefined> {
     return this.session.execute(this.shared.get, [key], STATEMENT_OPTIONS.read, this.getWhere).then((rs) => {
       const row = rs.first();
       const value = row?.get('value') as Buffer | null | undefined;
