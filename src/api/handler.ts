@@ -101,45 +101,45 @@ export function createApi(options: ApiOptions): Api {
 
   /** A namespace request: answered at once if refused, else by its operation (a promise). */
   function serve(ctx: RequestContext): Served | Promise<Served> {
-      const target = router.parse(ctx.url);
-      if (!target.ok) return served(problem(ctx.requestId, target.problem, target.detail));
-      const { namespace, key } = target;
-      const operation = OPERATION_OF[ctx.method];
-      if (operation === undefined) {
-        return served(problem(ctx.requestId, PROBLEMS.methodNotAllowed, undefined, { Allow: ALLOWED_METHODS }), namespace.name, key);
+    const target = router.parse(ctx.url);
+    if (!target.ok) return served(problem(ctx.requestId, target.problem, target.detail));
+    const { namespace, key } = target;
+    const operation = OPERATION_OF[ctx.method];
+    if (operation === undefined) {
+      return served(problem(ctx.requestId, PROBLEMS.methodNotAllowed, undefined, { Allow: ALLOWED_METHODS }), namespace.name, key);
+    }
+    const guard = guards.get(namespace.name)!;
+    let token: string | undefined;
+    let bucket: string | undefined;
+    if (guard.policy !== undefined) {
+      const where = { namespace: namespace.name, operation };
+      // Too many failed authentications from this address or certificate: 429, credentials unread.
+      const throttled = auth.throttled(ctx, where);
+      if (throttled !== undefined) return served(refusalAnswer(ctx.requestId, throttled), namespace.name, key, operation);
+      // A touch changes state: it needs the write right (there is no right of its own to grant).
+      const decision = guard.policy.decide(ctx, operation === 'touch' ? 'write' : operation);
+      if (!decision.allowed) {
+        const verdict = auth.refuse(ctx, where, decision, guard.policy.takesTokens);
+        return served(refusalAnswer(ctx.requestId, verdict), namespace.name, key, operation, verdict.status === 429 ? undefined : verdict.token);
       }
-      const guard = guards.get(namespace.name)!;
-      let token: string | undefined;
-      let bucket: string | undefined;
-      if (guard.policy !== undefined) {
-        const where = { namespace: namespace.name, operation };
-        // Too many failed authentications from this address or certificate: 429, credentials unread.
-        const throttled = auth.throttled(ctx, where);
-        if (throttled !== undefined) return served(refusalAnswer(ctx.requestId, throttled), namespace.name, key, operation);
-        // A touch changes state: it needs the write right (there is no right of its own to grant).
-        const decision = guard.policy.decide(ctx, operation === 'touch' ? 'write' : operation);
-        if (!decision.allowed) {
-          const verdict = auth.refuse(ctx, where, decision, guard.policy.takesTokens);
-          return served(refusalAnswer(ctx.requestId, verdict), namespace.name, key, operation, verdict.status === 429 ? undefined : verdict.token);
-        }
-        token = decision.token;
-        bucket = decision.bucket;
+      token = decision.token;
+      bucket = decision.bucket;
+    }
+    if (guard.limiter !== undefined) {
+      // Keyed by what the caller cannot share (its certificate's fingerprint, its token), else
+      // its address; by kind (cert:, token:, ip:) so one kind cannot drain another's bucket.
+      const rate = guard.limiter.take(bucket ?? `ip:${addressBlock(ctx.remoteAddress)}`);
+      if (!rate.allowed) {
+        return served(problem(ctx.requestId, PROBLEMS.rateLimited, undefined, { 'Retry-After': String(rate.retryAfterSeconds) }), namespace.name, key, operation, token);
       }
-      if (guard.limiter !== undefined) {
-        // Keyed by what the caller cannot share (its certificate's fingerprint, its token), else
-        // its address; by kind (cert:, token:, ip:) so one kind cannot drain another's bucket.
-        const rate = guard.limiter.take(bucket ?? `ip:${addressBlock(ctx.remoteAddress)}`);
-        if (!rate.allowed) {
-          return served(problem(ctx.requestId, PROBLEMS.rateLimited, undefined, { 'Retry-After': String(rate.retryAfterSeconds) }), namespace.name, key, operation, token);
-        }
-      }
-      return OPERATIONS[operation](ctx, namespace, key, maxValueBytes).then(
-        (a) => served(a, namespace.name, key, operation, token),
-        (err: unknown) => {
-          failures.failed(err, { requestId: ctx.requestId, method: ctx.method, namespace: namespace.name, keyHash: hasher.hash(namespace.name, key) });
-          return served(failureAnswer(err, ctx.requestId), namespace.name, key, operation, token);
-        },
-      );
+    }
+    return OPERATIONS[operation](ctx, namespace, key, maxValueBytes).then(
+      (a) => served(a, namespace.name, key, operation, token),
+      (err: unknown) => {
+        failures.failed(err, { requestId: ctx.requestId, method: ctx.method, namespace: namespace.name, keyHash: hasher.hash(namespace.name, key) });
+        return served(failureAnswer(err, ctx.requestId), namespace.name, key, operation, token);
+      },
+    );
   }
 }
 
