@@ -91,8 +91,7 @@ export function createApi(options: ApiOptions): Api {
       try {
         const endpoint = endpoints.get(ctx.path);
         // Endpoints are guarded by `auth` themselves (endpoints.ts).
-        const result = endpoint !== undefined ? endpoint(ctx) : serve(ctx);
-        return result instanceof Promise ? result : Promise.resolve(result);
+        return Promise.resolve(endpoint !== undefined ? endpoint(ctx) : serve(ctx)); // a promise passes as it is
       } catch (err) {
         return Promise.reject(err);
       }

@@ -52,7 +52,7 @@ export function keyedVersion(secret: Buffer, key: string, value: Uint8Array): st
   return DIGEST.toString('base64url', 0, 16);
 }
 
-/** keyedVersion's input, reused; it grows up to COPY_UP_TO and the longest key. */
+/** keyedVersion's input, reused; it grows by doubling, to at most twice COPY_UP_TO with the secret and the longest key. */
 let SCRATCH = Buffer.allocUnsafe(4096);
 
 /** keyedVersion's first 16 bytes of a digest, between the hash and the encoding (synchronous: nothing interleaves). */

@@ -51,15 +51,8 @@ export function oneAtATime<A extends unknown[]>(
     }
     if (!lane.busy) {
       lane.busy = true;
-      handler(req, res, ...rest);
-      // After the handler's own 'close' listener: its slot is free before the next request takes one.
-      res.on('close', laneClosed);
-      return;
+      return serveInLane(handler, req, res, rest);
     }
-    const run = (): void => {
-      handler(req, res, ...rest);
-      res.on('close', laneClosed);
-    };
     const bytes = headBytes(req);
     if (lane.waiting.length >= MAX_PIPELINED || lane.waitingBytes + bytes > maxWaitingHeadBytes) {
       socket.destroy();
@@ -68,10 +61,17 @@ export function oneAtATime<A extends unknown[]>(
     lane.waitingBytes += bytes;
     lane.waiting.push(() => {
       lane.waitingBytes -= bytes;
-      run();
+      serveInLane(handler, req, res, rest);
     });
     if (!lane.paused) hold(socket, lane);
   };
+}
+
+/** Serve a request of the lane's connection; its answer's close passes the lane on. */
+function serveInLane<A extends unknown[]>(handler: Handler<A>, req: IncomingMessage, res: ServerResponse, rest: A): void {
+  handler(req, res, ...rest);
+  // After the handler's own 'close' listener: its slot is free before the next request takes one.
+  res.on('close', laneClosed);
 }
 
 /**
