@@ -6,7 +6,7 @@
  */
 import type { Condition, EngineStore, SetOutcome, StoredValue, Touched } from '../storage/engine.js';
 import { StorageError, type StorageFailure } from '../storage/errors.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics, StorageSeries } from './metrics.js';
 
 const SET_OPERATION: Record<Condition['kind'] | 'none', string> = {
   none: 'set',
@@ -27,6 +27,10 @@ const FAILURE_RESULT: Readonly<Record<StorageFailure, string>> = {
 
 export class InstrumentedStore implements EngineStore {
   readonly acceptsConditions: boolean;
+  /** This store's series, by operation and result (constant strings: no key built per call). */
+  private readonly series = new Map<string, Map<string, StorageSeries>>();
+  private readonly getHit: StorageSeries;
+  private readonly getMiss: StorageSeries;
 
   constructor(
     private readonly inner: EngineStore,
@@ -35,6 +39,8 @@ export class InstrumentedStore implements EngineStore {
     private readonly engine: string,
   ) {
     this.acceptsConditions = inner.acceptsConditions;
+    this.getHit = metrics.storageSeries(namespace, engine, 'get', 'hit');
+    this.getMiss = metrics.storageSeries(namespace, engine, 'get', 'miss');
   }
 
   get(key: string): Promise<StoredValue | undefined> {
@@ -42,7 +48,7 @@ export class InstrumentedStore implements EngineStore {
     const started = performance.now();
     return this.inner.get(key).then(
       (found) => {
-        this.metrics.storage(this.namespace, this.engine, 'get', found === undefined ? 'miss' : 'hit', (performance.now() - started) / 1000);
+        record(found === undefined ? this.getMiss : this.getHit, started);
         return found;
       },
       (err: unknown) => this.failed('get', started, err),
@@ -90,7 +96,7 @@ export class InstrumentedStore implements EngineStore {
 
   private failed(operation: string, started: number, err: unknown): never {
     const outcome = err instanceof StorageError ? FAILURE_RESULT[err.kind] : 'error';
-    this.metrics.storage(this.namespace, this.engine, operation, outcome, (performance.now() - started) / 1000);
+    record(this.seriesOf(operation, outcome), started);
     throw err;
   }
 
@@ -98,10 +104,24 @@ export class InstrumentedStore implements EngineStore {
     const started = performance.now();
     try {
       const value = await call();
-      this.metrics.storage(this.namespace, this.engine, operation, result(value), (performance.now() - started) / 1000);
+      record(this.seriesOf(operation, result(value)), started);
       return value;
     } catch (err) {
       this.failed(operation, started, err);
     }
   }
+
+  private seriesOf(operation: string, result: string): StorageSeries {
+    let byResult = this.series.get(operation);
+    if (byResult === undefined) this.series.set(operation, (byResult = new Map()));
+    let s = byResult.get(result);
+    if (s === undefined) byResult.set(result, (s = this.metrics.storageSeries(this.namespace, this.engine, operation, result)));
+    return s;
+  }
+}
+
+/** One call, counted and timed from `started` (performance.now()). */
+function record(series: StorageSeries, started: number): void {
+  series.count.inc();
+  series.duration.observe((performance.now() - started) / 1000);
 }

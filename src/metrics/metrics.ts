@@ -30,6 +30,23 @@ export function methodLabel(method: string | undefined): string {
   return method !== undefined && METHODS.has(method) ? method : 'OTHER';
 }
 
+/** A request's series are found by number (issue 24: no string built per request). 0: OTHER, or none. */
+const METHOD_INDEX = new Map([...METHODS].map((m, i) => [m, i + 1]));
+const OPERATION_INDEX: Readonly<Record<Operation, number>> = { read: 1, write: 2, delete: 3, touch: 4 };
+
+interface RequestSeries {
+  readonly count: CounterSeries;
+  readonly duration: HistogramSeries;
+  readonly operation: CounterSeries | undefined;
+  readonly operationDuration: HistogramSeries | undefined;
+}
+
+/** The two series of one storage call's outcome (its count and its duration): keep it, and record through it. */
+export interface StorageSeries {
+  readonly count: CounterSeries;
+  readonly duration: HistogramSeries;
+}
+
 /** The outcome of a request, from its operation and status. */
 export function operationResult(operation: Operation, status: number): string {
   if (status === 200 || status === 304) return 'hit';
@@ -145,11 +162,9 @@ export class Metrics {
   /** Damaged records the embedded engine met (and never served); only with the embedded engine. */
   private damaged: Counter<'namespace'> | undefined;
 
-  private readonly requestChildren = new Map<
-    string,
-    { count: CounterSeries; duration: HistogramSeries; operation: CounterSeries | undefined; operationDuration: HistogramSeries | undefined }
-  >();
-  private readonly storageChildren = new Map<string, { count: CounterSeries; duration: HistogramSeries }>();
+  /** Per namespace (a string from the config: its hash is kept), per method, status and operation as one number. */
+  private readonly requestChildren = new Map<string, Map<number, RequestSeries>>();
+  private readonly storageChildren = new Map<string, StorageSeries>();
 
   private readonly writeChildren = new Map<string, { bytes: CounterSeries; compared: CounterSeries; unchanged: CounterSeries }>();
 
@@ -180,9 +195,11 @@ export class Metrics {
    * counted). `seconds` is undefined for requests refused before they were parsed.
    */
   request(method: string | undefined, status: number, namespace: string, operation: Operation | undefined, seconds: number | undefined): void {
-    // One cache lookup per request for all four series (the hot path: see docs/benchmarks.md).
-    const id = `${namespace}\u0000${method ?? ''}\u0000${status}\u0000${operation ?? ''}`;
-    let c = this.requestChildren.get(id);
+    // Two lookups by values whose hashes are kept, for all four series (the hot path: docs/benchmarks.md).
+    let byNamespace = this.requestChildren.get(namespace);
+    if (byNamespace === undefined) this.requestChildren.set(namespace, (byNamespace = new Map()));
+    const id = (status * 8 + (method === undefined ? 0 : (METHOD_INDEX.get(method) ?? 0))) * 8 + (operation === undefined ? 0 : OPERATION_INDEX[operation]);
+    let c = byNamespace.get(id);
     if (c === undefined) {
       const m = methodLabel(method);
       const code = String(status);
@@ -192,7 +209,7 @@ export class Metrics {
         operation: operation === undefined ? undefined : this.operations.labels({ namespace, operation, result: operationResult(operation, status) }),
         operationDuration: operation === undefined ? undefined : this.operationDuration.labels({ namespace, operation }),
       };
-      this.requestChildren.set(id, c);
+      byNamespace.set(id, c);
     }
     c.count.inc();
     c.operation?.inc();
@@ -212,7 +229,8 @@ export class Metrics {
     this.readInFlight = count;
   }
 
-  storage(namespace: string, engine: string, operation: string, result: string, seconds: number): void {
+  /** The series of storage calls with this outcome: the caller keeps it (metrics/instrumented-store.ts). */
+  storageSeries(namespace: string, engine: string, operation: string, result: string): StorageSeries {
     const id = `${namespace}\u0000${engine}\u0000${operation}\u0000${result}`;
     let c = this.storageChildren.get(id);
     if (c === undefined) {
@@ -222,8 +240,7 @@ export class Metrics {
       };
       this.storageChildren.set(id, c);
     }
-    c.count.inc();
-    c.duration.observe(seconds);
+    return c;
   }
 
   /** An applied write: its size and, when known, whether it repeated the stored value. */

@@ -150,6 +150,36 @@ describe('metrics', () => {
     assert.match(text, /^firkin_writes_unchanged_total\{namespace="sessions"\} 1$/m);
   });
 
+  it('keeps one series per namespace, method, status and operation (found by number, not a string per request)', async () => {
+    const metrics = new Metrics({ engine: 'embedded', processMetrics: false });
+    metrics.request('GET', 200, 'sessions', 'read', 0.001);
+    metrics.request('GET', 200, 'sessions', 'read', 0.001);
+    metrics.request('HEAD', 200, 'sessions', 'read', 0.001);
+    metrics.request('GET', 404, 'sessions', 'read', 0.001);
+    metrics.request('GET', 200, 'tokens', 'read', 0.001);
+    metrics.request('PATCH', 204, 'sessions', 'touch', 0.001);
+    metrics.request('DELETE', 204, 'sessions', 'delete', 0.001);
+    // Methods Firkin does not serve, and requests refused before parsing, share OTHER.
+    metrics.request('OPTIONS', 405, 'sessions', undefined, 0.001);
+    metrics.request('PROPFIND', 405, 'sessions', undefined, 0.001);
+    metrics.request(undefined, 400, '', undefined, undefined);
+    metrics.request('OPTIONS', 400, '', undefined, undefined);
+    const text = await metrics.registry.metrics();
+    const count = (labels: string): number => Number(new RegExp(`^http_requests_total\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    assert.equal(count('code="200",method="GET",namespace="sessions"'), 2);
+    assert.equal(count('code="200",method="HEAD",namespace="sessions"'), 1);
+    assert.equal(count('code="404",method="GET",namespace="sessions"'), 1);
+    assert.equal(count('code="200",method="GET",namespace="tokens"'), 1);
+    assert.equal(count('code="204",method="PATCH",namespace="sessions"'), 1);
+    assert.equal(count('code="204",method="DELETE",namespace="sessions"'), 1);
+    assert.equal(count('code="405",method="OTHER",namespace="sessions"'), 2);
+    assert.equal(count('code="400",method="OTHER",namespace=""'), 2);
+    assert.match(text, /^firkin_operations_total\{namespace="sessions",operation="touch",result="touched"\} 1$/m);
+    assert.match(text, /^firkin_operations_total\{namespace="sessions",operation="delete",result="deleted"\} 1$/m);
+    assert.match(text, /^firkin_operations_total\{namespace="sessions",operation="read",result="miss"\} 1$/m);
+    assert.match(text, /^firkin_operations_total\{namespace="sessions",operation="read",result="hit"\} 3$/m);
+  });
+
   it('has no embedded store metrics unless the embedded engine reports them (Cassandra)', async () => {
     const metrics = new Metrics({ engine: 'cassandra', processMetrics: false });
     assert.doesNotMatch(await metrics.registry.metrics(), /firkin_embedded_/);
