@@ -61,10 +61,21 @@ export class InstrumentedStore implements EngineStore {
   }
 
   set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
-    return this.timed(
-      SET_OPERATION[condition?.kind ?? 'none'],
-      () => this.inner.set(key, value, ttlSeconds, condition),
-      (outcome) => (outcome.applied ? 'applied' : 'rejected'),
+    // Every write's call: one reaction, as get's (issue 24).
+    const started = performance.now();
+    const operation = SET_OPERATION[condition?.kind ?? 'none'];
+    let pending: Promise<SetOutcome>;
+    try {
+      pending = this.inner.set(key, value, ttlSeconds, condition);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    return pending.then(
+      (outcome) => {
+        record(this.seriesOf(operation, outcome.applied ? 'applied' : 'rejected'), started);
+        return outcome;
+      },
+      (err: unknown) => this.failed(operation, started, err),
     );
   }
 

@@ -73,11 +73,10 @@ export class Namespace {
     return this.store.get(key);
   }
 
-  async set(key: string, value: Buffer, requestedTtl: number | undefined, condition: Condition | undefined): Promise<SetOutcome> {
+  set(key: string, value: Buffer, requestedTtl: number | undefined, condition: Condition | undefined): Promise<SetOutcome> {
     const { sampleRead, compareSampleRate, onWritten } = this.options;
     // To count writes that repeat the stored value, a store that cannot tell cheaply
     // (Cassandra's blind writes, a sealed store) has a sample of keys read first.
-    let sampled: Buffer | null | undefined;
     if (
       sampleRead !== undefined &&
       !this.options.storeKnowsPrevious &&
@@ -86,16 +85,34 @@ export class Namespace {
       compareSampleRate > 0 &&
       Math.random() < compareSampleRate
     ) {
-      // Only a statistic: if the read fails, the write goes ahead uncompared.
-      sampled = await sampleRead(key).then(
-        (found) => found?.value ?? null,
-        () => undefined,
-      );
+      return this.setCompared(sampleRead, key, value, requestedTtl, condition);
     }
+    // The other writes: the store's own promise, with one reaction to tell the observer (issue 24).
+    const written = this.store.set(key, value, this.ttlFor(requestedTtl), condition);
+    if (onWritten === undefined) return written;
+    return written.then((outcome) => {
+      if (outcome.applied) onWritten(this.name, key, value.length, outcome.unchanged);
+      return outcome;
+    });
+  }
+
+  /** A write preceded by a read of the stored value, to tell whether it repeats it. */
+  private async setCompared(
+    sampleRead: (key: string) => Promise<StoredValue | undefined>,
+    key: string,
+    value: Buffer,
+    requestedTtl: number | undefined,
+    condition: Condition | undefined,
+  ): Promise<SetOutcome> {
+    // Only a statistic: if the read fails, the write goes ahead uncompared.
+    const sampled = await sampleRead(key).then(
+      (found) => found?.value ?? null,
+      () => undefined,
+    );
     const outcome = await this.store.set(key, value, this.ttlFor(requestedTtl), condition);
-    if (outcome.applied && onWritten !== undefined) {
+    if (outcome.applied && this.options.onWritten !== undefined) {
       const unchanged = outcome.unchanged !== undefined ? outcome.unchanged : sampled === undefined ? undefined : sampled !== null && sampled.equals(value);
-      onWritten(this.name, key, value.length, unchanged);
+      this.options.onWritten(this.name, key, value.length, unchanged);
     }
     return outcome;
   }

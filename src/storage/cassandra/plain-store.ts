@@ -46,13 +46,22 @@ export class PlainStore extends CassandraTable<Statement> {
     if (spec.conditionalWrites) throw new Error(`namespace ${spec.name} has conditional_writes: it needs a PaxosStore`);
   }
 
-  async set(key: string, value: Buffer, requestedTtl: number, condition?: Condition): Promise<SetOutcome> {
-    if (condition !== undefined) {
-      throw new TypeError(`a conditional write reached the plain (Kask-mode) table ${this.table}: conditions need conditional_writes`);
+  /** One reaction on the driver's, not an async function (issue 24); a throw still rejects. */
+  set(key: string, value: Buffer, requestedTtl: number, condition?: Condition): Promise<SetOutcome> {
+    try {
+      if (condition !== undefined) {
+        throw new TypeError(`a conditional write reached the plain (Kask-mode) table ${this.table}: conditions need conditional_writes`);
+      }
+      const secret = this.knownSecret();
+      if (secret === undefined) return Promise.resolve(this.secret()).then((read) => this.insert(key, value, requestedTtl, read));
+      return this.insert(key, value, requestedTtl, secret);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const secret = this.knownSecret() ?? (await this.secret());
-    await this.run('insert', [key, value, storableTtl(requestedTtl)], STATEMENT_OPTIONS.write);
-    return new Written(secret, key, value);
+  }
+
+  private insert(key: string, value: Buffer, requestedTtl: number, secret: Buffer): Promise<SetOutcome> {
+    return this.run('insert', [key, value, storableTtl(requestedTtl)], STATEMENT_OPTIONS.write).then(() => new Written(secret, key, value));
   }
 
   /**
