@@ -91,7 +91,7 @@ export class Metrics {
   });
   private readonly storageOperations = new FastCounter({
     name: 'firkin_storage_operations_total',
-    help: 'Storage engine calls by namespace, engine, operation (get, set, add, replace, cas, touch, delete, compare_read, truncate) and result (hit, miss, applied, rejected, ok, unavailable, unknown, full, error).',
+    help: 'Storage engine calls by namespace, engine, operation (get, set, add, replace, cas, touch, delete, relocate, compare_read, truncate) and result (hit, miss, applied, rejected, ok, unavailable, timeout, unknown, full, corrupt, error).',
     labelNames: ['namespace', 'engine', 'operation', 'result'],
     registry: this.registry,
   });
@@ -164,7 +164,6 @@ export class Metrics {
 
   /** Per namespace (a string from the config: its hash is kept), per method, status and operation as one number. */
   private readonly requestChildren = new Map<string, Map<number, RequestSeries>>();
-  private readonly storageChildren = new Map<string, StorageSeries>();
 
   private readonly writeChildren = new Map<string, { bytes: CounterSeries; compared: CounterSeries; unchanged: CounterSeries }>();
 
@@ -231,16 +230,11 @@ export class Metrics {
 
   /** The series of storage calls with this outcome: the caller keeps it (metrics/instrumented-store.ts). */
   storageSeries(namespace: string, engine: string, operation: string, result: string): StorageSeries {
-    const id = `${namespace}\u0000${engine}\u0000${operation}\u0000${result}`;
-    let c = this.storageChildren.get(id);
-    if (c === undefined) {
-      c = {
-        count: this.storageOperations.labels({ namespace, engine, operation, result }),
-        duration: this.storageDuration.labels({ namespace, engine, operation }),
-      };
-      this.storageChildren.set(id, c);
-    }
-    return c;
+    // Looked up once per store and outcome: the series themselves are shared by their labels.
+    return {
+      count: this.storageOperations.labels({ namespace, engine, operation, result }),
+      duration: this.storageDuration.labels({ namespace, engine, operation }),
+    };
   }
 
   /** An applied write: its size and, when known, whether it repeated the stored value. */

@@ -87,8 +87,14 @@ export class Namespace {
     ) {
       return this.setCompared(sampleRead, key, value, requestedTtl, condition);
     }
-    // The other writes: the store's own promise, with one reaction to tell the observer (issue 24).
-    const written = this.store.set(key, value, this.ttlFor(requestedTtl), condition);
+    // The other writes: the store's own promise, with one reaction to tell the observer
+    // (issue 24). A store that throws at once still gives a rejection, as an async function would.
+    let written: Promise<SetOutcome>;
+    try {
+      written = this.store.set(key, value, this.ttlFor(requestedTtl), condition);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (onWritten === undefined) return written;
     return written.then((outcome) => {
       if (outcome.applied) onWritten(this.name, key, value.length, outcome.unchanged);

@@ -92,4 +92,48 @@ describe('namespace writes', () => {
     assert.match(text, /^firkin_storage_operations_total\{namespace="sessions",engine="cassandra",operation="compare_read",result="timeout"\} 1$/m);
     assert.match(text, /^firkin_written_bytes_total\{namespace="sessions"\} 5$/m);
   });
+
+  it('tells the observer of an unsampled write what the store said, and turns a store that throws at once into a rejection counted as an error', async () => {
+    const seen: (boolean | undefined)[] = [];
+    let throwNow = false;
+    let unchanged: boolean | undefined = true;
+    const store: EngineStore = {
+      acceptsConditions: false,
+      get: async () => assert.fail('an unsampled write reads nothing'),
+      set: (_k, _v, _ttl) => {
+        if (throwNow) throw new TypeError('a bug in the store');
+        return Promise.resolve({ applied: true, version: 'v', unchanged });
+      },
+      touch: async () => undefined,
+      delete: async () => undefined,
+      truncate: async () => undefined,
+      deleteAll: async () => undefined,
+      relocate: async () => undefined,
+    };
+    const metrics = new Metrics({ engine: 'embedded', processMetrics: false });
+    const instrumented = new InstrumentedStore(store, metrics, 'sessions', 'embedded');
+    const ns = new Namespace(nsConfig, {
+      store: instrumented,
+      storeKnowsPrevious: true,
+      sampleRead: (key) => instrumented.compareRead(key),
+      compareSampleRate: 1,
+      onWritten: (_ns, _key, _bytes, u) => seen.push(u),
+    });
+    await ns.set('k', Buffer.from('x'), undefined, undefined);
+    unchanged = undefined;
+    await ns.set('k', Buffer.from('y'), undefined, undefined);
+    assert.deepEqual(seen, [true, undefined]);
+    throwNow = true;
+    const pending = ns.set('k', Buffer.from('z'), undefined, undefined); // must not throw here
+    await assert.rejects(pending, /a bug in the store/);
+    assert.deepEqual(seen, [true, undefined], 'a failed write is not observed');
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^firkin_storage_operations_total\{namespace="sessions",engine="embedded",operation="set",result="applied"\} 2$/m);
+    assert.match(text, /^firkin_storage_operations_total\{namespace="sessions",engine="embedded",operation="set",result="error"\} 1$/m);
+    // Without an observer the store's own promise is answered; a throw still rejects.
+    const bare = new Namespace(nsConfig, { store, storeKnowsPrevious: true, compareSampleRate: 0 });
+    await assert.rejects(bare.set('k', Buffer.from('z'), undefined, undefined), /a bug in the store/);
+    throwNow = false;
+    assert.equal((await bare.set('k', Buffer.from('z'), undefined, undefined)).applied, true);
+  });
 });

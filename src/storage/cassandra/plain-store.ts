@@ -46,7 +46,10 @@ export class PlainStore extends CassandraTable<Statement> {
     if (spec.conditionalWrites) throw new Error(`namespace ${spec.name} has conditional_writes: it needs a PaxosStore`);
   }
 
-  /** One reaction on the driver's, not an async function (issue 24); a throw still rejects. */
+  /**
+   * One reaction on the driver's once the table's version secret is known (two for the first
+   * writes, which wait for it), not an async function (issue 24); a throw still rejects.
+   */
   set(key: string, value: Buffer, requestedTtl: number, condition?: Condition): Promise<SetOutcome> {
     try {
       if (condition !== undefined) {
