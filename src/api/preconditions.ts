@@ -9,8 +9,8 @@ export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const bad = (detail: string): Parsed<never> => ({ ok: false, detail });
-/** The answers of a request without conditions, made once (every request asks). */
-const NO_CONDITION: Parsed<undefined> = Object.freeze({ ok: true, value: undefined });
+/** The answers for a field a request does not carry (no condition, no max-age), made once: every request asks. */
+const ABSENT: Parsed<undefined> = Object.freeze({ ok: true, value: undefined });
 const PROCEED: Parsed<ReadPrecondition> = Object.freeze({ ok: true, value: 'proceed' });
 
 /** `"version"` for a stored version. */
@@ -60,7 +60,7 @@ export function writeCondition(headers: IncomingHttpHeaders): Parsed<Condition |
     // If-Match uses the strong comparison: a weak entity-tag never matches.
     return ok({ kind: 'version', versions: list.value.strong });
   }
-  return NO_CONDITION;
+  return ABSENT;
 }
 
 export type ReadPrecondition = 'proceed' | 'not-modified' | 'failed';
@@ -94,7 +94,7 @@ export function readPrecondition(headers: IncomingHttpHeaders, currentVersion: s
  */
 export function requestedMaxAge(headers: IncomingHttpHeaders): Parsed<number | undefined> {
   const field = single(headers, 'cache-control');
-  if (field === undefined) return NO_CONDITION;
+  if (field === undefined) return ABSENT;
   let maxAge: number | undefined;
   for (const part of field.split(',')) {
     const directive = part.trim();

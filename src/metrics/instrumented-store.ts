@@ -25,12 +25,16 @@ const FAILURE_RESULT: Readonly<Record<StorageFailure, string>> = {
   corrupt: 'corrupt',
 };
 
+/** The `result` label of a call that answered, per kind of answer. */
+const hitOrMiss = (found: unknown): string => (found === undefined ? 'miss' : 'hit');
+const appliedOrMiss = (touched: unknown): string => (touched === undefined ? 'miss' : 'applied');
+const appliedOrRejected = (outcome: SetOutcome): string => (outcome.applied ? 'applied' : 'rejected');
+const done = (): string => 'ok';
+
 export class InstrumentedStore implements EngineStore {
   readonly acceptsConditions: boolean;
   /** This store's series, by operation and result (constant strings: no key built per call). */
   private readonly series = new Map<string, Map<string, StorageSeries>>();
-  private readonly getHit: StorageSeries;
-  private readonly getMiss: StorageSeries;
 
   constructor(
     private readonly inner: EngineStore,
@@ -39,56 +43,31 @@ export class InstrumentedStore implements EngineStore {
     private readonly engine: string,
   ) {
     this.acceptsConditions = inner.acceptsConditions;
-    this.getHit = metrics.storageSeries(namespace, engine, 'get', 'hit');
-    this.getMiss = metrics.storageSeries(namespace, engine, 'get', 'miss');
   }
 
   get(key: string): Promise<StoredValue | undefined> {
-    // The data path's hottest call: one reaction, no async wrapper (timed()'s, issue 24).
-    const started = performance.now();
-    return this.inner.get(key).then(
-      (found) => {
-        record(found === undefined ? this.getMiss : this.getHit, started);
-        return found;
-      },
-      (err: unknown) => this.failed('get', started, err),
-    );
+    return this.timed('get', () => this.inner.get(key), hitOrMiss);
   }
 
   /** A read made only to learn whether the next write repeats the stored value. */
   compareRead(key: string): Promise<StoredValue | undefined> {
-    return this.timed('compare_read', () => this.inner.get(key), (found) => (found === undefined ? 'miss' : 'hit'));
+    return this.timed('compare_read', () => this.inner.get(key), hitOrMiss);
   }
 
   set(key: string, value: Buffer, ttlSeconds: number, condition?: Condition): Promise<SetOutcome> {
-    // Every write's call: one reaction, as get's (issue 24).
-    const started = performance.now();
-    const operation = SET_OPERATION[condition?.kind ?? 'none'];
-    let pending: Promise<SetOutcome>;
-    try {
-      pending = this.inner.set(key, value, ttlSeconds, condition);
-    } catch (err) {
-      pending = Promise.reject(err);
-    }
-    return pending.then(
-      (outcome) => {
-        record(this.seriesOf(operation, outcome.applied ? 'applied' : 'rejected'), started);
-        return outcome;
-      },
-      (err: unknown) => this.failed(operation, started, err),
-    );
+    return this.timed(SET_OPERATION[condition?.kind ?? 'none'], () => this.inner.set(key, value, ttlSeconds, condition), appliedOrRejected);
   }
 
   touch(key: string, ttlSeconds: number, edit?: (value: Buffer) => Buffer | undefined): Promise<Touched | undefined> {
-    return this.timed('touch', () => this.inner.touch(key, ttlSeconds, edit), (touched) => (touched === undefined ? 'miss' : 'applied'));
+    return this.timed('touch', () => this.inner.touch(key, ttlSeconds, edit), appliedOrMiss);
   }
 
   delete(key: string): Promise<void> {
-    return this.timed('delete', () => this.inner.delete(key), () => 'ok');
+    return this.timed('delete', () => this.inner.delete(key), done);
   }
 
   deleteAll(keys: readonly string[]): Promise<void> {
-    return this.timed('delete', () => this.inner.deleteAll(keys), () => 'ok');
+    return this.timed('delete', () => this.inner.deleteAll(keys), done);
   }
 
   relocate(
@@ -98,28 +77,45 @@ export class InstrumentedStore implements EngineStore {
     ttlSeconds: number,
     edit?: (value: Buffer) => Buffer | undefined,
   ): Promise<Touched | undefined> {
-    return this.timed('relocate', () => this.inner.relocate(from, to, rewrite, ttlSeconds, edit), (touched) => (touched === undefined ? 'miss' : 'applied'));
+    return this.timed('relocate', () => this.inner.relocate(from, to, rewrite, ttlSeconds, edit), appliedOrMiss);
   }
 
   truncate(): Promise<void> {
-    return this.timed('truncate', () => this.inner.truncate(), () => 'ok');
+    return this.timed('truncate', () => this.inner.truncate(), done);
+  }
+
+  /**
+   * The engine's call, counted and timed by its outcome: one reaction on the engine's
+   * promise, not an async function (every GET and POST passes here, issue 24). A call that
+   * throws at once rejects, as from an async function, and counts as failed.
+   */
+  private timed<T>(operation: string, call: () => Promise<T>, result: (value: T) => string): Promise<T> {
+    const started = performance.now();
+    let pending: Promise<T>;
+    try {
+      pending = call();
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    return pending.then(
+      (value) => {
+        let outcome: string;
+        try {
+          outcome = result(value);
+        } catch (err) {
+          return this.failed(operation, started, err); // a malformed answer: counted as an error
+        }
+        record(this.seriesOf(operation, outcome), started);
+        return value;
+      },
+      (err: unknown) => this.failed(operation, started, err),
+    );
   }
 
   private failed(operation: string, started: number, err: unknown): never {
     const outcome = err instanceof StorageError ? FAILURE_RESULT[err.kind] : 'error';
     record(this.seriesOf(operation, outcome), started);
     throw err;
-  }
-
-  private async timed<T>(operation: string, call: () => Promise<T>, result: (value: T) => string): Promise<T> {
-    const started = performance.now();
-    try {
-      const value = await call();
-      record(this.seriesOf(operation, result(value)), started);
-      return value;
-    } catch (err) {
-      this.failed(operation, started, err);
-    }
   }
 
   private seriesOf(operation: string, result: string): StorageSeries {

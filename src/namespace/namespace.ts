@@ -74,7 +74,7 @@ export class Namespace {
   }
 
   set(key: string, value: Buffer, requestedTtl: number | undefined, condition: Condition | undefined): Promise<SetOutcome> {
-    const { sampleRead, compareSampleRate, onWritten } = this.options;
+    const { sampleRead, compareSampleRate } = this.options;
     // To count writes that repeat the stored value, a store that cannot tell cheaply
     // (Cassandra's blind writes, a sealed store) has a sample of keys read first.
     if (
@@ -85,10 +85,23 @@ export class Namespace {
       compareSampleRate > 0 &&
       Math.random() < compareSampleRate
     ) {
-      return this.setCompared(sampleRead, key, value, requestedTtl, condition);
+      // Only a statistic: if the read fails, the write goes ahead uncompared.
+      return sampleRead(key).then(
+        (found) => this.write(key, value, requestedTtl, condition, found?.value ?? null),
+        () => this.write(key, value, requestedTtl, condition, undefined),
+      );
     }
-    // The other writes: the store's own promise, with one reaction to tell the observer
-    // (issue 24). A store that throws at once still gives a rejection, as an async function would.
+    return this.write(key, value, requestedTtl, condition, undefined);
+  }
+
+  /**
+   * The store's write, and the observer told of it: whether it repeated the stored value is
+   * the store's word if it has one, else the sampled read's (`sampled`: the stored bytes,
+   * null if none, undefined if not read). One reaction on the store's promise, not an async
+   * function (issue 24); a store that throws at once still gives a rejection.
+   */
+  private write(key: string, value: Buffer, requestedTtl: number | undefined, condition: Condition | undefined, sampled: Buffer | null | undefined): Promise<SetOutcome> {
+    const { onWritten } = this.options;
     let written: Promise<SetOutcome>;
     try {
       written = this.store.set(key, value, this.ttlFor(requestedTtl), condition);
@@ -97,30 +110,12 @@ export class Namespace {
     }
     if (onWritten === undefined) return written;
     return written.then((outcome) => {
-      if (outcome.applied) onWritten(this.name, key, value.length, outcome.unchanged);
+      if (outcome.applied) {
+        const unchanged = outcome.unchanged !== undefined ? outcome.unchanged : sampled === undefined ? undefined : sampled !== null && sampled.equals(value);
+        onWritten(this.name, key, value.length, unchanged);
+      }
       return outcome;
     });
-  }
-
-  /** A write preceded by a read of the stored value, to tell whether it repeats it. */
-  private async setCompared(
-    sampleRead: (key: string) => Promise<StoredValue | undefined>,
-    key: string,
-    value: Buffer,
-    requestedTtl: number | undefined,
-    condition: Condition | undefined,
-  ): Promise<SetOutcome> {
-    // Only a statistic: if the read fails, the write goes ahead uncompared.
-    const sampled = await sampleRead(key).then(
-      (found) => found?.value ?? null,
-      () => undefined,
-    );
-    const outcome = await this.store.set(key, value, this.ttlFor(requestedTtl), condition);
-    if (outcome.applied && this.options.onWritten !== undefined) {
-      const unchanged = outcome.unchanged !== undefined ? outcome.unchanged : sampled === undefined ? undefined : sampled !== null && sampled.equals(value);
-      this.options.onWritten(this.name, key, value.length, unchanged);
-    }
-    return outcome;
   }
 
   /** A new lifetime for the live value, clamped as a write's; undefined when absent or expired. */

@@ -136,4 +136,34 @@ describe('namespace writes', () => {
     throwNow = false;
     assert.equal((await bare.set('k', Buffer.from('z'), undefined, undefined)).applied, true);
   });
+
+  it('times every engine call the same way: a call that throws at once rejects and counts as an error, answers count by result', async () => {
+    let throwNow = true;
+    const store: EngineStore = {
+      acceptsConditions: false,
+      get: (key) => {
+        if (throwNow) throw new TypeError('a bug in the engine');
+        return Promise.resolve(key === 'k' ? { value: Buffer.from('v'), version: 'v', ttl: null } : undefined);
+      },
+      set: async () => ({ applied: false, version: 'v' }),
+      touch: async () => undefined,
+      delete: async () => undefined,
+      truncate: async () => undefined,
+      deleteAll: async () => undefined,
+      relocate: async () => undefined,
+    };
+    const metrics = new Metrics({ engine: 'cassandra', processMetrics: false });
+    const instrumented = new InstrumentedStore(store, metrics, 'sessions', 'cassandra');
+    const pending = instrumented.get('k'); // must not throw here
+    await assert.rejects(pending, /a bug in the engine/);
+    throwNow = false;
+    assert.equal((await instrumented.get('k'))?.version, 'v');
+    assert.equal(await instrumented.get('other'), undefined);
+    assert.equal((await instrumented.set('k', Buffer.from('x'), 60, { kind: 'absent' })).applied, false);
+    await instrumented.touch('k', 60);
+    const text = await metrics.registry.metrics();
+    for (const [operation, result] of [['get', 'error'], ['get', 'hit'], ['get', 'miss'], ['add', 'rejected'], ['touch', 'miss']]) {
+      assert.match(text, new RegExp(`^firkin_storage_operations_total\\{namespace="sessions",engine="cassandra",operation="${operation}",result="${result}"\\} 1$`, 'm'), `${operation} ${result}`);
+    }
+  });
 });
