@@ -19,6 +19,21 @@ const nsConfig = {
   sealing: 'plain',
 } as const;
 
+/** A store whose calls answer nothing, but for those given. */
+function stubStore(calls: Partial<EngineStore>): EngineStore {
+  return {
+    acceptsConditions: false,
+    get: async () => undefined,
+    set: async () => ({ applied: true, version: 'v' }),
+    touch: async () => undefined,
+    delete: async () => undefined,
+    truncate: async () => undefined,
+    deleteAll: async () => undefined,
+    relocate: async () => undefined,
+    ...calls,
+  };
+}
+
 /** As the service assembles it on Cassandra: an instrumented store, every plain write compared. */
 function namespace(store: EngineStore, metrics: Metrics): Namespace {
   const instrumented = new InstrumentedStore(store, metrics, 'sessions', 'cassandra');
@@ -34,16 +49,10 @@ function namespace(store: EngineStore, metrics: Metrics): Namespace {
 describe('namespace writes', () => {
   it('clamps the client TTL to the namespace retention', async () => {
     const ttls: number[] = [];
-    const store: EngineStore = {
-      acceptsConditions: false,
-      get: async () => undefined,
+    const store = stubStore({
       set: async (_k, _v, ttl) => (ttls.push(ttl), { applied: true, version: 'v' }),
       touch: async (_k, ttl) => (ttls.push(ttl), { version: 'v', ttl }),
-      delete: async () => undefined,
-      truncate: async () => undefined,
-      deleteAll: async () => undefined,
-      relocate: async () => undefined,
-    };
+    });
     const ns = namespace(store, new Metrics({ engine: 'cassandra', processMetrics: false }));
     await ns.set('k', Buffer.from('x'), undefined, undefined);
     await ns.set('k', Buffer.from('x'), 60, undefined);
@@ -53,16 +62,7 @@ describe('namespace writes', () => {
 
   it('clamps a touch exactly as a write', async () => {
     const ttls: number[] = [];
-    const store: EngineStore = {
-      acceptsConditions: false,
-      get: async () => undefined,
-      set: async () => ({ applied: true, version: 'v' }),
-      touch: async (_k, ttl) => (ttls.push(ttl), { version: 'v', ttl }),
-      delete: async () => undefined,
-      truncate: async () => undefined,
-      deleteAll: async () => undefined,
-      relocate: async () => undefined,
-    };
+    const store = stubStore({ touch: async (_k, ttl) => (ttls.push(ttl), { version: 'v', ttl }) });
     const ns = namespace(store, new Metrics({ engine: 'cassandra', processMetrics: false }));
     for (const requested of [undefined, 60, 3600, 3601, 99_999]) await ns.touch('k', requested);
     assert.deepEqual(ttls, [ns.ttlFor(undefined), 60, 3600, 3600, 3600]);
@@ -71,18 +71,12 @@ describe('namespace writes', () => {
 
   it('goes ahead with a write whose comparison read fails, uncompared', async () => {
     let writes = 0;
-    const store: EngineStore = {
-      acceptsConditions: false,
+    const store = stubStore({
       get: async () => {
         throw new StorageError('timeout', 'read timed out');
       },
       set: async () => (writes++, { applied: true, version: 'v' }),
-      touch: async () => undefined,
-      delete: async () => undefined,
-      truncate: async () => undefined,
-      deleteAll: async () => undefined,
-      relocate: async () => undefined,
-    };
+    });
     const metrics = new Metrics({ engine: 'cassandra', processMetrics: false });
     const outcome = await namespace(store, metrics).set('k', Buffer.from('value'), undefined, undefined);
     assert.equal(outcome.applied, true);
@@ -97,19 +91,13 @@ describe('namespace writes', () => {
     const seen: (boolean | undefined)[] = [];
     let throwNow = false;
     let unchanged: boolean | undefined = true;
-    const store: EngineStore = {
-      acceptsConditions: false,
+    const store = stubStore({
       get: async () => assert.fail('an unsampled write reads nothing'),
       set: (_k, _v, _ttl) => {
         if (throwNow) throw new TypeError('a bug in the store');
         return Promise.resolve({ applied: true, version: 'v', unchanged });
       },
-      touch: async () => undefined,
-      delete: async () => undefined,
-      truncate: async () => undefined,
-      deleteAll: async () => undefined,
-      relocate: async () => undefined,
-    };
+    });
     const metrics = new Metrics({ engine: 'embedded', processMetrics: false });
     const instrumented = new InstrumentedStore(store, metrics, 'sessions', 'embedded');
     const ns = new Namespace(nsConfig, {
@@ -139,19 +127,13 @@ describe('namespace writes', () => {
 
   it('times every engine call the same way: a call that throws at once rejects and counts as an error, answers count by result', async () => {
     let throwNow = true;
-    const store: EngineStore = {
-      acceptsConditions: false,
+    const store = stubStore({
       get: (key) => {
         if (throwNow) throw new TypeError('a bug in the engine');
         return Promise.resolve(key === 'k' ? { value: Buffer.from('v'), version: 'v', ttl: null } : undefined);
       },
       set: async () => ({ applied: false, version: 'v' }),
-      touch: async () => undefined,
-      delete: async () => undefined,
-      truncate: async () => undefined,
-      deleteAll: async () => undefined,
-      relocate: async () => undefined,
-    };
+    });
     const metrics = new Metrics({ engine: 'cassandra', processMetrics: false });
     const instrumented = new InstrumentedStore(store, metrics, 'sessions', 'cassandra');
     const pending = instrumented.get('k'); // must not throw here
